@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Plain data shared by the control-node phases (wanted set -> profile -> resolution -> locks).
+
+Standard library only, so that both controller code and tests can import it anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+
+class PyMigrateError(Exception):
+    """An error meant for the user: says what went wrong, where, and what to do.
+
+    ``host``, ``var`` and ``value`` name the inventory source when one exists; modules turn this into
+    ``fail_json(msg=str(err), **err.details())``.
+    """
+
+    def __init__(self, message: str, host: str | None = None, var: str | None = None,
+                 value: t.Any = None, hint: str | None = None):
+        self.message = message
+        self.host = host
+        self.var = var
+        self.value = value
+        self.hint = hint
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = []
+        if self.host:
+            where.append("host %s" % self.host)
+        if self.var:
+            where.append("variable %s" % self.var)
+        if self.value is not None:
+            where.append("value %r" % (self.value,))
+        text = self.message
+        if where:
+            text = "%s (%s)" % (text, ", ".join(where))
+        if self.hint:
+            text = "%s. %s" % (text.rstrip("."), self.hint)
+        return text
+
+    def details(self) -> dict:
+        return {k: v for k, v in (("host", self.host), ("var", self.var), ("value", self.value)) if v is not None}
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """What decides which wheels fit a Python environment on a host.
+
+    ``markers`` is the full PEP 508 marker environment; ``tags`` the supported wheel tags, most preferred
+    first, as ``interpreter-abi-platform`` strings (packaging.tags order).
+    """
+
+    markers: t.Mapping[str, str]
+    tags: t.Sequence[str]
+    source: str = "facts"  # facts | survey | declared
+
+    def key(self) -> tuple:
+        return (tuple(sorted(self.markers.items())), tuple(self.tags))
+
+
+@dataclasses.dataclass(frozen=True)
+class WantedSet:
+    """The requirements of one environment after layering all -> group -> host.
+
+    ``requirements`` maps a normalized project name to a PEP 508 requirement string (extras allowed);
+    ``constraints`` maps a normalized name to a specifier that applies only if the project is pulled in.
+    """
+
+    requirements: t.Mapping[str, str]
+    constraints: t.Mapping[str, str] = dataclasses.field(default_factory=dict)
+    allow_prereleases: bool = False
+
+    def key(self) -> tuple:
+        return (tuple(sorted(self.requirements.items())), tuple(sorted(self.constraints.items())),
+                self.allow_prereleases)
+
+
+@dataclasses.dataclass
+class Profile:
+    """One resolution: a distinct (target, wanted set) pair, and the host environments that share it."""
+
+    name: str
+    target: Target
+    wanted: WantedSet
+    members: list = dataclasses.field(default_factory=list)  # ["host:envname", ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class DistFile:
+    """One file offered by an index for a project version."""
+
+    project: str          # normalized name
+    version: str
+    filename: str
+    url: str
+    sha256: str | None
+    size: int | None = None
+    requires_python: str | None = None
+    yanked: str | None = None           # None = not yanked; otherwise the reason ('' when none given)
+    upload_time: str | None = None      # ISO 8601 (PEP 700)
+    metadata_sha256: str | None = None  # PEP 658/714 core metadata available when not None ('' = no hash)
+    index_url: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Pin:
+    """A resolved project: exactly one version and the one file chosen for the profile."""
+
+    name: str             # normalized
+    version: str
+    file: DistFile
+    extras: tuple = ()
+    dependencies: tuple = ()  # normalized names this pin depends on (for the profile)
+    required_by: tuple = ()   # normalized names (or '<wanted>') that pulled it in
+    license: str | None = None
+    summary: str | None = None
+    built_from_sdist: bool = False
