@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The content-addressed wheel store, as both the control node and the hosts lay it out.
+
+Runs on target hosts: standard library only, Python 3.8+.
+A file lives at ``files/sha256/<2 hex>/<64 hex>/<filename>``: the hash is the identity (same bytes, same
+place, shared by every profile), the filename is kept because pip needs it to read the wheel's tags.
+"""
+
+import errno
+import hashlib
+import os
+import re
+import tarfile
+
+PART_SUFFIX = ".part"
+# The argument spec of one file, shared by the modules that take file lists so they cannot drift apart.
+FILE_ARGUMENT_SPEC = dict(path=dict(type="str", required=True), sha256=dict(type="str", required=True),
+                          size=dict(type="int", required=True))
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_CHUNK = 1024 * 1024
+
+
+class StoreError(Exception):
+    """A store problem meant for the user: what, where, and what to do."""
+
+
+def store_relpath(sha256, filename):
+    """Relative path of a file in any store (bundle directory or host store)."""
+    sha256 = sha256.lower()
+    if not _HEX64.match(sha256):
+        raise StoreError("not a sha256 hex digest: %r" % (sha256,))
+    if not filename or "/" in filename or filename in (".", ".."):
+        raise StoreError("not a plain file name: %r" % (filename,))
+    return "files/sha256/%s/%s/%s" % (sha256[:2], sha256, filename)
+
+
+def check_relpath(relpath):
+    """Refuse anything but a well-formed store path (no '..', no absolute path, hash and name sane)."""
+    parts = relpath.split("/")
+    if len(parts) != 5 or parts[0] != "files" or parts[1] != "sha256":
+        raise StoreError("not a store path: %r" % (relpath,))
+    if parts[2] != parts[3][:2] or store_relpath(parts[3], parts[4]) != relpath:
+        raise StoreError("not a store path: %r" % (relpath,))
+    return parts[3]
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _describe_oserror(exc, where):
+    if exc.errno == errno.ENOSPC:
+        return "disk full under %s: %s" % (where, exc)
+    return "%s: %s" % (where, exc)
+
+
+def inventory(store_dir, wanted, repair=True):
+    """Which of ``wanted`` ({path, sha256, size}) the store holds with the right bytes.
+
+    One pass, one remote call: every present file is hashed (the hash is the proof of "same bytes").
+    With ``repair``, files with wrong bytes and partial files left by an interrupted push are removed so
+    that the next push sends them again.
+    """
+    present, missing, corrupt, removed_partials = [], [], [], []
+    for item in wanted:
+        relpath = item["path"]
+        sha256 = check_relpath(relpath)
+        if sha256 != item["sha256"].lower():
+            raise StoreError("store path %s does not match its sha256 %s" % (relpath, item["sha256"]))
+        full = os.path.join(store_dir, relpath)
+        partial = full + PART_SUFFIX
+        if repair and os.path.lexists(partial):
+            os.unlink(partial)
+            removed_partials.append(relpath)
+        try:
+            size = os.lstat(full).st_size
+        except OSError:
+            missing.append(relpath)
+            continue
+        if os.path.islink(full) or not os.path.isfile(full):
+            problem = "not a regular file"
+        elif item.get("size") is not None and size != item["size"]:
+            problem = "size %d, expected %d" % (size, item["size"])
+        elif file_sha256(full) != sha256:
+            problem = "sha256 differs"
+        else:
+            present.append(relpath)
+            continue
+        corrupt.append({"path": relpath, "problem": problem})
+        if repair:
+            os.unlink(full)
+    return {"present": present, "missing": missing, "corrupt": corrupt, "removed_partials": removed_partials}
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def receive(store_dir, archive_path, expected):
+    """Unpack a push stream (a tar of store paths) into the store, verifying each file before it counts.
+
+    Every member must be one of ``expected`` ({path, sha256, size}); it is written to a ``.part`` file,
+    hashed while written, and renamed into place only when size and sha256 match. Links, devices and
+    anything unexpected are refused.
+    """
+    by_path = dict((item["path"], item) for item in expected)
+    received = []
+    try:
+        stream = tarfile.open(archive_path, mode="r|")
+    except (tarfile.TarError, OSError) as exc:
+        raise StoreError("cannot read the push stream %s: %s" % (archive_path, exc))
+    with stream:
+        for member in stream:
+            item = by_path.get(member.name)
+            if item is None:
+                raise StoreError("push stream holds %r, which was not asked for" % (member.name,))
+            if not member.isfile():
+                raise StoreError("push stream entry %r is not a regular file" % (member.name,))
+            if member.size != item["size"]:
+                raise StoreError("push stream entry %s has size %d, expected %d"
+                                 % (member.name, member.size, item["size"]))
+            check_relpath(member.name)
+            final = os.path.join(store_dir, member.name)
+            partial = final + PART_SUFFIX
+            source = stream.extractfile(member)
+            digest = hashlib.sha256()
+            try:
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                with open(partial, "wb") as out:
+                    for chunk in iter(lambda: source.read(_CHUNK), b""):
+                        digest.update(chunk)
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except OSError as exc:
+                _unlink_quietly(partial)
+                raise StoreError(_describe_oserror(exc, store_dir))
+            if digest.hexdigest() != item["sha256"].lower():
+                _unlink_quietly(partial)
+                raise StoreError("%s arrived with sha256 %s, expected %s; it was discarded, run the push again"
+                                 % (member.name, digest.hexdigest(), item["sha256"]))
+            os.chmod(partial, 0o644)
+            os.replace(partial, final)
+            _fsync_dir(os.path.dirname(final))
+            received.append(member.name)
+    missing = sorted(set(by_path) - set(received))
+    if missing:
+        raise StoreError("push stream ended before %d expected file(s) arrived, first %s; run the push again"
+                         % (len(missing), missing[0]))
+    return received
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

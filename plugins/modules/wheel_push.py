@@ -1,0 +1,140 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: wheel_push
+short_description: Send the wheels a host lacks to its content-addressed store, in one stream
+version_added: 0.1.0
+description:
+  - Learns in one round trip which of the O(files) the host store at O(store_dir) already holds with the
+    right sha256, then sends all missing files together as one stream (not one copy per file), verifies
+    each file's size and sha256 on the host before it counts as present, and renames it into place.
+  - Files with wrong bytes and partial files left by an interrupted push are removed and sent again.
+  - Runs as an action plugin on the control node plus this module on the host; no rsync needed,
+    C(become) works.
+author:
+  - airgap.pymigrate maintainers
+extends_documentation_fragment:
+  - airgap.pymigrate._attributes
+attributes:
+  action:
+    support: full
+  check_mode:
+    support: full
+    details: Reports which files would be sent without sending them.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  bundle_dir:
+    description:
+      - Bundle directory on the control node that holds the files at their store paths.
+    type: path
+    required: true
+  store_dir:
+    description:
+      - Store directory on the host.
+    type: path
+    default: /var/lib/pymigrate/store
+  files:
+    description:
+      - The files the host needs, usually computed from the bundle manifest with
+        P(airgap.pymigrate.bundle_host_files#filter).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      path:
+        description: Store path, C(files/sha256/<2 hex>/<sha256>/<filename>).
+        type: str
+        required: true
+      sha256:
+        description: Expected sha256 hex digest.
+        type: str
+        required: true
+      size:
+        description: Expected size in bytes.
+        type: int
+        required: true
+"""
+
+EXAMPLES = r"""
+- name: Push the files of this host's profiles
+  airgap.pymigrate.wheel_push:
+    bundle_dir: /srv/pymigrate/bundle
+    store_dir: /var/lib/pymigrate/store
+    files: "{{ lookup('ansible.builtin.file', '/srv/pymigrate/bundle/manifest.json')
+               | ansible.builtin.from_json | airgap.pymigrate.bundle_host_files(inventory_hostname) }}"
+"""
+
+RETURN = r"""
+sent:
+  description: Store paths sent to the host in this run (or that would be sent in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [files/sha256/4f/4f2d.../requests-2.32.3-py3-none-any.whl]
+sent_bytes:
+  description: Bytes of file content sent.
+  returned: always
+  type: int
+  sample: 64928
+present:
+  description: Number of files the host already held with the right sha256.
+  returned: always
+  type: int
+  sample: 12
+repaired:
+  description: Files that were on the host with wrong bytes and were replaced.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{path: files/sha256/4f/4f2d.../requests-2.32.3-py3-none-any.whl, problem: sha256 differs}]
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
+    FILE_ARGUMENT_SPEC,
+    StoreError,
+    inventory,
+    receive,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            bundle_dir=dict(type="path", required=True),
+            store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
+            files=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC),
+            # Set by the action plugin only: which half of the exchange this call is.
+            _stage=dict(type="str", choices=["inventory", "receive"], default="inventory"),
+            _stream=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    store_dir = params["store_dir"]
+    try:
+        if params["_stage"] == "inventory":
+            if not module.check_mode:
+                os.makedirs(store_dir, mode=0o755, exist_ok=True)
+            result = inventory(store_dir, params["files"], repair=not module.check_mode)
+            module.exit_json(changed=False, **result)
+        received = receive(store_dir, params["_stream"], params["files"])
+        module.exit_json(changed=bool(received), received=received)
+    except (StoreError, OSError) as exc:
+        module.fail_json(msg="store %s: %s" % (store_dir, exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The host store: inventory finds exactly what is right, receive verifies before a file counts."""
+
+import hashlib
+import io
+import os
+import tarfile
+
+import pytest
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _store
+
+
+def _item(data, name="demo-1.0-py3-none-any.whl"):
+    sha = hashlib.sha256(data).hexdigest()
+    return {"path": _store.store_relpath(sha, name), "sha256": sha, "size": len(data)}
+
+
+def _place(store, item, data):
+    full = os.path.join(store, item["path"])
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "wb") as handle:
+        handle.write(data)
+    return full
+
+
+def _stream(tmp_path, members):
+    path = tmp_path / "push.tar"
+    with tarfile.open(path, "w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+def test_store_relpath_layout_and_refusals():
+    sha = "ab" + "0" * 62
+    assert _store.store_relpath(sha, "x-1-py3-none-any.whl") == "files/sha256/ab/%s/x-1-py3-none-any.whl" % sha
+    with pytest.raises(_store.StoreError):
+        _store.store_relpath("nothex", "x.whl")
+    with pytest.raises(_store.StoreError):
+        _store.store_relpath(sha, "../x.whl")
+    for bad in ("../files/sha256/ab/%s/x.whl" % sha, "files/sha256/cd/%s/x.whl" % sha, "/etc/passwd"):
+        with pytest.raises(_store.StoreError):
+            _store.check_relpath(bad)
+
+
+def test_inventory_sorts_present_missing_corrupt_and_repairs(tmp_path):
+    store = str(tmp_path / "store")
+    good, bad, absent = _item(b"good"), _item(b"bad", "b-1-py3-none-any.whl"), _item(b"absent", "c.whl")
+    _place(store, good, b"good")
+    corrupt_path = _place(store, bad, b"BAD")  # same size, other bytes
+    partial = _place(store, absent, b"abs") + _store.PART_SUFFIX
+    os.rename(partial[: -len(_store.PART_SUFFIX)], partial)
+
+    result = _store.inventory(store, [good, bad, absent], repair=False)
+    assert result["present"] == [good["path"]]
+    assert result["missing"] == [absent["path"]]
+    assert result["corrupt"] == [{"path": bad["path"], "problem": "sha256 differs"}]
+    assert os.path.exists(corrupt_path) and os.path.exists(partial)  # read-only without repair
+
+    result = _store.inventory(store, [good, bad, absent], repair=True)
+    assert result["removed_partials"] == [absent["path"]]
+    assert not os.path.exists(corrupt_path) and not os.path.exists(partial)
+
+
+def test_receive_verifies_each_file(tmp_path):
+    store = str(tmp_path / "store")
+    one, two = _item(b"one", "one.whl"), _item(b"two", "two.whl")
+    received = _store.receive(store, _stream(tmp_path, [(one["path"], b"one"), (two["path"], b"two")]), [one, two])
+    assert received == [one["path"], two["path"]]
+    assert _store.inventory(store, [one, two])["present"] == [one["path"], two["path"]]
+
+
+@pytest.mark.parametrize("members, message", [
+    ([("files/sha256/00/%s/x.whl" % ("0" * 64), b"x")], "not asked for"),
+    (None, "sha256"),
+    ([], "ended before"),
+])
+def test_receive_refuses_bad_streams(tmp_path, members, message):
+    store = str(tmp_path / "store")
+    item = _item(b"data", "d.whl")
+    if members is None:
+        members = [(item["path"], b"DATA")]  # right size, wrong bytes
+    with pytest.raises(_store.StoreError, match=message):
+        _store.receive(store, _stream(tmp_path, members), [item])
+    full = os.path.join(store, item["path"])
+    assert not os.path.exists(full) and not os.path.exists(full + _store.PART_SUFFIX)
+
+
+def test_receive_refuses_links(tmp_path):
+    item = _item(b"data", "d.whl")
+    path = tmp_path / "push.tar"
+    with tarfile.open(path, "w") as tar:
+        info = tarfile.TarInfo(item["path"])
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc/passwd"
+        tar.addfile(info)
+    with pytest.raises(_store.StoreError, match="not a regular file"):
+        _store.receive(str(tmp_path / "store"), str(path), [item])
