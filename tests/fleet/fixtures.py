@@ -1,0 +1,80 @@
+"""pytest fixture `fleet`: the air-gapped test fleet for the whole session (see fleetlib.py).
+
+Four hosts by default (PYMIGRATE_FLEET_HOSTS overrides), Pythons spread over 3.9/3.11/3.12/3.13, the last
+host bare (no pip, no ensurepip). Always taken down at the end of the session, also after failures.
+"""
+
+import os
+import subprocess
+
+import pytest
+
+from tests.fleet import fleetlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Fleet:
+    def __init__(self, name, inventory):
+        self.name = name
+        self.inventory = inventory
+        self.status = fleetlib.load_status(name)
+        self.hosts = self.status["hosts"]
+
+    def host(self, name):
+        return next(host for host in self.hosts if host["name"] == name)
+
+    def exec(self, host, argv, **kwargs):
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        kwargs.setdefault("text", True)
+        return subprocess.run(fleetlib.exec_argv(self.name, host, argv), **kwargs)
+
+    def python(self, host, code, **kwargs):
+        """Run Python code with the host's own interpreter, inside the host."""
+        return self.exec(host, [self.host(host)["python"], "-c", code], **kwargs)
+
+    def stop_sshd(self, host):
+        fleetlib.stop_sshd(self.name, host)
+
+    def down(self):
+        fleetlib.down(self.name)
+
+
+def _unavailable_reason():
+    if os.geteuid() != 0:
+        return "the test fleet needs root (network namespaces)"
+    try:
+        fleetlib.check_tools()
+    except fleetlib.FleetError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="session")
+def fleet():
+    reason = _unavailable_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the fleet tests: " + reason)
+        pytest.skip(reason)
+    name = os.environ.get("PYMIGRATE_FLEET_NAME", "pmt")
+    count = int(os.environ.get("PYMIGRATE_FLEET_HOSTS", "4"))
+    inventory = fleetlib.up(name, count, tmpfs_size="512M", bare=["%s-h%d" % (name, count)])
+    try:
+        yield Fleet(name, inventory)
+    finally:
+        fleetlib.down(name)
+
+
+def ansible(args, inventory, check=True, env=None, **kwargs):
+    """Run an ansible CLI from the checkout's venv with the repo's ansible.cfg."""
+    full_env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                    ANSIBLE_FORCE_COLOR="0", PIP_CONFIG_FILE="/dev/null")
+    full_env.update(env or {})
+    argv = [os.path.join(ROOT, ".venv", "bin", args[0]), "-i", inventory] + list(args[1:])
+    result = subprocess.run(argv, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError("%s failed (rc=%d):\n%s" % (" ".join(argv), result.returncode, result.stdout[-6000:]))
+    return result
