@@ -17,7 +17,7 @@ import tempfile
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-MODULE = "airgap.pymigrate.wheel_push"
+MODULE = "airgap.pymigrate.wheel_store"
 
 
 class ActionModule(ActionBase):
@@ -28,16 +28,13 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        for internal in ("_stage", "_stream"):
-            if internal in self._task.args:
-                raise AnsibleActionFail('Invalid parameter specified: "%s"' % internal)
         args = dict(self._task.args)
-        bundle_dir = args.get("bundle_dir")
+        bundle_dir = args.pop("bundle_dir", None)
         if not bundle_dir or not os.path.isdir(bundle_dir):
             raise AnsibleActionFail("bundle_dir %r is not a directory on the control node; build or import "
                                     "a bundle first" % (bundle_dir,))
 
-        listing = self._execute_module(module_name=MODULE, module_args=dict(args, _stage="inventory"),
+        listing = self._execute_module(module_name=MODULE, module_args=dict(args, state="inventory"),
                                        task_vars=task_vars)
         if listing.get("failed"):
             return dict(result, **listing)
@@ -57,8 +54,8 @@ class ActionModule(ActionBase):
             self._fixup_perms2((remote_tmp, remote_stream))
             received = self._execute_module(
                 module_name=MODULE, task_vars=task_vars,
-                module_args=dict(args, files=[by_path[path] for path in missing], _stage="receive",
-                                 _stream=remote_stream))
+                module_args=dict(args, files=[by_path[path] for path in missing], state="received",
+                                 src=remote_stream))
         finally:
             os.unlink(stream_path)
             self._remove_tmp_path(self._connection._shell.tmpdir)

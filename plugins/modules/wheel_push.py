@@ -15,15 +15,14 @@ description:
     right sha256, then sends all missing files together as one stream (not one copy per file), verifies
     each file's size and sha256 on the host before it counts as present, and renames it into place.
   - Files with wrong bytes and partial files left by an interrupted push are removed and sent again.
-  - Runs as an action plugin on the control node plus this module on the host; no rsync needed,
-    C(become) works.
+  - Runs as an action plugin on the control node that calls M(airgap.pymigrate.wheel_store) on the host;
+    no rsync needed, C(become) works.
 author:
-  - airgap.pymigrate maintainers
+  - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
   - airgap.pymigrate._attributes
+  - airgap.pymigrate._attributes.ACTION
 attributes:
-  action:
-    support: full
   check_mode:
     support: full
     details: Reports which files would be sent without sending them.
@@ -97,44 +96,3 @@ repaired:
   elements: dict
   sample: [{path: files/sha256/4f/4f2d.../requests-2.32.3-py3-none-any.whl, problem: sha256 differs}]
 """
-
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
-    FILE_ARGUMENT_SPEC,
-    StoreError,
-    inventory,
-    receive,
-)
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            bundle_dir=dict(type="path", required=True),
-            store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
-            files=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC),
-            # Set by the action plugin only: which half of the exchange this call is.
-            _stage=dict(type="str", choices=["inventory", "receive"], default="inventory"),
-            _stream=dict(type="path"),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    store_dir = params["store_dir"]
-    try:
-        if params["_stage"] == "inventory":
-            if not module.check_mode:
-                os.makedirs(store_dir, mode=0o755, exist_ok=True)
-            result = inventory(store_dir, params["files"], repair=not module.check_mode)
-            module.exit_json(changed=False, **result)
-        received = receive(store_dir, params["_stream"], params["files"])
-        module.exit_json(changed=bool(received), received=received)
-    except (StoreError, OSError) as exc:
-        module.fail_json(msg="store %s: %s" % (store_dir, exc))
-
-
-if __name__ == "__main__":
-    main()

@@ -15,7 +15,7 @@ description:
     missing, has the wrong size or the wrong sha256. Read-only; the next M(airgap.pymigrate.wheel_push)
     replaces what is wrong.
 author:
-  - airgap.pymigrate maintainers
+  - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
   - airgap.pymigrate._attributes
 attributes:

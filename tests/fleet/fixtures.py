@@ -28,7 +28,8 @@ class Fleet:
         kwargs.setdefault("stdout", subprocess.PIPE)
         kwargs.setdefault("stderr", subprocess.PIPE)
         kwargs.setdefault("text", True)
-        return subprocess.run(fleetlib.exec_argv(self.name, host, argv), **kwargs)
+        check = kwargs.pop("check", False)
+        return subprocess.run(fleetlib.exec_argv(self.name, host, argv), check=check, **kwargs)
 
     def python(self, host, code, **kwargs):
         """Run Python code with the host's own interpreter, inside the host."""
@@ -73,7 +74,7 @@ def ansible(args, inventory, check=True, env=None, **kwargs):
                     ANSIBLE_FORCE_COLOR="0", PIP_CONFIG_FILE="/dev/null")
     full_env.update(env or {})
     argv = [os.path.join(ROOT, ".venv", "bin", args[0]), "-i", inventory] + list(args[1:])
-    result = subprocess.run(argv, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    result = subprocess.run(argv, cwd=ROOT, env=full_env, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError("%s failed (rc=%d):\n%s" % (" ".join(argv), result.returncode, result.stdout[-6000:]))

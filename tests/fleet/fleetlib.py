@@ -153,7 +153,7 @@ def down(name):
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-            for _ in range(50):
+            for _attempt in range(50):
                 if not _pid_alive(pid):
                     break
                 time.sleep(0.05)
@@ -349,7 +349,7 @@ def stop_sshd(name, host):
     """Stop a host's sshd listener and every session it started (as if the host went away)."""
     pid = host_pid(name, host)
     _kill_namespace_processes(host, state_dir(name))
-    for _ in range(50):
+    for _attempt in range(50):
         if not _pid_alive(pid):
             return
         time.sleep(0.05)

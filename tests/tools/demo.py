@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make demo`: the main job on an embedded default.
 
 Brings up a demo fleet of air-gapped network-namespace hosts, surveys them with

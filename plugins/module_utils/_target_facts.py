@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Phase 2, target facts: what decides which wheels fit this host's Python.
+
+Runs on target hosts: standard library only, Python 3.8+. The wheel tags come from packaging's own
+``tags`` module, vendored in ``_vendor_packaging`` (the host has no packaging), so they are exactly
+what pip computes there; the marker environment is packaging's ``default_environment()``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import sysconfig
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._vendor_packaging import tags as _tags
+
+
+def _format_full_version(info) -> str:
+    # Same as packaging.markers._format_full_version.
+    version = "%d.%d.%d" % (info.major, info.minor, info.micro)
+    if info.releaselevel != "final":
+        version += info.releaselevel[0] + str(info.serial)
+    return version
+
+
+def marker_environment() -> dict:
+    """The PEP 508 marker environment, as packaging.markers.default_environment() gives it."""
+    return {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": _format_full_version(sys.implementation.version),
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+
+
+def supported_tags() -> list:
+    """Supported wheel tags, most preferred first (packaging.tags.sys_tags order)."""
+    return [str(tag) for tag in _tags.sys_tags()]
+
+
+def _abi_tags() -> list:
+    if _tags.interpreter_name() == "cp":
+        return _tags._cpython_abis(sys.version_info[:2])  # pylint: disable=protected-access
+    return list(_tags._generic_abi())  # pylint: disable=protected-access
+
+
+def libc() -> tuple:
+    """(family, version): ('glibc', '2.36'), ('musl', '1.2') or ('unknown', '')."""
+    if not sys.platform.startswith("linux"):
+        return "unknown", ""
+    glibc = _tags._manylinux._glibc_version_string()  # pylint: disable=protected-access
+    if glibc:
+        return "glibc", glibc
+    musl = _tags._musllinux._get_musl_version(sys.executable)  # pylint: disable=protected-access
+    if musl:
+        return "musl", "%d.%d" % (musl.major, musl.minor)
+    return "unknown", ""
+
+
+def os_release(path: str = "/etc/os-release") -> dict:
+    fields = {}
+    try:
+        with open(path) as handle:
+            for line in handle:
+                key, sep, value = line.strip().partition("=")
+                if sep:
+                    fields[key] = value.strip().strip("\"'")
+    except OSError:
+        pass
+    return {"id": fields.get("ID", ""), "version_id": fields.get("VERSION_ID", ""),
+            "pretty_name": fields.get("PRETTY_NAME", "")}
+
+
+def _module_available(name: str) -> bool:
+    import importlib.util
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def tooling_facts() -> dict:
+    """Whether pip, venv and ensurepip are usable, without running pip (cheap, no side effects)."""
+    import importlib.util
+    pip_version = ""
+    spec = None
+    try:
+        spec = importlib.util.find_spec("pip")
+    except (ImportError, ValueError):
+        pass
+    if spec is not None and spec.origin and os.path.isfile(spec.origin):
+        with open(spec.origin) as handle:
+            for line in handle:
+                if line.startswith("__version__"):
+                    pip_version = line.split("=", 1)[1].strip().strip("\"'")
+                    break
+    # A namespace package left behind (e.g. an emptied directory) is not a working pip or ensurepip.
+    ensurepip = _module_available("ensurepip") and os.path.isfile(
+        os.path.join(os.path.dirname(importlib.util.find_spec("ensurepip").origin or "/"), "__init__.py"))
+    return {"pip": bool(pip_version), "pip_version": pip_version, "venv": _module_available("venv"),
+            "ensurepip": ensurepip}
+
+
+def free_space(path: str) -> dict:
+    """Free bytes under ``path``, measured at its nearest existing ancestor (it may not exist yet)."""
+    measured = os.path.abspath(path)
+    while not os.path.exists(measured):
+        parent = os.path.dirname(measured)
+        if parent == measured:
+            break
+        measured = parent
+    stat = os.statvfs(measured)
+    return {"path": path, "measured_path": measured, "free_bytes": stat.f_bavail * stat.f_frsize}
+
+
+def collect(space_path: str = "/opt") -> dict:
+    """Everything the control node needs to resolve for this interpreter, JSON-serialisable."""
+    family, version = libc()
+    machine = platform.machine()
+    abis = _abi_tags()
+    return {
+        "python": {
+            "executable": sys.executable,
+            "version": platform.python_version(),
+            "version_info": list(sys.version_info[:3]),
+            "implementation": sys.implementation.name,
+            "implementation_version": _format_full_version(sys.implementation.version),
+            "interpreter_tag": _tags.interpreter_name() + _tags.interpreter_version(),
+            "abi_tags": abis,
+            "debug_build": bool(sysconfig.get_config_var("Py_DEBUG")),
+            "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+            "pointer_bits": 32 if sys.maxsize <= 2 ** 32 else 64,
+        },
+        "platform": {
+            "system": platform.system(),
+            "sys_platform": sys.platform,
+            "machine": machine,
+            "arch": _tags._normalize_string(sysconfig.get_platform()).split("_", 1)[-1],  # pylint: disable=protected-access
+            "libc": family,
+            "libc_version": version,
+            "byteorder": sys.byteorder,
+            "os_release": os_release(),
+        },
+        "markers": marker_environment(),
+        "tags": supported_tags(),
+        "tooling": tooling_facts(),
+        "space": free_space(space_path),
+    }

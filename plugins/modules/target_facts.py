@@ -1,0 +1,117 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: target_facts
+short_description: Report what decides which Python wheels fit a host
+version_added: 0.1.0
+description:
+  - Reports the interpreter (path, full version, implementation, ABI tags including debug and
+    free-threaded builds), the platform (OS, arch, libc family and version), the complete PEP 508 marker
+    environment, the ordered list of supported wheel tags, whether C(pip), C(venv) and C(ensurepip) are
+    usable, and the free space under O(space_path).
+  - The marker environment and tags are exactly what C(packaging.markers.default_environment) and
+    C(packaging.tags.sys_tags) give under that interpreter; the module ships packaging's tag code, so the
+    host needs nothing but Python 3.8 or later.
+  - The control node resolves each profile against these facts, not against its own interpreter.
+author:
+  - airgap.pymigrate maintainers (@airgap)
+extends_documentation_fragment:
+  - airgap.pymigrate._attributes
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  space_path:
+    description:
+      - Path whose free space is reported (its nearest existing ancestor is measured), usually the wheel
+        store or the environments' parent directory.
+    type: path
+    default: /opt
+notes:
+  - The facts describe the interpreter that runs the module (C(ansible_python_interpreter)); survey each
+    interpreter you install into by setting it per task.
+"""
+
+EXAMPLES = r"""
+- name: Survey target facts
+  airgap.pymigrate.target_facts:
+    space_path: /var/lib/pymigrate
+  register: __pymigrate_target_facts
+
+- name: Show the best wheel tag of each host
+  ansible.builtin.debug:
+    msg: "{{ __pymigrate_target_facts.target_facts.tags[0] }}"
+"""
+
+RETURN = r"""
+target_facts:
+  description: What decides which wheels fit this interpreter. Also set as fact C(pymigrate_target_facts).
+  returned: success
+  type: dict
+  contains:
+    python:
+      description: The interpreter.
+      type: dict
+      returned: success
+      sample: {executable: /usr/bin/python3.11, version: 3.11.7, version_info: [3, 11, 7], implementation: cpython,
+               implementation_version: 3.11.7, interpreter_tag: cp311, abi_tags: [cp311], debug_build: false,
+               free_threaded: false, pointer_bits: 64}
+    platform:
+      description: OS, arch (as in wheel platform tags), libc family (V(glibc), V(musl) or V(unknown)) and version.
+      type: dict
+      returned: success
+      sample: {system: Linux, sys_platform: linux, machine: x86_64, arch: x86_64, libc: glibc, libc_version: "2.36",
+               byteorder: little, os_release: {id: debian, version_id: "12", pretty_name: Debian GNU/Linux 12 (bookworm)}}
+    markers:
+      description: The complete PEP 508 marker environment.
+      type: dict
+      returned: success
+      sample: {implementation_name: cpython, python_version: "3.11", sys_platform: linux, platform_machine: x86_64}
+    tags:
+      description: Supported wheel tags, most preferred first.
+      type: list
+      elements: str
+      returned: success
+      sample: [cp311-cp311-manylinux_2_36_x86_64, cp311-abi3-manylinux_2_36_x86_64, py3-none-any]
+    tooling:
+      description: Whether pip, venv and ensurepip are usable by this interpreter.
+      type: dict
+      returned: success
+      sample: {pip: true, pip_version: 23.2.1, venv: true, ensurepip: true}
+    space:
+      description: Free space under O(space_path).
+      type: dict
+      returned: success
+      sample: {path: /var/lib/pymigrate, measured_path: /var/lib, free_bytes: 1073741824}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import collect
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(space_path=dict(type="path", default="/opt")),
+        supports_check_mode=True,
+    )
+    try:
+        facts = collect(module.params["space_path"])
+    except (OSError, ValueError, RuntimeError) as exc:
+        module.fail_json(msg="could not collect target facts with %s: %s" % (module._name, exc))
+    module.exit_json(changed=False, target_facts=facts, ansible_facts={"pymigrate_target_facts": facts})
+
+
+if __name__ == "__main__":
+    main()

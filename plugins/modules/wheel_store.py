@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: wheel_store
+short_description: Take stock of a host's wheel store, or receive a push stream into it
+version_added: 0.1.0
+description:
+  - The host half of M(airgap.pymigrate.wheel_push); usually not called directly.
+  - With O(state=inventory), hashes every file of O(files) present in the store and reports which are
+    present, missing or corrupt; corrupt files and partial files of an interrupted push are removed (not in
+    check mode) so that the next push sends them again.
+  - With O(state=received), unpacks the push stream O(src) (a tar of store paths) into the store; each file is
+    written to a partial file, hashed, and renamed into place only when its size and sha256 match.
+author:
+  - airgap.pymigrate maintainers (@airgap)
+extends_documentation_fragment:
+  - airgap.pymigrate._attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  store_dir:
+    description: Store directory on the host.
+    type: path
+    default: /var/lib/pymigrate/store
+  files:
+    description: The files concerned.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      path:
+        description: Store path, C(files/sha256/<2 hex>/<sha256>/<filename>).
+        type: str
+        required: true
+      sha256:
+        description: Expected sha256 hex digest.
+        type: str
+        required: true
+      size:
+        description: Expected size in bytes.
+        type: int
+        required: true
+  state:
+    description: Take stock (V(inventory)) or receive a stream (V(received)).
+    type: str
+    choices: [inventory, received]
+    default: inventory
+  src:
+    description: Path on the host of the push stream; required with O(state=received).
+    type: path
+"""
+
+EXAMPLES = r"""
+- name: Which files does the store lack?
+  airgap.pymigrate.wheel_store:
+    files:
+      - path: files/sha256/4f/4f2d5c1e8a7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d/demo-1.0-py3-none-any.whl
+        sha256: 4f2d5c1e8a7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d
+        size: 1024
+  register: __pymigrate_store
+"""
+
+RETURN = r"""
+present:
+  description: Store paths present with the right bytes.
+  returned: O(state=inventory)
+  type: list
+  elements: str
+  sample: []
+missing:
+  description: Store paths absent.
+  returned: O(state=inventory)
+  type: list
+  elements: str
+  sample: []
+corrupt:
+  description: Files that had wrong bytes, with the problem (removed unless in check mode).
+  returned: O(state=inventory)
+  type: list
+  elements: dict
+  sample: [{path: files/sha256/4f/4f2d.../demo-1.0-py3-none-any.whl, problem: sha256 differs}]
+removed_partials:
+  description: Store paths whose partial files from an interrupted push were removed.
+  returned: O(state=inventory)
+  type: list
+  elements: str
+  sample: []
+received:
+  description: Store paths received and verified.
+  returned: O(state=received)
+  type: list
+  elements: str
+  sample: []
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
+    FILE_ARGUMENT_SPEC,
+    StoreError,
+    inventory,
+    receive,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
+            files=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC),
+            state=dict(type="str", choices=["inventory", "received"], default="inventory"),
+            src=dict(type="path"),
+        ),
+        required_if=[("state", "received", ["src"])],
+        supports_check_mode=True,
+    )
+    params = module.params
+    store_dir = params["store_dir"]
+    try:
+        if params["state"] == "inventory":
+            if not module.check_mode:
+                os.makedirs(store_dir, mode=0o755, exist_ok=True)
+            result = inventory(store_dir, params["files"], repair=not module.check_mode)
+            module.exit_json(changed=False, **result)
+        if module.check_mode:
+            module.exit_json(changed=True, received=[])
+        received = receive(store_dir, params["src"], params["files"])
+        module.exit_json(changed=bool(received), received=received)
+    except (StoreError, OSError) as exc:
+        module.fail_json(msg="store %s: %s" % (store_dir, exc))
+
+
+if __name__ == "__main__":
+    main()
