@@ -1,0 +1,156 @@
+"""The default synthetic catalog of the local test index, and the code that builds an index directory.
+
+| project | versions | what it exercises |
+|---|---|---|
+| alpha | 1.0, 1.1, 2.0 | plain pure wheels; upgrades and downgrades; upload times spread for cut-offs |
+| netio | 4.0 | `backport-eg; python_version < "3.11"` (the anyio/exceptiongroup case), dep on idna-lite |
+| backport-eg, idna-lite | 1.2 / 3.0 | dependencies of netio |
+| fastcore | 1.0, 1.1 | platform wheels: cp39..cp313 x manylinux_2_17_x86_64(+manylinux2014) / manylinux_2_28_aarch64 / musllinux_1_2_x86_64 / macosx_11_0_arm64 / win_amd64; 1.1 is one abi3 wheel (cp39-abi3, x86_64 and aarch64) |
+| webkit | 2.0 | extras: `http` -> httpish, `socks` -> socksy; depends on alpha>=1.0 |
+| httpish, socksy | 1.0 | extra dependencies of webkit |
+| archdep | 1.0 | markers on platform_machine (armhelper), sys_platform (winhelper), implementation_name (pypyhelper) |
+| armhelper, winhelper, pypyhelper | 1.0 | marker-only dependencies |
+| modernlib | 1.0, 2.0 | requires-python: 2.0 needs >=3.11, so a 3.9 target gets 1.0 |
+| yankee | 1.0, 1.1 | 1.1 is yanked ("broken build") |
+| prerel | 1.0, 2.0rc1 | a prerelease newer than the final release |
+| sdistonly | 1.0 | only an sdist, pure: buildable into py3-none-any by its in-tree backend |
+| cext | 1.0 | only an sdist that builds a platform-specific wheel (as with a compiled extension) |
+| conflict-a, conflict-b, shared | 1.0 / 1.0 / 1.0, 2.0 | conflict-a needs shared==1.0, conflict-b needs shared==2.0 |
+| Foo_Bar.baz | 1.0 | a name that needs normalising (foo-bar-baz) |
+| nometa | 1.0 | no PEP 658 metadata file: metadata must be read from the wheel itself |
+| pip | bundled | the pip wheel of this machine's newest ensurepip (for hosts without pip), if present |
+"""
+
+import glob
+import hashlib
+import json
+import os
+import sys
+
+from tests.index import wheels
+
+PLATFORM_PYTHONS = ("39", "311", "312", "313")
+PLATFORMS = ("manylinux_2_17_x86_64.manylinux2014_x86_64", "manylinux_2_28_aarch64", "musllinux_1_2_x86_64",
+             "macosx_11_0_arm64", "win_amd64")
+
+
+def release(name, version, requires=(), requires_python=None, extras=(), tags=(("py3-none-any",),),
+            yanked=None, upload_time=None, sdist=False, wheel=True, platform_sdist=False, metadata_file=True,
+            license_expression="MIT", summary=None):
+    return dict(name=name, version=version, requires=list(requires), requires_python=requires_python,
+                extras=list(extras), tags=[list(t) for t in tags], yanked=yanked, upload_time=upload_time,
+                sdist=sdist, wheel=wheel, platform_sdist=platform_sdist, metadata_file=metadata_file,
+                license_expression=license_expression, summary=summary or "Synthetic %s for tests" % name)
+
+
+def _expand(platform_set):
+    """'manylinux_2_17_x86_64.manylinux2014_x86_64' -> both platform tags (a compressed tag set)."""
+    return platform_set.split(".")
+
+
+def _platform_wheels():
+    tags = []
+    for py in PLATFORM_PYTHONS:
+        for platform_set in PLATFORMS:
+            tags.append(tuple("cp%s-cp%s-%s" % (py, py, plat) for plat in _expand(platform_set)))
+    return tags
+
+
+def default_catalog():
+    day = "2024-%02d-01T00:00:00Z"
+    return [
+        release("alpha", "1.0", upload_time=day % 1),
+        release("alpha", "1.1", upload_time=day % 6),
+        release("alpha", "2.0", upload_time="2025-01-01T00:00:00Z"),
+        release("netio", "4.0", requires=['backport-eg>=1.0; python_version < "3.11"', "idna-lite>=2.8"],
+                requires_python=">=3.8", upload_time=day % 2),
+        release("backport-eg", "1.2", requires_python=">=3.7", upload_time=day % 2),
+        release("idna-lite", "3.0", upload_time=day % 2),
+        release("fastcore", "1.0", tags=_platform_wheels(), upload_time=day % 3, license_expression="BSD-3-Clause"),
+        release("fastcore", "1.1", tags=[("cp39-abi3-manylinux_2_17_x86_64", "cp39-abi3-manylinux2014_x86_64"),
+                                         ("cp39-abi3-manylinux_2_28_aarch64",)], upload_time=day % 4),
+        release("webkit", "2.0", extras=["http", "socks"],
+                requires=["alpha>=1.0", 'httpish>=1.0; extra == "http"', 'socksy; extra == "socks"'],
+                upload_time=day % 3),
+        release("httpish", "1.0", upload_time=day % 3),
+        release("socksy", "1.0", upload_time=day % 3),
+        release("archdep", "1.0", requires=['armhelper; platform_machine == "aarch64"',
+                                            'winhelper; sys_platform == "win32"',
+                                            'pypyhelper; implementation_name == "pypy"'], upload_time=day % 3),
+        release("armhelper", "1.0", upload_time=day % 3),
+        release("winhelper", "1.0", upload_time=day % 3),
+        release("pypyhelper", "1.0", upload_time=day % 3),
+        release("modernlib", "1.0", requires_python=">=3.8", upload_time=day % 2),
+        release("modernlib", "2.0", requires_python=">=3.11", upload_time=day % 5),
+        release("yankee", "1.0", upload_time=day % 2),
+        release("yankee", "1.1", yanked="broken build", upload_time=day % 5),
+        release("prerel", "1.0", upload_time=day % 2),
+        release("prerel", "2.0rc1", upload_time=day % 5),
+        release("sdistonly", "1.0", wheel=False, sdist=True, upload_time=day % 2),
+        release("cext", "1.0", wheel=False, sdist=True, platform_sdist=True, upload_time=day % 2),
+        release("conflict-a", "1.0", requires=["shared==1.0"], upload_time=day % 2),
+        release("conflict-b", "1.0", requires=["shared==2.0"], upload_time=day % 2),
+        release("shared", "1.0", upload_time=day % 2),
+        release("shared", "2.0", upload_time=day % 3),
+        release("Foo_Bar.baz", "1.0", upload_time=day % 2),
+        release("nometa", "1.0", metadata_file=False, upload_time=day % 2),
+    ]
+
+
+def bundled_pip_wheel():
+    """The newest pip wheel that an ensurepip on this machine bundles (pyenv keeps several)."""
+    candidates = glob.glob(os.path.join(sys.base_prefix, "lib", "python3*", "ensurepip", "_bundled", "pip-*.whl"))
+    candidates += glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/lib/python3*/ensurepip/_bundled/pip-*.whl"))
+
+    def version(path):
+        return tuple(int(part) for part in os.path.basename(path).split("-")[1].split(".") if part.isdigit())
+    return max(candidates, key=version) if candidates else None
+
+
+def _file_entry(directory, filename, data, rel, metadata=None):
+    path = wheels.write(directory, filename, data)
+    entry = {"filename": filename, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+             "requires_python": rel.get("requires_python"), "yanked": rel.get("yanked"),
+             "upload_time": rel.get("upload_time"), "metadata_sha256": None}
+    if metadata is not None:
+        wheels.write(directory, filename + ".metadata", metadata)
+        entry["metadata_sha256"] = hashlib.sha256(metadata).hexdigest()
+    return path, entry
+
+
+def build(directory, catalog=None, include_pip=True):
+    """Write every file of ``catalog`` into ``directory/files`` and the index description index.json."""
+    files_dir = os.path.join(directory, "files")
+    os.makedirs(files_dir, exist_ok=True)
+    projects = {}
+    for rel in default_catalog() if catalog is None else catalog:
+        project = projects.setdefault(wheels.normalize(rel["name"]), {"name": rel["name"], "files": []})
+        metadata = wheels.metadata_text(rel["name"], rel["version"], rel["requires"], rel["requires_python"],
+                                        rel["extras"], rel["license_expression"], rel["summary"])
+        if rel["wheel"]:
+            for tags in rel["tags"]:
+                data = wheels.wheel_bytes(rel["name"], rel["version"], tags, metadata)
+                filename = wheels.wheel_filename(rel["name"], rel["version"], tags)
+                _path, entry = _file_entry(files_dir, filename, data, rel,
+                                           metadata.encode() if rel["metadata_file"] else None)
+                project["files"].append(entry)
+        if rel["sdist"]:
+            data = wheels.sdist_bytes(rel["name"], rel["version"], metadata, rel["platform_sdist"])
+            _path, entry = _file_entry(files_dir, wheels.sdist_filename(rel["name"], rel["version"]), data, rel)
+            project["files"].append(entry)
+    pip = bundled_pip_wheel() if include_pip else None
+    if pip:
+        with open(pip, "rb") as handle:
+            data = handle.read()
+        metadata = wheels.read_wheel_metadata(pip)
+        requires_python = ""
+        for line in metadata.decode().splitlines():
+            if line.startswith("Requires-Python:"):
+                requires_python = line.split(":", 1)[1].strip()
+        _path, entry = _file_entry(files_dir, os.path.basename(pip), data,
+                                   {"requires_python": requires_python or None, "upload_time": "2024-07-28T00:00:00Z"},
+                                   metadata)
+        projects["pip"] = {"name": "pip", "files": [entry]}
+    with open(os.path.join(directory, "index.json"), "w") as handle:
+        json.dump({"projects": projects}, handle, indent=1, sort_keys=True)
+    return directory

@@ -1,0 +1,220 @@
+"""A PEP 503 (HTML) / PEP 691 (JSON) simple index with PEP 658 metadata files, on 127.0.0.1 only.
+
+Serves a directory made by ``catalog.build``: ``index.json`` describes the projects, ``files/`` holds the
+files. Supports HTTP Range requests, optional basic auth, and fault switches for tests: corrupt bytes
+for a file, N failures with 503, or 403 for everything. Every request is logged in ``.requests``.
+"""
+
+import base64
+import html
+import json
+import os
+import re
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_TYPE = "application/vnd.pypi.simple.v1+html"
+
+
+def normalize(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def negotiate(accept):
+    """Pick JSON or HTML from an Accept header by q-value (PEP 691); HTML when nothing is said."""
+    best, best_q = "text/html", -1.0
+    for part in (accept or "").split(","):
+        fields = [field.strip() for field in part.split(";")]
+        kind = fields[0]
+        q = 1.0
+        for field in fields[1:]:
+            if field.startswith("q="):
+                try:
+                    q = float(field[2:])
+                except ValueError:
+                    q = 0.0
+        if kind in (JSON_TYPE, "application/vnd.pypi.simple.latest+json"):
+            kind = JSON_TYPE
+        elif kind in (HTML_TYPE, "application/vnd.pypi.simple.latest+html", "text/html", "*/*"):
+            kind = HTML_TYPE if kind != "text/html" else "text/html"
+        else:
+            continue
+        if q > best_q:
+            best, best_q = kind, q
+    return best
+
+
+class IndexServer:
+    def __init__(self, root, host="127.0.0.1", port=0, auth=None):
+        self.root = root
+        self.auth = auth
+        self.requests = []
+        self.corrupt = set()      # filenames served with one byte flipped
+        self.fail_503 = {}        # filename or path -> remaining failures
+        self.forbidden = False
+        self.ranges = True        # honour Range requests
+        self._lock = threading.Lock()
+        self.reload()
+        handler = type("Handler", (_Handler,), {"index": self})
+        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self.base = "http://%s:%d" % (host, self.port)
+        self.url = self.base + "/simple/"
+        self.files_url = self.base + "/files/"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="pymigrate-test-index", daemon=True)
+        self._thread.start()
+
+    def reload(self):
+        with open(os.path.join(self.root, "index.json")) as handle:
+            self.projects = json.load(handle)["projects"]
+
+    def log(self, method, path, range_header):
+        with self._lock:
+            self.requests.append((method, path, range_header))
+
+    def downloads(self, suffix=".whl"):
+        """Full-file GETs (no Range) of files ending in ``suffix``."""
+        with self._lock:
+            return [path for method, path, rng in self.requests
+                    if method == "GET" and path.startswith("/files/") and path.endswith(suffix) and not rng]
+
+    def take_failure(self, key):
+        with self._lock:
+            remaining = self.fail_503.get(key, 0)
+            if remaining > 0:
+                self.fail_503[key] = remaining - 1
+                return True
+        return False
+
+    def stop(self):
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    index = None  # set per server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        pass  # quiet tests
+
+    def _send(self, status, body=b"", content_type="text/plain", headers=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _authorized(self):
+        if not self.index.auth:
+            return True
+        expected = "Basic " + base64.b64encode(("%s:%s" % self.index.auth).encode()).decode()
+        return self.headers.get("Authorization") == expected
+
+    def do_HEAD(self):  # noqa: N802
+        self.do_GET()
+
+    def do_GET(self):  # noqa: N802
+        path = urllib.parse.urlsplit(self.path).path
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        self.index.log(self.command, path, self.headers.get("Range"))
+        if not self._authorized():
+            return self._send(401, b"authentication required", headers={"WWW-Authenticate": 'Basic realm="test index"'})
+        if self.index.forbidden:
+            return self._send(403, b"forbidden")
+        if self.index.take_failure(path) or self.index.take_failure(os.path.basename(path)):
+            return self._send(503, b"try again")
+        kind = JSON_TYPE if query.get("format") == ["json"] else negotiate(self.headers.get("Accept"))
+        if path == "/simple/":
+            return self._root_page(kind)
+        match = re.match(r"^/simple/([^/]+)/?$", path)
+        if match:
+            name = match.group(1)
+            if name != normalize(name) or not path.endswith("/"):
+                return self._send(301, headers={"Location": "/simple/%s/" % normalize(name)})
+            return self._project_page(name, kind)
+        match = re.match(r"^/files/([^/]+)$", path)
+        if match:
+            return self._file(match.group(1))
+        return self._send(404, b"not found")
+
+    def _root_page(self, kind):
+        names = sorted(self.index.projects)
+        if kind == JSON_TYPE:
+            body = {"meta": {"api-version": "1.1"}, "projects": [{"name": self.index.projects[n]["name"]} for n in names]}
+            return self._send(200, json.dumps(body).encode(), JSON_TYPE)
+        links = "".join('<a href="/simple/%s/">%s</a>\n' % (n, html.escape(self.index.projects[n]["name"])) for n in names)
+        return self._send(200, ("<!DOCTYPE html><html><body>\n%s</body></html>" % links).encode(), kind)
+
+    def _project_page(self, name, kind):
+        project = self.index.projects.get(name)
+        if project is None:
+            return self._send(404, b"no such project")
+        if kind == JSON_TYPE:
+            files = []
+            for entry in project["files"]:
+                item = {"filename": entry["filename"], "url": "../../files/%s" % entry["filename"],
+                        "hashes": {"sha256": entry["sha256"]}, "requires-python": entry["requires_python"],
+                        "yanked": entry["yanked"] if entry["yanked"] else False, "size": entry["size"],
+                        "upload-time": entry["upload_time"]}
+                if entry["metadata_sha256"]:
+                    # PEP 714: only the new key in JSON; pip < 23.1 crashes on a dict under the old one.
+                    item["core-metadata"] = {"sha256": entry["metadata_sha256"]}
+                files.append(item)
+            body = {"meta": {"api-version": "1.1"}, "name": name, "files": files,
+                    "versions": sorted({_version_of(e["filename"]) for e in project["files"]})}
+            return self._send(200, json.dumps(body).encode(), JSON_TYPE)
+        links = []
+        for entry in project["files"]:
+            attrs = ['href="../../files/%s#sha256=%s"' % (entry["filename"], entry["sha256"])]
+            if entry["requires_python"]:
+                attrs.append('data-requires-python="%s"' % html.escape(entry["requires_python"]))
+            if entry["yanked"]:
+                attrs.append('data-yanked="%s"' % html.escape(entry["yanked"]))
+            if entry["metadata_sha256"]:
+                attrs.append('data-dist-info-metadata="sha256=%s"' % entry["metadata_sha256"])
+                attrs.append('data-core-metadata="sha256=%s"' % entry["metadata_sha256"])
+            links.append("<a %s>%s</a><br/>" % (" ".join(attrs), entry["filename"]))
+        body = ('<!DOCTYPE html><html><head><meta name="pypi:repository-version" content="1.1"></head>'
+                "<body><h1>Links for %s</h1>\n%s\n</body></html>" % (name, "\n".join(links)))
+        return self._send(200, body.encode(), kind)
+
+    def _file(self, filename):
+        full = os.path.join(self.index.root, "files", filename)
+        if "/" in filename or not os.path.isfile(full):
+            return self._send(404, b"no such file")
+        with open(full, "rb") as handle:
+            data = handle.read()
+        if filename in self.index.corrupt:
+            data = data[:-1] + bytes([data[-1] ^ 0xFF])
+        content_type = "application/octet-stream"
+        range_header = self.headers.get("Range")
+        match = re.match(r"^bytes=(\d*)-(\d*)$", range_header or "")
+        if match and self.index.ranges:
+            start, end = match.groups()
+            if start == "":
+                start, end = max(0, len(data) - int(end)), len(data) - 1
+            else:
+                start, end = int(start), min(int(end) if end else len(data) - 1, len(data) - 1)
+            if start >= len(data):
+                return self._send(416, headers={"Content-Range": "bytes */%d" % len(data)})
+            return self._send(206, data[start:end + 1], content_type,
+                              {"Content-Range": "bytes %d-%d/%d" % (start, end, len(data)), "Accept-Ranges": "bytes"})
+        return self._send(200, data, content_type, {"Accept-Ranges": "bytes" if self.index.ranges else "none"})
+
+
+def _version_of(filename):
+    if filename.endswith(".whl"):
+        return filename.split("-")[1]
+    if filename.endswith(".tar.gz"):
+        return filename[: -len(".tar.gz")].rsplit("-", 1)[1]
+    if filename.endswith(".metadata"):
+        return _version_of(filename[: -len(".metadata")])
+    return ""
