@@ -5,7 +5,9 @@
 | alpha | 1.0, 1.1, 2.0 | plain pure wheels; upgrades and downgrades; upload times spread for cut-offs |
 | netio | 4.0 | `backport-eg; python_version < "3.11"` (the anyio/exceptiongroup case), dep on idna-lite |
 | backport-eg, idna-lite | 1.2 / 3.0 | dependencies of netio |
-| fastcore | 1.0, 1.1 | platform wheels: cp39..cp313 x manylinux_2_17_x86_64(+manylinux2014) / manylinux_2_28_aarch64 / musllinux_1_2_x86_64 / macosx_11_0_arm64 / win_amd64; 1.1 is one abi3 wheel (cp39-abi3, x86_64 and aarch64) |
+| fastcore | 1.0 | platform wheels: cp39..cp313 x manylinux_2_17_x86_64 (+manylinux2014),     |
+|          |     | manylinux_2_28_aarch64, musllinux_1_2_x86_64, macosx_11_0_arm64, win_amd64 |
+| fastcore | 1.1 | abi3 wheels only (cp39-abi3, x86_64 and aarch64) |
 | webkit | 2.0 | extras: `http` -> httpish, `socks` -> socksy; depends on alpha>=1.0 |
 | httpish, socksy | 1.0 | extra dependencies of webkit |
 | archdep | 1.0 | markers on platform_machine (armhelper), sys_platform (winhelper), implementation_name (pypyhelper) |

@@ -60,8 +60,8 @@ def test_json_and_html_agree_and_hashes_match_files(local_index):
 
 def test_yanked_requires_python_and_nometa_are_exposed(local_index):
     files = json.loads(_get(local_index.url + "yankee/?format=json")[2])["files"]
-    assert {f["filename"]: f["yanked"] for f in files} == {"yankee-1.0-py3-none-any.whl": False,
-                                                          "yankee-1.1-py3-none-any.whl": "broken build"}
+    expected = {"yankee-1.0-py3-none-any.whl": False, "yankee-1.1-py3-none-any.whl": "broken build"}
+    assert {f["filename"]: f["yanked"] for f in files} == expected
     html_body = _get(local_index.url + "modernlib/")[2].decode()
     assert 'data-requires-python="&gt;=3.11"' in html_body
     nometa = json.loads(_get(local_index.url + "nometa/?format=json")[2])["files"][0]
