@@ -1,6 +1,8 @@
 """target_facts over real SSH equals what packaging computes with each host's own interpreter."""
 
 import json
+import os
+import shutil
 import sysconfig
 
 import pytest
@@ -9,8 +11,8 @@ from tests.fleet.fixtures import ansible
 
 pytestmark = pytest.mark.fleet
 
-# packaging from the control node's venv, appended (not prepended) to the host interpreter's path: the
-# host's own stdlib wins, and packaging is pure Python that supports 3.8+.
+# packaging from the control node's venv (pure Python, 3.8+), copied where every host can see it (the
+# checkout may sit under a directory that is private to the hosts) and appended to the host's path.
 SITE_PACKAGES = sysconfig.get_paths()["purelib"]
 PROBE = """
 import json, sys
@@ -32,11 +34,19 @@ def _module_facts(fleet):
     return facts
 
 
+def _packaging_copy(fleet):
+    target = os.path.join(fleet.status["hosts"][0]["state_dir"], "..", "probe-lib")
+    if not os.path.isdir(target):
+        shutil.copytree(os.path.join(SITE_PACKAGES, "packaging"), os.path.join(target, "packaging"))
+    return os.path.abspath(target)
+
+
 def test_markers_and_tags_equal_packaging_on_every_host(fleet):
     facts = _module_facts(fleet)
+    probe_lib = _packaging_copy(fleet)
     assert sorted(facts) == sorted(h["name"] for h in fleet.hosts)
     for host in fleet.hosts:
-        expected = json.loads(fleet.python(host["name"], PROBE % SITE_PACKAGES, check=True).stdout)
+        expected = json.loads(fleet.python(host["name"], PROBE % probe_lib, check=True).stdout)
         got = facts[host["name"]]
         assert got["markers"] == expected["markers"], host["name"]
         assert got["tags"] == expected["tags"], host["name"]
