@@ -10,7 +10,10 @@ Standard library only, so that both controller code and tests can import it anyw
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import typing as t
+
+CONTROLLER_LIBRARIES = ("packaging", "requests", "resolvelib")
 
 
 class PyMigrateError(Exception):
@@ -27,7 +30,7 @@ class PyMigrateError(Exception):
         self.var = var
         self.value = value
         self.hint = hint
-        super().__init__(self.__str__())
+        super().__init__(message)
 
     def __str__(self) -> str:
         where = []
@@ -119,5 +122,15 @@ class Pin:
     dependencies: tuple = ()  # normalized names this pin depends on (for the profile)
     required_by: tuple = ()   # normalized names (or '<wanted>') that pulled it in
     license: str | None = None
+    license_expression: str | None = None
     summary: str | None = None
     built_from_sdist: bool = False
+
+
+def check_controller_libraries() -> None:
+    """Controller phases need packaging, requests and resolvelib: say which are missing and how to fix it."""
+    missing = [name for name in CONTROLLER_LIBRARIES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise PyMigrateError("the Python that runs Ansible on the control node lacks %s" % ", ".join(missing),
+                             hint="Install them there (pip install %s), or use an execution environment built "
+                                  "from meta/execution-environment.yml" % " ".join(missing))

@@ -20,11 +20,11 @@ def purl(pin: Pin) -> str:
 
 
 def _licenses(pin: Pin) -> list:
+    if pin.license_expression:
+        return [{"expression": pin.license_expression}]
     text = (pin.license or "").strip()
     if not text:
         return []
-    if getattr(pin, "license_expression", None):
-        return [{"expression": pin.license_expression}]
     # Free-text licence fields can be whole licence texts; keep the first line as the name.
     return [{"license": {"name": text.splitlines()[0][:200]}}]
 

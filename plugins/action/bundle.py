@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""airgap.pymigrate.bundle: resolve every profile and fetch into a bundle directory, on the control node.
+
+Thin: gathers each host's variables and facts from hostvars (or a survey file) and hands them to
+module_utils/_bundle.py.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._bundle import HostInput, build_bundle
+from ansible_collections.airgap.pymigrate.plugins.module_utils._index import IndexClient, IndexConfig
+from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError, check_controller_libraries
+from ansible_collections.airgap.pymigrate.plugins.module_utils._targets import target_from_declaration, target_from_facts
+from ansible_collections.airgap.pymigrate.plugins.module_utils._wanted import wanted_sets_for_host
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
+
+FACTS_VAR = "__pymigrate_target_facts"
+
+
+def _parse_cutoff(value):
+    if not value:
+        return None
+    try:
+        cutoff = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise PyMigrateError("not an ISO 8601 date or time", var="uploaded_prior_to", value=value,
+                             hint='Use e.g. "2025-06-01T00:00:00Z"')
+    if cutoff.tzinfo is None:
+        cutoff = cutoff.replace(tzinfo=datetime.timezone.utc)
+    return cutoff
+
+
+class ActionModule(ControllerActionBase):
+
+    ARGUMENT_SPEC = dict(
+        bundle_dir=dict(type="path", required=True),
+        hosts=dict(type="list", elements="str"),
+        survey_file=dict(type="path"),
+        index_url=dict(type="str", required=True),
+        extra_index_urls=dict(type="list", elements="str", default=[]),
+        index_username=dict(type="str"),
+        index_password=dict(type="str", no_log=True),
+        index_token=dict(type="str", no_log=True),
+        ca_bundle=dict(type="path"),
+        uploaded_prior_to=dict(type="str"),
+        build_sdists=dict(type="bool", default=True),
+        installer_requirement=dict(type="str", default="pip"),
+        workers=dict(type="int", default=8),
+    )
+    MUTUALLY_EXCLUSIVE = [("index_password", "index_token")]
+
+    def run_controller(self, params, task_vars):
+        check_controller_libraries()
+        hostvars = task_vars.get("hostvars", {})
+        survey = self._load_survey(params["survey_file"])
+        names = params["hosts"]
+        if names is None:
+            # Every host the survey reached (registered facts), that the survey file lists, or that declares
+            # its target; hosts that dropped out (unreachable) are not bundled for.
+            names = [h for h in task_vars.get("groups", {}).get("all", [])
+                     if FACTS_VAR in hostvars.get(h, {}) or h in survey or "pymigrate_target" in hostvars.get(h, {})]
+        hosts, skipped = [], []
+        for name in names:
+            variables = hostvars.get(name)
+            if variables is None:
+                raise PyMigrateError("host is not in the inventory", host=name, var="hosts")
+            target = self._target(name, variables, survey)
+            if target is None:
+                skipped.append(name)
+                continue
+            hosts.append(HostInput(name, wanted_sets_for_host(name, variables), target))
+        indexes = [IndexConfig(params["index_url"], params["index_username"], params["index_password"],
+                               params["index_token"])] + [IndexConfig(url) for url in params["extra_index_urls"]]
+        client = IndexClient(indexes, ca_bundle=params["ca_bundle"], workers=params["workers"])
+        try:
+            result = build_bundle(hosts, params["bundle_dir"], client, check_mode=self._task.check_mode,
+                                  uploaded_prior_to=_parse_cutoff(params["uploaded_prior_to"]),
+                                  build_sdists=params["build_sdists"],
+                                  installer_requirement=params["installer_requirement"], workers=params["workers"])
+        finally:
+            client.close()
+        result["skipped_hosts"] = skipped
+        if not self._task.diff:
+            del result["diff"]
+        return result
+
+    @staticmethod
+    def _load_survey(path):
+        if not path:
+            return {}
+        try:
+            with open(path) as handle:
+                data = json.load(handle)
+            return dict(data["hosts"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise PyMigrateError("cannot read the survey file %s: %s" % (path, exc), var="survey_file", value=path,
+                                 hint="Create it with playbooks/survey.yml inside the enclave")
+
+    @staticmethod
+    def _target(name, variables, survey):
+        if "pymigrate_target" in variables:
+            return target_from_declaration(variables["pymigrate_target"], host=name)
+        if name in survey:
+            return target_from_facts(survey[name], host=name)
+        registered = variables.get(FACTS_VAR) or {}
+        if registered.get("target_facts"):
+            return target_from_facts(registered["target_facts"], host=name)
+        return None

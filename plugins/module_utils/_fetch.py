@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Phase 3, fetch: parallel downloads into the content-addressed store shared by all profiles.
+
+Each file is streamed to a partial file beside its final place, hashed while written, checked against
+the index's sha256 and size, fsynced and renamed: the store never holds a file whose bytes were not
+proven. A file already in place is not fetched again (its path is its hash).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import os
+import typing as t
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._index import redact
+from ansible_collections.airgap.pymigrate.plugins.module_utils._model import DistFile, PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import PART_SUFFIX, file_sha256, store_relpath
+
+CHUNK = 1024 * 1024
+
+
+def store_path(store_dir: str, dist: DistFile) -> str:
+    return os.path.join(store_dir, store_relpath(dist.sha256, dist.filename))
+
+
+def missing_files(files: t.Iterable[DistFile], store_dir: str) -> list:
+    """Files not yet in the store (by content address and size), each once."""
+    seen, missing = set(), []
+    for dist in files:
+        if dist.sha256 in seen:
+            continue
+        seen.add(dist.sha256)
+        path = store_path(store_dir, dist)
+        if not (os.path.isfile(path) and (dist.size is None or os.path.getsize(path) == dist.size)):
+            missing.append(dist)
+    return missing
+
+
+def _download(client, dist: DistFile, store_dir: str) -> str:
+    final = store_path(store_dir, dist)
+    partial = final + PART_SUFFIX
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    response = client.get(dist.url, stream=True)
+    try:
+        if response.status_code != 200:
+            raise PyMigrateError("download of %s from %s failed: HTTP %d" % (dist.filename, redact(dist.index_url),
+                                                                             response.status_code))
+        with open(partial, "wb") as out:
+            for chunk in response.iter_content(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        _unlink(partial)
+        raise PyMigrateError("cannot write %s into the store %s: %s" % (dist.filename, store_dir, exc))
+    except BaseException:
+        _unlink(partial)
+        raise
+    finally:
+        response.close()
+    if digest.hexdigest() != dist.sha256 or (dist.size is not None and size != dist.size):
+        _unlink(partial)
+        raise PyMigrateError("%s from %s does not match the index: sha256 %s (%d bytes), expected %s (%s bytes); "
+                             "the file was deleted" % (dist.filename, redact(dist.index_url), digest.hexdigest(), size,
+                                                       dist.sha256, dist.size if dist.size is not None else "?"),
+                             hint="The index or a proxy serves other bytes than it lists: investigate before retrying")
+    os.replace(partial, final)
+    return final
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def fetch_all(files: t.Sequence[DistFile], store_dir: str, client, max_workers: int = 8) -> list:
+    """Download every missing file in parallel; returns the files downloaded. Fails on the first error."""
+    for dist in files:
+        if not dist.sha256:
+            raise PyMigrateError("the index gives no sha256 for %s; a hash is the proof of the same bytes, so it "
+                                 "cannot be bundled" % dist.filename, hint="Use an index that publishes sha256 hashes")
+    todo = missing_files(files, store_dir)
+    if not todo:
+        return []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="pymigrate-fetch") as pool:
+        futures = [pool.submit(_download, client, dist, store_dir) for dist in todo]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return todo
+
+
+def verify_file(store_dir: str, dist: DistFile) -> bool:
+    path = store_path(store_dir, dist)
+    return os.path.isfile(path) and file_sha256(path) == dist.sha256

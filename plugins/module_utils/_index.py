@@ -1,0 +1,391 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Phase 3, index access: simple API pages (PEP 691 JSON, PEP 503 HTML fallback) and core metadata
+(PEP 658/714 files, else the wheel's METADATA read with HTTP range requests).
+
+One ``requests.Session`` with a pool sized for parallel work; proxies and netrc come from the environment
+as requests handles them; credentials never appear in messages (URLs are shown without userinfo).
+Indexes are consulted in order and the first one that knows a project supplies all of its files: a
+later index can never slip in a package of the same name (dependency confusion).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import difflib
+import hashlib
+import html.parser
+import io
+import threading
+import typing as t
+import urllib.parse
+import zipfile
+
+try:
+    import requests
+    import requests.adapters
+    from packaging.metadata import parse_email
+    from packaging.utils import canonicalize_name
+except ImportError:  # the control node lacks a library; check_controller_libraries() says which
+    requests = None
+    parse_email = None
+    canonicalize_name = None
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._model import DistFile, PyMigrateError
+
+ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+          "text/html;q=0.01")
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexConfig:
+    url: str
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    token: str | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def base(self) -> str:
+        return self.url if self.url.endswith("/") else self.url + "/"
+
+
+@dataclasses.dataclass(frozen=True)
+class CoreMetadata:
+    requires_dist: tuple
+    requires_python: str | None
+    provides_extra: tuple
+    license: str | None
+    license_expression: str | None
+    summary: str | None
+
+
+def redact(url: str) -> str:
+    """A URL without user:password@ (for messages)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username or parts.password:
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += ":%d" % parts.port
+        parts = parts._replace(netloc=netloc)
+    return urllib.parse.urlunsplit(parts)
+
+
+class _LinkParser(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.links.append(dict(attrs))
+
+
+def _yanked(value: t.Any) -> str | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return ""
+    return str(value)
+
+
+def _metadata_hash(value: t.Any) -> str | None:
+    """PEP 658/714: True/'true' (no hash known: ''), {'sha256': h} or 'sha256=h'; None when absent."""
+    if value is None or value is False or value == "false":
+        return None
+    if isinstance(value, dict):
+        return value.get("sha256", "")
+    if isinstance(value, str) and value.startswith("sha256="):
+        return value[len("sha256="):]
+    return ""
+
+
+def _version_of(filename: str) -> str | None:
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[1])
+        if filename.endswith((".tar.gz", ".zip")):
+            return str(parse_sdist_filename(filename)[1])
+    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
+        return None
+    return None
+
+
+class IndexClient:
+    def __init__(self, indexes: t.Sequence[IndexConfig], ca_bundle: str | None = None, timeout: float = 30,
+                 retries: int = 3, session: requests.Session | None = None, workers: int = 8):
+        if not indexes:
+            raise PyMigrateError("no package index configured", var="pymigrate_index_url")
+        self.indexes = list(indexes)
+        self.timeout = timeout
+        self.retries = retries
+        self.session = session or requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=max(16, workers * 2))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = "airgap.pymigrate"
+        if ca_bundle:
+            self.session.verify = ca_bundle
+        self._projects = {}
+        self._metadata = {}
+        self._lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pymigrate-meta")
+
+    def close(self):
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.session.close()
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+    def _auth_for(self, url: str):
+        for index in self.indexes:
+            if url.startswith(index.base) or urllib.parse.urlsplit(url).netloc == urllib.parse.urlsplit(index.base).netloc:
+                if index.token:
+                    return None, {"Authorization": "Bearer %s" % index.token}
+                if index.username is not None:
+                    return (index.username, index.password or ""), {}
+        return None, {}
+
+    def get(self, url: str, headers: t.Mapping | None = None, stream: bool = False) -> requests.Response:
+        """GET with retries (connection errors and 5xx, exponential backoff); errors say which index."""
+        import random
+        import time
+        auth, extra = self._auth_for(url)
+        all_headers = dict(extra, **(headers or {}))
+        delay = 0.2
+        for attempt in range(self.retries + 1):
+            try:
+                response = self.session.get(url, headers=all_headers, auth=auth, timeout=self.timeout,
+                                            stream=stream)
+            except requests.exceptions.SSLError as exc:
+                raise PyMigrateError("TLS verification failed for %s: %s" % (redact(url), type(exc).__name__),
+                                     hint="Set pymigrate_index_ca_bundle to the CA bundle of your index")
+            except requests.exceptions.RequestException as exc:
+                if attempt < self.retries:
+                    time.sleep(delay + random.uniform(0, delay))
+                    delay *= 2
+                    continue
+                raise PyMigrateError("package index unreachable at %s (%s)" % (redact(url), type(exc).__name__),
+                                     hint="Check pymigrate_index_url, proxies (HTTPS_PROXY) and the network")
+            if response.status_code >= 500 and attempt < self.retries:
+                response.close()
+                time.sleep(delay + random.uniform(0, delay))
+                delay *= 2
+                continue
+            if response.status_code in (401, 403):
+                response.close()
+                meaning = "unauthorized" if response.status_code == 401 else "forbidden"
+                raise PyMigrateError("package index %s answered %d %s" % (redact(url), response.status_code, meaning),
+                                     hint="Check the index credentials (pymigrate_index_username/password or token, or ~/.netrc)")
+            return response
+        raise AssertionError("unreachable")
+
+    # -- project pages ------------------------------------------------------------------------------
+    def project_files(self, name: str) -> list:
+        key = canonicalize_name(name)
+        with self._lock:
+            cached = self._projects.get(key)
+        if cached is not None:
+            return cached
+        files = None
+        for index in self.indexes:
+            page_url = index.base + key + "/"
+            response = self.get(page_url, headers={"Accept": ACCEPT})
+            if response.status_code == 404:
+                continue
+            if response.status_code != 200:
+                raise PyMigrateError("package index %s answered %d for project %s"
+                                     % (redact(index.base), response.status_code, key))
+            files = self._parse_page(key, response, index.base)
+            break
+        if files is None:
+            raise PyMigrateError("project %s was not found on any index (%s)"
+                                 % (key, ", ".join(redact(i.base) for i in self.indexes)),
+                                 hint=self._suggest(key))
+        with self._lock:
+            self._projects[key] = files
+        return files
+
+    def _suggest(self, key: str) -> str | None:
+        names = []
+        for index in self.indexes:
+            try:
+                response = self.get(index.base, headers={"Accept": ACCEPT})
+            except PyMigrateError:
+                continue
+            if response.status_code != 200:
+                continue
+            if response.headers.get("Content-Type", "").startswith(JSON_TYPE):
+                names += [canonicalize_name(p["name"]) for p in response.json().get("projects", [])]
+            else:
+                parser = _LinkParser()
+                parser.feed(response.text)
+                names += [canonicalize_name(link.get("href", "").rstrip("/").rsplit("/", 1)[-1]) for link in parser.links]
+        close = difflib.get_close_matches(key, sorted(set(names)), n=3, cutoff=0.6)
+        return "Did you mean %s?" % " or ".join(close) if close else "Check the spelling and the index URLs"
+
+    def _parse_page(self, key: str, response: requests.Response, index_base: str) -> list:
+        page_url = response.url
+        files = []
+        if response.headers.get("Content-Type", "").startswith(JSON_TYPE):
+            for item in response.json().get("files", []):
+                files.append(self._dist(key, item["filename"], urllib.parse.urljoin(page_url, item["url"]),
+                                        (item.get("hashes") or {}).get("sha256"), item.get("size"),
+                                        item.get("requires-python"), _yanked(item.get("yanked")),
+                                        item.get("upload-time"),
+                                        _metadata_hash(item.get("core-metadata", item.get("dist-info-metadata"))),
+                                        index_base))
+        else:
+            parser = _LinkParser()
+            parser.feed(response.text)
+            for link in parser.links:
+                href = link.get("href")
+                if not href:
+                    continue
+                url, _sep, fragment = urllib.parse.urljoin(page_url, href).partition("#")
+                filename = urllib.parse.unquote(url.rsplit("/", 1)[-1])
+                sha256 = fragment[len("sha256="):] if fragment.startswith("sha256=") else None
+                # A valueless data-yanked attribute still means yanked (with no reason).
+                yanked = (link["data-yanked"] or "") if "data-yanked" in link else None
+                meta = link.get("data-core-metadata", link.get("data-dist-info-metadata"))
+                files.append(self._dist(key, filename, url, sha256, None, link.get("data-requires-python"),
+                                        yanked, None, _metadata_hash(meta), index_base))
+        return [f for f in files if f is not None]
+
+    @staticmethod
+    def _dist(key, filename, url, sha256, size, requires_python, yanked, upload_time, metadata_sha256, index_base):
+        version = _version_of(filename)
+        if version is None:
+            return None  # eggs, .exe and other files no installer here can use
+        return DistFile(project=key, version=version, filename=filename, url=url, sha256=sha256, size=size,
+                        requires_python=requires_python or None, yanked=yanked, upload_time=upload_time,
+                        metadata_sha256=metadata_sha256, index_url=index_base)
+
+    # -- metadata -----------------------------------------------------------------------------------
+    def prefetch(self, dist: DistFile) -> None:
+        """Start reading a file's metadata in the background (resolution asks for it soon)."""
+        with self._lock:
+            if dist.url not in self._metadata:
+                self._metadata[dist.url] = self._pool.submit(self._read_metadata, dist)
+
+    def metadata(self, dist: DistFile) -> CoreMetadata:
+        self.prefetch(dist)
+        with self._lock:
+            future = self._metadata[dist.url]
+        return future.result()
+
+    def _read_metadata(self, dist: DistFile) -> CoreMetadata:
+        if dist.url.startswith("file://"):  # a wheel built here from an sdist
+            with zipfile.ZipFile(urllib.parse.unquote(dist.url[len("file://"):])) as archive:
+                return parse_metadata(_wheel_metadata(archive, dist.filename), dist.filename)
+        if dist.metadata_sha256 is not None:
+            response = self.get(dist.url + ".metadata")
+            if response.status_code == 200:
+                data = response.content
+                if dist.metadata_sha256 and hashlib.sha256(data).hexdigest() != dist.metadata_sha256:
+                    raise PyMigrateError("metadata of %s from %s does not match its sha256 %s"
+                                         % (dist.filename, redact(dist.index_url), dist.metadata_sha256))
+                return parse_metadata(data, dist.filename)
+        if not dist.filename.endswith(".whl"):
+            raise PyMigrateError("no metadata for %s without building it" % dist.filename)
+        return parse_metadata(self._wheel_metadata_by_range(dist), dist.filename)
+
+    def _wheel_metadata_by_range(self, dist: DistFile) -> bytes:
+        with zipfile.ZipFile(_RangeFile(self, dist)) as archive:
+            return _wheel_metadata(archive, dist.filename)
+
+
+def _wheel_metadata(archive: zipfile.ZipFile, filename: str) -> bytes:
+    candidates = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1]
+    if not candidates:
+        raise PyMigrateError("%s has no .dist-info/METADATA" % filename)
+    return archive.read(candidates[0])
+
+
+def parse_metadata(data: bytes, filename: str) -> CoreMetadata:
+    raw, _unparsed = parse_email(data)
+    return CoreMetadata(requires_dist=tuple(raw.get("requires_dist", ())), requires_python=raw.get("requires_python"),
+                        provides_extra=tuple(raw.get("provides_extra", ())), license=raw.get("license"),
+                        license_expression=raw.get("license_expression"), summary=raw.get("summary"))
+
+
+class _RangeFile(io.RawIOBase):
+    """A seekable read-only view of a remote file via HTTP Range requests, for zipfile.
+
+    Reads the tail first (central directory); when the server ignores ranges (200), the whole body
+    is kept instead.
+    """
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, client: IndexClient, dist: DistFile):
+        super().__init__()
+        self.client, self.url, self.pos = client, dist.url, 0
+        self.blocks = {}
+        response = client.get(self.url, headers={"Range": "bytes=-%d" % self.CHUNK})
+        if response.status_code == 206:
+            total = int(response.headers["Content-Range"].rsplit("/", 1)[1])
+            self.size = total
+            self.blocks[total - len(response.content)] = response.content
+        elif response.status_code == 200:
+            self.size = len(response.content)
+            self.blocks[0] = response.content
+        else:
+            raise PyMigrateError("could not read %s from %s (HTTP %d)"
+                                 % (dist.filename, redact(dist.index_url), response.status_code))
+
+    def seekable(self):
+        return True
+
+    def readable(self):
+        return True
+
+    def tell(self):
+        return self.pos
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def _cached(self, start, end):
+        for block_start, data in self.blocks.items():
+            if block_start <= start and end <= block_start + len(data):
+                return data[start - block_start:end - block_start]
+        return None
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            size = self.size - self.pos
+        end = min(self.size, self.pos + size)
+        if self.pos >= end:
+            return b""
+        data = self._cached(self.pos, end)
+        if data is None:
+            fetch_end = min(self.size, max(end, self.pos + self.CHUNK))
+            response = self.client.get(self.url, headers={"Range": "bytes=%d-%d" % (self.pos, fetch_end - 1)})
+            if response.status_code != 206:
+                raise PyMigrateError("range request refused for %s" % redact(self.url))
+            self.blocks[self.pos] = response.content
+            data = response.content[: end - self.pos]
+        self.pos += len(data)
+        return data
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def default_indexes(urls: t.Sequence, username=None, password=None, token=None) -> list:
+    """IndexConfig list from URLs; credentials apply to the primary (first) index."""
+    configs = []
+    for position, url in enumerate(urls):
+        if position == 0:
+            configs.append(IndexConfig(url, username, password, token))
+        else:
+            configs.append(IndexConfig(url))
+    return configs

@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Phase 2, profiles: host environments with the same target facts and wanted set share one resolution."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import typing as t
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._model import Profile, Target, WantedSet
+
+
+def profile_name(target: Target, wanted: WantedSet) -> str:
+    """Readable and stable: best tag's interpreter and platform, plus a digest of everything that matters."""
+    digest = hashlib.sha256(json.dumps([target.key(), wanted.key()], sort_keys=True).encode()).hexdigest()[:10]
+    interpreter, _abi, platform = (target.tags[0].split("-") + ["", "", ""])[:3]
+    return "%s-%s-%s" % (interpreter, platform, digest)
+
+
+def build_profiles(entries: t.Iterable[tuple]) -> list:
+    """[(host, env name, Target, WantedSet), ...] -> [Profile], one per distinct (target, wanted set)."""
+    profiles = {}
+    for host, env_name, target, wanted in entries:
+        key = (target.key(), wanted.key())
+        if key not in profiles:
+            profiles[key] = Profile(name=profile_name(target, wanted), target=target, wanted=wanted)
+        profiles[key].members.append("%s:%s" % (host, env_name))
+    result = sorted(profiles.values(), key=lambda profile: profile.name)
+    for profile in result:
+        profile.members.sort()
+    return result

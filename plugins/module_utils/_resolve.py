@@ -1,0 +1,347 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Phase 3, resolution: one profile, resolved with resolvelib against the TARGET's facts.
+
+Every marker is evaluated with the target's marker environment (never the control node's: the classic
+``pip download --platform`` trap), requires-python against the target's Python, and the wheel of each
+version is the one whose tag ranks best in the target's tag list. Yanked files are skipped unless
+pinned exactly (PEP 592); prereleases only when asked or named (packaging's rules, as pip); an optional
+``uploaded_prior_to`` cut-off drops files uploaded later (PEP 700; files without an upload time stay).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+try:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.version import InvalidVersion, Version
+    from resolvelib import AbstractProvider, BaseReporter, Resolver
+    from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
+except ImportError:  # the control node lacks a library; check_controller_libraries() says which
+    InvalidRequirement = None
+    Requirement = None
+    InvalidSpecifier = None
+    SpecifierSet = None
+    InvalidWheelFilename = None
+    canonicalize_name = None
+    parse_wheel_filename = None
+    InvalidVersion = None
+    Version = None
+    AbstractProvider = object
+    BaseReporter = object
+    Resolver = None
+    ResolutionImpossible = None
+    ResolutionTooDeep = None
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._model import (
+    DistFile,
+    Pin,
+    PyMigrateError,
+    Target,
+    WantedSet,
+)
+
+WANTED = "<wanted>"
+
+
+@dataclasses.dataclass(frozen=True)
+class Req:
+    name: str
+    extras: frozenset
+    specifier: SpecifierSet
+    text: str
+    parent: "Cand | None" = None
+
+    @property
+    def identifier(self) -> str:
+        return _identifier(self.name, self.extras)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cand:
+    name: str
+    version: Version
+    extras: frozenset
+    dist: DistFile
+
+    @property
+    def identifier(self) -> str:
+        return _identifier(self.name, self.extras)
+
+
+def _identifier(name: str, extras: frozenset) -> str:
+    return "%s[%s]" % (name, ",".join(sorted(extras))) if extras else name
+
+
+def _parse_time(value: str | None):
+    if not value:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class _Provider(AbstractProvider):
+    def __init__(self, target: Target, wanted: WantedSet, client, uploaded_prior_to=None, build_sdist=None):
+        self.target = target
+        self.wanted = wanted
+        self.client = client
+        self.cutoff = uploaded_prior_to
+        self.build_sdist = build_sdist
+        self.python = Version(target.markers["python_full_version"])
+        self.tag_rank = {tag: rank for rank, tag in enumerate(target.tags)}
+        self.constraints = {name: SpecifierSet(spec) for name, spec in wanted.constraints.items()}
+        self.rejections = {}   # name -> {version: reason}
+        self.built = {}        # sdist url -> DistFile of the built wheel
+        self._deps = {}
+
+    # -- resolvelib interface ---------------------------------------------------------------------
+    def identify(self, requirement_or_candidate):
+        return requirement_or_candidate.identifier
+
+    def get_preference(self, identifier, resolutions, candidates, information, backtrack_causes):
+        infos = list(information[identifier])
+        pinned = any(any(s.operator in ("==", "===") for s in info.requirement.specifier) for info in infos)
+        direct = any(info.parent is None for info in infos)
+        causes = {cause.requirement.name for cause in backtrack_causes}
+        # Pinned and direct requirements first, then backtrack causes, then by name for stable output.
+        return (not pinned, identifier.split("[")[0] not in causes, not direct, identifier)
+
+    def find_matches(self, identifier, requirements, incompatibilities):
+        reqs = list(requirements[identifier])
+        name = identifier.split("[")[0]
+        extras = frozenset(identifier[len(name) + 1:-1].split(",")) if "[" in identifier else frozenset()
+        bad_versions = {cand.version for cand in incompatibilities[identifier]}
+        candidates = []
+        for version, dist in self._viable(name, reqs):
+            if version not in bad_versions:
+                candidates.append(Cand(name, version, extras, dist))
+        if candidates and candidates[0].dist.filename.endswith(".whl"):
+            self.client.prefetch(candidates[0].dist)
+        return candidates
+
+    def is_satisfied_by(self, requirement, candidate):
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate):
+        key = (candidate.identifier, str(candidate.version), candidate.dist.url)
+        if key not in self._deps:
+            self._deps[key] = self._dependencies(candidate)
+        return self._deps[key]
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _exact_versions(self, reqs) -> set:
+        exact = set()
+        for req in reqs:
+            for spec in req.specifier:
+                if spec.operator in ("==", "===") and "*" not in spec.version:
+                    try:
+                        exact.add(Version(spec.version))
+                    except InvalidVersion:
+                        pass
+        return exact
+
+    def _viable(self, name: str, reqs) -> list:
+        """(version, best file) newest first, for the target, within every requirement's specifier."""
+        files = self.client.project_files(name)
+        by_version = {}
+        for dist in files:
+            try:
+                by_version.setdefault(Version(dist.version), []).append(dist)
+            except InvalidVersion:
+                continue
+        specifier = SpecifierSet()
+        for req in reqs:
+            specifier &= req.specifier
+        if name in self.constraints:
+            specifier &= self.constraints[name]
+        prereleases = True if self.wanted.allow_prereleases else None
+        allowed = set(specifier.filter(by_version, prereleases=prereleases))
+        exact = self._exact_versions(reqs)
+        rejections = self.rejections.setdefault(name, {})
+        viable = []
+        for version in sorted(by_version, reverse=True):
+            if version not in allowed:
+                continue
+            dist, reason = self._best_file(by_version[version], version in exact)
+            if dist is None:
+                rejections[str(version)] = reason
+                continue
+            viable.append((version, dist))
+        return viable
+
+    def _best_file(self, dists, pinned_exactly: bool):
+        reasons = []
+        best, best_rank, sdist = None, None, None
+        for dist in dists:
+            if dist.yanked is not None and not pinned_exactly:
+                reasons.append("yanked" + (" (%s)" % dist.yanked if dist.yanked else ""))
+                continue
+            if dist.requires_python:
+                try:
+                    if not SpecifierSet(dist.requires_python).contains(self.python, prereleases=True):
+                        reasons.append("requires Python %s" % dist.requires_python)
+                        continue
+                except InvalidSpecifier:
+                    reasons.append("invalid requires-python %r" % dist.requires_python)
+                    continue
+            if self.cutoff is not None:
+                uploaded = _parse_time(dist.upload_time)
+                if uploaded is not None and uploaded >= self.cutoff:
+                    reasons.append("uploaded %s, after the cut-off" % dist.upload_time)
+                    continue
+            if dist.filename.endswith(".whl"):
+                try:
+                    tags = parse_wheel_filename(dist.filename)[3]
+                except InvalidWheelFilename:
+                    continue
+                ranks = [self.tag_rank[str(tag)] for tag in tags if str(tag) in self.tag_rank]
+                if not ranks:
+                    reasons.append("no wheel for this target")
+                    continue
+                if best_rank is None or min(ranks) < best_rank:
+                    best, best_rank = dist, min(ranks)
+            elif sdist is None:
+                sdist = dist
+        if best is not None:
+            return best, None
+        if sdist is not None:
+            return sdist, None
+        return None, sorted(set(reasons), key=reasons.index)[0] if reasons else "no usable file"
+
+    def _metadata(self, candidate: Cand):
+        dist = candidate.dist
+        if not dist.filename.endswith(".whl"):
+            if self.build_sdist is None:
+                raise PyMigrateError("%s %s has no wheel for this profile and only an sdist (%s)"
+                                     % (candidate.name, candidate.version, dist.filename),
+                                     hint="Allow building pure-Python sdists on the control node (pymigrate_build_sdists)")
+            if dist.url not in self.built:
+                self.built[dist.url] = self.build_sdist(dist)
+            dist = self.built[dist.url]
+        return self.client.metadata(dist)
+
+    def _dependencies(self, candidate: Cand) -> list:
+        meta = self._metadata(candidate)
+        deps = []
+        if candidate.extras:
+            # An extras candidate depends on its base at the same version, plus the extras' own deps.
+            deps.append(Req(candidate.name, frozenset(), SpecifierSet("==%s" % candidate.version),
+                            "%s==%s" % (candidate.name, candidate.version), candidate))
+        for text in meta.requires_dist:
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement:
+                raise PyMigrateError("%s %s declares an invalid requirement %r" % (candidate.name, candidate.version, text))
+            if requirement.url:
+                raise PyMigrateError("%s %s depends on a direct URL (%s), which an offline bundle cannot carry"
+                                     % (candidate.name, candidate.version, requirement.name))
+            if not self._applies(requirement, candidate.extras):
+                continue
+            deps.append(Req(canonicalize_name(requirement.name), frozenset(canonicalize_name(e) for e in requirement.extras),
+                            requirement.specifier, text, candidate))
+        return deps
+
+    def _applies(self, requirement: Requirement, extras: frozenset) -> bool:
+        if requirement.marker is None:
+            return not extras  # an extras candidate adds only what its extras bring
+        env = dict(self.target.markers)
+        base = requirement.marker.evaluate(dict(env, extra=""))
+        if not extras:
+            return base
+        return not base and any(requirement.marker.evaluate(dict(env, extra=extra)) for extra in extras)
+
+
+def wanted_requirements(wanted: WantedSet) -> list:
+    reqs = []
+    for text in wanted.requirements.values():
+        requirement = Requirement(text)
+        reqs.append(Req(canonicalize_name(requirement.name), frozenset(canonicalize_name(e) for e in requirement.extras),
+                        requirement.specifier, text, None))
+    return reqs
+
+
+def _describe(info) -> str:
+    requirement = info.requirement
+    if info.parent is None:
+        return "%s (wanted in inventory)" % requirement.text
+    return "%s (required by %s %s)" % (requirement.text, info.parent.name, info.parent.version)
+
+
+def _offered_platforms(provider: _Provider, name: str, version: str) -> str:
+    platforms = set()
+    for dist in provider.client.project_files(name):
+        if dist.filename.endswith(".whl") and dist.version == version:
+            try:
+                for tag in parse_wheel_filename(dist.filename)[3]:
+                    platforms.add("%s-%s" % (tag.interpreter, tag.platform))
+            except InvalidWheelFilename:
+                continue
+    return ", ".join(sorted(platforms)) or "no wheel at all"
+
+
+def _impossible_message(provider: _Provider, exc: ResolutionImpossible) -> str:
+    causes = list(exc.causes)
+    names = sorted({cause.requirement.name for cause in causes})
+    lines = []
+    for name in names:
+        mine = [cause for cause in causes if cause.requirement.name == name]
+        rejected = provider.rejections.get(name, {})
+        if len(mine) == 1 and rejected:
+            req = mine[0].requirement
+            matching = {v: r for v, r in rejected.items() if req.specifier.contains(v, prereleases=True)}
+            if matching:
+                version, reason = sorted(matching.items(), key=lambda item: Version(item[0]), reverse=True)[0]
+                if reason == "no wheel for this target":
+                    lines.append("no wheel of %s %s fits this profile; its best tags are %s; the index offers %s"
+                                 % (name, version, ", ".join(provider.target.tags[:3]), _offered_platforms(provider, name, version)))
+                    continue
+                lines.append("%s %s cannot be used: %s" % (name, version, reason))
+                continue
+        lines.append("%s: %s" % (name, " conflicts with ".join(_describe(cause) for cause in mine)))
+    return "; ".join(lines)
+
+
+def resolve(target: Target, wanted: WantedSet, client, *, uploaded_prior_to=None, build_sdist=None,
+            profile: str | None = None) -> list:
+    """Pins for one profile: exactly one version and one file per project, for this target."""
+    provider = _Provider(target, wanted, client, uploaded_prior_to, build_sdist)
+    resolver = Resolver(provider, BaseReporter())
+    where = " for profile %s" % profile if profile else ""
+    try:
+        result = resolver.resolve(wanted_requirements(wanted), max_rounds=2000)
+    except ResolutionImpossible as exc:
+        raise PyMigrateError("cannot satisfy the wanted set%s: %s" % (where, _impossible_message(provider, exc)),
+                             hint="Relax or change the pins named above")
+    except ResolutionTooDeep:
+        raise PyMigrateError("resolution%s did not finish within 2000 rounds" % where,
+                             hint="Pin some of the packages more tightly")
+    required_by = {}
+    for identifier, criterion in result.criteria.items():
+        name = identifier.split("[")[0]
+        for info in criterion.information:
+            required_by.setdefault(name, set()).add(info.parent.name if info.parent else WANTED)
+    pins = {}
+    for identifier, cand in result.mapping.items():
+        name, extras = cand.name, cand.extras
+        dist = provider.built.get(cand.dist.url, cand.dist)
+        deps = tuple(sorted({dep.name for dep in provider.get_dependencies(cand)} - {name}))
+        if name in pins:
+            old = pins[name]
+            pins[name] = dataclasses.replace(old, extras=tuple(sorted(set(old.extras) | extras)),
+                                             dependencies=tuple(sorted(set(old.dependencies) | set(deps))))
+            continue
+        meta = client.metadata(dist) if dist.filename.endswith(".whl") else None
+        pins[name] = Pin(name=name, version=str(cand.version), file=dist, extras=tuple(sorted(extras)),
+                         dependencies=deps, required_by=tuple(sorted(required_by.get(name, ()) - {name})),
+                         license=meta.license if meta else None,
+                         license_expression=meta.license_expression if meta else None,
+                         summary=meta.summary if meta else None, built_from_sdist=dist is not cand.dist)
+    return [pins[name] for name in sorted(pins)]

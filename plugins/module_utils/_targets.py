@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Phase 2, target facts -> Target: from target_facts results, a survey file, or a short declaration.
+
+A declaration (``pymigrate_target: {python: "3.12", arch: aarch64, libc: glibc, libc_version: "2.28"}``)
+is for hosts the control node cannot reach: the full marker environment and the ordered tag list are
+derived with packaging.tags, ordering manylinux/musllinux platforms as packaging does on such a host.
+Markers on platform_release and platform_version evaluate against "" for a declared target: a
+declaration cannot know the kernel.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+try:
+    from packaging import tags as ptags
+except ImportError:  # the control node lacks a library; check_controller_libraries() says which
+    ptags = None
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError, Target
+
+MARKER_KEYS = ("implementation_name", "implementation_version", "os_name", "platform_machine", "platform_release",
+               "platform_system", "platform_version", "python_full_version", "platform_python_implementation",
+               "python_version", "sys_platform")
+DECLARATION_KEYS = ("python", "python_full", "arch", "libc", "libc_version", "implementation", "os", "abi")
+MANYLINUX_ARCHES = ("x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x", "riscv64", "loongarch64")
+# Legacy manylinux aliases, by the glibc version they stand for (PEP 600).
+LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+
+
+def target_from_facts(facts: t.Mapping, host: str | None = None) -> Target:
+    """A Target from a target_facts result (or the same dict from a survey file)."""
+    try:
+        markers = dict(facts["markers"])
+        tags = list(facts["tags"])
+    except (KeyError, TypeError):
+        raise PyMigrateError("target facts lack 'markers' and 'tags'", host=host,
+                             hint="Run airgap.pymigrate.target_facts on the host or re-create the survey file")
+    missing = [key for key in MARKER_KEYS if key not in markers]
+    if missing or not tags:
+        raise PyMigrateError("target facts are incomplete (missing %s)" % (", ".join(missing) or "tags"), host=host)
+    return Target(markers=markers, tags=tuple(tags), source="facts")
+
+
+def _glibc_platforms(arch: str, major: int, minor: int) -> list:
+    """manylinux tags newest first, as packaging._manylinux.platform_tags orders them for this glibc."""
+    platforms = []
+    # Every glibc minor from the host's down to the oldest manylinux supports for the arch (2.5 on x86,
+    # 2.17 elsewhere), each followed by its legacy alias.
+    floor = 5 if arch in ("x86_64", "i686") else 17
+    for glibc_minor in range(minor, floor - 1, -1):
+        platforms.append("manylinux_%d_%d_%s" % (major, glibc_minor, arch))
+        legacy = LEGACY_MANYLINUX.get((major, glibc_minor))
+        if legacy:
+            platforms.append("%s_%s" % (legacy, arch))
+    return platforms
+
+
+def _musl_platforms(arch: str, major: int, minor: int) -> list:
+    return ["musllinux_%d_%d_%s" % (major, musl_minor, arch) for musl_minor in range(minor, -1, -1)]
+
+
+def target_from_declaration(decl: t.Mapping, host: str | None = None, var: str = "pymigrate_target") -> Target:
+    if not isinstance(decl, t.Mapping):
+        raise PyMigrateError("must be a dict such as {python: '3.12', arch: x86_64, libc: glibc, libc_version: '2.28'}",
+                             host=host, var=var, value=decl)
+    unknown = sorted(set(decl) - set(DECLARATION_KEYS))
+    if unknown:
+        raise PyMigrateError("unknown key(s) %s" % ", ".join(unknown), host=host, var=var, value=dict(decl),
+                             hint="Allowed keys: %s" % ", ".join(DECLARATION_KEYS))
+    python = str(decl.get("python", ""))
+    match = re.match(r"^3\.(\d+)$", python)
+    if not match:
+        raise PyMigrateError('python must look like "3.12"', host=host, var=var + ".python", value=decl.get("python"))
+    minor = int(match.group(1))
+    full = str(decl.get("python_full") or "%s.0" % python)
+    if not full.startswith(python + "."):
+        raise PyMigrateError("python_full must start with python", host=host, var=var + ".python_full", value=full)
+    arch = str(decl.get("arch", "x86_64"))
+    if arch not in MANYLINUX_ARCHES:
+        raise PyMigrateError("unknown arch", host=host, var=var + ".arch", value=arch,
+                             hint="Known: %s" % ", ".join(MANYLINUX_ARCHES))
+    libc = str(decl.get("libc", "glibc"))
+    if libc not in ("glibc", "musl"):
+        raise PyMigrateError("libc must be glibc or musl", host=host, var=var + ".libc", value=libc)
+    libc_version = str(decl.get("libc_version", "2.17" if libc == "glibc" else "1.2"))
+    lmatch = re.match(r"^(\d+)\.(\d+)$", libc_version)
+    if not lmatch:
+        raise PyMigrateError('libc_version must look like "2.28"', host=host, var=var + ".libc_version",
+                             value=libc_version)
+    implementation = str(decl.get("implementation", "cpython"))
+    if implementation != "cpython":
+        raise PyMigrateError("only cpython targets can be declared; survey other interpreters with target_facts",
+                             host=host, var=var + ".implementation", value=implementation)
+    if str(decl.get("os", "linux")) != "linux":
+        raise PyMigrateError("only linux targets can be declared", host=host, var=var + ".os", value=decl.get("os"))
+    major_l, minor_l = int(lmatch.group(1)), int(lmatch.group(2))
+    if libc == "glibc":
+        platforms = _glibc_platforms(arch, major_l, minor_l)
+    else:
+        platforms = _musl_platforms(arch, major_l, minor_l)
+    platforms.append("linux_%s" % arch)
+    version = (3, minor)
+    interpreter = "cp3%d" % minor
+    abi = str(decl.get("abi") or interpreter)
+    tag_list = [str(tag) for tag in ptags.cpython_tags(version, [abi], platforms)]
+    tag_list += [str(tag) for tag in ptags.compatible_tags(version, interpreter, platforms)]
+    markers = {
+        "implementation_name": "cpython",
+        "implementation_version": full,
+        "os_name": "posix",
+        "platform_machine": arch,
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": full,
+        "platform_python_implementation": "CPython",
+        "python_version": python,
+        "sys_platform": "linux",
+    }
+    return Target(markers=markers, tags=tuple(tag_list), source="declared")
+
+
+def describe(target: Target) -> dict:
+    """A short summary of a target for manifests and messages."""
+    return {"python": target.markers.get("python_full_version"), "implementation": target.markers.get("implementation_name"),
+            "machine": target.markers.get("platform_machine"), "best_tags": list(target.tags[:3]),
+            "source": target.source}

@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Phase 1, inventory -> wanted set: requirements layered all -> group -> host, per environment.
+
+Ansible already merges group_vars into hostvars (a host value replaces a group value of the SAME name),
+which cannot express "a host pin overrides one package of the group's list". So each layer has its own
+variable and the layers are merged here, per normalized project name:
+
+    pymigrate_requirements (all) -> pymigrate_group_requirements -> pymigrate_host_requirements
+
+Values are version specifiers (">=2.31", "==1.26.4", "" for any); ``absent`` removes the package.
+Several environments per host come from ``pymigrate_envs`` -> ``pymigrate_group_envs`` ->
+``pymigrate_host_envs`` (the same layering, per environment); without them the single-env variables
+describe one environment named ``default`` at ``pymigrate_venv_path``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing as t
+
+try:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.utils import canonicalize_name
+except ImportError:  # the control node lacks a library; check_controller_libraries() says which
+    InvalidRequirement = None
+    Requirement = None
+    InvalidSpecifier = None
+    SpecifierSet = None
+    canonicalize_name = None
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError, WantedSet
+
+LAYERS = ("requirements", "group_requirements", "host_requirements")
+ENV_LAYERS = ("pymigrate_envs", "pymigrate_group_envs", "pymigrate_host_envs")
+ENV_KEYS = ("path", "python", "requirements", "constraints", "smoke_imports", "allow_prereleases")
+DEFAULT_VENV_PATH = "/opt/pymigrate/venv"
+ABSENT = "absent"
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSpec:
+    """One environment of one host: where it lives, which interpreter builds it, what it must hold."""
+
+    name: str
+    path: str
+    python: str | None
+    wanted: WantedSet
+    smoke_imports: tuple = ()
+
+
+def _parse_entry(host: str, var: str, project: t.Any, spec: t.Any) -> tuple:
+    """(normalized name, requirement string) or (name, None) for ``absent``."""
+    where = dict(host=host, var="%s.%s" % (var, project), value=spec)
+    if not isinstance(project, str) or not project.strip():
+        raise PyMigrateError("project names must be non-empty strings", host=host, var=var, value=project)
+    if isinstance(spec, bool) or isinstance(spec, (int, float)):
+        raise PyMigrateError("a version specifier must be a string", hint='Quote it, e.g. "==%s"' % spec, **where)
+    if spec is None:
+        spec = ""
+    if not isinstance(spec, str):
+        raise PyMigrateError("a version specifier must be a string", **where)
+    spec = spec.strip()
+    try:
+        requirement = Requirement(project.strip())
+    except InvalidRequirement as exc:
+        raise PyMigrateError("not a valid project name (extras allowed, as in uvicorn[standard]): %s" % exc,
+                             host=host, var=var, value=project)
+    if requirement.specifier or requirement.marker or requirement.url:
+        raise PyMigrateError("put only the project name (and extras) in the key; the version goes in the value",
+                             host=host, var=var, value=project)
+    name = canonicalize_name(requirement.name)
+    if spec.lower() == ABSENT:
+        return name, None
+    if ";" in spec:
+        raise PyMigrateError("environment markers are not allowed in a pin: each host's own facts decide",
+                             **where)
+    try:
+        specifier = SpecifierSet(spec)
+    except InvalidSpecifier:
+        hint = None
+        if spec[:1].isdigit():
+            hint = 'Did you mean "==%s"?' % spec
+        elif spec.startswith("=>") or spec.startswith("=<"):
+            hint = 'Did you mean "%s%s"?' % (spec[1], spec[0] + spec[2:])
+        raise PyMigrateError("malformed version specifier", hint=hint or "Use PEP 440 specifiers such as \">=2.31,<3\"",
+                             **where)
+    extras = "[%s]" % ",".join(sorted(requirement.extras)) if requirement.extras else ""
+    return name, "%s%s%s" % (name, extras, specifier)
+
+
+def _layer_dict(host: str, var: str, value: t.Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, t.Mapping):
+        raise PyMigrateError("must be a dict of project name to version specifier", host=host, var=var,
+                             value=value)
+    return dict(value)
+
+
+def merge_layers(host: str, layers: t.Sequence[tuple]) -> dict:
+    """[(var, dict), ...] lowest first -> {normalized name: requirement string}; later layers win whole."""
+    merged = {}
+    for var, value in layers:
+        for project, spec in _layer_dict(host, var, value).items():
+            name, requirement = _parse_entry(host, var, project, spec)
+            if requirement is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = requirement
+    return merged
+
+
+def _constraints(host: str, var: str, value: t.Any) -> dict:
+    constraints = {}
+    for project, spec in _layer_dict(host, var, value).items():
+        name, requirement = _parse_entry(host, var, project, spec)
+        if requirement is not None:
+            constraints[name] = str(Requirement(requirement).specifier)
+    return constraints
+
+
+def _bool(host: str, var: str, value: t.Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+        return value.lower() in ("true", "yes", "1")
+    raise PyMigrateError("must be a boolean", host=host, var=var, value=value)
+
+
+def _string_list(host: str, var: str, value: t.Any) -> tuple:
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+        raise PyMigrateError("must be a list of strings", host=host, var=var, value=value)
+    return tuple(value)
+
+
+def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
+    """{env name: EnvSpec} for one host, from its (already Ansible-merged) variables."""
+    global_constraints = _constraints(host, "pymigrate_constraints", hostvars.get("pymigrate_constraints"))
+    global_prereleases = _bool(host, "pymigrate_allow_prereleases", hostvars.get("pymigrate_allow_prereleases", False))
+    global_smoke = _string_list(host, "pymigrate_smoke_imports", hostvars.get("pymigrate_smoke_imports"))
+    env_layers = [(var, hostvars.get(var)) for var in ENV_LAYERS if hostvars.get(var) is not None]
+    if not env_layers:
+        path = hostvars.get("pymigrate_venv_path", DEFAULT_VENV_PATH)
+        if not isinstance(path, str) or not os.path.isabs(path):
+            raise PyMigrateError("must be an absolute path", host=host, var="pymigrate_venv_path", value=path)
+        layers = [("pymigrate_" + layer, hostvars.get("pymigrate_" + layer)) for layer in LAYERS]
+        wanted = WantedSet(merge_layers(host, layers), global_constraints, global_prereleases)
+        return {"default": EnvSpec("default", path, None, wanted, global_smoke)}
+    # Same layering for several environments: pymigrate_envs (all) -> pymigrate_group_envs ->
+    # pymigrate_host_envs; per environment, settings are replaced key by key and requirements per package.
+    merged = {}
+    for var, envs in env_layers:
+        if not isinstance(envs, t.Mapping):
+            raise PyMigrateError("must be a dict of environment name to settings", host=host, var=var, value=envs)
+        for env_name, settings in envs.items():
+            where = "%s.%s" % (var, env_name)
+            if not isinstance(settings, t.Mapping):
+                raise PyMigrateError("must be a dict of settings such as path and requirements", host=host,
+                                     var=where, value=settings)
+            unknown = sorted(set(settings) - set(ENV_KEYS))
+            if unknown:
+                raise PyMigrateError("unknown key(s) %s" % ", ".join(unknown), host=host, var=where,
+                                     value=dict(settings), hint="Allowed keys: %s" % ", ".join(ENV_KEYS))
+            env = merged.setdefault(str(env_name), {"layers": [], "constraints": dict(global_constraints)})
+            for key in ("path", "python", "smoke_imports", "allow_prereleases"):
+                if key in settings:
+                    env[key] = (where + "." + key, settings[key])
+            env["layers"].append((where + ".requirements", settings.get("requirements")))
+            env["constraints"].update(_constraints(host, where + ".constraints", settings.get("constraints")))
+    result = {}
+    for env_name, env in sorted(merged.items()):
+        path_var, path = env.get("path", ("pymigrate_envs.%s.path" % env_name, None))
+        if not isinstance(path, str) or not os.path.isabs(path):
+            raise PyMigrateError("path must be an absolute path on the host", host=host, var=path_var, value=path)
+        python_var, python = env.get("python", (None, None))
+        if python is not None and (not isinstance(python, str) or not os.path.isabs(python)):
+            raise PyMigrateError("python must be an absolute interpreter path on the host", host=host,
+                                 var=python_var, value=python)
+        prereleases = global_prereleases
+        if "allow_prereleases" in env:
+            prereleases = _bool(host, *env["allow_prereleases"])
+        smoke = _string_list(host, *env["smoke_imports"]) if "smoke_imports" in env else global_smoke
+        wanted = WantedSet(merge_layers(host, env["layers"]), env["constraints"], prereleases)
+        result[env_name] = EnvSpec(env_name, path, python, wanted, smoke)
+    paths = [spec.path for spec in result.values()]
+    if len(set(paths)) != len(paths):
+        raise PyMigrateError("two environments share one path", host=host, var="pymigrate_envs", value=sorted(paths))
+    return result

@@ -1,0 +1,146 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: bundle
+short_description: Resolve every target profile exactly and fetch its wheels into a bundle
+version_added: 0.1.0
+description:
+  - Runs on the control node (an action plugin). Builds the wanted set of every environment of every host from
+    inventory variables (C(pymigrate_requirements) -> C(pymigrate_group_requirements) -> C(pymigrate_host_requirements),
+    or C(pymigrate_envs) -> C(pymigrate_group_envs) -> C(pymigrate_host_envs)), groups hosts with the same target facts
+    and wanted set into profiles, and resolves each profile once.
+  - Resolution evaluates every environment marker with the target's own marker environment (from
+    M(airgap.pymigrate.target_facts), a survey file, or a C(pymigrate_target) declaration), checks
+    requires-python against the target's Python, picks each wheel by the target's tag priority, skips yanked files
+    unless pinned exactly, takes prereleases only when asked, and can cut off files uploaded after O(uploaded_prior_to).
+  - Wheels are fetched in parallel, each checked against the index's sha256 and size, into a content-addressed store
+    inside O(bundle_dir) shared by all profiles; pure-Python sdists are built into wheels on the control node.
+  - Writes C(pylock.<profile>.toml) (PEP 751, files by relative path), C(requirements.<profile>.txt) (hashed),
+    C(manifest.json) (serial, hosts, profiles, files) and C(sbom.cdx.json) (CycloneDX). Nothing is rewritten when
+    nothing changed; an error leaves the previous bundle intact.
+author:
+  - airgap.pymigrate maintainers (@airgap)
+extends_documentation_fragment:
+  - airgap.pymigrate._attributes
+  - airgap.pymigrate._attributes.ACTION
+  - airgap.pymigrate._attributes.CONTROLLER
+attributes:
+  check_mode:
+    support: full
+    details: Resolves and reports what would be fetched and which packages would change, without fetching or writing.
+  diff_mode:
+    support: full
+    details: Shows, per host environment, the packages before and after.
+  idempotent:
+    support: full
+options:
+  bundle_dir:
+    description: Bundle directory on the control node.
+    type: path
+    required: true
+  hosts:
+    description:
+      - Inventory hosts to bundle for. By default every host that has registered target facts in
+        C(__pymigrate_target_facts), is listed in O(survey_file), or declares C(pymigrate_target).
+    type: list
+    elements: str
+  survey_file:
+    description: Survey file carried out of the enclave (see C(docs/survey-format.md)); its facts replace live ones.
+    type: path
+  index_url:
+    description: The primary package index (PEP 503/691 simple API), usually your mirror.
+    type: str
+    required: true
+  extra_index_urls:
+    description:
+      - Further indexes, consulted in order. The first index that knows a project supplies all of its files
+        (no dependency confusion).
+    type: list
+    elements: str
+    default: []
+  index_username:
+    description: User for basic auth on the primary index (or use C(~/.netrc)).
+    type: str
+  index_password:
+    description: Password for basic auth on the primary index.
+    type: str
+  index_token:
+    description: Bearer token for the primary index.
+    type: str
+  ca_bundle:
+    description: CA bundle to verify the indexes' TLS certificates.
+    type: path
+  uploaded_prior_to:
+    description: Ignore files uploaded at or after this ISO 8601 time (PEP 700), for reproducible bundles.
+    type: str
+  build_sdists:
+    description: Build pure-Python sdist-only projects into wheels on the control node.
+    type: bool
+    default: true
+  installer_requirement:
+    description: The pip requirement carried in the bundle to install on hosts that have no pip.
+    type: str
+    default: pip
+  workers:
+    description: Parallel downloads and metadata reads.
+    type: int
+    default: 8
+notes:
+  - Proxies come from the environment (C(HTTPS_PROXY)); credentials never appear in output or files.
+seealso:
+  - module: airgap.pymigrate.target_facts
+  - module: airgap.pymigrate.wheel_push
+"""
+
+EXAMPLES = r"""
+- name: Build the bundle for every surveyed host
+  airgap.pymigrate.bundle:
+    bundle_dir: /srv/pymigrate/bundle
+    index_url: https://mirror.example.internal/simple/
+    index_username: "{{ vault_mirror_user }}"
+    index_password: "{{ vault_mirror_password }}"
+    uploaded_prior_to: "2025-06-01T00:00:00Z"
+  register: __pymigrate_bundle
+"""
+
+RETURN = r"""
+changed:
+  description: Whether files were fetched or the locks and manifest changed.
+  returned: always
+  type: bool
+serial:
+  description: Serial number of the bundle manifest (grows with every change).
+  returned: always
+  type: int
+  sample: 3
+profiles:
+  description: Per profile, its member host environments and the pinned packages.
+  returned: success
+  type: dict
+  sample: {cp311-manylinux_2_36_x86_64-1a2b3c4d5e: {members: ["web1:default"], packages: {requests: 2.32.3}}}
+fetched:
+  description: Files downloaded in this run (or that would be, in check mode).
+  returned: success
+  type: list
+  elements: str
+changes:
+  description: Per host environment, packages added, removed, upgraded and downgraded against the previous bundle.
+  returned: success
+  type: dict
+  sample: {"web1:default": {added: [], removed: [], upgraded: ["requests 2.31.0 -> 2.32.3"], downgraded: []}}
+skipped_hosts:
+  description: Hosts without target facts (for example unreachable during the survey), not bundled for.
+  returned: success
+  type: list
+  elements: str
+bundle_dir:
+  description: The bundle directory.
+  returned: success
+  type: str
+"""
