@@ -1,0 +1,148 @@
+"""Resolution and fetch against the real local index, for targets that differ from the control node."""
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from packaging.markers import default_environment
+from packaging.tags import sys_tags
+from packaging.utils import canonicalize_name
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _fetch, _index, _resolve, _targets
+from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError, Target, WantedSet
+from tests.index import catalog
+from tests.index.fixtures import AUTH
+
+
+def target(python="3.11", arch="x86_64", libc="glibc", libc_version="2.28"):
+    return _targets.target_from_declaration({"python": python, "arch": arch, "libc": libc, "libc_version": libc_version})
+
+
+def wanted(*reqs, constraints=None, pre=False):
+    from packaging.requirements import Requirement
+    return WantedSet({Requirement(r).name.lower(): r for r in reqs}, constraints or {}, pre)
+
+
+@pytest.fixture
+def client(local_index):
+    client = _index.IndexClient([_index.IndexConfig(local_index.url)])
+    yield client
+    client.close()
+
+
+def pins(tgt, want, client, **kwargs):
+    return {p.name: p.version for p in _resolve.resolve(tgt, want, client, **kwargs)}
+
+
+def test_python_version_marker_follows_the_target_not_the_control_node(client):
+    assert "backport-eg" in pins(target("3.9"), wanted("netio"), client)
+    assert "backport-eg" not in pins(target("3.13"), wanted("netio"), client)
+
+
+def test_platform_machine_sys_platform_and_implementation_markers(client):
+    assert pins(target("3.12", "aarch64"), wanted("archdep"), client) == {"archdep": "1.0", "armhelper": "1.0"}
+    assert pins(target("3.12", "x86_64"), wanted("archdep"), client) == {"archdep": "1.0"}  # no win32, no pypy
+
+
+def test_extras_requires_python_and_tag_priority(client):
+    result = _resolve.resolve(target("3.9"), wanted("webkit[http]", "modernlib", "fastcore==1.0"), client)
+    by_name = {p.name: p for p in result}
+    assert set(by_name) == {"webkit", "httpish", "alpha", "modernlib", "fastcore"}
+    assert by_name["modernlib"].version == "1.0"  # 2.0 requires Python >= 3.11
+    assert by_name["webkit"].extras == ("http",)
+    assert by_name["fastcore"].file.filename == "fastcore-1.0-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    musl = _resolve.resolve(target("3.12", libc="musl", libc_version="1.2"), wanted("fastcore==1.0"), client)
+    assert musl[0].file.filename == "fastcore-1.0-cp312-cp312-musllinux_1_2_x86_64.whl"
+    abi3 = _resolve.resolve(target("3.13", "aarch64"), wanted("fastcore"), client)
+    assert abi3[0].file.filename == "fastcore-1.1-cp39-abi3-manylinux_2_28_aarch64.whl"
+
+
+def test_yanked_prereleases_constraints_and_cutoff(client):
+    assert pins(target(), wanted("yankee"), client) == {"yankee": "1.0"}
+    assert pins(target(), wanted("yankee==1.1"), client) == {"yankee": "1.1"}  # pinned exactly: allowed
+    assert pins(target(), wanted("prerel"), client) == {"prerel": "1.0"}
+    assert pins(target(), wanted("prerel", pre=True), client) == {"prerel": "2.0rc1"}
+    assert pins(target(), wanted("prerel>=2.0rc1"), client) == {"prerel": "2.0rc1"}
+    assert pins(target(), wanted("webkit", constraints={"alpha": "<2"}), client)["alpha"] == "1.1"
+    assert "shared" not in pins(target(), wanted("alpha", constraints={"shared": "==1.0"}), client)
+    cutoff = datetime.datetime(2024, 12, 1, tzinfo=datetime.timezone.utc)
+    assert pins(target(), wanted("alpha"), client, uploaded_prior_to=cutoff) == {"alpha": "1.1"}
+
+
+def test_errors_name_the_chain_the_platforms_and_close_names(client):
+    with pytest.raises(PyMigrateError) as err:
+        _resolve.resolve(target(), wanted("conflict-a", "conflict-b"), client)
+    assert "shared==1.0 (required by conflict-a 1.0) conflicts with shared==2.0 (required by conflict-b 1.0)" in str(err.value)
+    with pytest.raises(PyMigrateError) as err:
+        _resolve.resolve(target("3.12", "aarch64", "musl", "1.2"), wanted("fastcore==1.0"), client)
+    message = str(err.value)
+    assert "no wheel of fastcore 1.0 fits this profile" in message
+    assert "cp312-cp312-musllinux_1_2_aarch64" in message and "cp312-manylinux_2_28_aarch64" in message
+    with pytest.raises(PyMigrateError, match="alpah was not found on any index.*Did you mean alpha"):
+        _resolve.resolve(target(), wanted("alpah"), client)
+    with pytest.raises(PyMigrateError, match="only an sdist"):
+        _resolve.resolve(target(), wanted("sdistonly"), client)
+
+
+def test_metadata_by_pep658_or_range_requests_never_a_full_download(local_index, client):
+    before = len(local_index.downloads())
+    result = pins(target(), wanted("nometa", "netio"), client)
+    assert result["nometa"] == "1.0"
+    assert len(local_index.downloads()) == before  # metadata came from .metadata files and ranges
+    assert any(rng for _m, path, rng in local_index.requests if path.endswith("nometa-1.0-py3-none-any.whl"))
+
+
+def test_first_index_wins_and_auth_never_leaks(make_index, local_index_auth):
+    shadow = make_index([catalog.release("alpha", "99.0"), catalog.release("onlyshadow", "1.0")])
+    primary = _index.IndexConfig(local_index_auth.url, *AUTH)
+    client = _index.IndexClient([primary, _index.IndexConfig(shadow.url)])
+    assert pins(target(), wanted("alpha"), client) == {"alpha": "2.0"}  # not the shadow's 99.0
+    assert pins(target(), wanted("onlyshadow"), client) == {"onlyshadow": "1.0"}
+    bad = _index.IndexClient([_index.IndexConfig(local_index_auth.url, "pm", "wrong-password")])
+    with pytest.raises(PyMigrateError) as err:
+        bad.project_files("alpha")
+    assert "401" in str(err.value) and "wrong-password" not in str(err.value)
+
+
+def test_fetch_verifies_hashes_retries_and_skips_present(make_index, tmp_path):
+    index = make_index([catalog.release("solo", "1.0"), catalog.release("pair", "1.0")])
+    client = _index.IndexClient([_index.IndexConfig(index.url)], retries=2)
+    files = [f for name in ("solo", "pair") for f in client.project_files(name)]
+    index.fail_503["solo-1.0-py3-none-any.whl"] = 2
+    store = str(tmp_path / "store")
+    assert len(_fetch.fetch_all(files, store, client)) == 2
+    assert all(_fetch.verify_file(store, f) for f in files)
+    downloads = len(index.downloads())
+    assert _fetch.fetch_all(files, store, client) == []  # nothing twice
+    assert len(index.downloads()) == downloads
+    other = str(tmp_path / "other")
+    index.corrupt.add("pair-1.0-py3-none-any.whl")
+    with pytest.raises(PyMigrateError, match="does not match the index.*deleted"):
+        _fetch.fetch_all(files, other, client)
+    leftovers = [name for _d, _s, names in os.walk(other) for name in names if name.startswith("pair")]
+    assert leftovers == []
+
+
+def test_sdist_builds_pure_wheel_and_refuses_platform_one(local_index, client, tmp_path):
+    from ansible_collections.airgap.pymigrate.plugins.module_utils._build import make_sdist_builder
+    builder = make_sdist_builder(client, str(tmp_path / "store"), str(tmp_path))
+    result = _resolve.resolve(target("3.9"), wanted("sdistonly"), client, build_sdist=builder)
+    assert result[0].file.filename == "sdistonly-1.0-py3-none-any.whl" and result[0].built_from_sdist
+    with pytest.raises(PyMigrateError, match="cext 1.0 has only an sdist and would build a platform-specific wheel"):
+        _resolve.resolve(target("3.9"), wanted("cext"), client, build_sdist=builder)
+
+
+def test_same_pins_as_pip_for_the_control_node_itself(local_index, client):
+    own = Target(markers=default_environment(), tags=tuple(str(t) for t in sys_tags()))
+    reqs = ["webkit[http,socks]", "netio", "modernlib", "fastcore", "archdep", "yankee", "foo-bar-baz"]
+    ours = pins(own, wanted(*reqs), client)
+    env = dict(os.environ, PIP_CONFIG_FILE="/dev/null", PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    report = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+                             "--only-binary=:all:", "--report", "-", "--index-url", local_index.url] + reqs,
+                            env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+    theirs = {canonicalize_name(item["metadata"]["name"]): item["metadata"]["version"]
+              for item in json.loads(report)["install"]}
+    assert ours == theirs and len(ours) == 11
