@@ -44,6 +44,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._targets import d
 
 MANIFEST = "manifest.json"
 SBOM = "sbom.cdx.json"
+CHECK_DIR = ".check"
 
 
 @dataclasses.dataclass
@@ -205,6 +206,12 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
               "diff": {"before": "\n".join(before) + "\n", "after": "\n".join(after) + "\n",
                        "before_header": "previous bundle", "after_header": "new bundle"}, "serial": (previous or {}).get("serial"),
               "bundle_dir": bundle_dir}
+    if check_mode:
+        # The rollout's check mode predicts from this proposed manifest; the bundle itself is untouched.
+        proposal_dir = os.path.join(bundle_dir, CHECK_DIR)
+        os.makedirs(proposal_dir, exist_ok=True)
+        manifest["serial"], manifest["created"] = (previous or {}).get("serial"), utc_now()
+        _write_atomic(os.path.join(proposal_dir, MANIFEST), json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     if check_mode or not changed:
         _cleanup(work_dir)
         return result

@@ -21,6 +21,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    details: Reports missing or corrupt files without failing, since a check-mode push sends nothing.
   diff_mode:
     support: none
   idempotent:
@@ -98,7 +99,7 @@ def main():
     except (StoreError, OSError) as exc:
         module.fail_json(msg="store %s: %s" % (store_dir, exc))
     result = dict(changed=False, verified=len(found["present"]), missing=found["missing"], corrupt=found["corrupt"])
-    if found["missing"] or found["corrupt"]:
+    if (found["missing"] or found["corrupt"]) and not module.check_mode:
         problems = ["%s (missing)" % path for path in found["missing"]]
         problems += ["%s (%s)" % (item["path"], item["problem"]) for item in found["corrupt"]]
         module.fail_json(msg="store %s: %d file(s) not as the bundle says: %s; run the push again to resend them"

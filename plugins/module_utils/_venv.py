@@ -1,0 +1,360 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Phase 5, install: one environment as a new generation, built in place, switched atomically.
+
+Runs on target hosts: standard library only, Python 3.8+.
+
+Layout, for a stable path ``/opt/app/venv``::
+
+    /opt/app/venv                         -> symlink to the current generation
+    /opt/app/.venv.generations/<N>-<id>/  a complete virtual environment (venvs cannot be moved, so each
+                                          generation is built at its final path)
+    /opt/app/.venv.lock                   flock: one run per environment at a time
+
+pip is run from the bundle's pip wheel file as a tool (``python pip.whl/pip install``): hosts without pip
+or ensurepip work, and the environment ends up holding exactly the lock, nothing else.
+"""
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+GENERATION_FILE = "pymigrate-generation.json"
+_CHUNK = 1024 * 1024
+
+
+class VenvError(Exception):
+    """Meant for the user: what failed, where, and what to do."""
+
+
+def _normalize(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _version_key(version):
+    parts = []
+    for piece in re.split(r"[.+-]", version):
+        parts.append((0, int(piece), "") if piece.isdigit() else (-1, 0, piece))
+    return parts
+
+
+def diff_packages(old, new):
+    changes = {"added": [], "removed": [], "upgraded": [], "downgraded": []}
+    for name in sorted(set(old) | set(new)):
+        before, after = old.get(name), new.get(name)
+        if before is None:
+            changes["added"].append("%s==%s" % (name, after))
+        elif after is None:
+            changes["removed"].append("%s==%s" % (name, before))
+        elif before != after:
+            kind = "upgraded" if _version_key(after) > _version_key(before) else "downgraded"
+            changes[kind].append("%s %s -> %s" % (name, before, after))
+    return changes
+
+
+def default_lock_id(packages):
+    text = json.dumps(sorted((_normalize(p["name"]), p["version"], p["sha256"]) for p in packages))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Environment(object):
+    """One managed environment at ``path`` (the stable symlink)."""
+
+    def __init__(self, path, store_dir="/var/lib/pymigrate/store"):
+        self.path = os.path.abspath(path)
+        self.parent = os.path.dirname(self.path)
+        base = os.path.basename(self.path)
+        self.generations_dir = os.path.join(self.parent, ".%s.generations" % base)
+        self.lock_path = os.path.join(self.parent, ".%s.lock" % base)
+        self.store_dir = store_dir
+
+    # -- reading -----------------------------------------------------------------------------------
+    def current(self):
+        """Path of the current generation, or None; fails if ``path`` is something we do not manage."""
+        if os.path.islink(self.path):
+            return os.path.realpath(self.path)
+        if os.path.lexists(self.path):
+            raise VenvError("%s exists and is not a pymigrate-managed symlink; move it away (it is never deleted "
+                            "by pymigrate) and run again" % self.path)
+        return None
+
+    def generations(self):
+        """Generation directories, oldest first (by their number)."""
+        if not os.path.isdir(self.generations_dir):
+            return []
+        found = []
+        for entry in os.listdir(self.generations_dir):
+            match = re.match(r"^(\d+)-", entry)
+            if match and not entry.endswith(".partial"):
+                found.append((int(match.group(1)), os.path.join(self.generations_dir, entry)))
+        return [path for _number, path in sorted(found)]
+
+    @staticmethod
+    def record(generation):
+        try:
+            with open(os.path.join(generation, GENERATION_FILE)) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def installed(generation):
+        """{normalized name: version} from the generation's dist-info directories (cheap, no pip run)."""
+        found = {}
+        for root in _site_packages_dirs(generation):
+            for entry in os.listdir(root):
+                if entry.endswith(".dist-info"):
+                    stem = entry[: -len(".dist-info")]
+                    name, _sep, version = stem.rpartition("-")
+                    if name:
+                        found[_normalize(name)] = version
+        return found
+
+    def matches(self, lock_id, packages):
+        current = self.current()
+        if current is None:
+            return False
+        record = self.record(current)
+        wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
+        return bool(record) and record.get("lock_id") == lock_id and self.installed(current) == wanted
+
+    # -- building ----------------------------------------------------------------------------------
+    def store_path(self, sha256, filename):
+        return os.path.join(self.store_dir, "files", "sha256", sha256[:2], sha256, filename)
+
+    def verify_files(self, packages, installer):
+        for item in list(packages) + [installer]:
+            path = self.store_path(item["sha256"], item["filename"])
+            if not os.path.isfile(path):
+                raise VenvError("%s is missing from the store %s; run the push again" % (item["filename"], self.store_dir))
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(_CHUNK), b""):
+                    digest.update(chunk)
+            if digest.hexdigest() != item["sha256"]:
+                raise VenvError("%s in the store %s has sha256 %s, expected %s; run the push again to replace it"
+                                % (item["filename"], self.store_dir, digest.hexdigest(), item["sha256"]))
+
+    def _next_generation(self, lock_id):
+        numbers = [int(os.path.basename(g).split("-")[0]) for g in self.generations()]
+        return os.path.join(self.generations_dir, "%d-%s" % ((max(numbers) + 1) if numbers else 1, lock_id[:12]))
+
+    def build(self, python, packages, installer, lock_id, smoke_imports=(), force_manual_venv=False):
+        """Build and check a new generation; returns its path. Removes it on any failure."""
+        os.makedirs(self.generations_dir, exist_ok=True)
+        generation = self._next_generation(lock_id)
+        try:
+            _create_venv(python, generation, force_manual_venv)
+            gen_python = os.path.join(generation, "bin", "python")
+            pip = [gen_python, os.path.join(self.store_path(installer["sha256"], installer["filename"]), "pip")]
+            requirements = os.path.join(generation, "pymigrate-requirements.txt")
+            with open(requirements, "w") as handle:
+                for item in packages:
+                    handle.write("%s --hash=sha256:%s\n" % (self.store_path(item["sha256"], item["filename"]), item["sha256"]))
+            common = ["--disable-pip-version-check", "--no-input", "--no-cache-dir"]
+            _run(pip + ["install", "--no-index", "--no-deps", "--require-hashes", "--no-compile", "-r", requirements]
+                 + common, "pip install into %s" % generation, generation)
+            _run(pip + ["check"] + common[:2], "pip check in %s" % generation, generation)
+            for module in smoke_imports:
+                _run([gen_python, "-c", "import %s" % module], "smoke import of %s in %s" % (module, generation),
+                     generation)
+            installed = self.installed(generation)
+            wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
+            if installed != wanted:
+                raise VenvError("%s holds %s after install, not the lock" % (generation, diff_packages(wanted, installed)))
+            with open(os.path.join(generation, GENERATION_FILE), "w") as handle:
+                json.dump({"lock_id": lock_id, "packages": wanted, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "python": python}, handle, indent=1, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            shutil.rmtree(generation, ignore_errors=True)
+            raise VenvError(_oserror_text(exc, self.parent))
+        except BaseException:
+            shutil.rmtree(generation, ignore_errors=True)
+            raise
+        return generation
+
+    def switch(self, generation):
+        """Point ``path`` at ``generation`` atomically: a new symlink renamed over the old one."""
+        temp = "%s.pymigrate-%d" % (self.path, os.getpid())
+        if os.path.lexists(temp):
+            os.unlink(temp)
+        os.symlink(generation, temp)
+        os.replace(temp, self.path)
+        _fsync_dir(self.parent)
+
+    def prune(self, keep):
+        """Keep the newest ``keep`` generations (at least the current one and the previous, for rollback)."""
+        current = self.current()
+        generations = self.generations()
+        keep = max(int(keep), 2)
+        removed = []
+        for generation in generations[:-keep]:
+            if generation != current:
+                shutil.rmtree(generation, ignore_errors=True)
+                removed.append(generation)
+        return removed
+
+    def previous(self):
+        current = self.current()
+        # Only complete generations (a run killed mid-build leaves one without its record).
+        generations = [g for g in self.generations() if g == current or self.record(g)]
+        if current not in generations:
+            return None
+        index = generations.index(current)
+        return generations[index - 1] if index > 0 else None
+
+
+def _site_packages_dirs(generation):
+    lib = os.path.join(generation, "lib")
+    found = []
+    if os.path.isdir(lib):
+        for entry in os.listdir(lib):
+            candidate = os.path.join(lib, entry, "site-packages")
+            if entry.startswith("python") and os.path.isdir(candidate):
+                found.append(candidate)
+    return found
+
+
+def _create_venv(python, generation, force_manual):
+    """``python -m venv --without-pip``, or by hand where the venv module is missing (minimal images)."""
+    has_venv = not force_manual and subprocess.call(
+        [python, "-c", "import venv"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+    if has_venv:
+        _run([python, "-m", "venv", "--without-pip", generation], "creating the environment %s" % generation, generation)
+        return
+    info = json.loads(subprocess.check_output([python, "-c", (
+        "import json, sys, sysconfig; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], "
+        "'short': '%d.%d' % sys.version_info[:2], 'executable': sys.executable}))")]).decode())
+    bindir = os.path.join(generation, "bin")
+    os.makedirs(bindir)
+    os.makedirs(os.path.join(generation, "lib", "python" + info["short"], "site-packages"))
+    executable = os.path.realpath(info["executable"])
+    with open(os.path.join(generation, "pyvenv.cfg"), "w") as handle:
+        handle.write("home = %s\ninclude-system-site-packages = false\nversion = %s\nexecutable = %s\n"
+                     % (os.path.dirname(executable), info["version"], executable))
+    for name in ("python", "python3", "python" + info["short"]):
+        os.symlink(executable, os.path.join(bindir, name))
+
+
+def _run(argv, what, where):
+    try:
+        result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    except OSError as exc:
+        raise VenvError("%s failed: %s" % (what, exc))
+    if result.returncode != 0:
+        output = result.stdout.decode("utf-8", "replace")
+        if "No space left on device" in output:
+            raise VenvError("disk full under %s during %s: %s" % (os.path.dirname(where), what, output.strip()[-600:]))
+        raise VenvError("%s failed (exit %d): %s" % (what, result.returncode, output.strip()[-1500:]))
+
+
+def _oserror_text(exc, where):
+    if exc.errno == errno.ENOSPC:
+        try:
+            stat = os.statvfs(where)
+            free = stat.f_bavail * stat.f_frsize
+        except OSError:
+            free = -1
+        return "disk full under %s (%d bytes free): %s" % (where, free, exc)
+    return "%s: %s" % (where, exc)
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class EnvironmentLock(object):
+    """An exclusive flock on the environment's lock file, waited for up to ``timeout`` seconds."""
+
+    def __init__(self, env, timeout):
+        self.env, self.timeout, self.handle = env, timeout, None
+
+    def __enter__(self):
+        os.makedirs(self.env.parent, exist_ok=True)
+        self.handle = open(self.env.lock_path, "a")
+        deadline = time.time() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.time() >= deadline:
+                    self.handle.close()
+                    raise VenvError("another run holds %s (waited %ss); let it finish or remove a stale run"
+                                    % (self.env.lock_path, self.timeout))
+                time.sleep(0.2)
+
+    def __exit__(self, *exc_info):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_generations=3, smoke_imports=(),
+           check_mode=False, lock_timeout=300, force_manual_venv=False):
+    """Make ``path`` hold exactly ``packages``. Returns a result dict (changed, generation, changes, ...)."""
+    env = Environment(path, store_dir)
+    lock_id = lock_id or default_lock_id(packages)
+    wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
+    if check_mode:
+        current = env.current()
+        before = env.installed(current) if current else {}
+        unchanged = env.matches(lock_id, packages)
+        return {"changed": not unchanged, "generation": current, "previous_generation": None, "packages": wanted,
+                "changes": diff_packages(before, wanted), "pip_ran": False, "before": before}
+    with EnvironmentLock(env, lock_timeout):
+        current = env.current()
+        before = env.installed(current) if current else {}
+        if env.matches(lock_id, packages):
+            return {"changed": False, "generation": current, "previous_generation": None, "packages": wanted,
+                    "changes": diff_packages(before, wanted), "pip_ran": False, "before": before}
+        if not installer:
+            raise VenvError("no installer (pip wheel) given for %s; rebuild the bundle" % path)
+        env.verify_files(packages, installer)
+        generation = env.build(python or sys.executable, packages, installer, lock_id, smoke_imports, force_manual_venv)
+        env.switch(generation)
+        env.prune(keep_generations)
+        return {"changed": True, "generation": generation, "previous_generation": current, "packages": wanted,
+                "changes": diff_packages(before, wanted), "pip_ran": True, "before": before}
+
+
+def rollback(path, check_mode=False, lock_timeout=300):
+    env = Environment(path)
+    with EnvironmentLock(env, lock_timeout) if not check_mode else _nullcontext():
+        current = env.current()
+        previous = env.previous()
+        if current is None:
+            raise VenvError("%s is not installed; there is nothing to roll back" % path)
+        if previous is None:
+            # Nothing older to go back to: the environment stays as it is (a fleet rollback skips it).
+            packages = env.installed(current)
+            return {"changed": False, "generation": current, "previous_generation": None, "packages": packages,
+                    "changes": diff_packages(packages, packages), "pip_ran": False, "before": packages,
+                    "msg": "no previous generation; left as it is"}
+        before, after = env.installed(current), env.installed(previous)
+        if not check_mode:
+            env.switch(previous)
+        return {"changed": True, "generation": previous, "previous_generation": current, "packages": after,
+                "changes": diff_packages(before, after), "pip_ran": False, "before": before}
+
+
+class _nullcontext(object):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False

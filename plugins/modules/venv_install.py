@@ -1,0 +1,205 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: venv_install
+short_description: Install a Python environment exactly as its lock says, as a new generation switched atomically
+version_added: 0.1.0
+description:
+  - Builds a new generation of the environment at its final path next to O(path), installs exactly the lock's
+    files from the host's wheel store with no index at all and hashes required, runs C(pip check) and the
+    O(smoke_imports), and only then switches the stable O(path) (a symlink) to it atomically.
+  - pip runs from the pip wheel in the store (O(installer)), so hosts whose Python has no pip and no
+    C(ensurepip) work; where the C(venv) module is missing, the environment is created by hand.
+  - Any failure (a bad file, disk full, C(pip check), a smoke import) removes the half-built generation and
+    leaves the current one untouched. Packages not in the lock are gone after the switch.
+  - When the current generation already matches the lock, nothing runs and nothing changes.
+  - O(state=rollback) switches O(path) back to the previous generation; an environment without one stays as it
+    is (not changed).
+  - A lock file next to O(path) stops two runs from working on the same environment at once.
+author:
+  - airgap.pymigrate maintainers (@airgap)
+extends_documentation_fragment:
+  - airgap.pymigrate._attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports whether a new generation would be built and which packages would change.
+  diff_mode:
+    support: full
+    details: Shows the installed packages before and after.
+  idempotent:
+    support: full
+options:
+  path:
+    description: The stable path users configure (for example C(/opt/app/venv)); a symlink to the current generation.
+    type: path
+    required: true
+  python:
+    description: Interpreter the environment is based on. Defaults to the interpreter running the module.
+    type: path
+  store_dir:
+    description: The host's content-addressed wheel store.
+    type: path
+    default: /var/lib/pymigrate/store
+  packages:
+    description: The lock, as from P(airgap.pymigrate.bundle_host_envs#filter). Required with O(state=present).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Project name.
+        type: str
+        required: true
+      version:
+        description: Version.
+        type: str
+        required: true
+      filename:
+        description: Wheel file name.
+        type: str
+        required: true
+      sha256:
+        description: sha256 of the wheel.
+        type: str
+        required: true
+      size:
+        description: Size in bytes.
+        type: int
+  installer:
+    description: The pip wheel in the store that installs the environment. Required with O(state=present).
+    type: dict
+    suboptions:
+      filename:
+        description: Wheel file name.
+        type: str
+        required: true
+      sha256:
+        description: sha256 of the wheel.
+        type: str
+        required: true
+  lock_id:
+    description: Identity of the lock; defaults to a digest of the packages.
+    type: str
+  keep_generations:
+    description: Generations kept (at least the current one and the previous, for rollback).
+    type: int
+    default: 3
+  smoke_imports:
+    description: Modules imported with the new generation's interpreter before it is switched in.
+    type: list
+    elements: str
+    default: []
+  lock_timeout:
+    description: Seconds to wait for another run holding this environment's lock.
+    type: int
+    default: 300
+  state:
+    description: V(present) installs the lock; V(rollback) switches back to the previous generation.
+    type: str
+    choices: [present, rollback]
+    default: present
+"""
+
+EXAMPLES = r"""
+- name: Install the environment
+  airgap.pymigrate.venv_install:
+    path: /opt/app/venv
+    packages:
+      - name: alpha
+        version: "1.1"
+        filename: alpha-1.1-py3-none-any.whl
+        sha256: 87c384f41f8df418a8d94f7aa42f86ab9e1c9b97b9870e37229d83fb490e88e1
+    installer:
+      filename: pip-24.2-py3-none-any.whl
+      sha256: ace2b8ef4b4f9a07f1b3d6b1b8f1bd86e0cce2a26e3a4c8b5cb1e7f5b4a6c3d2
+    smoke_imports: [alpha]
+
+- name: Roll back
+  airgap.pymigrate.venv_install:
+    path: /opt/app/venv
+    state: rollback
+"""
+
+RETURN = r"""
+generation:
+  description: The generation O(path) points to after the run.
+  returned: success
+  type: str
+  sample: /opt/app/.venv.generations/3-1a2b3c4d5e6f
+previous_generation:
+  description: The generation O(path) pointed to before, when it changed.
+  returned: success
+  type: str
+  sample: /opt/app/.venv.generations/2-0f9e8d7c6b5a
+packages:
+  description: The packages of the environment after the run, name to version.
+  returned: success
+  type: dict
+  sample: {alpha: "1.1"}
+changes:
+  description: Packages added, removed, upgraded and downgraded.
+  returned: success
+  type: dict
+  sample: {added: [], removed: [], upgraded: ["alpha 1.0 -> 1.1"], downgraded: []}
+pip_ran:
+  description: Whether pip ran (false when the environment already matched).
+  returned: success
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import VenvError, ensure, rollback
+
+
+def _lines(packages):
+    return "".join("%s==%s\n" % item for item in sorted(packages.items()))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            python=dict(type="path"),
+            store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
+            packages=dict(type="list", elements="dict", options=dict(
+                name=dict(type="str", required=True), version=dict(type="str", required=True),
+                filename=dict(type="str", required=True), sha256=dict(type="str", required=True),
+                size=dict(type="int"))),
+            installer=dict(type="dict", options=dict(filename=dict(type="str", required=True),
+                                                     sha256=dict(type="str", required=True))),
+            lock_id=dict(type="str"),
+            keep_generations=dict(type="int", default=3),
+            smoke_imports=dict(type="list", elements="str", default=[]),
+            lock_timeout=dict(type="int", default=300),
+            state=dict(type="str", choices=["present", "rollback"], default="present"),
+        ),
+        required_if=[("state", "present", ["packages", "installer"])],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        if params["state"] == "rollback":
+            result = rollback(params["path"], check_mode=module.check_mode, lock_timeout=params["lock_timeout"])
+        else:
+            result = ensure(params["path"], params["python"], params["store_dir"], params["packages"],
+                            params["installer"], lock_id=params["lock_id"], keep_generations=params["keep_generations"],
+                            smoke_imports=params["smoke_imports"], check_mode=module.check_mode,
+                            lock_timeout=params["lock_timeout"])
+    except VenvError as exc:
+        module.fail_json(msg="environment %s: %s" % (params["path"], exc))
+    before = result.pop("before")
+    if module._diff:
+        result["diff"] = {"before": _lines(before), "after": _lines(result["packages"]),
+                          "before_header": "%s (before)" % params["path"], "after_header": "%s (after)" % params["path"]}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
