@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._bundle import HostInput, build_bundle
 from ansible_collections.airgap.pymigrate.plugins.module_utils._index import IndexClient, IndexConfig
@@ -77,7 +78,8 @@ class ActionModule(ControllerActionBase):
             hosts.append(HostInput(name, wanted_sets_for_host(name, variables), target))
         indexes = [IndexConfig(params["index_url"], params["index_username"], params["index_password"],
                                params["index_token"])] + [IndexConfig(url) for url in params["extra_index_urls"]]
-        client = IndexClient(indexes, ca_bundle=params["ca_bundle"], workers=params["workers"])
+        client = IndexClient(indexes, ca_bundle=params["ca_bundle"], workers=params["workers"],
+                             cache_dir=os.path.join(params["bundle_dir"], ".cache"))
         try:
             result = build_bundle(hosts, params["bundle_dir"], client, check_mode=self._task.check_mode,
                                   uploaded_prior_to=_parse_cutoff(params["uploaded_prior_to"]),

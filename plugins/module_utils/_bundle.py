@@ -19,6 +19,7 @@ Bundle directory::
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import glob
 import json
@@ -126,36 +127,41 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
         from ansible_collections.airgap.pymigrate.plugins.module_utils._build import make_sdist_builder
         build_sdist = (sdist_builder_factory or make_sdist_builder)(client, store_dir if not check_mode else work_dir, work_dir)
 
+    previous = read_manifest(bundle_dir)
+    if previous:
+        # Known projects, revalidated in parallel: a re-run with nothing new costs one round trip, not one per page.
+        client.prefetch_projects([info["project"] for info in previous.get("files", {}).values()])
     pins_by_profile, installers = {}, {}
-    installer_cache = {}
-    for profile in profiles:
+
+    def resolve_profile(profile):
         try:
-            pins_by_profile[profile.name] = resolve(profile.target, profile.wanted, client,
-                                                    uploaded_prior_to=uploaded_prior_to, build_sdist=build_sdist,
-                                                    profile=profile.name)
+            pins = resolve(profile.target, profile.wanted, client, uploaded_prior_to=uploaded_prior_to,
+                           build_sdist=build_sdist, profile=profile.name)
         except PyMigrateError as exc:
             exc.message = "%s (hosts: %s)" % (exc.message, ", ".join(profile.members))
             raise
-        # The installer (pip) is resolved per Python version: it must run on the target's interpreter.
-        key = (profile.target.markers["python_full_version"], profile.target.tags[-1])
-        if key not in installer_cache:
-            try:
-                wanted = WantedSet({"pip": installer_requirement})
-                installer_cache[key] = [p for p in resolve(profile.target, wanted, client, profile=profile.name)
-                                        if p.name == "pip"][0]
-            except PyMigrateError as exc:
-                message = "cannot bundle an installer (%s) for profile %s: %s" % (
-                    installer_requirement, profile.name, exc.message)
-                raise PyMigrateError(message,
-                                     var="pymigrate_installer_requirement", value=installer_requirement,
-                                     hint="The bundle carries pip so hosts without pip can install; make it available on the index")
-        installers[profile.name] = installer_cache[key]
+        # The installer (pip) is resolved for each profile's Python: it must run on the target's interpreter.
+        try:
+            installer = [p for p in resolve(profile.target, WantedSet({"pip": installer_requirement}), client,
+                                            profile=profile.name) if p.name == "pip"][0]
+        except PyMigrateError as exc:
+            message = "cannot bundle an installer (%s) for profile %s: %s" % (
+                installer_requirement, profile.name, exc.message)
+            raise PyMigrateError(message, var="pymigrate_installer_requirement", value=installer_requirement,
+                                 hint="The bundle carries pip so hosts without pip can install; make it available on the index")
+        return profile.name, pins, installer
+
+    # Profiles resolve in parallel: most of the time is spent waiting on the index, and pages and metadata
+    # already read are shared through the client.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, len(profiles)),
+                                               thread_name_prefix="pymigrate-resolve") as pool:
+        for name, pins, installer in pool.map(resolve_profile, profiles):
+            pins_by_profile[name], installers[name] = pins, installer
 
     all_files = [pin.file for pins in pins_by_profile.values() for pin in pins]
     all_files += [pin.file for pin in installers.values()]
     to_fetch = missing_files(all_files, store_dir)
 
-    previous = read_manifest(bundle_dir)
     manifest = {"format": 1, "serial": None, "created": None, "tool": {"name": "airgap.pymigrate", "version": "0.1.0"},
                 "indexes": [redact(index.base) for index in client.indexes],
                 "uploaded_prior_to": uploaded_prior_to.isoformat() if uploaded_prior_to else None,

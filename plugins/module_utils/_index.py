@@ -19,7 +19,10 @@ import difflib
 import hashlib
 import html.parser
 import io
+import json
+import os
 import threading
+import time
 import typing as t
 import urllib.parse
 import zipfile
@@ -29,10 +32,13 @@ try:
     import requests.adapters
     from packaging.metadata import parse_email
     from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
 except ImportError:  # the control node lacks a library; check_controller_libraries() says which
     requests = None
     parse_email = None
     canonicalize_name = None
+    InvalidVersion = None
+    Version = None
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._model import DistFile, PyMigrateError
 
@@ -103,21 +109,31 @@ def _metadata_hash(value: t.Any) -> str | None:
     return ""
 
 
+def _absolute(page_url: str, url: str) -> str:
+    # Most indexes give absolute file URLs; urljoin for each of tens of thousands of files is the
+    # single biggest cost of reading long release histories, so it runs only for relative ones.
+    if url.startswith(("https://", "http://")):
+        return url
+    return urllib.parse.urljoin(page_url, url)
+
+
 def _version_of(filename: str) -> str | None:
-    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
-    try:
-        if filename.endswith(".whl"):
-            return str(parse_wheel_filename(filename)[1])
-        if filename.endswith((".tar.gz", ".zip")):
-            return str(parse_sdist_filename(filename)[1])
-    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
-        return None
+    """The version part of a wheel or sdist file name, unparsed: long release histories hold thousands of
+    files, and only the few versions resolution looks at are parsed (by packaging) later."""
+    if filename.endswith(".whl"):
+        parts = filename.split("-")
+        return parts[1] if len(parts) in (5, 6) else None
+    for suffix in (".tar.gz", ".zip"):
+        if filename.endswith(suffix):
+            stem = filename[: -len(suffix)]
+            return stem.rsplit("-", 1)[1] if "-" in stem else None
     return None
 
 
 class IndexClient:
     def __init__(self, indexes: t.Sequence[IndexConfig], ca_bundle: str | None = None, timeout: float = 30,
-                 retries: int = 3, session: requests.Session | None = None, workers: int = 8):
+                 retries: int = 3, session: requests.Session | None = None, workers: int = 8,
+                 cache_dir: str | None = None, cache_ttl: float = 600):
         if not indexes:
             raise PyMigrateError("no package index configured", var="pymigrate_index_url")
         self.indexes = list(indexes)
@@ -131,12 +147,21 @@ class IndexClient:
         if ca_bundle:
             self.session.verify = ca_bundle
         self._projects = {}
+        self._versions = {}
         self._metadata = {}
+        # On disk: project pages with their validators (revalidated, so a re-run costs one 304 per
+        # project) and core metadata by the file's sha256 (immutable: same bytes, same metadata).
+        self.cache_dir = cache_dir
+        # Like an HTTP cache honouring max-age (PyPI-style simple pages say 600 s): a page read less than
+        # cache_ttl seconds ago is reused without asking; older ones are revalidated or read again.
+        self.cache_ttl = cache_ttl
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pymigrate-meta")
+        self._page_pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pymigrate-page")
 
     def close(self):
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._page_pool.shutdown(wait=False, cancel_futures=True)
         self.session.close()
 
     # -- HTTP ---------------------------------------------------------------------------------------
@@ -152,7 +177,6 @@ class IndexClient:
     def get(self, url: str, headers: t.Mapping | None = None, stream: bool = False) -> requests.Response:
         """GET with retries (connection errors and 5xx, exponential backoff); errors say which index."""
         import random
-        import time
         auth, extra = self._auth_for(url)
         all_headers = dict(extra, **(headers or {}))
         delay = 0.2
@@ -184,29 +208,62 @@ class IndexClient:
         raise AssertionError("unreachable")
 
     # -- project pages ------------------------------------------------------------------------------
-    def project_files(self, name: str) -> list:
+    def _page(self, name: str) -> dict:
         key = canonicalize_name(name)
         with self._lock:
             cached = self._projects.get(key)
-        if cached is not None:
-            return cached
+        if cached is None:
+            cached = self._page_future(key)
+        return cached.result()
+
+    def project_files(self, name: str) -> list:
+        """Every usable file of a project (first index that knows it)."""
+        page = self._page(name)
+        return [dist for version in page["raw"] for dist in self.version_files(name, version)]
+
+    def _page_future(self, key: str):
+        """One fetch per project, shared: a prefetch in flight is awaited, not repeated."""
+        with self._lock:
+            future = self._projects.get(key)
+            if future is None:
+                future = self._projects[key] = self._page_pool.submit(self._fetch_project, key)
+        return future
+
+    def _fetch_project(self, key: str) -> list:
         files = None
         for index in self.indexes:
             page_url = index.base + key + "/"
-            response = self.get(page_url, headers={"Accept": ACCEPT})
+            cached = self._cache_read("pages", page_url)
+            if cached and time.time() - cached.get("fetched_at", 0) < self.cache_ttl:
+                files = self._page_dict(key, cached["url"], index.base, cached["files"])
+                break
+            headers = {"Accept": ACCEPT}
+            if cached and cached.get("etag"):
+                headers["If-None-Match"] = cached["etag"]
+            if cached and cached.get("last_modified"):
+                headers["If-Modified-Since"] = cached["last_modified"]
+            response = self.get(page_url, headers=headers)
+            if response.status_code == 304 and cached:
+                self._cache_write("pages", page_url, dict(cached, fetched_at=time.time()))
+                files = self._page_dict(key, cached["url"], index.base, cached["files"])
+                break
             if response.status_code == 404:
                 continue
             if response.status_code != 200:
                 raise PyMigrateError("package index %s answered %d for project %s"
                                      % (redact(index.base), response.status_code, key))
-            files = self._parse_page(key, response, index.base)
+            content_type = response.headers.get("Content-Type", "")
+            files = self._parse_page(key, response.url, content_type, response.text, index.base)
+            # The cache keeps the compact parsed form: reading it back is one json.loads, no parsing.
+            self._cache_write("pages", page_url, {"etag": response.headers.get("ETag"),
+                                                  "last_modified": response.headers.get("Last-Modified"),
+                                                  "url": response.url, "files": files["raw"],
+                                                  "fetched_at": time.time()})
             break
         if files is None:
             raise PyMigrateError("project %s was not found on any index (%s)"
                                  % (key, ", ".join(redact(i.base) for i in self.indexes)),
                                  hint=self._suggest(key))
-        with self._lock:
-            self._projects[key] = files
         return files
 
     def _suggest(self, key: str) -> str | None:
@@ -227,42 +284,108 @@ class IndexClient:
         close = difflib.get_close_matches(key, sorted(set(names)), n=3, cutoff=0.6)
         return "Did you mean %s?" % " or ".join(close) if close else "Check the spelling and the index URLs"
 
-    def _parse_page(self, key: str, response: requests.Response, index_base: str) -> list:
-        page_url = response.url
-        files = []
-        if response.headers.get("Content-Type", "").startswith(JSON_TYPE):
-            for item in response.json().get("files", []):
-                files.append(self._dist(key, item["filename"], urllib.parse.urljoin(page_url, item["url"]),
-                                        (item.get("hashes") or {}).get("sha256"), item.get("size"),
-                                        item.get("requires-python"), _yanked(item.get("yanked")),
-                                        item.get("upload-time"),
-                                        _metadata_hash(item.get("core-metadata", item.get("dist-info-metadata"))),
-                                        index_base))
+    def _cache_path(self, kind: str, key: str) -> str | None:
+        if not self.cache_dir:
+            return None
+        return os.path.join(self.cache_dir, kind, hashlib.sha256(key.encode()).hexdigest() + ".json")
+
+    def _cache_read(self, kind: str, key: str):
+        path = self._cache_path(kind, key)
+        if not path:
+            return None
+        try:
+            with open(path) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def _cache_write(self, kind: str, key: str, value) -> None:
+        path = self._cache_path(kind, key)
+        if not path:
+            return
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            temp = "%s.%d.tmp" % (path, threading.get_ident())
+            with open(temp, "w") as handle:
+                json.dump(value, handle)
+            os.replace(temp, path)
+        except OSError:
+            pass  # a cache that cannot be written only costs speed
+
+    def project_versions(self, name: str) -> list:
+        """[(Version, version string)] newest first; parsed once and shared by every profile."""
+        key = canonicalize_name(name)
+        with self._lock:
+            cached = self._versions.get(key)
+        if cached is None:
+            parsed = []
+            for text in self._page(key)["raw"]:
+                try:
+                    parsed.append((Version(text), text))
+                except InvalidVersion:
+                    continue
+            cached = sorted(parsed, key=lambda item: item[0], reverse=True)
+            with self._lock:
+                self._versions[key] = cached
+        return cached
+
+    def prefetch_projects(self, names: t.Iterable[str]) -> None:
+        """Start fetching (or revalidating) project pages in parallel; errors surface when resolution asks."""
+        for name in set(names):
+            self._page_future(canonicalize_name(name))
+
+    def _parse_page(self, key: str, page_url: str, content_type: str, body: str, index_base: str) -> dict:
+        """{version string: [raw file entries]}; DistFiles are made only for the versions resolution reads."""
+        if content_type.startswith(JSON_TYPE):
+            items = json.loads(body).get("files", [])
         else:
+            items = []
             parser = _LinkParser()
-            parser.feed(response.text)
+            parser.feed(body)
             for link in parser.links:
                 href = link.get("href")
                 if not href:
                     continue
                 url, _sep, fragment = urllib.parse.urljoin(page_url, href).partition("#")
-                filename = urllib.parse.unquote(url.rsplit("/", 1)[-1])
-                sha256 = fragment[len("sha256="):] if fragment.startswith("sha256=") else None
-                # A valueless data-yanked attribute still means yanked (with no reason).
-                yanked = (link["data-yanked"] or "") if "data-yanked" in link else None
-                meta = link.get("data-core-metadata", link.get("data-dist-info-metadata"))
-                files.append(self._dist(key, filename, url, sha256, None, link.get("data-requires-python"),
-                                        yanked, None, _metadata_hash(meta), index_base))
-        return [f for f in files if f is not None]
+                items.append({
+                    "filename": urllib.parse.unquote(url.rsplit("/", 1)[-1]), "url": url,
+                    "hashes": {"sha256": fragment[len("sha256="):]} if fragment.startswith("sha256=") else {},
+                    "requires-python": link.get("data-requires-python"),
+                    # A valueless data-yanked attribute still means yanked (with no reason).
+                    "yanked": (link["data-yanked"] or True) if "data-yanked" in link else False,
+                    "core-metadata": link.get("data-core-metadata", link.get("data-dist-info-metadata"))})
+        by_version = {}
+        for item in items:
+            version = _version_of(item["filename"])
+            if version is not None:  # eggs, .exe and other files no installer here can use
+                by_version.setdefault(version, []).append([
+                    item["filename"], item["url"], (item.get("hashes") or {}).get("sha256"), item.get("size"),
+                    item.get("requires-python"), item.get("yanked"), item.get("upload-time"),
+                    item.get("core-metadata", item.get("dist-info-metadata"))])
+        return self._page_dict(key, page_url, index_base, by_version)
 
     @staticmethod
-    def _dist(key, filename, url, sha256, size, requires_python, yanked, upload_time, metadata_sha256, index_base):
-        version = _version_of(filename)
-        if version is None:
-            return None  # eggs, .exe and other files no installer here can use
-        return DistFile(project=key, version=version, filename=filename, url=url, sha256=sha256, size=size,
-                        requires_python=requires_python or None, yanked=yanked, upload_time=upload_time,
-                        metadata_sha256=metadata_sha256, index_url=index_base)
+    def _page_dict(key, page_url, index_base, by_version) -> dict:
+        return {"key": key, "page_url": page_url, "index_base": index_base, "raw": by_version, "dists": {}}
+
+    def version_files(self, name: str, version: str) -> list:
+        """DistFiles of one version of a project (made on first use)."""
+        page = self._page(name)
+        with self._lock:
+            dists = page["dists"].get(version)
+        if dists is None:
+            dists = [self._dist(page, item) for item in page["raw"].get(version, [])]
+            with self._lock:
+                page["dists"][version] = dists
+        return dists
+
+    @staticmethod
+    def _dist(page, item) -> DistFile:
+        filename, url, sha256, size, requires_python, yanked, upload_time, metadata = item
+        return DistFile(project=page["key"], version=_version_of(filename), filename=filename,
+                        url=_absolute(page["page_url"], url), sha256=sha256, size=size,
+                        requires_python=requires_python or None, yanked=_yanked(yanked), upload_time=upload_time,
+                        metadata_sha256=_metadata_hash(metadata), index_url=page["index_base"])
 
     # -- metadata -----------------------------------------------------------------------------------
     def prefetch(self, dist: DistFile) -> None:
@@ -278,6 +401,15 @@ class IndexClient:
         return future.result()
 
     def _read_metadata(self, dist: DistFile) -> CoreMetadata:
+        cached = self._cache_read("metadata", dist.sha256) if dist.sha256 else None
+        if cached:
+            return CoreMetadata(**{k: tuple(v) if isinstance(v, list) else v for k, v in cached.items()})
+        meta = self._fetch_metadata(dist)
+        if dist.sha256:
+            self._cache_write("metadata", dist.sha256, dataclasses.asdict(meta))
+        return meta
+
+    def _fetch_metadata(self, dist: DistFile) -> CoreMetadata:
         if dist.url.startswith("file://"):  # a wheel built here from an sdist
             with zipfile.ZipFile(urllib.parse.unquote(dist.url[len("file://"):])) as archive:
                 return parse_metadata(_wheel_metadata(archive, dist.filename), dist.filename)

@@ -101,6 +101,7 @@ class _Provider(AbstractProvider):
         self.rejections = {}   # name -> {version: reason}
         self.built = {}        # sdist url -> DistFile of the built wheel
         self._deps = {}
+        self._best = {}        # (name, version, pinned exactly) -> (DistFile or None, reason)
 
     # -- resolvelib interface ---------------------------------------------------------------------
     def identify(self, requirement_or_candidate):
@@ -119,12 +120,17 @@ class _Provider(AbstractProvider):
         name = identifier.split("[")[0]
         extras = frozenset(identifier[len(name) + 1:-1].split(",")) if "[" in identifier else frozenset()
         bad_versions = {cand.version for cand in incompatibilities[identifier]}
-        candidates = []
-        for version, dist in self._viable(name, reqs):
-            if version not in bad_versions:
-                candidates.append(Cand(name, version, extras, dist))
-        if candidates and candidates[0].dist.filename.endswith(".whl"):
-            self.client.prefetch(candidates[0].dist)
+
+        def candidates():
+            # Lazy: most of a long release history is never looked at once a newer version fits.
+            first = True
+            for version, dist in self._viable(name, reqs):
+                if version in bad_versions:
+                    continue
+                if first and dist.filename.endswith(".whl"):
+                    self.client.prefetch(dist)
+                    first = False
+                yield Cand(name, version, extras, dist)
         return candidates
 
     def is_satisfied_by(self, requirement, candidate):
@@ -148,34 +154,31 @@ class _Provider(AbstractProvider):
                         pass
         return exact
 
-    def _viable(self, name: str, reqs) -> list:
+    def _viable(self, name: str, reqs):
         """(version, best file) newest first, for the target, within every requirement's specifier."""
-        files = self.client.project_files(name)
-        by_version = {}
-        for dist in files:
-            try:
-                by_version.setdefault(Version(dist.version), []).append(dist)
-            except InvalidVersion:
-                continue
+        versions = self.client.project_versions(name)
         specifier = SpecifierSet()
         for req in reqs:
             specifier &= req.specifier
         if name in self.constraints:
             specifier &= self.constraints[name]
-        prereleases = True if self.wanted.allow_prereleases else None
-        allowed = set(specifier.filter(by_version, prereleases=prereleases))
         exact = self._exact_versions(reqs)
         rejections = self.rejections.setdefault(name, {})
-        viable = []
-        for version in sorted(by_version, reverse=True):
-            if version not in allowed:
+        # packaging's (and pip's) rule: prereleases when asked or named, or when nothing else matches.
+        prereleases = True if self.wanted.allow_prereleases else specifier.prereleases
+        if not prereleases and not any(specifier.contains(v, prereleases=False) for v, _t in versions):
+            prereleases = True
+        for version, text in versions:
+            if not specifier.contains(version, prereleases=bool(prereleases)):
                 continue
-            dist, reason = self._best_file(by_version[version], version in exact)
+            key = (name, version, version in exact)
+            if key not in self._best:
+                self._best[key] = self._best_file(self.client.version_files(name, text), version in exact)
+            dist, reason = self._best[key]
             if dist is None:
                 rejections[str(version)] = reason
                 continue
-            viable.append((version, dist))
-        return viable
+            yield version, dist
 
     def _best_file(self, dists, pinned_exactly: bool):
         reasons = []
@@ -247,6 +250,8 @@ class _Provider(AbstractProvider):
                 continue
             deps.append(Req(canonicalize_name(requirement.name), frozenset(canonicalize_name(e) for e in requirement.extras),
                             requirement.specifier, text, candidate))
+        # Their pages will be needed next: fetch them in parallel while resolution goes on.
+        self.client.prefetch_projects(dep.name for dep in deps)
         return deps
 
     def _applies(self, requirement: Requirement, extras: frozenset) -> bool:

@@ -124,7 +124,16 @@ def free_space(path: str) -> dict:
     return {"path": path, "measured_path": measured, "free_bytes": stat.f_bavail * stat.f_frsize}
 
 
-def collect(space_path: str = "/opt") -> dict:
+def store_have(store_dir: str | None) -> list:
+    """sha256 of every file in the host's wheel store (its directory names say it: no hashing here)."""
+    root = os.path.join(store_dir or "", "files", "sha256")
+    if not store_dir or not os.path.isdir(root):
+        return []
+    return sorted(entry for prefix in os.listdir(root) if os.path.isdir(os.path.join(root, prefix))
+                  for entry in os.listdir(os.path.join(root, prefix)))
+
+
+def collect(space_path: str = "/opt", store_dir: str | None = None) -> dict:
     """Everything the control node needs to resolve for this interpreter, JSON-serialisable."""
     family, version = libc()
     machine = platform.machine()
@@ -156,4 +165,5 @@ def collect(space_path: str = "/opt") -> dict:
         "tags": supported_tags(),
         "tooling": tooling_facts(),
         "space": free_space(space_path),
+        "store_have": store_have(store_dir),
     }

@@ -38,6 +38,11 @@ options:
         store or the environments' parent directory.
     type: path
     default: /opt
+  store_dir:
+    description:
+      - The host's wheel store; when given, RV(target_facts.store_have) lists the sha256 of the files it holds
+        (for the survey file carried out of the enclave).
+    type: path
 notes:
   - The facts describe the interpreter that runs the module (C(ansible_python_interpreter)); survey each
     interpreter you install into by setting it per task.
@@ -94,6 +99,12 @@ target_facts:
       type: dict
       returned: success
       sample: {path: /var/lib/pymigrate, measured_path: /var/lib, free_bytes: 1073741824}
+    store_have:
+      description: sha256 of every file in O(store_dir) (empty without it).
+      type: list
+      elements: str
+      returned: success
+      sample: [4f2d5c1e8a7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -103,11 +114,11 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts imp
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(space_path=dict(type="path", default="/opt")),
+        argument_spec=dict(space_path=dict(type="path", default="/opt"), store_dir=dict(type="path")),
         supports_check_mode=True,
     )
     try:
-        facts = collect(module.params["space_path"])
+        facts = collect(module.params["space_path"], module.params["store_dir"])
     except (OSError, ValueError, RuntimeError) as exc:
         module.fail_json(msg="could not collect target facts with %s: %s" % (module._name, exc))
     module.exit_json(changed=False, target_facts=facts, ansible_facts={"pymigrate_target_facts": facts})

@@ -38,6 +38,9 @@ class Fleet:
     def stop_sshd(self, host):
         fleetlib.stop_sshd(self.name, host)
 
+    def start_sshd(self, host):
+        fleetlib.start_sshd(self.name, host)
+
     def down(self):
         fleetlib.down(self.name)
 

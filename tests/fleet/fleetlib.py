@@ -284,15 +284,29 @@ def _up_host(name, index, host, key, python, short, bare, tmpfs_size):
         os.makedirs(work)
         mounts += ["mount -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir=%s %s" % (stdlib, upper, work, stdlib),
                    "rm -rf %s/ensurepip %s/site-packages/pip %s/site-packages/pip-*" % (stdlib, stdlib, stdlib)]
-    script = "set -e; %s; hostname %s; exec %s -f %s" % (
+    script = "set -e; %s; hostname %s; exec %s -f %s\n" % (
         "; ".join(mounts), host, _which("sshd"), os.path.join(directory, "sshd_config"))
-    _run(["ip", "netns", "exec", host, "unshare", "--mount", "--uts", "--propagation", "private",
-          "sh", "-c", script])
+    _write(os.path.join(directory, "start.sh"), script)
+    _start(host, directory)
     with open(host_key + ".pub") as handle:
         public = handle.read().split()
     return {"name": host, "address": host_ip, "control_address": control_ip, "python": python,
             "python_version": short, "bare": bare, "host_key": "%s %s\n" % (public[0], public[1]),
             "pid_file": pid_file, "state_dir": directory}
+
+
+def _start(host, directory):
+    """Start the host's sshd in fresh private mounts and its own hostname (the saved start.sh)."""
+    _run(["ip", "netns", "exec", host, "unshare", "--mount", "--uts", "--propagation", "private",
+          "sh", os.path.join(directory, "start.sh")])
+
+
+def start_sshd(name, host):
+    """Bring a stopped host back (its private dirs start empty, as after a reboot)."""
+    status = load_status(name)
+    item = next(h for h in status["hosts"] if h["name"] == host)
+    _start(host, item["state_dir"])
+    _wait_for_ssh(item)
 
 
 def _wait_for_ssh(host, timeout=10.0):

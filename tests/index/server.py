@@ -6,6 +6,7 @@ for a file, N failures with 503, or 403 for everything. Every request is logged 
 """
 
 import base64
+import hashlib
 import html
 import json
 import os
@@ -145,6 +146,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._file(match.group(1))
         return self._send(404, b"not found")
 
+    def _page(self, body, content_type):
+        """A simple-API page with an ETag; a matching If-None-Match gets 304 (as real indexes do)."""
+        etag = '"%s"' % hashlib.sha256(body).hexdigest()[:20]
+        if self.headers.get("If-None-Match") == etag:
+            return self._send(304, headers={"ETag": etag})
+        return self._send(200, body, content_type, {"ETag": etag})
+
     def _root_page(self, kind):
         names = sorted(self.index.projects)
         if kind == JSON_TYPE:
@@ -170,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
                 files.append(item)
             body = {"meta": {"api-version": "1.1"}, "name": name, "files": files,
                     "versions": sorted({_version_of(e["filename"]) for e in project["files"]})}
-            return self._send(200, json.dumps(body).encode(), JSON_TYPE)
+            return self._page(json.dumps(body).encode(), JSON_TYPE)
         links = []
         for entry in project["files"]:
             attrs = ['href="../../files/%s#sha256=%s"' % (entry["filename"], entry["sha256"])]
@@ -184,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
             links.append("<a %s>%s</a><br/>" % (" ".join(attrs), entry["filename"]))
         body = ('<!DOCTYPE html><html><head><meta name="pypi:repository-version" content="1.1"></head>'
                 "<body><h1>Links for %s</h1>\n%s\n</body></html>" % (name, "\n".join(links)))
-        return self._send(200, body.encode(), kind)
+        return self._page(body.encode(), kind)
 
     def _file(self, filename):
         full = os.path.join(self.index.root, "files", filename)

@@ -5,11 +5,13 @@ a group pin (alpha==1.1) and a host pin overriding it on h2 (alpha==1.0).
 """
 
 import json
+import os
+import subprocess
 
 import pytest
 import yaml
 
-from tests.fleet.fixtures import ansible
+from tests.fleet.fixtures import ROOT, ansible
 
 pytestmark = pytest.mark.fleet
 
@@ -63,6 +65,15 @@ def recap(output):
     return stats
 
 
+def _installed_changed(output):
+    """Hosts on which the install task reported a change (the bundle task, run once, also says changed)."""
+    hosts = set()
+    for part in output.split("TASK [airgap.pymigrate.install : Install each environment from the host store]")[1:]:
+        section = part.split("TASK [", 1)[0]
+        hosts |= {line.split("[", 1)[1].split("]", 1)[0] for line in section.splitlines() if line.startswith("changed: [")}
+    return hosts
+
+
 def environments(fleet, world):
     """{(host, path): {name: version}} read through each environment's own interpreter."""
     found = {}
@@ -104,14 +115,15 @@ def test_migrate_end_to_end(fleet, world):
     second = migrate(world)
     stats = recap(second.stdout)
     assert all(stats[h["name"]]["changed"] == 0 for h in fleet.hosts), second.stdout[-3000:]
+    assert "changed: [" not in second.stdout
     assert all(item["files_sent"] == 0 and item["status"] == "ok" for item in summary(world)["hosts"])
 
     # A pin change upgrades only the environments it affects; check mode predicts exactly that.
     change = ["-e", '{"pymigrate_group_requirements": {"alpha": "==2.0"}}']
     predicted = migrate(world, "--check", *change)
-    predicted_changed = {h for h, s in recap(predicted.stdout).items() if s["changed"] and h != "localhost"}
+    predicted_changed = _installed_changed(predicted.stdout)
     upgraded = migrate(world, *change)
-    really_changed = {h for h, s in recap(upgraded.stdout).items() if s["changed"] and h != "localhost"}
+    really_changed = _installed_changed(upgraded.stdout)
     assert predicted_changed == really_changed == {h["name"] for h in fleet.hosts} - {h1, h2}
     after = environments(fleet, world)
     assert after[(h1, "/opt/api/venv")] == envs[(h1, "/opt/api/venv")]
@@ -121,3 +133,98 @@ def test_migrate_end_to_end(fleet, world):
     migrate(world, playbook="playbooks/rollback.yml", *change)
     rolled = environments(fleet, world)
     assert all(rolled[(h["name"], "/opt/pymigrate/venv")]["alpha"] == "1.1" for h in fleet.hosts[2:])
+
+
+def _store_files(fleet, host):
+    out = fleet.exec(host, ["find", "/var/lib/pymigrate/store/files", "-type", "f", "-name", "*.whl"], check=True).stdout
+    return sorted(out.split())
+
+
+def test_corrupted_and_half_pushed_files_are_repaired(fleet, world):
+    host = fleet.hosts[2]["name"]
+    files = _store_files(fleet, host)
+    manifest = json.loads((world["base"] / "bundle" / "manifest.json").read_text())
+    needed = [f for f in files if f.split("/store/", 1)[1] in manifest["files"]]
+    corrupt, lost = needed[0], needed[1]
+    fleet.exec(host, ["sh", "-c", "printf x >> %s" % corrupt], check=True)
+    # A push killed mid-way leaves a partial file and no final one.
+    fleet.exec(host, ["sh", "-c", "head -c 10 %s > %s.part && rm %s" % (lost, lost, lost)], check=True)
+    verify = ansible(["ansible", host, "-m", "airgap.pymigrate.wheel_verify", "-a",
+                      json.dumps({"files": [{"path": corrupt.split("/store/", 1)[1],
+                                             "sha256": corrupt.split("/")[-2], "size": 1}]}), "-o"],
+                     fleet.inventory, check=False)
+    assert verify.returncode != 0 and corrupt.split("/")[-1] in verify.stdout  # detected by name
+    migrate(world, "--limit", host)
+    report = {item["host"]: item for item in summary(world)["hosts"]}
+    assert report[host]["files_sent"] == 2 and report[host]["status"] == "changed"
+    assert _store_files(fleet, host) == files
+    assert fleet.exec(host, ["sh", "-c", "ls /var/lib/pymigrate/store/files/*/*/*/*.part"]).returncode != 0
+
+
+def test_disk_full_keeps_the_current_environment(fleet, world):
+    host = fleet.hosts[2]["name"]
+    before = environments(fleet, world)[(host, "/opt/pymigrate/venv")]
+    fleet.exec(host, ["mount", "-o", "remount,size=%dk" % _used_kb(fleet, host, "/opt"), "/opt"], check=True)
+    try:
+        result = migrate(world, "--limit", host, "-e", '{"pymigrate_host_requirements": {"webkit": ""}}',
+                         "-e", "pymigrate_max_fail_percentage=100", check=False)
+    finally:
+        fleet.exec(host, ["mount", "-o", "remount,size=512M", "/opt"], check=True)
+    assert result.returncode != 0
+    assert "disk full under /opt" in result.stdout
+    assert environments(fleet, world)[(host, "/opt/pymigrate/venv")] == before
+    assert summary(world)["retry"] == [host]
+
+
+def _used_kb(fleet, host, path):
+    out = fleet.exec(host, ["df", "-k", path], check=True).stdout.splitlines()[1].split()
+    return int(out[2]) + 64  # room for little more than what is there
+
+
+def test_host_whose_sshd_stops_mid_run_is_unreachable_while_others_finish(fleet, world):
+    victim = fleet.hosts[-1]["name"]
+    argv = [os.path.join(ROOT, ".venv", "bin", "ansible-playbook")] + world["inventories"] + [
+        "playbooks/migrate.yml", "-e", '{"pymigrate_group_requirements": {"alpha": "==1.0"}}']
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    try:
+        with subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) as proc:
+            lines = []
+            for line in proc.stdout:
+                lines.append(line)
+                if line.startswith("PLAY [Build the bundle"):
+                    fleet.stop_sshd(victim)  # the survey reached it; the rollout will not
+            proc.wait(timeout=600)
+    finally:
+        fleet.start_sshd(victim)
+    output = "".join(lines)
+    report = {item["host"]: item for item in summary(world)["hosts"]}
+    assert report[victim]["status"] == "unreachable", output[-3000:]
+    assert all(report[h["name"]]["status"] in ("ok", "changed") for h in fleet.hosts if h["name"] != victim)
+    retry = (world["base"] / "reports" / "failed_hosts.retry").read_text().split()
+    assert retry == [victim] and "unreachable=1" in output
+
+
+def test_migrate_under_ansible_runner(fleet, world, tmp_path):
+    """What AWX runs jobs with: every input as extra vars, no prompt; the artifacts hold the summary."""
+    import shutil  # pylint: disable=import-outside-toplevel
+    private = tmp_path / "runner"
+    (private / "inventory").mkdir(parents=True)
+    (private / "env").mkdir()
+    shutil.copy(fleet.inventory, private / "inventory" / "fleet.yml")
+    shutil.copy(world["extra"], private / "inventory" / "vars.yml")
+    os.symlink(ROOT, private / "project")
+    (private / "env" / "envvars").write_text(yaml.safe_dump({"ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg")}))
+    (private / "env" / "extravars").write_text(yaml.safe_dump({"pymigrate_serial": ["100%"]}))
+    env = dict(os.environ, PATH=os.path.join(ROOT, ".venv", "bin") + os.pathsep + os.environ["PATH"])
+    result = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-runner"), "run", str(private), "-p",
+                             "playbooks/migrate.yml", "--ident", "pymigrate"], env=env, check=False,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    artifacts = private / "artifacts" / "pymigrate"
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (artifacts / "rc").read_text().strip() == "0"
+    events = [json.loads(path.read_text()) for path in (artifacts / "job_events").glob("*.json")]
+    reports = [e["event_data"]["res"] for e in events if e.get("event") == "runner_on_ok"
+               and e["event_data"].get("task_action") == "airgap.pymigrate.migration_report"]
+    assert reports and {item["host"] for item in reports[0]["summary"]["hosts"]} == {h["name"] for h in fleet.hosts}
+    assert "fleet: " in (artifacts / "stdout").read_text()

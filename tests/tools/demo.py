@@ -1,8 +1,9 @@
 """`make demo`: the main job on an embedded default.
 
-Brings up a demo fleet of air-gapped network-namespace hosts, surveys them with
-airgap.pymigrate.target_facts, prints what decides which wheels fit each host, and takes the fleet
-down again (DEMO_KEEP=1 keeps it up).
+Brings up a demo fleet of air-gapped network-namespace hosts (Python 3.9, 3.11 and a 3.12 without pip),
+serves the embedded synthetic package index on 127.0.0.1 (the hosts cannot reach it), runs
+playbooks/migrate.yml (survey -> bundle -> push -> verify -> install -> report), then runs it again to show
+that nothing changes, and takes everything down (DEMO_KEEP=1 keeps the fleet up).
 """
 
 import json
@@ -11,15 +12,29 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from tests.fleet import fleetlib  # noqa: E402  pylint: disable=wrong-import-position
+from tests.index import catalog  # noqa: E402  pylint: disable=wrong-import-position
+from tests.index.server import IndexServer  # noqa: E402  pylint: disable=wrong-import-position
+
 BIN = os.path.join(ROOT, ".venv", "bin")
-FLEET = os.path.join(ROOT, "tests", "fleet", "fleet")
 NAME = os.environ.get("DEMO_FLEET_NAME", "pmdemo")
 OUT = os.path.join(ROOT, "build", "demo")
+REQUIREMENTS = {"netio": "", "webkit[http]": "", "fastcore": "==1.0"}
 
 
-def run(argv, **kwargs):
-    print("+ " + " ".join(argv), file=sys.stderr, flush=True)
-    return subprocess.run(argv, cwd=ROOT, check=True, **kwargs)
+def migrate(inventory, extra):
+    argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, "-i", extra, "playbooks/migrate.yml"]
+    print("+ " + " ".join(argv), flush=True)
+    result = subprocess.run(argv, cwd=ROOT, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg")))
+    recap = result.stdout.split("PLAY RECAP", 1)[-1]
+    print("PLAY RECAP" + recap, flush=True)
+    if result.returncode != 0:
+        print(result.stdout[-4000:])
+        sys.exit("the demo migration failed (exit %d)" % result.returncode)
+    return recap
 
 
 def main():
@@ -27,27 +42,36 @@ def main():
         sys.exit("make demo needs root: its hosts are Linux network namespaces with their own sshd. "
                  "Run it as root (CI does).")
     os.makedirs(OUT, exist_ok=True)
-    inventory = run([FLEET, "up", "--name", NAME, "--hosts", "3", "--bare", NAME + "-h3"],
-                    stdout=subprocess.PIPE, text=True).stdout.strip()
+    index_dir = catalog.build(os.path.join(OUT, "index"))
+    index = IndexServer(index_dir)
+    inventory = fleetlib.up(NAME, 3, bare=[NAME + "-h3"])
     try:
-        survey = os.path.join(OUT, "survey.json")
-        run([os.path.join(BIN, "ansible-playbook"), "-i", inventory, "playbooks/survey.yml",
-             "-e", "pymigrate_survey_file=" + survey])
-        with open(survey) as handle:
-            hosts = json.load(handle)["hosts"]
-        print("\nSurveyed %d air-gapped hosts (%s):" % (len(hosts), survey))
-        print("%-12s %-8s %-10s %-14s %-6s %s" % ("host", "python", "abi", "libc", "pip", "best wheel tag"))
-        for host, facts in sorted(hosts.items()):
-            python, platform = facts["python"], facts["platform"]
-            print("%-12s %-8s %-10s %-14s %-6s %s" % (
-                host, python["version"], ",".join(python["abi_tags"][:1]),
-                "%s %s" % (platform["libc"], platform["libc_version"]),
-                "yes" if facts["tooling"]["pip"] else "no", facts["tags"][0]))
+        extra = os.path.join(OUT, "demo-vars.yml")
+        with open(extra, "w") as handle:
+            json.dump({"all": {"vars": {
+                "pymigrate_index_url": index.url, "pymigrate_requirements": REQUIREMENTS,
+                "pymigrate_bundle_dir": os.path.join(OUT, "bundle"), "pymigrate_report_dir": os.path.join(OUT, "report"),
+                "pymigrate_smoke_imports": ["netio", "webkit"], "pymigrate_serial": [1, "100%"]}}}, handle)
+        print("\n== First run: survey, bundle, push, verify, install\n", flush=True)
+        migrate(inventory, extra)
+        with open(os.path.join(OUT, "report", "summary.json")) as handle:
+            summary = json.load(handle)
+        print("Installed per host:")
+        for item in summary["hosts"]:
+            for env, info in item["environments"].items():
+                print("  %-10s %-8s %s" % (item["host"], env, ", ".join("%s==%s" % p for p in sorted(info["packages"].items()))))
+        print("\n== Second run: nothing changed, so nothing is sent or installed\n", flush=True)
+        recap = migrate(inventory, extra)
+        hosts = [line for line in recap.splitlines() if line.startswith(NAME)]
+        if not hosts or any("changed=0" not in line for line in hosts):
+            sys.exit("the second run changed something: %s" % hosts)
+        print("Second run: changed=0 on every host. Bundle: %s" % os.path.join(OUT, "bundle"))
     finally:
-        if os.environ.get("DEMO_KEEP") != "1":
-            run([FLEET, "down", "--name", NAME])
+        index.stop()
+        if os.environ.get("DEMO_KEEP") == "1":
+            print("Fleet kept up; inventory: %s; take it down with: tests/fleet/fleet down --name %s" % (inventory, NAME))
         else:
-            print("Fleet kept up; inventory: %s; take it down with: %s down --name %s" % (inventory, FLEET, NAME))
+            fleetlib.down(NAME)
 
 
 if __name__ == "__main__":

@@ -146,3 +146,18 @@ def test_same_pins_as_pip_for_the_control_node_itself(local_index, client):
     theirs = {canonicalize_name(item["metadata"]["name"]): item["metadata"]["version"]
               for item in json.loads(report)["install"]}
     assert ours == theirs and len(ours) == 11
+
+
+def test_disk_cache_makes_a_rerun_cheap(local_index, tmp_path):
+    want = wanted("webkit[http]", "netio", "nometa")
+    first = _index.IndexClient([_index.IndexConfig(local_index.url)], cache_dir=str(tmp_path / "cache"))
+    expected = pins(target("3.9"), want, first)
+    first.close()
+    mark = len(local_index.requests)
+    fresh = _index.IndexClient([_index.IndexConfig(local_index.url)], cache_dir=str(tmp_path / "cache"))
+    assert pins(target("3.9"), want, fresh) == expected
+    assert local_index.requests[mark:] == []  # pages younger than the cache TTL, metadata by hash: no request
+    stale = _index.IndexClient([_index.IndexConfig(local_index.url)], cache_dir=str(tmp_path / "cache"), cache_ttl=0)
+    assert pins(target("3.9"), want, stale) == expected
+    again = local_index.requests[mark:]
+    assert again and all(path.startswith("/simple/") for _method, path, _range in again)  # pages revalidated only

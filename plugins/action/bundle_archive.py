@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""airgap.pymigrate.bundle_archive: key pairs, signed export, verified import (logic in _archive.py)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _archive
+from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
+
+
+class ActionModule(ControllerActionBase):
+
+    ARGUMENT_SPEC = dict(
+        state=dict(type="str", required=True, choices=["keypair", "exported", "imported", "inventory"]),
+        private_key_path=dict(type="path"),
+        public_key_path=dict(type="path"),
+        private_key_passphrase=dict(type="str", no_log=True),
+        bundle_dir=dict(type="path"),
+        dest=dict(type="path"),
+        expires_in_days=dict(type="int", default=30),
+        survey_file=dict(type="path"),
+        src=dict(type="path"),
+        store_dir=dict(type="path"),
+        trusted_keys=dict(type="list", elements="str", no_log=False),
+        allow_downgrade=dict(type="bool", default=False),
+        max_skew_minutes=dict(type="int", default=5),
+    )
+    REQUIRED_IF = [
+        ("state", "keypair", ["private_key_path", "public_key_path"]),
+        ("state", "exported", ["bundle_dir", "dest", "private_key_path"]),
+        ("state", "imported", ["src", "store_dir", "trusted_keys"]),
+        ("state", "inventory", ["store_dir"]),
+    ]
+
+    def run_controller(self, params, task_vars):
+        state = params["state"]
+        if state == "keypair":
+            if os.path.exists(params["private_key_path"]):
+                return {"changed": False, "msg": "key exists; left as it is"}
+            if self._task.check_mode:
+                return {"changed": True}
+            return dict(_archive.generate_keypair(params["private_key_path"], params["public_key_path"],
+                                                  params["private_key_passphrase"]), changed=True)
+        if state == "inventory":
+            store = params["store_dir"]
+            return {"changed": False, "store_have": _archive.read_have_list(store),
+                    "accepted_serial": _archive.read_accepted(store).get("serial") if os.path.isdir(store) else None}
+        if state == "exported":
+            return self._export(params)
+        src = params["src"]
+        if not os.path.isfile(src):
+            raise PyMigrateError("no archive at %s" % src, var="pymigrate_archive", value=src)
+        return _archive.import_archive(src, params["store_dir"], params["trusted_keys"],
+                                       allow_downgrade=params["allow_downgrade"],
+                                       max_skew=datetime.timedelta(minutes=params["max_skew_minutes"]),
+                                       check_mode=self._task.check_mode)
+
+    def _export(self, params):
+        have, base_serial = None, None
+        if params["survey_file"]:
+            try:
+                with open(params["survey_file"]) as handle:
+                    controller = json.load(handle).get("controller") or {}
+            except (OSError, ValueError) as exc:
+                raise PyMigrateError("cannot read the survey file %s: %s" % (params["survey_file"], exc),
+                                     var="pymigrate_survey_file")
+            have, base_serial = controller.get("store_have") or [], controller.get("accepted_serial")
+        if self._task.check_mode:
+            return {"changed": True, "kind": "delta" if have else "full"}
+        key = _archive.load_private_key(params["private_key_path"], params["private_key_passphrase"])
+        result = _archive.create_archive(params["bundle_dir"], params["dest"], key,
+                                         expires_in=datetime.timedelta(days=params["expires_in_days"]),
+                                         have=have, base_serial=base_serial)
+        return dict(result, changed=True)

@@ -1,0 +1,398 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Phase 4, across the gap: one signed archive out, every check before anything counts on arrival.
+
+Archive = an uncompressed tar (wheels are compressed already) whose first member is ``archive.json``
+(format, kind full|delta, serial, created, expires, every member's path, size and sha256) and whose second
+is ``archive.sig`` (ed25519 over the exact bytes of archive.json, with the key id). The rest are the bundle's
+files. See docs/archive-format.md.
+
+Import reads the stream once: signature, dates and serial are checked before any member is read; each
+member is written into a fresh directory, never past its declared size, and hashed; only when every
+check has passed do files move into the store and the serial get recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import io
+import json
+import os
+import posixpath
+import shutil
+import tarfile
+import tempfile
+import typing as t
+
+try:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+except ImportError:  # the control node lacks cryptography; check_controller_libraries() style message at use
+    InvalidSignature = Exception
+    serialization = None
+    Ed25519PrivateKey = None
+    Ed25519PublicKey = None
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import check_relpath
+
+ARCHIVE_JSON = "archive.json"
+ARCHIVE_SIG = "archive.sig"
+MAX_META = 64 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _parse_time(value: str, what: str) -> datetime.datetime:
+    try:
+        moment = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise PyMigrateError("archive.json has an invalid %s time %r" % (what, value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+# -- keys -----------------------------------------------------------------------------------------
+def _require_crypto():
+    if Ed25519PrivateKey is None:
+        raise PyMigrateError("the control node lacks the cryptography library", hint="pip install cryptography")
+
+
+def key_id(public_key) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def generate_keypair(private_path: str, public_path: str, passphrase: str | None = None) -> dict:
+    _require_crypto()
+    if os.path.exists(private_path):
+        raise PyMigrateError("%s exists; refusing to overwrite a signing key" % private_path)
+    key = Ed25519PrivateKey.generate()
+    encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
+                  else serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    public = key.public_key()
+    line = public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    with open(public_path, "w") as handle:
+        handle.write("%s pymigrate-%s\n" % (line, key_id(public)))
+    return {"key_id": key_id(public), "public_key": line}
+
+
+def load_private_key(path: str, passphrase: str | None = None):
+    _require_crypto()
+    try:
+        with open(path, "rb") as handle:
+            key = serialization.load_pem_private_key(handle.read(), passphrase.encode() if passphrase else None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise PyMigrateError("cannot load the signing key %s: %s" % (path, type(exc).__name__),
+                             hint="Check the path and the passphrase")
+    if not isinstance(key, Ed25519PrivateKey):
+        raise PyMigrateError("%s is not an ed25519 key" % path)
+    return key
+
+
+def load_public_key(text_or_path: str):
+    """An OpenSSH 'ssh-ed25519 AAAA...' line, or the path of a file holding one."""
+    _require_crypto()
+    text = text_or_path
+    if not text.strip().startswith("ssh-ed25519") and os.path.exists(text):
+        with open(text) as handle:
+            text = handle.read()
+    try:
+        key = serialization.load_ssh_public_key(" ".join(text.split()[:2]).encode())
+    except (ValueError, IndexError):
+        raise PyMigrateError("not an ssh-ed25519 public key: %r" % text[:60], var="pymigrate_trusted_keys")
+    if not isinstance(key, Ed25519PublicKey):
+        raise PyMigrateError("not an ed25519 public key: %r" % text[:60], var="pymigrate_trusted_keys")
+    return key
+
+
+# -- export ---------------------------------------------------------------------------------------
+def _sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def bundle_members(bundle_dir: str, manifest: dict) -> list:
+    """(relative path, sha256, size) of every bundle file: metadata first, then the store files."""
+    meta = ["manifest.json", "sbom.cdx.json"]
+    for profile in sorted(manifest["profiles"].values(), key=lambda p: p["lock"]):
+        meta += [profile["lock"], profile["requirements"]]
+    members = []
+    for name in meta:
+        path = os.path.join(bundle_dir, name)
+        if os.path.exists(path):
+            members.append((name, _sha256_file(path), os.path.getsize(path)))
+    for relpath, info in sorted(manifest["files"].items()):
+        members.append((relpath, info["sha256"], info["size"]))
+    return members
+
+
+def create_archive(bundle_dir: str, out_path: str, private_key, *, expires_in=datetime.timedelta(days=30),
+                   have: t.Iterable[str] | None = None, base_serial: int | None = None, now=None) -> dict:
+    """Write one signed archive of ``bundle_dir``; with ``have`` (sha256s the inside already holds), a delta."""
+    with open(os.path.join(bundle_dir, "manifest.json")) as handle:
+        manifest = json.load(handle)
+    have = set(have or ())
+    created = now or _now()
+    members, elsewhere = [], []
+    for relpath, sha256, size in bundle_members(bundle_dir, manifest):
+        if relpath.startswith("files/") and sha256 in have:
+            elsewhere.append({"path": relpath, "sha256": sha256, "size": size})
+        else:
+            members.append({"path": relpath, "sha256": sha256, "size": size})
+    kind = "delta" if elsewhere else "full"
+    index = {"format": 1, "kind": kind, "serial": manifest["serial"], "bundle_created": manifest["created"],
+             "created": _iso(created), "expires": _iso(created + expires_in), "members": members,
+             "carried_elsewhere": elsewhere, "base_serial": base_serial if kind == "delta" else None}
+    index_bytes = json.dumps(index, indent=1, sort_keys=True).encode()
+    signature = {"algorithm": "ed25519", "key_id": key_id(private_key.public_key()),
+                 "signature": base64.b64encode(private_key.sign(index_bytes)).decode()}
+    mtime = int(created.timestamp())
+    temp = out_path + ".partial"
+    with tarfile.open(temp, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in ((ARCHIVE_JSON, index_bytes), (ARCHIVE_SIG, json.dumps(signature).encode())):
+            tar.addfile(_tarinfo(name, len(data), mtime), io.BytesIO(data))
+        for member in members:
+            with open(os.path.join(bundle_dir, member["path"]), "rb") as handle:
+                tar.addfile(_tarinfo(member["path"], member["size"], mtime), handle)
+    os.replace(temp, out_path)
+    return {"kind": kind, "serial": manifest["serial"], "members": len(members), "carried_elsewhere": len(elsewhere),
+            "key_id": signature["key_id"], "expires": index["expires"], "path": out_path,
+            "bytes": os.path.getsize(out_path)}
+
+
+def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode, info.uid, info.gid = size, mtime, 0o644, 0, 0
+    return info
+
+
+# -- import ---------------------------------------------------------------------------------------
+def _safe_name(name: str) -> str:
+    if not name or name.startswith("/") or "\\" in name or name != posixpath.normpath(name) \
+            or any(part in ("..", ".", "") for part in name.split("/")):
+        raise PyMigrateError("archive member %r has an unsafe path (absolute, '..' or not normalized)" % name)
+    return name
+
+
+def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo | None, expected: str) -> bytes:
+    if member is None or member.name != expected:
+        if expected == ARCHIVE_SIG:
+            raise PyMigrateError("the archive carries no signature (archive.sig must follow archive.json); "
+                                 "unsigned archives are refused")
+        raise PyMigrateError("not a pymigrate archive: it does not start with archive.json")
+    if not member.isfile() or member.size > MAX_META:
+        raise PyMigrateError("archive member %s is not a regular file of sane size" % expected)
+    return tar.extractfile(member).read()
+
+
+def read_accepted(state_dir: str) -> dict:
+    try:
+        with open(os.path.join(state_dir, "accepted.json")) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise PyMigrateError("cannot read %s: %s" % (os.path.join(state_dir, "accepted.json"), exc))
+
+
+def read_have_list(store_dir: str) -> list:
+    """sha256 of every file in a store (bundle or controller store), for the survey's have-list."""
+    found = []
+    root = os.path.join(store_dir, "files", "sha256")
+    if os.path.isdir(root):
+        for prefix in sorted(os.listdir(root)):
+            found += sorted(os.listdir(os.path.join(root, prefix)))
+    return found
+
+
+def import_archive(archive_path: str, store_dir: str, trusted_keys: t.Sequence, *, allow_downgrade=False,
+                   now=None, max_skew=datetime.timedelta(minutes=5), check_mode=False) -> dict:
+    """Verify an archive completely, then add it to the controller store. Returns {changed, serial, ...}."""
+    _require_crypto()
+    if not trusted_keys:
+        raise PyMigrateError("no trusted key configured: an archive is only accepted signed by one",
+                             var="pymigrate_trusted_keys")
+    keys = {key_id(key): key for key in (load_public_key(k) if isinstance(k, str) else k for k in trusted_keys)}
+    now = now or _now()
+    state = read_accepted(store_dir)
+    os.makedirs(store_dir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=".import-", dir=store_dir)
+    try:
+        try:
+            with tarfile.open(archive_path, mode="r|") as tar:
+                index_bytes = _read_small(tar, tar.next(), ARCHIVE_JSON)
+                sig_bytes = _read_small(tar, tar.next(), ARCHIVE_SIG)
+                index = _verify_index(index_bytes, sig_bytes, keys, now, max_skew, state, allow_downgrade)
+                digest = hashlib.sha256(index_bytes).hexdigest()
+                if state.get("serial") == index["serial"] and state.get("digest") == digest:
+                    return {"changed": False, "serial": index["serial"], "kind": index["kind"], "files_added": 0,
+                            "bundle_dir": os.path.join(store_dir, "current"), "msg": "already imported"}
+                received = _receive_members(tar, index, work)
+        except (tarfile.TarError, EOFError) as exc:
+            raise PyMigrateError("the archive %s is truncated or damaged (%s)" % (archive_path, exc))
+        missing = [m["path"] for m in index["members"] if m["path"] not in received]
+        if missing:
+            raise PyMigrateError("the archive ended before %d declared member(s) arrived, first %s: it is truncated"
+                                 % (len(missing), missing[0]))
+        _check_bundle(index, work, store_dir)
+        if check_mode:
+            return {"changed": True, "serial": index["serial"], "kind": index["kind"],
+                    "files_added": _count_new(index, store_dir), "bundle_dir": os.path.join(store_dir, "current")}
+        added = _commit(index, work, store_dir, digest, now)
+        return {"changed": True, "serial": index["serial"], "kind": index["kind"], "files_added": added,
+                "bundle_dir": os.path.join(store_dir, "current")}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _verify_index(index_bytes, sig_bytes, keys, now, max_skew, state, allow_downgrade) -> dict:
+    try:
+        signature = json.loads(sig_bytes)
+        raw = base64.b64decode(signature["signature"])
+        signer = signature["key_id"]
+    except (ValueError, KeyError, TypeError):
+        raise PyMigrateError("the archive's signature is malformed")
+    if signer not in keys:
+        raise PyMigrateError("the archive is signed by key %s, which is not trusted (trusted: %s)"
+                             % (signer, ", ".join(sorted(keys))), var="pymigrate_trusted_keys")
+    try:
+        keys[signer].verify(raw, index_bytes)
+    except InvalidSignature:
+        raise PyMigrateError("the archive's signature does not match archive.json: it was altered after signing")
+    index = json.loads(index_bytes)
+    created, expires = _parse_time(index["created"], "created"), _parse_time(index["expires"], "expiry")
+    if expires <= now:
+        raise PyMigrateError("the archive expired at %s" % index["expires"], hint="Export a fresh archive outside")
+    if created > now + max_skew:
+        raise PyMigrateError("the archive is dated %s, in the future (now %s, allowed skew %s)"
+                             % (index["created"], _iso(now), max_skew), hint="Check the clocks on both sides")
+    last = state.get("serial")
+    if last is not None and index["serial"] <= last and not allow_downgrade:
+        digest = hashlib.sha256(index_bytes).hexdigest()
+        if not (index["serial"] == last and state.get("digest") == digest):
+            raise PyMigrateError("the archive has serial %s, not higher than the last accepted %s (a replay or an "
+                                 "old bundle)" % (index["serial"], last), var="pymigrate_allow_downgrade",
+                                 hint="Set pymigrate_allow_downgrade only to roll back on purpose")
+    return index
+
+
+def _receive_members(tar, index, work) -> set:
+    declared = {m["path"]: m for m in index["members"]}
+    received = set()
+    while True:
+        member = tar.next()  # not `for member in tar`: that would start again with the members already read
+        if member is None:
+            break
+        name = _safe_name(member.name)
+        if name in received:
+            raise PyMigrateError("archive member %s appears twice" % name)
+        spec = declared.get(name)
+        if spec is None:
+            raise PyMigrateError("archive member %s is not listed in archive.json" % name)
+        if not member.isfile():
+            raise PyMigrateError("archive member %s is a link, device or directory, not a regular file" % name)
+        if member.size != spec["size"]:
+            raise PyMigrateError("archive member %s is %d bytes, archive.json declares %d" % (name, member.size, spec["size"]))
+        target = os.path.join(work, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        source = tar.extractfile(member)
+        digest, size = hashlib.sha256(), 0
+        with open(target, "wb") as out:
+            while True:
+                chunk = source.read(min(CHUNK, spec["size"] + 1 - size))
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > spec["size"]:
+                    raise PyMigrateError("archive member %s is larger than declared" % name)
+                digest.update(chunk)
+                out.write(chunk)
+        if size != spec["size"]:
+            raise PyMigrateError("archive member %s ended after %d of %d bytes: the archive is truncated"
+                                 % (name, size, spec["size"]))
+        if digest.hexdigest() != spec["sha256"]:
+            raise PyMigrateError("archive member %s has sha256 %s, archive.json declares %s: it was changed"
+                                 % (name, digest.hexdigest(), spec["sha256"]))
+        received.add(name)
+    return received
+
+
+def _store_file_ok(store_dir, item) -> bool:
+    path = os.path.join(store_dir, item["path"])
+    return os.path.isfile(path) and os.path.getsize(path) == item["size"] and _sha256_file(path) == item["sha256"]
+
+
+def _check_bundle(index, work, store_dir) -> None:
+    try:
+        with open(os.path.join(work, "manifest.json")) as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError):
+        raise PyMigrateError("the archive carries no readable manifest.json")
+    if manifest.get("serial") != index["serial"]:
+        raise PyMigrateError("manifest.json has serial %s but archive.json says %s" % (manifest.get("serial"), index["serial"]))
+    carried = {m["path"] for m in index["members"]}
+    elsewhere = {m["path"]: m for m in index.get("carried_elsewhere", [])}
+    missing_base = [item for item in elsewhere.values() if not _store_file_ok(store_dir, item)]
+    if missing_base:
+        raise PyMigrateError("this delta archive builds on serial %s, but the store lacks %d of the files it leaves "
+                             "out (first %s): import its base first, or export a full archive"
+                             % (index.get("base_serial"), len(missing_base), missing_base[0]["path"]))
+    for relpath, info in manifest["files"].items():
+        check_relpath(relpath)
+        if relpath not in carried and relpath not in elsewhere:
+            raise PyMigrateError("manifest.json lists %s, which the archive neither carries nor declares as present"
+                                 % relpath)
+        if info["sha256"] != relpath.split("/")[3]:
+            raise PyMigrateError("manifest.json entry %s does not match its own path" % relpath)
+
+
+def _count_new(index, store_dir) -> int:
+    return sum(1 for m in index["members"] if m["path"].startswith("files/") and not os.path.exists(os.path.join(store_dir, m["path"])))
+
+
+def _commit(index, work, store_dir, digest, now) -> int:
+    added = 0
+    for member in index["members"]:
+        if not member["path"].startswith("files/"):
+            continue
+        final = os.path.join(store_dir, member["path"])
+        if os.path.exists(final):
+            continue
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.replace(os.path.join(work, member["path"]), final)
+        added += 1
+    bundle = os.path.join(store_dir, "bundles", str(index["serial"]))
+    shutil.rmtree(bundle, ignore_errors=True)
+    os.makedirs(bundle)
+    for member in index["members"]:
+        if not member["path"].startswith("files/"):
+            os.replace(os.path.join(work, member["path"]), os.path.join(bundle, member["path"]))
+    os.symlink(os.path.join("..", "..", "files"), os.path.join(bundle, "files"))  # one store for every bundle
+    temp = os.path.join(store_dir, ".current-%d" % os.getpid())
+    os.symlink(os.path.join("bundles", str(index["serial"])), temp)
+    os.replace(temp, os.path.join(store_dir, "current"))
+    state = {"serial": index["serial"], "digest": digest, "accepted": _iso(now), "kind": index["kind"]}
+    state_temp = os.path.join(store_dir, ".accepted.json.tmp")
+    with open(state_temp, "w") as handle:
+        json.dump(state, handle, indent=1, sort_keys=True)
+    os.replace(state_temp, os.path.join(store_dir, "accepted.json"))
+    return added

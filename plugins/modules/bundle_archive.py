@@ -1,0 +1,142 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: bundle_archive
+short_description: Carry a bundle across the air gap as one signed archive, and check it on arrival
+version_added: 0.1.0
+description:
+  - Runs on the control node (an action plugin).
+  - O(state=keypair) creates an ed25519 key pair (private key PEM, mode 0600; public key in OpenSSH format).
+  - O(state=exported) writes the bundle in O(bundle_dir) as one archive O(dest) signed with the private key, with a
+    creation and an expiry time. With O(survey_file), the archive is a delta that leaves out the files the inside
+    store already holds.
+  - O(state=imported) verifies an archive completely and only then adds it to the control node's bundle store
+    O(store_dir) (C(current) points at the newest bundle). Refused, with the store untouched - a missing signature
+    or one by a key not in O(trusted_keys); an expired archive or one dated in the future beyond the allowed skew; a
+    serial not higher than the last accepted one (unless O(allow_downgrade)); any member whose size or sha256 differs
+    from the signed list, or that the list does not name; absolute paths, C(..), links and device files; a truncated
+    archive; a delta whose base files are missing. The same archive imported again changes nothing.
+  - O(state=inventory) reports what a bundle store holds (for the survey file's have-list).
+  - The format is documented in C(docs/archive-format.md).
+author:
+  - airgap.pymigrate maintainers (@airgap)
+extends_documentation_fragment:
+  - airgap.pymigrate._attributes
+  - airgap.pymigrate._attributes.ACTION
+  - airgap.pymigrate._attributes.CONTROLLER
+attributes:
+  check_mode:
+    support: full
+    details: An import runs every check and reports what it would add, without adding it.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  state:
+    description: What to do.
+    type: str
+    required: true
+    choices: [keypair, exported, imported, inventory]
+  private_key_path:
+    description: The ed25519 private key (PEM). Required with O(state=keypair) and O(state=exported).
+    type: path
+  public_key_path:
+    description: Where O(state=keypair) writes the public key.
+    type: path
+  private_key_passphrase:
+    description: Passphrase of the private key.
+    type: str
+  bundle_dir:
+    description: The bundle to export.
+    type: path
+  dest:
+    description: The archive file to write.
+    type: path
+  expires_in_days:
+    description: Days until the archive expires.
+    type: int
+    default: 30
+  survey_file:
+    description: Survey file from inside; its controller have-list makes the export a delta.
+    type: path
+  src:
+    description: The archive to import.
+    type: path
+  store_dir:
+    description: The control node's bundle store inside the enclave.
+    type: path
+  trusted_keys:
+    description: Public keys (OpenSSH C(ssh-ed25519) lines or paths to them) whose signatures are accepted.
+    type: list
+    elements: str
+  allow_downgrade:
+    description: Accept a serial not higher than the last accepted one (a deliberate roll back).
+    type: bool
+    default: false
+  max_skew_minutes:
+    description: How far in the future an archive's creation time may lie (clock skew).
+    type: int
+    default: 5
+"""
+
+EXAMPLES = r"""
+- name: Create the signing key pair (outside)
+  airgap.pymigrate.bundle_archive:
+    state: keypair
+    private_key_path: /secure/pymigrate.key
+    public_key_path: /secure/pymigrate.pub
+
+- name: Export a delta archive against the survey (outside)
+  airgap.pymigrate.bundle_archive:
+    state: exported
+    bundle_dir: /srv/pymigrate/bundle
+    survey_file: /media/usb/survey.json
+    dest: /media/usb/bundle.tar
+    private_key_path: /secure/pymigrate.key
+
+- name: Import (inside)
+  airgap.pymigrate.bundle_archive:
+    state: imported
+    src: /media/usb/bundle.tar
+    store_dir: /srv/pymigrate/import
+    trusted_keys: ["{{ lookup('ansible.builtin.file', 'files/pymigrate.pub') }}"]
+"""
+
+RETURN = r"""
+serial:
+  description: Serial of the exported or imported bundle.
+  returned: O(state=exported) or O(state=imported)
+  type: int
+kind:
+  description: V(full) or V(delta).
+  returned: O(state=exported) or O(state=imported)
+  type: str
+files_added:
+  description: Files the import added to the store.
+  returned: O(state=imported)
+  type: int
+bundle_dir:
+  description: The bundle directory to roll out after an import (C(<store_dir>/current)).
+  returned: O(state=imported)
+  type: str
+key_id:
+  description: Id of the key (first 16 hex digits of the sha256 of the raw public key).
+  returned: O(state=keypair) or O(state=exported)
+  type: str
+store_have:
+  description: sha256 of every file in the store.
+  returned: O(state=inventory)
+  type: list
+  elements: str
+accepted_serial:
+  description: The last accepted serial of the store.
+  returned: O(state=inventory)
+  type: int
+"""

@@ -1,0 +1,74 @@
+"""Across the gap on the fleet: survey inside -> bundle + signed archive outside -> deploy inside with the
+index stopped; the same archive again changes nothing; a delta after a pin change carries only new files."""
+
+import json
+import tarfile
+
+import pytest
+import yaml
+
+from tests.fleet.fixtures import ansible
+from tests.index import catalog
+
+pytestmark = pytest.mark.fleet
+
+CHECK = ("import importlib.metadata as m, json; "
+         "print(json.dumps({d.metadata['Name'].lower(): d.version for d in m.distributions()}))")
+
+
+def test_survey_bundle_archive_deploy(fleet, make_index, tmp_path):
+    index = make_index(catalog.default_catalog(), include_pip=True)
+    inventory_vars = tmp_path / "vars.yml"
+    common = {"pymigrate_requirements": {"netio": "", "alpha": "==1.0"}, "pymigrate_venv_path": "/opt/gap/venv",
+              "pymigrate_serial": ["100%"], "pymigrate_report_dir": str(tmp_path / "reports"),
+              "pymigrate_import_dir": str(tmp_path / "inside-store")}
+    inventory_vars.write_text(yaml.safe_dump({"all": {"vars": common}}))
+    inside = ["-i", str(inventory_vars)]
+    survey = tmp_path / "survey.json"
+    keys = tmp_path / "signing.key", tmp_path / "signing.pub"
+
+    def playbook(name, *args, check=True):
+        return ansible(["ansible-playbook"] + inside + ["playbooks/%s.yml" % name] + list(args), fleet.inventory,
+                       check=check)
+
+    def outside(archive, *args):
+        return playbook("bundle", "-e", "pymigrate_survey_file=%s" % survey, "-e", "pymigrate_index_url=" + index.url,
+                        "-e", "pymigrate_bundle_dir=%s" % (tmp_path / "outside-bundle"), "-e",
+                        "pymigrate_archive=%s" % archive, "-e", "pymigrate_signing_key=%s" % keys[0], *args)
+
+    def deploy(archive, check=True):
+        return playbook("deploy", "-e", "pymigrate_archive=%s" % archive, "-e",
+                        json.dumps({"pymigrate_trusted_keys": [str(keys[1])]}), check=check)
+
+    ansible(["ansible", "localhost", "-m", "airgap.pymigrate.bundle_archive", "-a",
+             "state=keypair private_key_path=%s public_key_path=%s" % keys], fleet.inventory)
+    playbook("survey", "-e", "pymigrate_survey_file=%s" % survey)
+    assert set(json.loads(survey.read_text())["hosts"]) == {h["name"] for h in fleet.hosts}
+    outside(tmp_path / "full.tar")
+    index.stop()  # from here on, nothing can reach an index
+
+    first = deploy(tmp_path / "full.tar")
+    assert "failed=0" in first.stdout.split("PLAY RECAP")[1]
+    for host in fleet.hosts:
+        out = fleet.exec(host["name"], ["/opt/gap/venv/bin/python", "-c", CHECK], check=True).stdout
+        assert json.loads(out)["alpha"] == "1.0" and json.loads(out)["netio"] == "4.0"
+    again = deploy(tmp_path / "full.tar")
+    assert all("changed=0" in line for line in again.stdout.split("PLAY RECAP")[1].splitlines() if "fleet" in line
+               or line.startswith(fleet.name)), again.stdout[-2000:]
+
+    # A pin change: survey again inside, the outside exports a delta carrying only the new wheel.
+    playbook("survey", "-e", "pymigrate_survey_file=%s" % survey)
+    index = make_index(catalog.default_catalog(), include_pip=True)
+    outside(tmp_path / "delta.tar", "-e", '{"pymigrate_requirements": {"netio": "", "alpha": "==1.1"}}')
+    with tarfile.open(tmp_path / "delta.tar") as tar:
+        wheels = [name for name in tar.getnames() if name.endswith(".whl")]
+        meta = json.load(tar.extractfile("archive.json"))
+    assert meta["kind"] == "delta" and [w.rsplit("/", 1)[1] for w in wheels] == ["alpha-1.1-py3-none-any.whl"]
+    index.stop()
+    deploy(tmp_path / "delta.tar")
+    for host in fleet.hosts:
+        out = fleet.exec(host["name"], ["/opt/gap/venv/bin/python", "-c", CHECK], check=True).stdout
+        assert json.loads(out)["alpha"] == "1.1"
+
+    replay = deploy(tmp_path / "full.tar", check=False)
+    assert replay.returncode != 0 and "not higher than the last accepted 2" in replay.stdout

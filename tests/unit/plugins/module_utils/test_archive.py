@@ -1,0 +1,183 @@
+"""The signed archive: exported, imported, and every tampering refused with the store left untouched."""
+
+import datetime
+import hashlib
+import io
+import json
+import os
+import tarfile
+
+import pytest
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _archive
+from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
+
+NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
+
+
+def make_bundle(root, serial, contents):
+    files = {}
+    for name, data in contents.items():
+        sha = hashlib.sha256(data).hexdigest()
+        relpath = store_relpath(sha, name)
+        os.makedirs(os.path.dirname(os.path.join(root, relpath)), exist_ok=True)
+        with open(os.path.join(root, relpath), "wb") as handle:
+            handle.write(data)
+        files[relpath] = {"sha256": sha, "size": len(data), "project": name.split("-")[0], "version": "1"}
+    manifest = {"format": 1, "serial": serial, "created": "2026-11-25T11:00:00Z", "files": files,
+                "profiles": {"p": {"lock": "pylock.p.toml", "requirements": "requirements.p.txt"}}, "hosts": {}}
+    for name, text in (("manifest.json", json.dumps(manifest)), ("pylock.p.toml", "lock-version = \"1.0\"\n"),
+                       ("requirements.p.txt", "x==1\n")):
+        with open(os.path.join(root, name), "w") as handle:
+            handle.write(text)
+    return manifest
+
+
+@pytest.fixture
+def keys(tmp_path):
+    _archive.generate_keypair(str(tmp_path / "key"), str(tmp_path / "key.pub"))
+    _archive.generate_keypair(str(tmp_path / "other"), str(tmp_path / "other.pub"))
+    return {"private": _archive.load_private_key(str(tmp_path / "key")), "trusted": [str(tmp_path / "key.pub")],
+            "other": _archive.load_private_key(str(tmp_path / "other"))}
+
+
+@pytest.fixture
+def outside(tmp_path):
+    bundle = str(tmp_path / "bundle")
+    make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 100, "b-1-py3-none-any.whl": b"B" * 50})
+    return bundle
+
+
+def snapshot(store):
+    found = {}
+    for root, _dirs, names in os.walk(store):
+        for name in names:
+            path = os.path.join(root, name)
+            found[os.path.relpath(path, store)] = open(path, "rb").read() if not os.path.islink(path) else os.readlink(path)
+    return found
+
+
+def export(bundle, path, keys, **kwargs):
+    kwargs.setdefault("now", NOW)
+    return _archive.create_archive(bundle, str(path), kwargs.pop("key", keys["private"]), **kwargs)
+
+
+def do_import(path, store, keys, **kwargs):
+    kwargs.setdefault("now", NOW + datetime.timedelta(minutes=1))
+    return _archive.import_archive(str(path), str(store), keys["trusted"], **kwargs)
+
+
+def test_export_import_reimport(outside, keys, tmp_path):
+    archive = tmp_path / "b1.tar"
+    info = export(outside, archive, keys)
+    assert info["kind"] == "full" and info["members"] == 5
+    store = tmp_path / "store"
+    result = do_import(archive, store, keys)
+    assert result["changed"] and result["files_added"] == 2 and result["serial"] == 1
+    assert json.load(open(store / "current" / "manifest.json"))["serial"] == 1
+    assert os.path.isfile(store / "current" / list(json.load(open(store / "current" / "manifest.json"))["files"])[0])
+    before = snapshot(store)
+    assert do_import(archive, store, keys)["changed"] is False  # same archive again: nothing
+    assert snapshot(store) == before
+
+
+def rewrite(archive, out, change):
+    """Copy a tar member by member, letting change(name, data) return new (name, data, type) tuples."""
+    with tarfile.open(archive) as src, tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read()
+            for name, new_data, kind in change(member.name, data):
+                info = tarfile.TarInfo(name)
+                info.type = kind
+                info.size = len(new_data) if kind == tarfile.REGTYPE else 0
+                if kind == tarfile.SYMTYPE:
+                    info.linkname = "/etc/passwd"
+                dst.addfile(info, io.BytesIO(new_data) if kind == tarfile.REGTYPE else None)
+    return out
+
+
+def keep(name, data):
+    return [(name, data, tarfile.REGTYPE)]
+
+
+def _first_wheel(name):
+    return name.endswith("a-1-py3-none-any.whl")
+
+
+CASES = {
+    "one byte changed": (lambda n, d: keep(n, d[:-1] + b"X" if _first_wheel(n) else d), "it was changed"),
+    "manifest edited": (lambda n, d: keep(n, d.replace(b'"kind"', b'"kinD"') if n == "archive.json" else d),
+                        "altered after signing"),
+    "signature removed": (lambda n, d: [] if n == "archive.sig" else keep(n, d), "no signature"),
+    "dotdot entry": (lambda n, d: keep(n, d) + ([("../x", b"x", tarfile.REGTYPE)] if n == "manifest.json" else []),
+                     "unsafe path"),
+    "absolute entry": (lambda n, d: keep(n, d) + ([("/etc/x", b"x", tarfile.REGTYPE)] if n == "manifest.json" else []),
+                       "unsafe path"),
+    "symlink": (lambda n, d: [(n, b"", tarfile.SYMTYPE)] if _first_wheel(n) else keep(n, d), "not a regular file"),
+    "device file": (lambda n, d: [(n, b"", tarfile.CHRTYPE)] if _first_wheel(n) else keep(n, d), "not a regular file"),
+    "larger than declared": (lambda n, d: keep(n, d + b"more" if _first_wheel(n) else d), "declares"),
+    "unlisted member": (lambda n, d: keep(n, d) + ([("extra.txt", b"x", tarfile.REGTYPE)] if n == "manifest.json" else []),
+                        "not listed"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_tampered_archives_are_refused_and_change_nothing(outside, keys, tmp_path, case):
+    change, message = CASES[case]
+    store = tmp_path / "store"
+    store.mkdir()
+    before = snapshot(store)
+    bad = rewrite(export(outside, tmp_path / "b.tar", keys)["path"], tmp_path / "bad.tar", change)
+    with pytest.raises(PyMigrateError, match=message):
+        do_import(bad, store, keys)
+    assert snapshot(store) == before
+
+
+def test_swapped_wheel_truncated_untrusted_expired_future_replay(outside, keys, tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    good = export(outside, tmp_path / "good.tar", keys)["path"]
+    other = tmp_path / "other-bundle"
+    make_bundle(str(other), 1, {"a-1-py3-none-any.whl": b"Z" * 100, "b-1-py3-none-any.whl": b"B" * 50})
+    swapped_data = open(os.path.join(other, [p for p in json.load(open(other / "manifest.json"))["files"]
+                                             if p.endswith("a-1-py3-none-any.whl")][0]), "rb").read()
+    swapped = rewrite(good, tmp_path / "swapped.tar", lambda n, d: keep(n, swapped_data if _first_wheel(n) else d))
+    with open(good, "rb") as handle:
+        data = handle.read()
+    truncated = tmp_path / "truncated.tar"
+    with tarfile.open(good) as tar:
+        cut = tar.getmembers()[-1].offset_data + 10  # inside the last member's data
+    truncated.write_bytes(data[:cut])
+    untrusted = export(outside, tmp_path / "untrusted.tar", keys, key=keys["other"])["path"]
+    expired = export(outside, tmp_path / "expired.tar", keys, now=NOW - datetime.timedelta(days=31))["path"]
+    future = export(outside, tmp_path / "future.tar", keys, now=NOW + datetime.timedelta(hours=2))["path"]
+    for path, message in ((swapped, "it was changed"), (truncated, "truncated"), (untrusted, "not trusted"),
+                          (expired, "expired"), (future, "in the future")):
+        with pytest.raises(PyMigrateError, match=message):
+            do_import(path, store, keys)
+        assert snapshot(store) == {}
+    do_import(good, store, keys)
+    newer = tmp_path / "bundle2"
+    make_bundle(str(newer), 2, {"a-1-py3-none-any.whl": b"A" * 100})
+    do_import(export(str(newer), tmp_path / "b2.tar", keys)["path"], store, keys)
+    before = snapshot(store)
+    with pytest.raises(PyMigrateError, match="not higher than the last accepted 2"):
+        do_import(good, store, keys)
+    assert snapshot(store) == before
+    assert do_import(good, store, keys, allow_downgrade=True)["serial"] == 1
+
+
+def test_delta_carries_only_new_files_and_needs_its_base(outside, keys, tmp_path):
+    store = tmp_path / "store"
+    do_import(export(outside, tmp_path / "b1.tar", keys)["path"], store, keys)
+    newer = tmp_path / "bundle2"
+    make_bundle(str(newer), 2, {"a-1-py3-none-any.whl": b"A" * 100, "c-1-py3-none-any.whl": b"C" * 10})
+    delta = export(str(newer), tmp_path / "d.tar", keys, have=_archive.read_have_list(str(store)), base_serial=1)
+    assert delta["kind"] == "delta" and delta["carried_elsewhere"] == 1
+    empty = tmp_path / "empty-store"
+    with pytest.raises(PyMigrateError, match="builds on serial 1.*import its base first"):
+        do_import(delta["path"], empty, keys)
+    assert do_import(delta["path"], store, keys)["files_added"] == 1
+    manifest = json.load(open(store / "current" / "manifest.json"))
+    assert manifest["serial"] == 2 and all(os.path.isfile(store / "current" / p) for p in manifest["files"])
