@@ -49,6 +49,7 @@ integration: dev
 
 bench: dev
 	$(BIN)/python benchmarks/bundle_build.py
+	$(BIN)/python benchmarks/fleet_migrate.py
 
 build: dev
 	$(BIN)/ansible-galaxy collection build --force --output-path build/

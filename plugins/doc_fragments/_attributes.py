@@ -40,3 +40,32 @@ attributes:
     support: N/A
     platforms: controller
 """
+
+    # The host store and a list of its files, shared by wheel_push, wheel_store and wheel_verify.
+    STORE_FILES = r"""
+options:
+  store_dir:
+    description: The content-addressed wheel store on the host.
+    type: path
+    default: /var/lib/pymigrate/store
+  files:
+    description:
+      - The files concerned, usually computed from the bundle manifest with
+        P(airgap.pymigrate.bundle_host_files#filter).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      path:
+        description: Store path, C(files/sha256/<2 hex>/<sha256>/<filename>).
+        type: str
+        required: true
+      sha256:
+        description: Expected sha256 hex digest.
+        type: str
+        required: true
+      size:
+        description: Expected size in bytes.
+        type: int
+        required: true
+"""

@@ -23,6 +23,7 @@ except ImportError:  # the control node lacks a library; check_controller_librar
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._model import Pin, Profile
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import diff_packages
 
 
 def _toml_string(value: str) -> str:
@@ -100,17 +101,7 @@ def _version_key(version: str):
 
 def diff_pins(old: t.Mapping[str, str], new: t.Mapping[str, str]) -> dict:
     """{added, removed, upgraded, downgraded}, each a sorted list of 'name old -> new' or 'name==version'."""
-    changes = {"added": [], "removed": [], "upgraded": [], "downgraded": []}
-    for name in sorted(set(old) | set(new)):
-        before, after = old.get(name), new.get(name)
-        if before is None:
-            changes["added"].append("%s==%s" % (name, after))
-        elif after is None:
-            changes["removed"].append("%s==%s" % (name, before))
-        elif before != after:
-            kind = "upgraded" if _version_key(after) > _version_key(before) else "downgraded"
-            changes[kind].append("%s %s -> %s" % (name, before, after))
-    return changes
+    return diff_packages(old, new, _version_key)
 
 
 def utc_now() -> str:

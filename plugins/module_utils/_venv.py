@@ -47,7 +47,13 @@ def _version_key(version):
     return parts
 
 
-def diff_packages(old, new):
+def diff_packages(old, new, version_key=None):
+    """{added, removed, upgraded, downgraded} between two {name: version} maps, each a sorted list.
+
+    ``version_key`` orders versions; the control node passes packaging's Version, the host (standard
+    library only) a release-segment approximation.
+    """
+    version_key = version_key or _version_key
     changes = {"added": [], "removed": [], "upgraded": [], "downgraded": []}
     for name in sorted(set(old) | set(new)):
         before, after = old.get(name), new.get(name)
@@ -56,7 +62,7 @@ def diff_packages(old, new):
         elif after is None:
             changes["removed"].append("%s==%s" % (name, before))
         elif before != after:
-            kind = "upgraded" if _version_key(after) > _version_key(before) else "downgraded"
+            kind = "upgraded" if version_key(after) > version_key(before) else "downgraded"
             changes[kind].append("%s %s -> %s" % (name, before, after))
     return changes
 

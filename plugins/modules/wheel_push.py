@@ -21,6 +21,7 @@ author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
   - airgap.pymigrate._attributes
+  - airgap.pymigrate._attributes.STORE_FILES
   - airgap.pymigrate._attributes.ACTION
 attributes:
   check_mode:
@@ -36,31 +37,6 @@ options:
       - Bundle directory on the control node that holds the files at their store paths.
     type: path
     required: true
-  store_dir:
-    description:
-      - Store directory on the host.
-    type: path
-    default: /var/lib/pymigrate/store
-  files:
-    description:
-      - The files the host needs, usually computed from the bundle manifest with
-        P(airgap.pymigrate.bundle_host_files#filter).
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      path:
-        description: Store path, C(files/sha256/<2 hex>/<sha256>/<filename>).
-        type: str
-        required: true
-      sha256:
-        description: Expected sha256 hex digest.
-        type: str
-        required: true
-      size:
-        description: Expected size in bytes.
-        type: int
-        required: true
 """
 
 EXAMPLES = r"""

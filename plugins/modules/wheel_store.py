@@ -21,6 +21,7 @@ author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
   - airgap.pymigrate._attributes
+  - airgap.pymigrate._attributes.STORE_FILES
 attributes:
   check_mode:
     support: full
@@ -29,28 +30,6 @@ attributes:
   idempotent:
     support: full
 options:
-  store_dir:
-    description: Store directory on the host.
-    type: path
-    default: /var/lib/pymigrate/store
-  files:
-    description: The files concerned.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      path:
-        description: Store path, C(files/sha256/<2 hex>/<sha256>/<filename>).
-        type: str
-        required: true
-      sha256:
-        description: Expected sha256 hex digest.
-        type: str
-        required: true
-      size:
-        description: Expected size in bytes.
-        type: int
-        required: true
   state:
     description: Take stock (V(inventory)) or receive a stream (V(received)).
     type: str

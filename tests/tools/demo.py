@@ -51,7 +51,7 @@ def main():
             json.dump({"all": {"vars": {
                 "pymigrate_index_url": index.url, "pymigrate_requirements": REQUIREMENTS,
                 "pymigrate_bundle_dir": os.path.join(OUT, "bundle"), "pymigrate_report_dir": os.path.join(OUT, "report"),
-                "pymigrate_smoke_imports": ["netio", "webkit"], "pymigrate_serial": [1, "100%"]}}}, handle)
+                "pymigrate_smoke_imports": ["netio", "webkit"]}}}, handle)
         print("\n== First run: survey, bundle, push, verify, install\n", flush=True)
         migrate(inventory, extra)
         with open(os.path.join(OUT, "report", "summary.json")) as handle:
