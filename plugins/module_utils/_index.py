@@ -21,6 +21,7 @@ import html.parser
 import io
 import json
 import os
+import random
 import threading
 import time
 import typing as t
@@ -176,7 +177,6 @@ class IndexClient:
 
     def get(self, url: str, headers: t.Mapping | None = None, stream: bool = False) -> requests.Response:
         """GET with retries (connection errors and 5xx, exponential backoff); errors say which index."""
-        import random
         auth, extra = self._auth_for(url)
         all_headers = dict(extra, **(headers or {}))
         delay = 0.2

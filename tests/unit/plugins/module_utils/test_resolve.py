@@ -161,3 +161,13 @@ def test_disk_cache_makes_a_rerun_cheap(local_index, tmp_path):
     assert pins(target("3.9"), want, stale) == expected
     again = local_index.requests[mark:]
     assert again and all(path.startswith("/simple/") for _method, path, _range in again)  # pages revalidated only
+
+
+def test_unreachable_and_forbidden_indexes_say_so(make_index):
+    closed = _index.IndexClient([_index.IndexConfig("http://127.0.0.1:9/simple/")], retries=1)
+    with pytest.raises(PyMigrateError, match="package index unreachable at http://127.0.0.1:9/simple/"):
+        closed.project_files("alpha")
+    index = make_index([catalog.release("solo", "1.0")])
+    index.forbidden = True
+    with pytest.raises(PyMigrateError, match="403 forbidden.*credentials"):
+        _index.IndexClient([_index.IndexConfig(index.url)]).project_files("solo")
