@@ -5,8 +5,9 @@
 The bundle: the bundle benchmark's set for the fleet's two profiles (Python 3.11 and 3.12), built once from the
 public index (network needed for that step only). Then, on the same hosts, alternating:
 - ours: playbooks/rollout.yml (push, verify, install) - first run, then a no-op re-run;
-- plain: ansible.builtin.copy of the profile's wheel directory plus ansible.builtin.pip with
-  --no-index --find-links into a venv - first run, then its re-run.
+- plain: ansible.builtin.copy of the profile's wheel directory plus pip with --no-index --find-links into a
+  venv (the venv's pip through ansible.builtin.command: ansible.builtin.pip needs packaging importable by
+  the host's Python, which these hosts lack) - first run, then its re-run.
 Prints the times, the ratios and the bytes our re-run sent. Needs root (the fleet).
 """
 
@@ -35,12 +36,17 @@ PLAIN = """
         src: "{{ wheel_root }}/{{ fleet_python_version }}/"
         dest: /opt/plain-wheels/
         mode: "0644"
+    # ansible.builtin.pip needs packaging importable by the host's Python, which a bare server Python lacks,
+    # so the venv's own pip is called the way users then fall back to.
+    - name: Create the virtual environment
+      ansible.builtin.command: "{{ ansible_python_interpreter }} -m venv /opt/plain/venv"
+      args:
+        creates: /opt/plain/venv/bin/pip
     - name: Install with pip from the copied directory
-      ansible.builtin.pip:
-        name: "{{ requirements }}"
-        virtualenv: /opt/plain/venv
-        virtualenv_command: "{{ ansible_python_interpreter }} -m venv"
-        extra_args: --no-index --find-links /opt/plain-wheels
+      ansible.builtin.command: >-
+        /opt/plain/venv/bin/pip install --no-index --find-links /opt/plain-wheels {{ requirements | join(' ') }}
+      register: plain_pip
+      changed_when: "'Successfully installed' in plain_pip.stdout"
 """
 
 
