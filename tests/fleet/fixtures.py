@@ -50,6 +50,7 @@ def _unavailable_reason():
         return "the test fleet needs root (network namespaces)"
     try:
         fleetlib.check_tools()
+        fleetlib.check_namespaces()
     except fleetlib.FleetError as exc:
         return str(exc)
     return None
@@ -63,8 +64,14 @@ def fleet():
             pytest.fail("CI must run the fleet tests: " + reason)
         pytest.skip(reason)
     name = os.environ.get("PYMIGRATE_FLEET_NAME", "pmt")
-    count = int(os.environ.get("PYMIGRATE_FLEET_HOSTS", "4"))
-    inventory = fleetlib.up(name, count, tmpfs_size="512M", bare=["%s-h%d" % (name, count)])
+    try:
+        count = int(os.environ.get("PYMIGRATE_FLEET_HOSTS", "4"))
+    except ValueError:
+        pytest.fail("PYMIGRATE_FLEET_HOSTS must be a number of hosts, got %r" % os.environ["PYMIGRATE_FLEET_HOSTS"])
+    try:
+        inventory = fleetlib.up(name, count, tmpfs_size="512M", bare=["%s-h%d" % (name, count)])
+    except fleetlib.FleetError as exc:  # up has already removed whatever it made
+        pytest.fail("the test fleet did not come up: %s" % exc)
     try:
         yield Fleet(name, inventory)
     finally:

@@ -1,4 +1,4 @@
-"""CLI of tests/fleet/fleet: bring the air-gapped test fleet up or down (see fleetlib.py for the design).
+"""CLI of tests/fleet/fleet (which runs main() below): bring the air-gapped test fleet up or down (see fleetlib.py for the design).
 
   fleet up --hosts N [--name NAME] [--tmpfs-size 256M] [--bare HOST[,HOST]] [--pythons 3.9,3.11]
       prints the path of the fleet's Ansible inventory
@@ -34,11 +34,15 @@ def main(argv):
     p_status = sub.add_parser("status", help="print the fleet's hosts as JSON")
     p_exec = sub.add_parser("exec", help="run a command inside a host's namespaces")
     p_exec.add_argument("host")
-    p_exec.add_argument("cmd", nargs=argparse.REMAINDER)
+    p_exec.add_argument("cmd", nargs="*", help="command to run (put it after --)")
     p_stop = sub.add_parser("stop-sshd", help="stop a host's sshd and its sessions")
     p_stop.add_argument("host")
     for p in (p_up, p_down, p_status, p_exec, p_stop):
         p.add_argument("--name", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    # `exec HOST [--name NAME] -- CMD...`: everything after the first -- is the command, untouched.
+    tail = []
+    if "--" in argv:
+        argv, tail = argv[:argv.index("--")], argv[argv.index("--") + 1:]
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -49,9 +53,9 @@ def main(argv):
             fleetlib.check_tools()
             fleetlib.down(args.name)
         elif args.command == "status":
-            print(json.dumps(fleetlib.load_status(args.name) or {}, indent=2))
+            print(json.dumps(fleetlib.status(args.name), indent=2))
         elif args.command == "exec":
-            cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+            cmd = args.cmd + tail
             if not cmd:
                 raise fleetlib.FleetError("exec needs a command after --")
             return subprocess.call(fleetlib.exec_argv(args.name, args.host, cmd))

@@ -7,17 +7,24 @@ Standard library only. Every host ``<name>-hN`` gets:
 - its own sshd (own host key, key auth for root only) started through ``unshare --mount --uts`` so its
   sessions see private tmpfs mounts on /opt, /var/tmp, /tmp, /var/lib/pymigrate and /root/.ansible and
   their own hostname;
-- a Python of its own (round robin over the pyenv versions present), optionally "bare": pip and
-  ensurepip removed in an overlay of its stdlib dir, as on minimal server images.
+- a Python of its own (round robin over the pyenv versions present), optionally "bare": in that host's
+  mount namespace an empty directory is bind-mounted over the interpreter's ``site-packages`` and
+  ``ensurepip`` is deleted from an overlay of its stdlib dir, so ``python -m pip`` and ``import ensurepip``
+  fail there (as on minimal server images) while other hosts with the same Python are unaffected;
+- if ``nft`` or ``iptables`` exists, a rule in the namespace that rejects NEW outgoing connections
+  (besides the missing route; the local test index listens on 127.0.0.1 only anyway).
 
-Address plan: fleet name -> slot (crc32 % 200) -> 10.231.0.0/16 is split as 10.231.<slot>.<4i..4i+3>,
-so host i (1..63) uses 10.231.<slot>.4i+1 (control side) and .4i+2 (host side). Two fleet names with
-different slots never collide; ``up`` refuses a slot that another live fleet already uses.
-State lives in /run/pymigrate-fleet/<name>/; only pids recorded there are ever signalled.
+Address plan: fleet name -> slot = crc32(name) % 200 + 20 (20..219) -> 10.231.<slot>.0/24, cut into
+/30s: host i (1..63) gets 10.231.<slot>.4i+1 (control node's veth end) and .4i+2 (host's eth0).
+Two fleet names with different slots never collide; ``up`` refuses a slot another live fleet uses.
+Slots 0..19 and 220..255 are never used by the fleet.
+State lives in /run/pymigrate-fleet/<name>/; only pids recorded there (and processes inside the
+fleet's own namespaces) are ever signalled, only namespaces named <name>-h<N> are ever deleted.
 """
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -61,6 +68,17 @@ def check_tools():
         raise FleetError("the test fleet needs root (network and mount namespaces); run as root")
 
 
+def check_namespaces():
+    """Can this machine make network, mount and UTS namespaces (not in a locked-down container)?"""
+    try:
+        result = _run([_which("unshare"), "--net", "--mount", "--uts", "true"], check=False, timeout=10)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise FleetError("cannot create namespaces: %s" % exc)
+    if result.returncode != 0:
+        raise FleetError("cannot create network/mount/UTS namespaces here (%s); the fleet needs a machine or "
+                         "a privileged container" % (result.stderr.strip() or "unshare failed"))
+
+
 def _run(argv, check=True, **kwargs):
     return subprocess.run(argv, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
@@ -92,7 +110,12 @@ def python_paths(wanted=DEFAULT_PYTHONS):
             path = os.path.join(versions_dir, entry, "bin", "python" + short)
             if short in wanted and os.access(path, os.X_OK):
                 found[short] = path
+    missing = [short for short in wanted if short not in found]
+    if tuple(wanted) != DEFAULT_PYTHONS and missing:
+        raise FleetError("--pythons asks for %s, not installed under %s/versions (present: %s)"
+                         % (", ".join(missing), PYENV_ROOT, ", ".join(sorted(found)) or "none"))
     if not found:
+        log("no pyenv Python of %s found; every host uses %s" % (", ".join(wanted), sys.executable))
         found[".".join(map(str, sys.version_info[:2]))] = sys.executable
     return [(short, found[short]) for short in wanted if short in found] or sorted(found.items())
 
@@ -108,13 +131,12 @@ def max_hosts():
 
 
 def _pid_alive(pid):
+    """Running (a zombie waiting to be reaped counts as gone)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _read_pid(path):
@@ -137,36 +159,74 @@ def load_status(name):
         return None
 
 
+def status(name):
+    """The fleet's recorded state plus, per host, whether its sshd is running now (for `fleet status`)."""
+    check_name(name)
+    recorded = load_status(name)
+    if not recorded:
+        return {"name": name, "up": False, "hosts": []}
+    for host in recorded["hosts"]:
+        pid = _read_pid(host["pid_file"])
+        host["sshd_pid"] = pid if pid and _pid_alive(pid) else None
+    recorded.update(up=True, inventory=os.path.join(state_dir(name), "inventory.yml"))
+    return recorded
+
+
 def down(name):
-    """Remove everything a fleet made: its sshd pids, namespaces, veths, state. Idempotent."""
+    """Remove everything a fleet made: its sshd pids, namespaces, veths, state. Idempotent.
+
+    Also after a crash that lost the state dir: namespaces named <name>-h<N> (and the processes inside
+    them, which only our sshd can have started) are found by name.
+    """
+    check_name(name)
     directory = state_dir(name)
     status = load_status(name) or {"hosts": []}
     hosts = {host["name"] for host in status["hosts"]}
     if os.path.isdir(directory):
         for entry in os.listdir(directory):
-            if os.path.isdir(os.path.join(directory, entry)) and entry.startswith(name + "-h"):
+            if os.path.isdir(os.path.join(directory, entry)) and _is_host_name(name, entry):
                 hosts.add(entry)
+    namespaces = [line.split(" ")[0] for line in _run(["ip", "netns", "list"], check=False).stdout.splitlines()]
+    namespaces = [ns for ns in namespaces if _is_host_name(name, ns)]
+    hosts.update(namespaces)
     for host in sorted(hosts):
+        config = os.path.join(directory, host, "sshd_config")
         pid = _read_pid(os.path.join(directory, host, "sshd.pid"))
-        if pid and _pid_alive(pid):
+        if pid and _pid_alive(pid) and config in _cmdline(pid):  # our sshd, not a reused pid
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-            for _attempt in range(50):
-                if not _pid_alive(pid):
-                    break
-                time.sleep(0.05)
-    # Namespaces we named (our prefix only); deleting one removes its veth pair too.
-    listing = _run(["ip", "netns", "list"], check=False).stdout.split("\n")
-    for line in listing:
-        ns = line.split(" ")[0]
-        if ns.startswith(name + "-h") and ns[len(name) + 2:].isdigit():
-            _kill_namespace_processes(ns, directory)
-            _run(["ip", "netns", "delete", ns], check=False)
+            _wait_dead([pid])
+    for ns in namespaces:
+        _kill_namespace_processes(ns, directory)
+        _run(["ip", "netns", "delete", ns], check=False)
     for host in hosts:
         _run(["ip", "link", "delete", _veth(host)], check=False)
+    # The kernel tears a namespace (and the veth pair in it) down asynchronously: wait, so that an `up`
+    # right after this does not meet a veth of the same name.
+    deadline = time.time() + 10
+    while time.time() < deadline and any(os.path.exists("/sys/class/net/" + _veth(host)) for host in hosts):
+        time.sleep(0.05)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def _is_host_name(name, text):
+    return text.startswith(name + "-h") and text[len(name) + 2:].isdigit()
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _wait_dead(pids, timeout=5.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline and any(_pid_alive(pid) for pid in pids):
+        time.sleep(0.05)
 
 
 def _kill_namespace_processes(ns, directory):
@@ -174,12 +234,13 @@ def _kill_namespace_processes(ns, directory):
 
     Only processes inside our own namespace are signalled: they were started by our sshd.
     """
-    pids = _run(["ip", "netns", "pids", ns], check=False).stdout.split()
+    pids = [int(pid) for pid in _run(["ip", "netns", "pids", ns], check=False).stdout.split() if pid.isdigit()]
     for pid in pids:
         try:
-            os.kill(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, ValueError):
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
             pass
+    _wait_dead(pids)
 
 
 def _veth(host):
@@ -193,14 +254,35 @@ def _write(path, text, mode=0o644):
     os.chmod(path, mode)
 
 
-def _ensurepip_dir(python):
-    return _run([python, "-c", "import ensurepip, os; print(os.path.dirname(ensurepip.__file__))"]).stdout.strip()
+def _quote(text):
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _bare_dirs(python):
+    """The interpreter's ensurepip package dir and site-packages dir (both must exist to be covered)."""
+    code = ("import os, sysconfig; import ensurepip; print(os.path.dirname(ensurepip.__file__)); "
+            "print(sysconfig.get_paths()['purelib'])")
+    result = _run([python, "-I", "-c", code], check=False)
+    paths = result.stdout.split()
+    if result.returncode != 0 or len(paths) != 2 or not all(os.path.isdir(path) for path in paths):
+        raise FleetError("cannot make %s bare: its ensurepip/site-packages dirs were not found (%s)"
+                         % (python, result.stderr.strip() or result.stdout.strip()))
+    return paths
+
+
+def check_name(name):
+    if not re.match(r"^[a-z][a-z0-9]{0,11}$", name or ""):
+        raise FleetError("fleet name %r: use 1-12 lowercase letters and digits, starting with a letter" % (name,))
 
 
 def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS):
-    check_tools()
+    check_name(name)
     if count < 1:
         raise FleetError("--hosts must be at least 1, got %d" % count)
+    if not re.match(r"^[0-9]+[kmgKMG%]?$", tmpfs_size):
+        raise FleetError("--tmpfs-size %r: use a tmpfs size such as 256M or 1G" % (tmpfs_size,))
+    check_tools()
+    check_namespaces()
     limit, available = max_hosts()
     if count > limit:
         raise FleetError("this machine can hold at most %d hosts (address plan: %d per fleet; memory: %d MiB "
@@ -210,23 +292,27 @@ def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS):
         if other != name and slot_of(other) == slot_of(name) and load_status(other):
             raise FleetError("fleet name %s shares address slot %d with live fleet %s; pick another --name"
                              % (name, slot_of(name), other))
-    down(name)  # leftovers of a crashed run
     interpreters = python_paths(tuple(pythons))
     host_names = ["%s-h%d" % (name, i) for i in range(1, count + 1)]
+    bare = ["%s-%s" % (name, item) if re.match(r"^h[0-9]+$", item) else item for item in bare]  # h3 = <name>-h3
     unknown = sorted(set(bare) - set(host_names))
     if unknown:
         raise FleetError("--bare names unknown host(s) %s; hosts are %s..%s" % (", ".join(unknown), host_names[0], host_names[-1]))
+    down(name)  # leftovers of a crashed run (or the previous fleet of this name)
     directory = state_dir(name)
     os.makedirs(directory, mode=0o700)
     key = os.path.join(directory, "id_ed25519")
-    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pymigrate-fleet-" + name, "-f", key])
-    for path in PRIVATE_DIRS + ("/run/sshd",):  # /run/sshd: sshd's privilege separation directory
-        os.makedirs(path, exist_ok=True)
     hosts = []
     try:
+        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pymigrate-fleet-" + name, "-f", key])
+        for path in PRIVATE_DIRS + ("/run/sshd",):  # /run/sshd: sshd's privilege separation directory
+            os.makedirs(path, exist_ok=True)
         for index, host in enumerate(host_names, start=1):
             short, python = interpreters[(index - 1) % len(interpreters)]
             hosts.append(_up_host(name, index, host, key, python, short, host in bare, tmpfs_size))
+            made = hosts[-1]
+            log("%s: %s (control side %s), Python %s%s"
+                % (host, made["address"], made["control_address"], short, ", bare" if made["bare"] else ""))
         _write(os.path.join(directory, "known_hosts"),
                "".join("%s %s" % (h["address"], h["host_key"]) for h in hosts))
         status = {"name": name, "key": key, "hosts": hosts}
@@ -253,6 +339,7 @@ def _up_host(name, index, host, key, python, short, bare, tmpfs_size):
     for argv in (["ip", "addr", "add", host_ip + "/30", "dev", "eth0"], ["ip", "link", "set", "eth0", "up"],
                  ["ip", "link", "set", "lo", "up"]):
         _run(["ip", "netns", "exec", host] + argv)
+    _reject_new_outgoing(host)
     host_key = os.path.join(directory, "ssh_host_ed25519_key")
     _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host, "-f", host_key])
     pid_file = os.path.join(directory, "sshd.pid")
@@ -276,14 +363,21 @@ def _up_host(name, index, host, key, python, short, bare, tmpfs_size):
     mounts = ["mount -t tmpfs -o size=%s,mode=%s tmpfs %s" % (tmpfs_size, "1777" if path.endswith("tmp") else "0755", path)
               for path in PRIVATE_DIRS]
     if bare:
-        # An overlay over the interpreter's stdlib dir, with pip and ensurepip deleted in it (whiteouts in
-        # the upper layer): this host's sessions see a Python without them, the others are unaffected.
-        stdlib = os.path.dirname(_ensurepip_dir(python))
-        upper, work = os.path.join(directory, "overlay-upper"), os.path.join(directory, "overlay-work")
-        os.makedirs(upper)
-        os.makedirs(work)
-        mounts += ["mount -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir=%s %s" % (stdlib, upper, work, stdlib),
-                   "rm -rf %s/ensurepip %s/site-packages/pip %s/site-packages/pip-*" % (stdlib, stdlib, stdlib)]
+        # Minimal server images ship Python without pip and ensurepip. In this host's mounts only:
+        # - site-packages (pip, setuptools, ...) is covered by an empty directory bind-mounted over it;
+        # - ensurepip is deleted from an overlay of the stdlib dir (a whiteout in an upper layer kept in the
+        #   state dir). An empty directory bind-mounted over ensurepip would not do: Python imports an
+        #   empty directory as a namespace package, so `import ensurepip` would still succeed.
+        ensurepip, site_packages = _bare_dirs(python)
+        stdlib = os.path.dirname(ensurepip)
+        empty, upper, work = (os.path.join(directory, part) for part in ("empty", "overlay-upper", "overlay-work"))
+        for path in (empty, upper, work):
+            os.makedirs(path, mode=0o755)
+        os.chmod(empty, 0o555)
+        mounts += ["mount -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir=%s %s"
+                   % (stdlib, upper, work, _quote(stdlib)),
+                   "rm -rf %s" % _quote(ensurepip),
+                   "mount --bind %s %s" % (_quote(empty), _quote(site_packages))]
     script = "set -e; %s; hostname %s; exec %s -f %s\n" % (
         "; ".join(mounts), host, _which("sshd"), os.path.join(directory, "sshd_config"))
     _write(os.path.join(directory, "start.sh"), script)
@@ -293,6 +387,27 @@ def _up_host(name, index, host, key, python, short, bare, tmpfs_size):
     return {"name": host, "address": host_ip, "control_address": control_ip, "python": python,
             "python_version": short, "bare": bare, "host_key": "%s %s\n" % (public[0], public[1]),
             "pid_file": pid_file, "state_dir": directory}
+
+
+def _reject_new_outgoing(host):
+    """Belt and braces besides the missing route: reject NEW outgoing connections from the host (not on lo).
+
+    Only when nft or iptables is installed; without them the routing alone keeps the host in.
+    """
+    nft, iptables = _which("nft"), _which("iptables")
+    if nft:
+        rules = ("table inet pymigrate_fleet {\n chain output {\n  type filter hook output priority 0; policy accept;\n"
+                 "  oifname \"lo\" accept\n  ct state new reject\n }\n}\n")
+        argv, kwargs = [nft, "-f", "-"], {"input": rules}
+    elif iptables:
+        argv, kwargs = [iptables, "-A", "OUTPUT", "!", "-o", "lo", "-m", "conntrack", "--ctstate", "NEW",
+                        "-j", "REJECT"], {}
+    else:
+        return
+    result = _run(["ip", "netns", "exec", host] + argv, check=False, **kwargs)
+    if result.returncode != 0:
+        log("warning: %s: no outgoing-connection rule (%s); the missing route still keeps it in"
+            % (host, result.stderr.strip()))
 
 
 def _start(host, directory):
@@ -310,16 +425,21 @@ def start_sshd(name, host):
 
 
 def _wait_for_ssh(host, timeout=10.0):
+    """Bounded wait until the host's sshd accepts TCP and has written its pid file (`exec` needs it)."""
     deadline = time.time() + timeout
     while True:
         try:
             with socket.create_connection((host["address"], 22), timeout=1):
-                return
+                pid = _read_pid(host["pid_file"])
+                if pid and _pid_alive(pid):
+                    return
+                error = "no live pid in %s yet" % host["pid_file"]
         except OSError as exc:
-            if time.time() > deadline:
-                raise FleetError("sshd of %s did not accept connections on %s:22 within %ds: %s"
-                                 % (host["name"], host["address"], timeout, exc))
-            time.sleep(0.1)
+            error = str(exc)
+        if time.time() > deadline:
+            raise FleetError("sshd of %s did not accept connections on %s:22 within %ds: %s"
+                             % (host["name"], host["address"], timeout, error))
+        time.sleep(0.1)
 
 
 def render_inventory(status):
