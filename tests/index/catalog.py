@@ -4,23 +4,38 @@
 |---|---|---|
 | alpha | 1.0, 1.1, 2.0 | plain pure wheels; upgrades and downgrades; upload times spread for cut-offs |
 | netio | 4.0 | `backport-eg; python_version < "3.11"` (the anyio/exceptiongroup case), dep on idna-lite |
-| backport-eg, idna-lite | 1.2 / 3.0 | dependencies of netio |
+| backport-eg, idna-lite | 1.2 / 3.0 | dependencies of netio; backport-eg has Metadata-Version 2.1 with a |
+|                        |           | free-text `License:` field instead of License-Expression |
 | fastcore | 1.0 | platform wheels: cp39..cp313 x manylinux_2_17_x86_64 (+manylinux2014),     |
 |          |     | manylinux_2_28_aarch64, musllinux_1_2_x86_64, macosx_11_0_arm64, win_amd64 |
 | fastcore | 1.1 | abi3 wheels only (cp39-abi3, x86_64 and aarch64) |
 | webkit | 2.0 | extras: `http` -> httpish, `socks` -> socksy; depends on alpha>=1.0 |
 | httpish, socksy | 1.0 | extra dependencies of webkit |
-| archdep | 1.0 | markers on platform_machine (armhelper), sys_platform (winhelper), implementation_name (pypyhelper) |
+| crawler | 1.0 | a dependency that asks for an extra: `webkit[http]>=2.0` |
+| archdep | 1.0 | markers: platform_machine (armhelper), sys_platform == "win32" (winhelper, Windows only), |
+|         |     | implementation_name == "pypy" (pypyhelper) |
 | armhelper, winhelper, pypyhelper | 1.0 | marker-only dependencies |
 | modernlib | 1.0, 2.0 | requires-python: 2.0 needs >=3.11, so a 3.9 target gets 1.0 |
-| yankee | 1.0, 1.1 | 1.1 is yanked ("broken build") |
+| yankee | 1.0, 1.1 | 1.1, the newest, is yanked with the reason "broken build" |
 | prerel | 1.0, 2.0rc1 | a prerelease newer than the final release |
 | sdistonly | 1.0 | only an sdist, pure: buildable into py3-none-any by its in-tree backend |
 | cext | 1.0 | only an sdist that builds a platform-specific wheel (as with a compiled extension) |
 | conflict-a, conflict-b, shared | 1.0 / 1.0 / 1.0, 2.0 | conflict-a needs shared==1.0, conflict-b needs shared==2.0 |
 | Foo_Bar.baz | 1.0 | a name that needs normalising (foo-bar-baz) |
 | nometa | 1.0 | no PEP 658 metadata file: metadata must be read from the wheel itself |
-| pip | bundled | the pip wheel of this machine's newest ensurepip (for hosts without pip), if present |
+| pip | bundled | the pip wheel of this machine's newest ensurepip (for hosts without pip), if present; |
+|     |         | only with ``build(include_pip=True)`` (the default for ``build``, off for ``make_index``) |
+
+Upload times (first of the month) are spread for ``uploaded_prior_to`` cut-offs: 2024-01 alpha 1.0;
+2024-02 most base releases; 2024-03 fastcore 1.0, webkit and its extras, archdep, shared 2.0; 2024-04
+fastcore 1.1, crawler; 2024-05 modernlib 2.0, yankee 1.1, prerel 2.0rc1; 2024-06 alpha 1.1; 2025-01
+alpha 2.0. A cut-off of 2024-04-15 thus gives alpha 1.0 and modernlib 1.0.
+Every wheel but nometa's has a PEP 658 ``.metadata`` file next to it.
+
+Optional, off by default: ``build(..., build_tools_dir=DIR)`` (or ``add_wheel_files``) copies real
+wheels (for example setuptools and wheel, from ``pip download setuptools wheel -d DIR``) into the index,
+so that setuptools-backed sdists (``release(..., sdist_backend="setuptools")``) can be built from it
+with ``pip wheel --no-index --find-links`` or ``python -m build``.
 """
 
 import glob
@@ -38,11 +53,18 @@ PLATFORMS = ("manylinux_2_17_x86_64.manylinux2014_x86_64", "manylinux_2_28_aarch
 
 def release(name, version, requires=(), requires_python=None, extras=(), tags=(("py3-none-any",),),
             yanked=None, upload_time=None, sdist=False, wheel=True, platform_sdist=False, metadata_file=True,
-            license_expression="MIT", summary=None):
+            license_expression="MIT", summary=None, license=None, sdist_backend="intree"):
+    """One release of a project: its wheels (one per entry of ``tags``, each a tuple of the tags that wheel
+    claims) and/or an sdist. ``yanked``: None, True or a reason string. ``upload_time``: PEP 700 ISO time.
+    ``metadata_file``: write the PEP 658 ``<file>.metadata`` next to the wheels. ``platform_sdist``: the
+    sdist builds a platform wheel (as a compiled extension does). ``license`` sets the older ``License:``
+    field; pass ``license_expression=None`` with it for plain metadata 2.1. ``sdist_backend``: "intree"
+    (no build dependencies) or "setuptools" (needs setuptools and wheel in the index)."""
     return dict(name=name, version=version, requires=list(requires), requires_python=requires_python,
                 extras=list(extras), tags=[list(t) for t in tags], yanked=yanked, upload_time=upload_time,
                 sdist=sdist, wheel=wheel, platform_sdist=platform_sdist, metadata_file=metadata_file,
-                license_expression=license_expression, summary=summary or "Synthetic %s for tests" % name)
+                license_expression=license_expression, summary=summary or "Synthetic %s for tests" % name,
+                license=license, sdist_backend=sdist_backend)
 
 
 def _expand(platform_set):
@@ -66,7 +88,8 @@ def default_catalog():
         release("alpha", "2.0", upload_time="2025-01-01T00:00:00Z"),
         release("netio", "4.0", requires=['backport-eg>=1.0; python_version < "3.11"', "idna-lite>=2.8"],
                 requires_python=">=3.8", upload_time=day % 2),
-        release("backport-eg", "1.2", requires_python=">=3.7", upload_time=day % 2),
+        release("backport-eg", "1.2", requires_python=">=3.7", upload_time=day % 2, license_expression=None,
+                license="Python Software Foundation License"),
         release("idna-lite", "3.0", upload_time=day % 2),
         release("fastcore", "1.0", tags=_platform_wheels(), upload_time=day % 3, license_expression="BSD-3-Clause"),
         release("fastcore", "1.1", tags=[("cp39-abi3-manylinux_2_17_x86_64", "cp39-abi3-manylinux2014_x86_64"),
@@ -74,6 +97,7 @@ def default_catalog():
         release("webkit", "2.0", extras=["http", "socks"],
                 requires=["alpha>=1.0", 'httpish>=1.0; extra == "http"', 'socksy; extra == "socks"'],
                 upload_time=day % 3),
+        release("crawler", "1.0", requires=["webkit[http]>=2.0"], upload_time=day % 4),
         release("httpish", "1.0", upload_time=day % 3),
         release("socksy", "1.0", upload_time=day % 3),
         release("archdep", "1.0", requires=['armhelper; platform_machine == "aarch64"',
@@ -120,15 +144,19 @@ def _file_entry(directory, filename, data, rel, metadata=None):
     return path, entry
 
 
-def build(directory, catalog=None, include_pip=True):
-    """Write every file of ``catalog`` into ``directory/files`` and the index description index.json."""
+def build(directory, catalog=None, include_pip=True, build_tools_dir=None):
+    """Write every file of ``catalog`` (default: ``default_catalog()``) into ``directory/files`` and the
+    index description ``directory/index.json``; returns ``directory``. ``include_pip`` adds this machine's
+    bundled pip wheel; ``build_tools_dir`` (off by default) copies the setuptools and wheel wheels found
+    there into the index (see ``add_wheel_files``)."""
     files_dir = os.path.join(directory, "files")
     os.makedirs(files_dir, exist_ok=True)
     projects = {}
     for rel in default_catalog() if catalog is None else catalog:
         project = projects.setdefault(wheels.normalize(rel["name"]), {"name": rel["name"], "files": []})
         metadata = wheels.metadata_text(rel["name"], rel["version"], rel["requires"], rel["requires_python"],
-                                        rel["extras"], rel["license_expression"], rel["summary"])
+                                        rel["extras"], rel["license_expression"], rel["summary"],
+                                        license=rel.get("license"))
         if rel["wheel"]:
             for tags in rel["tags"]:
                 data = wheels.wheel_bytes(rel["name"], rel["version"], tags, metadata)
@@ -137,7 +165,9 @@ def build(directory, catalog=None, include_pip=True):
                                            metadata.encode() if rel["metadata_file"] else None)
                 project["files"].append(entry)
         if rel["sdist"]:
-            data = wheels.sdist_bytes(rel["name"], rel["version"], metadata, rel["platform_sdist"])
+            data = wheels.sdist_bytes(rel["name"], rel["version"], metadata, rel["platform_sdist"],
+                                      backend=rel.get("sdist_backend", "intree"), requires=rel["requires"],
+                                      requires_python=rel["requires_python"], extras=rel["extras"])
             _path, entry = _file_entry(files_dir, wheels.sdist_filename(rel["name"], rel["version"]), data, rel)
             project["files"].append(entry)
     pip = bundled_pip_wheel() if include_pip else None
@@ -153,6 +183,41 @@ def build(directory, catalog=None, include_pip=True):
                                    {"requires_python": requires_python or None, "upload_time": "2024-07-28T00:00:00Z"},
                                    metadata)
         projects["pip"] = {"name": "pip", "files": [entry]}
+    _save(directory, projects)
+    if build_tools_dir:
+        add_wheel_files(directory, build_tools_dir)
+    return directory
+
+
+def _save(directory, projects):
     with open(os.path.join(directory, "index.json"), "w") as handle:
         json.dump({"projects": projects}, handle, indent=1, sort_keys=True)
-    return directory
+
+
+def add_wheel_files(directory, source_dir, names=("setuptools", "wheel"), upload_time="2024-01-01T00:00:00Z"):
+    """Copy real wheels of the projects ``names`` from ``source_dir`` (e.g. filled by
+    ``pip download setuptools wheel -d DIR``) into the built index at ``directory``, with their PEP 658
+    metadata; a running IndexServer sees them after ``.reload()``. Returns the filenames added."""
+    with open(os.path.join(directory, "index.json")) as handle:
+        projects = json.load(handle)["projects"]
+    wanted = {wheels.normalize(n) for n in names}
+    added = []
+    for path in sorted(glob.glob(os.path.join(source_dir, "*.whl"))):
+        filename = os.path.basename(path)
+        project = wheels.normalize(filename.split("-")[0])
+        if project not in wanted:
+            continue
+        with open(path, "rb") as handle:
+            data = handle.read()
+        metadata = wheels.read_wheel_metadata(path)
+        requires_python = None
+        for line in metadata.decode("utf-8", "replace").split("\n\n")[0].splitlines():
+            if line.startswith("Requires-Python:"):
+                requires_python = line.split(":", 1)[1].strip() or None
+        _path, entry = _file_entry(os.path.join(directory, "files"), filename, data,
+                                   {"requires_python": requires_python, "upload_time": upload_time}, metadata)
+        files = projects.setdefault(project, {"name": project, "files": []})["files"]
+        files[:] = [f for f in files if f["filename"] != filename] + [entry]
+        added.append(filename)
+    _save(directory, projects)
+    return added

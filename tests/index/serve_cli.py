@@ -19,10 +19,14 @@ def main(argv):
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--auth", help="require basic auth user:password")
     parser.add_argument("--build", action="store_true", help="(re)build the default catalog into --dir first")
+    parser.add_argument("--build-tools", metavar="DIR",
+                        help="also copy the setuptools and wheel wheels found in DIR into the index (optional)")
     args = parser.parse_args(argv)
     directory = args.dir or tempfile.mkdtemp(prefix="pymigrate-index-")
     if args.build or not os.path.exists(os.path.join(directory, "index.json")):
-        catalog.build(directory)
+        catalog.build(directory, build_tools_dir=args.build_tools)
+    elif args.build_tools:
+        catalog.add_wheel_files(directory, args.build_tools)
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
     server = IndexServer(directory, port=args.port, auth=auth)
     print(server.url, flush=True)

@@ -2,7 +2,19 @@
 
 Serves a directory made by ``catalog.build``: ``index.json`` describes the projects, ``files/`` holds the
 files. Supports HTTP Range requests, optional basic auth, and fault switches for tests: corrupt bytes
-for a file, N failures with 503, or 403 for everything. Every request is logged in ``.requests``.
+for a file, N failures with 503, or 403 for everything (or for some paths). Every request is logged in
+``.requests`` as ``(method, path, range header or None)``.
+
+    server = IndexServer(root, host="127.0.0.1", port=0, auth=None)   # starts serving in a thread
+    server.url          # http://127.0.0.1:PORT/simple/
+    server.files_url    # http://127.0.0.1:PORT/files/
+    server.corrupt.add("x-1.0-py3-none-any.whl")   # serve it with its last byte flipped
+    server.fail_503["x-1.0-py3-none-any.whl"] = 2  # the next 2 requests (by file name or path) get 503
+    server.forbidden = True                        # 403 for everything (or a set of paths / file names)
+    server.ranges = False                          # ignore Range headers (200 with the whole file)
+    server.legacy_metadata_key = True              # JSON also carries "dist-info-metadata" (PEP 714 old key)
+    server.downloads()                             # full-file GETs of wheels, in order
+    server.stop()
 """
 
 import base64
@@ -54,12 +66,13 @@ class IndexServer:
         self.requests = []
         self.corrupt = set()      # filenames served with one byte flipped
         self.fail_503 = {}        # filename or path -> remaining failures
-        self.forbidden = False
+        self.forbidden = False    # True: 403 for everything; a set: 403 for those paths or file names
         self.ranges = True        # honour Range requests
+        self.legacy_metadata_key = False  # JSON: also "dist-info-metadata" (pip < 23.1 chokes on its dict form)
         self._lock = threading.Lock()
         self.reload()
         handler = type("Handler", (_Handler,), {"index": self})
-        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd = _QuietServer((host, port), handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.base = "http://%s:%d" % (host, self.port)
@@ -76,6 +89,21 @@ class IndexServer:
         with self._lock:
             self.requests.append((method, path, range_header))
 
+    def reset(self):
+        """Clear the request log and every fault switch."""
+        with self._lock:
+            del self.requests[:]
+            self.corrupt.clear()
+            self.fail_503.clear()
+            self.forbidden = False
+            self.ranges = True
+
+    def is_forbidden(self, path):
+        forbidden = self.forbidden
+        if forbidden is True:
+            return True
+        return bool(forbidden) and (path in forbidden or os.path.basename(path) in forbidden)
+
     def downloads(self, suffix=".whl"):
         """Full-file GETs (no Range) of files ending in ``suffix``."""
         with self._lock:
@@ -91,9 +119,23 @@ class IndexServer:
         return False
 
     def stop(self):
-        self._httpd.shutdown()
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
         self._httpd.server_close()
-        self._thread.join(timeout=5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that hangs up mid-response (range reads, cancelled downloads) is not news
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -111,7 +153,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
 
     def _authorized(self):
         if not self.index.auth:
@@ -123,12 +168,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):  # noqa: N802
-        path = urllib.parse.urlsplit(self.path).path
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        split = urllib.parse.urlsplit(self.path)
+        path = urllib.parse.unquote(split.path)
+        query = urllib.parse.parse_qs(split.query)
         self.index.log(self.command, path, self.headers.get("Range"))
         if not self._authorized():
             return self._send(401, b"authentication required", headers={"WWW-Authenticate": 'Basic realm="test index"'})
-        if self.index.forbidden:
+        if self.index.is_forbidden(path):
             return self._send(403, b"forbidden")
         if self.index.take_failure(path) or self.index.take_failure(os.path.basename(path)):
             return self._send(503, b"try again")
@@ -139,7 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
         if match:
             name = match.group(1)
             if name != normalize(name) or not path.endswith("/"):
-                return self._send(301, headers={"Location": "/simple/%s/" % normalize(name)})
+                location = "/simple/%s/" % normalize(name) + ("?" + split.query if split.query else "")
+                return self._send(301, headers={"Location": location})
             return self._project_page(name, kind)
         match = re.match(r"^/files/([^/]+)$", path)
         if match:
@@ -150,16 +197,18 @@ class _Handler(BaseHTTPRequestHandler):
         """A simple-API page with an ETag; a matching If-None-Match gets 304 (as real indexes do)."""
         etag = '"%s"' % hashlib.sha256(body).hexdigest()[:20]
         if self.headers.get("If-None-Match") == etag:
-            return self._send(304, headers={"ETag": etag})
-        return self._send(200, body, content_type, {"ETag": etag})
+            return self._send(304, headers={"ETag": etag, "Vary": "Accept"})
+        return self._send(200, body, content_type, {"ETag": etag, "Vary": "Accept"})
 
     def _root_page(self, kind):
         names = sorted(self.index.projects)
         if kind == JSON_TYPE:
             body = {"meta": {"api-version": "1.1"}, "projects": [{"name": self.index.projects[n]["name"]} for n in names]}
-            return self._send(200, json.dumps(body).encode(), JSON_TYPE)
+            return self._send(200, json.dumps(body).encode(), JSON_TYPE, {"Vary": "Accept"})
         links = "".join('<a href="/simple/%s/">%s</a>\n' % (n, html.escape(self.index.projects[n]["name"])) for n in names)
-        return self._send(200, ("<!DOCTYPE html><html><body>\n%s</body></html>" % links).encode(), kind)
+        body = ('<!DOCTYPE html><html><head><meta name="pypi:repository-version" content="1.1"></head>'
+                "<body>\n%s</body></html>" % links)
+        return self._send(200, body.encode(), kind, {"Vary": "Accept"})
 
     def _project_page(self, name, kind):
         project = self.index.projects.get(name)
@@ -170,11 +219,13 @@ class _Handler(BaseHTTPRequestHandler):
             for entry in project["files"]:
                 item = {"filename": entry["filename"], "url": "../../files/%s" % entry["filename"],
                         "hashes": {"sha256": entry["sha256"]}, "requires-python": entry["requires_python"],
-                        "yanked": entry["yanked"] if entry["yanked"] else False, "size": entry["size"],
+                        "yanked": entry["yanked"] or False, "size": entry["size"],
                         "upload-time": entry["upload_time"]}
                 if entry["metadata_sha256"]:
                     # PEP 714: only the new key in JSON; pip < 23.1 crashes on a dict under the old one.
                     item["core-metadata"] = {"sha256": entry["metadata_sha256"]}
+                    if self.index.legacy_metadata_key:
+                        item["dist-info-metadata"] = {"sha256": entry["metadata_sha256"]}
                 files.append(item)
             body = {"meta": {"api-version": "1.1"}, "name": name, "files": files,
                     "versions": sorted({_version_of(e["filename"]) for e in project["files"]})}
@@ -185,11 +236,12 @@ class _Handler(BaseHTTPRequestHandler):
             if entry["requires_python"]:
                 attrs.append('data-requires-python="%s"' % html.escape(entry["requires_python"]))
             if entry["yanked"]:
-                attrs.append('data-yanked="%s"' % html.escape(entry["yanked"]))
+                reason = entry["yanked"] if isinstance(entry["yanked"], str) else ""
+                attrs.append('data-yanked="%s"' % html.escape(reason))
             if entry["metadata_sha256"]:
                 attrs.append('data-dist-info-metadata="sha256=%s"' % entry["metadata_sha256"])
                 attrs.append('data-core-metadata="sha256=%s"' % entry["metadata_sha256"])
-            links.append("<a %s>%s</a><br/>" % (" ".join(attrs), entry["filename"]))
+            links.append("<a %s>%s</a><br/>" % (" ".join(attrs), html.escape(entry["filename"])))
         body = ('<!DOCTYPE html><html><head><meta name="pypi:repository-version" content="1.1"></head>'
                 "<body><h1>Links for %s</h1>\n%s\n</body></html>" % (name, "\n".join(links)))
         return self._page(body.encode(), kind)
@@ -205,13 +257,13 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = "application/octet-stream"
         range_header = self.headers.get("Range")
         match = re.match(r"^bytes=(\d*)-(\d*)$", range_header or "")
-        if match and self.index.ranges:
+        if match and match.group(0) != "bytes=-" and self.index.ranges:
             start, end = match.groups()
             if start == "":
                 start, end = max(0, len(data) - int(end)), len(data) - 1
             else:
                 start, end = int(start), min(int(end) if end else len(data) - 1, len(data) - 1)
-            if start >= len(data):
+            if start >= len(data) or end < start:
                 return self._send(416, headers={"Content-Range": "bytes */%d" % len(data)})
             return self._send(206, data[start:end + 1], content_type,
                               {"Content-Range": "bytes %d-%d/%d" % (start, end, len(data)), "Accept-Ranges": "bytes"})

@@ -1,17 +1,21 @@
 """Build real, installable synthetic wheels and sdists (standard library only).
 
 A wheel is a zip with ``<pkg>/__init__.py`` (holding ``__version__``), ``*.dist-info/METADATA``,
-``WHEEL`` with its ``Tag:`` lines and a ``RECORD`` with correct sha256 hashes. An sdist carries a tiny
-in-tree PEP 517 backend, so building it needs no build dependency from any index.
+``WHEEL`` with its ``Tag:`` lines and a ``RECORD`` with correct sha256 hashes. An sdist by default carries
+a tiny in-tree PEP 517 backend (``backend="intree"``), so building it needs no build dependency from any
+index; ``backend="setuptools"`` makes a classic setuptools sdist instead (``setuptools.build_meta``, and
+for a platform sdist a ``setup.py`` with a C extension), which needs the real setuptools and wheel in the
+index (see ``catalog.add_wheel_files``) and, for the extension, a C compiler.
 """
 
 import base64
+import calendar
+import gzip
 import hashlib
 import io
 import os
 import re
 import tarfile
-import time
 import zipfile
 
 FIXED_DATE = (2024, 1, 1, 0, 0, 0)
@@ -27,10 +31,15 @@ def dist_name(name):
 
 
 def metadata_text(name, version, requires=(), requires_python=None, extras=(), license_expression=None,
-                  summary=None):
-    lines = ["Metadata-Version: 2.4", "Name: %s" % name, "Version: %s" % version]
+                  summary=None, license=None, metadata_version=None):
+    """Core metadata; 2.4 (with License-Expression) unless ``metadata_version`` says otherwise. ``license``
+    is the older free-text ``License:`` field (metadata 2.1 style)."""
+    version_field = metadata_version or ("2.4" if license_expression else "2.1")
+    lines = ["Metadata-Version: %s" % version_field, "Name: %s" % name, "Version: %s" % version]
     if summary:
         lines.append("Summary: %s" % summary)
+    if license:
+        lines.append("License: %s" % license)
     if license_expression:
         lines.append("License-Expression: %s" % license_expression)
     if requires_python:
@@ -95,6 +104,30 @@ def get_requires_for_build_wheel(config_settings=None):
 def get_requires_for_build_sdist(config_settings=None):
     return []
 
+def get_requires_for_build_editable(config_settings=None):
+    return []
+
+def build_sdist(sdist_directory, config_settings=None):
+    import tarfile
+    _text, name, version = _meta()
+    base = "%s-%s" % (re.sub(r"[-_.]+", "_", name).lower(), version)
+    filename = base + ".tar.gz"
+    with tarfile.open(os.path.join(sdist_directory, filename), "w:gz", format=tarfile.PAX_FORMAT) as archive:
+        for top, dirs, files in os.walk("."):
+            dirs[:] = sorted(d for d in dirs if d not in ("__pycache__",) and not d.endswith(".egg-info"))
+            for entry in sorted(files):
+                path = os.path.normpath(os.path.join(top, entry))
+                archive.add(path, arcname="%s/%s" % (base, path), recursive=False)
+    return filename
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    text, name, version = _meta()
+    info = "%s-%s.dist-info" % (re.sub(r"[-_.]+", "_", name).lower(), version)
+    os.makedirs(os.path.join(metadata_directory, info), exist_ok=True)
+    with open(os.path.join(metadata_directory, info, "METADATA"), "w") as handle:
+        handle.write(text)
+    return info
+
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     text, name, version = _meta()
     with open("pyproject.toml") as handle:
@@ -122,20 +155,85 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 '''
 
 
-def sdist_bytes(name, version, metadata=None, platform_specific=False):
+def _toml_list(items):
+    return "[%s]" % ", ".join(_toml_str(item) for item in items)
+
+
+def _toml_str(text):
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def setuptools_pyproject(name, version, requires=(), requires_python=None, extras=None):
+    """pyproject.toml for a setuptools (PEP 621) build of a synthetic project."""
+    lines = ['[build-system]', 'requires = ["setuptools>=61", "wheel"]', 'build-backend = "setuptools.build_meta"',
+             '', '[project]', 'name = %s' % _toml_str(name), 'version = %s' % _toml_str(version)]
+    if requires_python:
+        lines.append("requires-python = %s" % _toml_str(requires_python))
+    plain = [r for r in requires if "extra ==" not in r]
+    lines.append("dependencies = %s" % _toml_list(plain))
+    if extras:
+        lines.append("")
+        lines.append("[project.optional-dependencies]")
+        for extra, reqs in extras.items():
+            lines.append("%s = %s" % (extra, _toml_list(reqs)))
+    lines += ["", "[tool.setuptools]", "packages = [%s]" % _toml_str(dist_name(name))]
+    return "\n".join(lines) + "\n"
+
+
+def _extras_of(requires, extras):
+    """{extra: [requirement without the extra marker]} from Requires-Dist lines with ``extra == "x"``."""
+    out = {extra: [] for extra in extras}
+    for requirement in requires:
+        match = re.search(r"""^(.*?);\s*extra\s*==\s*["']([^"']+)["']\s*$""", requirement)
+        if match:
+            out.setdefault(match.group(2), []).append(match.group(1).strip())
+    return out
+
+
+SETUP_PY_EXT = """from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("%(pkg)s._speedups", ["%(pkg)s/_speedups.c"])])
+"""
+
+SPEEDUPS_C = """#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static struct PyModuleDef speedups = {PyModuleDef_HEAD_INIT, "_speedups", NULL, -1, NULL};
+
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&speedups); }
+"""
+
+
+def sdist_bytes(name, version, metadata=None, platform_specific=False, backend="intree", requires=(),
+                requires_python=None, extras=()):
+    """An sdist. ``platform_specific`` marks it as building a platform wheel (a compiled extension):
+    the in-tree backend then tags the wheel for the building interpreter; the setuptools variant has
+    a real ``ext_modules`` C extension in ``setup.py``."""
     base = "%s-%s" % (dist_name(name), version)
     pkg_info = metadata or metadata_text(name, version)
-    pyproject = ('[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_build"]\n\n'
-                 '[tool.pymigrate-test]\nplatform = %s\n' % ("true" if platform_specific else "false"))
-    members = [("PKG-INFO", pkg_info), ("pyproject.toml", pyproject), ("_build/backend.py", BACKEND),
-               ("%s/__init__.py" % dist_name(name), "__version__ = %r\n" % version)]
+    package = dist_name(name)
+    if backend == "setuptools":
+        members = [("PKG-INFO", pkg_info),
+                   ("pyproject.toml", setuptools_pyproject(name, version, requires, requires_python,
+                                                           _extras_of(requires, extras))),
+                   ("%s/__init__.py" % package, "__version__ = %r\n" % version)]
+        if platform_specific:
+            members += [("setup.py", SETUP_PY_EXT % {"pkg": package}),
+                        ("%s/_speedups.c" % package, SPEEDUPS_C)]
+    else:
+        pyproject = ('[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_build"]\n\n'
+                     '[tool.pymigrate-test]\nplatform = %s\n' % ("true" if platform_specific else "false"))
+        members = [("PKG-INFO", pkg_info), ("pyproject.toml", pyproject), ("_build/backend.py", BACKEND),
+                   ("%s/__init__.py" % package, "__version__ = %r\n" % version)]
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
+    # gzip header mtime 0 and fixed member times: the same sdist gives the same bytes (and hash) every build.
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed, \
+            tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for path, text in members:
             data = text.encode()
             info = tarfile.TarInfo("%s/%s" % (base, path))
             info.size = len(data)
-            info.mtime = int(time.mktime(FIXED_DATE + (0, 0, -1)))
+            info.mtime = int(calendar.timegm(FIXED_DATE + (0, 0, 0)))
             info.mode = 0o644
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
