@@ -13,7 +13,7 @@ export PIP_CONFIG_FILE := /dev/null
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: dev system-deps demo test unit sanity lint integration bench clean build changelog
+.PHONY: dev system-deps demo test unit component sanity lint integration bench clean build changelog
 
 dev: system-deps $(STAMP) .collections/ansible_collections/airgap/pymigrate
 
@@ -33,16 +33,21 @@ $(STAMP): requirements-dev.txt
 demo: dev
 	$(BIN)/python tests/tools/demo.py
 
-test: dev unit sanity lint integration
+test: dev unit component sanity lint integration
 
 unit: dev
-	$(BIN)/python -m pytest tests/unit -q -m "not network"
+	$(BIN)/python -m pytest tests/unit -q
+
+component: dev
+	$(BIN)/python -m pytest tests/component -q -m "not network"
 
 sanity: dev
 	tests/tools/sanity
 
 lint: dev
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/ruff check plugins benchmarks
+	$(BIN)/mypy -p ansible_collections.airgap.pymigrate.plugins.plugin_utils
 
 integration: dev
 	$(BIN)/python -m pytest tests/integration -q -m "not network"

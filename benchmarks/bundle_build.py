@@ -28,12 +28,13 @@ GLIBC = "2.28"
 DRIVER = r"""
 import json, os, resource, sys, time
 sys.path.insert(0, os.path.join(%(root)r, ".collections"))
-from ansible_collections.airgap.pymigrate.plugins.module_utils import _bundle, _index, _targets, _wanted
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _bundle, _index, _targets, _wanted
 bundle_dir, index_url = sys.argv[1], sys.argv[2]
 start = time.perf_counter()
 hosts = []
 for number, (python, arch) in enumerate(%(profiles)r):
-    target = _targets.target_from_declaration({"python": python, "arch": arch, "libc": "glibc", "libc_version": %(glibc)r})
+    target = _targets.target_from_declaration({"python": python, "arch": arch, "libc": "glibc",
+                                               "libc_version": %(glibc)r})
     envs = _wanted.wanted_sets_for_host("bench%%d" %% number, {"pymigrate_requirements": {r: "" for r in %(reqs)r}})
     hosts.append(_bundle.HostInput("bench%%d" %% number, envs, target))
 client = _index.IndexClient([_index.IndexConfig(index_url)], workers=16, cache_dir=os.path.join(bundle_dir, ".cache"))
@@ -100,7 +101,8 @@ def main():
             rows.append((cold, rerun, pip_seconds))
             print("round %d: ours cold %.1fs (%d files, peak %.0f MB), re-run %.2fs (changed=%s), pip %s loop %.1fs, "
                   "ratio %.2f" % (number + 1, cold["seconds"], cold["fetched"], cold["peak_mb"], rerun["seconds"],
-                                  rerun["changed"], pip_version, pip_seconds, cold["seconds"] / pip_seconds), flush=True)
+                                  rerun["changed"], pip_version, pip_seconds, cold["seconds"] / pip_seconds),
+                  flush=True)
             shutil.rmtree(os.path.join(work, "pip-%d" % number), ignore_errors=True)
         best = min(rows, key=lambda row: row[0]["seconds"] / row[2])
         print(json.dumps({"profiles": len(PROFILES), "projects": len(REQUIREMENTS), "pip": pip_version,

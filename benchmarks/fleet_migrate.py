@@ -4,7 +4,7 @@
 
 The bundle: the bundle benchmark's set for the fleet's two profiles (Python 3.11 and 3.12), built once from the
 public index (network needed for that step only). Then, on the same hosts, alternating:
-- ours: playbooks/rollout.yml (push, verify, install) - first run, then a no-op re-run;
+- ours: playbooks/rollout.yml (push, install) - first run, then a no-op re-run;
 - plain: ansible.builtin.copy of the profile's wheel directory plus pip with --no-index --find-links into a
   venv (the venv's pip through ansible.builtin.command: ansible.builtin.pip needs packaging importable by
   the host's Python, which these hosts lack) - first run, then its re-run.
@@ -24,6 +24,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 from bundle_build import REQUIREMENTS, public_index_url  # noqa: E402  pylint: disable=wrong-import-position
+
 from tests.fleet import fleetlib  # noqa: E402  pylint: disable=wrong-import-position
 
 PLAIN = """

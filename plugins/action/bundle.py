@@ -5,36 +5,38 @@
 """airgap.pymigrate.bundle: resolve every profile and fetch into a bundle directory, on the control node.
 
 Thin: gathers each host's variables and facts from hostvars (or a survey file) and hands them to
-module_utils/_bundle.py.
+plugin_utils/_bundle.py.
 """
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._bundle import HostInput, build_bundle
-from ansible_collections.airgap.pymigrate.plugins.module_utils._index import IndexClient, IndexConfig
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError, check_controller_libraries
-from ansible_collections.airgap.pymigrate.plugins.module_utils._targets import target_from_declaration, target_from_facts
-from ansible_collections.airgap.pymigrate.plugins.module_utils._wanted import wanted_sets_for_host
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _survey
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
-
-FACTS_VAR = "__pymigrate_target_facts"
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import HostInput, build_bundle
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient, IndexConfig
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
+    PyMigrateError,
+    check_controller_libraries,
+    parse_time,
+)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import (
+    reported_facts,
+    target_from_declaration,
+    target_from_facts,
+)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import wanted_sets_for_host
 
 
 def _parse_cutoff(value):
     if not value:
         return None
     try:
-        cutoff = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
         raise PyMigrateError("not an ISO 8601 date or time", var="uploaded_prior_to", value=value,
                              hint='Use e.g. "2025-06-01T00:00:00Z"')
-    if cutoff.tzinfo is None:
-        cutoff = cutoff.replace(tzinfo=datetime.timezone.utc)
-    return cutoff
 
 
 class ActionModule(ControllerActionBase):
@@ -59,13 +61,13 @@ class ActionModule(ControllerActionBase):
     def run_controller(self, params, task_vars):
         check_controller_libraries()
         hostvars = task_vars.get("hostvars", {})
-        survey = self._load_survey(params["survey_file"])
+        survey = _survey.read(params["survey_file"])["hosts"] if params["survey_file"] else {}
         names = params["hosts"]
         if names is None:
-            # Every host the survey reached (registered facts), that the survey file lists, or that declares
+            # Every host the survey reached (its target facts), that the survey file lists, or that declares
             # its target; hosts that dropped out (unreachable) are not bundled for.
             names = [h for h in task_vars.get("groups", {}).get("all", [])
-                     if FACTS_VAR in hostvars.get(h, {}) or h in survey or "pymigrate_target" in hostvars.get(h, {})]
+                     if reported_facts(hostvars.get(h, {})) or h in survey or "pymigrate_target" in hostvars.get(h, {})]
         hosts, skipped = [], []
         for name in names:
             variables = hostvars.get(name)
@@ -93,24 +95,10 @@ class ActionModule(ControllerActionBase):
         return result
 
     @staticmethod
-    def _load_survey(path):
-        if not path:
-            return {}
-        try:
-            with open(path) as handle:
-                data = json.load(handle)
-            return dict(data["hosts"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise PyMigrateError("cannot read the survey file %s: %s" % (path, exc), var="survey_file", value=path,
-                                 hint="Create it with playbooks/survey.yml inside the enclave")
-
-    @staticmethod
     def _target(name, variables, survey):
         if "pymigrate_target" in variables:
             return target_from_declaration(variables["pymigrate_target"], host=name)
         if name in survey:
             return target_from_facts(survey[name], host=name)
-        registered = variables.get(FACTS_VAR) or {}
-        if registered.get("target_facts"):
-            return target_from_facts(registered["target_facts"], host=name)
-        return None
+        facts = reported_facts(variables)
+        return target_from_facts(facts, host=name) if facts else None

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError
-from ansible_collections.airgap.pymigrate.plugins.module_utils._report import fleet_summary, summary_lines
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._report import fleet_summary, summary_lines
 
 
 class ActionModule(ControllerActionBase):
@@ -36,6 +36,7 @@ class ActionModule(ControllerActionBase):
             with open(result["retry_file"], "w") as handle:
                 handle.write("".join(host + "\n" for host in summary["retry"]))
         except OSError as exc:
-            raise PyMigrateError("cannot write the report into %s: %s" % (params["dest"], exc), var="pymigrate_report_dir",
+            raise PyMigrateError("cannot write the report into %s: %s" % (params["dest"], exc),
+                                 var="pymigrate_report_dir",
                                  value=params["dest"])
         return result

@@ -5,7 +5,8 @@
 """Push: one call learns what the host store lacks, one stream carries it, one call verifies it in.
 
 Like ansible.builtin.copy it compares checksums before sending, but in batch: a per-file stat would be
-about three round trips per file per host.
+about three round trips per file per host. The host's files come from its slice of the bundle manifest,
+read here once; the host's environments are returned with the result for the install that follows.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 MODULE = "airgap.pymigrate.wheel_store"
 
@@ -29,10 +33,18 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
-        bundle_dir = args.pop("bundle_dir", None)
+        bundle_dir = os.path.expanduser(str(args.pop("bundle_dir", "") or ""))
+        host = args.pop("host", None) or (task_vars or {}).get("inventory_hostname")
         if not bundle_dir or not os.path.isdir(bundle_dir):
             raise AnsibleActionFail("bundle_dir %r is not a directory on the control node; build or import "
                                     "a bundle first" % (bundle_dir,))
+        if args.get("files") is None:
+            try:
+                manifest = _manifest.read(bundle_dir, check_mode=self._task.check_mode)
+                args["files"] = _manifest.host_files(manifest, host)
+                result["envs"] = _manifest.host_envs(manifest, host)
+            except PyMigrateError as exc:
+                return dict(result, failed=True, msg=str(exc))
 
         listing = self._execute_module(module_name=MODULE, module_args=dict(args, state="inventory"),
                                        task_vars=task_vars)

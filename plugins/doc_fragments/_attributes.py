@@ -15,7 +15,8 @@ attributes:
   check_mode:
     description: Can run in C(check_mode) and return changed status prediction without modifying target.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in C(check_mode)), when in diff mode.
+    description:
+      Will return details on what has changed (or possibly needs changing in C(check_mode)), when in diff mode.
   idempotent:
     description:
       - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
@@ -27,7 +28,8 @@ attributes:
 options: {}
 attributes:
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    description:
+      Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
 """
 
@@ -41,7 +43,7 @@ attributes:
     platforms: controller
 """
 
-    # The host store and a list of its files, shared by wheel_push, wheel_store and wheel_verify.
+    # The host store and a list of its files, shared by wheel_push and wheel_store.
     STORE_FILES = r"""
 options:
   store_dir:

@@ -6,24 +6,24 @@
 from __future__ import annotations
 
 # Documentation: bundle_host_files.yml and bundle_host_envs.yml beside this file.
+import os
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._bundle_view import (
-    BundleViewError,
-    host_envs,
-    host_files,
-)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 
 def _wrap(function):
-    def filter_function(manifest, host):
-        if not isinstance(manifest, dict):
-            raise AnsibleFilterError("%s expects a parsed bundle manifest (a dict), got %s"
-                                     % (function.__name__, type(manifest).__name__))
+    def filter_function(manifest_or_bundle_dir, host, check_mode=False):
         try:
-            return function(manifest, host)
-        except BundleViewError as exc:
+            if isinstance(manifest_or_bundle_dir, str):
+                manifest_or_bundle_dir = _manifest.read(os.path.expanduser(manifest_or_bundle_dir), check_mode)
+            if not isinstance(manifest_or_bundle_dir, dict):
+                raise AnsibleFilterError("%s expects a bundle directory or a parsed bundle manifest (a dict), got %s"
+                                         % (function.__name__, type(manifest_or_bundle_dir).__name__))
+            return function(manifest_or_bundle_dir, host)
+        except PyMigrateError as exc:
             raise AnsibleFilterError(str(exc))
         except KeyError as exc:
             raise AnsibleFilterError("bundle manifest lacks %s; is it a pymigrate bundle manifest?" % exc)
@@ -34,6 +34,6 @@ class FilterModule:
 
     def filters(self):
         return {
-            "bundle_host_files": _wrap(host_files),
-            "bundle_host_envs": _wrap(host_envs),
+            "bundle_host_files": _wrap(_manifest.host_files),
+            "bundle_host_envs": _wrap(_manifest.host_envs),
         }

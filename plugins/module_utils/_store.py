@@ -47,12 +47,62 @@ def check_relpath(relpath):
     return parts[3]
 
 
+def read_chunks(handle, chunk_size=_CHUNK):
+    """The bytes of an open binary file, a chunk at a time."""
+    return iter(lambda: handle.read(chunk_size), b"")
+
+
 def file_sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+        for chunk in read_chunks(handle):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_atomic(path, data):
+    """Replace ``path`` with ``data`` (bytes) all at once: a temporary file beside it, fsynced, renamed over it."""
+    temp = "%s.tmp-%d" % (path, os.getpid())
+    try:
+        with open(temp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        _unlink_quietly(temp)
+        raise
+
+
+def write_verified(chunks, final, sha256, size=None):
+    """Write ``chunks`` to ``final`` through a partial file beside it, hashing while writing.
+
+    The file is renamed into place only when its sha256 (and ``size``, when given) match, so ``final``
+    never holds bytes that were not proven. Returns ``(matched, actual sha256, actual size)``; on a
+    mismatch or any error the partial file is removed (errors propagate).
+    """
+    partial = final + PART_SUFFIX
+    digest, written = hashlib.sha256(), 0
+    try:
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        with open(partial, "wb") as out:
+            for chunk in chunks:
+                digest.update(chunk)
+                written += len(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        _unlink_quietly(partial)
+        raise
+    actual = digest.hexdigest()
+    if actual != sha256.lower() or (size is not None and written != size):
+        _unlink_quietly(partial)
+        return False, actual, written
+    os.chmod(partial, 0o644)
+    os.replace(partial, final)
+    return True, actual, written
 
 
 def _describe_oserror(exc, where):
@@ -99,7 +149,8 @@ def inventory(store_dir, wanted, repair=True):
     return {"present": present, "missing": missing, "corrupt": corrupt, "removed_partials": removed_partials}
 
 
-def _fsync_dir(path):
+def fsync_dir(path):
+    """Make a rename in ``path`` durable (best effort: not every filesystem lets a directory be opened)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -135,27 +186,14 @@ def receive(store_dir, archive_path, expected):
                                  % (member.name, member.size, item["size"]))
             check_relpath(member.name)
             final = os.path.join(store_dir, member.name)
-            partial = final + PART_SUFFIX
-            source = stream.extractfile(member)
-            digest = hashlib.sha256()
             try:
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                with open(partial, "wb") as out:
-                    for chunk in iter(lambda: source.read(_CHUNK), b""):
-                        digest.update(chunk)
-                        out.write(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
+                matched, actual, _size = write_verified(read_chunks(stream.extractfile(member)), final, item["sha256"])
             except OSError as exc:
-                _unlink_quietly(partial)
                 raise StoreError(_describe_oserror(exc, store_dir))
-            if digest.hexdigest() != item["sha256"].lower():
-                _unlink_quietly(partial)
+            if not matched:
                 raise StoreError("%s arrived with sha256 %s, expected %s; it was discarded, run the push again"
-                                 % (member.name, digest.hexdigest(), item["sha256"]))
-            os.chmod(partial, 0o644)
-            os.replace(partial, final)
-            _fsync_dir(os.path.dirname(final))
+                                 % (member.name, actual, item["sha256"]))
+            fsync_dir(os.path.dirname(final))
             received.append(member.name)
     missing = sorted(set(by_path) - set(received))
     if missing:

@@ -17,6 +17,7 @@ pip is run from the bundle's pip wheel file as a tool (``python pip.whl/pip inst
 or ensurepip work, and the environment ends up holding exactly the lock, nothing else.
 """
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -28,8 +29,14 @@ import subprocess
 import sys
 import time
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
+    file_sha256,
+    fsync_dir,
+    store_relpath,
+    write_atomic,
+)
+
 GENERATION_FILE = "pymigrate-generation.json"
-_CHUNK = 1024 * 1024
 
 
 class VenvError(Exception):
@@ -67,7 +74,8 @@ def diff_packages(old, new, version_key=None):
     return changes
 
 
-def default_lock_id(packages):
+def packages_lock_id(packages):
+    """The identity of a lock: what is installed (names, versions, file hashes), not where it came from."""
     text = json.dumps(sorted((_normalize(p["name"]), p["version"], p["sha256"]) for p in packages))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -135,20 +143,18 @@ class Environment(object):
 
     # -- building ----------------------------------------------------------------------------------
     def store_path(self, sha256, filename):
-        return os.path.join(self.store_dir, "files", "sha256", sha256[:2], sha256, filename)
+        return os.path.join(self.store_dir, store_relpath(sha256, filename))
 
     def verify_files(self, packages, installer):
         for item in list(packages) + [installer]:
             path = self.store_path(item["sha256"], item["filename"])
             if not os.path.isfile(path):
-                raise VenvError("%s is missing from the store %s; run the push again" % (item["filename"], self.store_dir))
-            digest = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for chunk in iter(lambda: handle.read(_CHUNK), b""):
-                    digest.update(chunk)
-            if digest.hexdigest() != item["sha256"]:
+                raise VenvError("%s is missing from the store %s; run the push again"
+                                % (item["filename"], self.store_dir))
+            actual = file_sha256(path)
+            if actual != item["sha256"]:
                 raise VenvError("%s in the store %s has sha256 %s, expected %s; run the push again to replace it"
-                                % (item["filename"], self.store_dir, digest.hexdigest(), item["sha256"]))
+                                % (item["filename"], self.store_dir, actual, item["sha256"]))
 
     def _next_generation(self, lock_id):
         numbers = [int(os.path.basename(g).split("-")[0]) for g in self.generations()]
@@ -165,7 +171,8 @@ class Environment(object):
             requirements = os.path.join(generation, "pymigrate-requirements.txt")
             with open(requirements, "w") as handle:
                 for item in packages:
-                    handle.write("%s --hash=sha256:%s\n" % (self.store_path(item["sha256"], item["filename"]), item["sha256"]))
+                    handle.write("%s --hash=sha256:%s\n"
+                                 % (self.store_path(item["sha256"], item["filename"]), item["sha256"]))
             common = ["--disable-pip-version-check", "--no-input", "--no-cache-dir"]
             _run(pip + ["install", "--no-index", "--no-deps", "--require-hashes", "--no-compile", "-r", requirements]
                  + common, "pip install into %s" % generation, generation)
@@ -176,12 +183,12 @@ class Environment(object):
             installed = self.installed(generation)
             wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
             if installed != wanted:
-                raise VenvError("%s holds %s after install, not the lock" % (generation, diff_packages(wanted, installed)))
-            with open(os.path.join(generation, GENERATION_FILE), "w") as handle:
-                json.dump({"lock_id": lock_id, "packages": wanted, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                           "python": python}, handle, indent=1, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
+                raise VenvError("%s holds %s after install, not the lock"
+                                % (generation, diff_packages(wanted, installed)))
+            record = {"lock_id": lock_id, "packages": wanted, "python": python,
+                      "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            write_atomic(os.path.join(generation, GENERATION_FILE),
+                         json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))
         except OSError as exc:
             shutil.rmtree(generation, ignore_errors=True)
             raise VenvError(_oserror_text(exc, self.parent))
@@ -197,7 +204,7 @@ class Environment(object):
             os.unlink(temp)
         os.symlink(generation, temp)
         os.replace(temp, self.path)
-        _fsync_dir(self.parent)
+        fsync_dir(self.parent)
 
     def prune(self, keep):
         """Keep the newest ``keep`` generations (at least the current one and the previous, for rollback)."""
@@ -237,7 +244,8 @@ def _create_venv(python, generation, force_manual):
     has_venv = not force_manual and subprocess.call(
         [python, "-c", "import venv"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
     if has_venv:
-        _run([python, "-m", "venv", "--without-pip", generation], "creating the environment %s" % generation, generation)
+        _run([python, "-m", "venv", "--without-pip", generation], "creating the environment %s" % generation,
+             generation)
         return
     info = json.loads(subprocess.check_output([python, "-c", (
         "import json, sys, sysconfig; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], "
@@ -276,14 +284,6 @@ def _oserror_text(exc, where):
     return "%s: %s" % (where, exc)
 
 
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class EnvironmentLock(object):
     """An exclusive flock on the environment's lock file, waited for up to ``timeout`` seconds."""
 
@@ -314,7 +314,7 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_gene
            check_mode=False, lock_timeout=300, force_manual_venv=False):
     """Make ``path`` hold exactly ``packages``. Returns a result dict (changed, generation, changes, ...)."""
     env = Environment(path, store_dir)
-    lock_id = lock_id or default_lock_id(packages)
+    lock_id = lock_id or packages_lock_id(packages)
     wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
     if check_mode:
         current = env.current()
@@ -340,7 +340,7 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_gene
 
 def rollback(path, check_mode=False, lock_timeout=300):
     env = Environment(path)
-    with EnvironmentLock(env, lock_timeout) if not check_mode else _nullcontext():
+    with EnvironmentLock(env, lock_timeout) if not check_mode else contextlib.nullcontext():
         current = env.current()
         previous = env.previous()
         if current is None:
@@ -356,11 +356,3 @@ def rollback(path, check_mode=False, lock_timeout=300):
             env.switch(previous)
         return {"changed": True, "generation": previous, "previous_generation": current, "packages": after,
                 "changes": diff_packages(before, after), "pip_ran": False, "before": before}
-
-
-class _nullcontext(object):
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        return False

@@ -77,7 +77,8 @@ target_facts:
       type: dict
       returned: success
       sample: {system: Linux, sys_platform: linux, machine: x86_64, arch: x86_64, libc: glibc, libc_version: "2.36",
-               byteorder: little, os_release: {id: debian, version_id: "12", pretty_name: Debian GNU/Linux 12 (bookworm)}}
+               byteorder: little,
+               os_release: {id: debian, version_id: "12", pretty_name: Debian GNU/Linux 12 (bookworm)}}
     markers:
       description: The complete PEP 508 marker environment.
       type: dict

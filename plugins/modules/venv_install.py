@@ -197,7 +197,8 @@ def main():
     before = result.pop("before")
     if module._diff:
         result["diff"] = {"before": _lines(before), "after": _lines(result["packages"]),
-                          "before_header": "%s (before)" % params["path"], "after_header": "%s (after)" % params["path"]}
+                          "before_header": "%s (before)" % params["path"],
+                          "after_header": "%s (after)" % params["path"]}
     module.exit_json(**result)
 
 

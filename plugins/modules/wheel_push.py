@@ -35,8 +35,17 @@ options:
   bundle_dir:
     description:
       - Bundle directory on the control node that holds the files at their store paths.
+      - Without O(files), this host's files are computed from its C(manifest.json) (in check mode from the proposal the
+        bundle build wrote in C(.check/), when there is one).
     type: path
     required: true
+  host:
+    description: The inventory host whose part of the bundle to push; defaults to C(inventory_hostname).
+    type: str
+  files:
+    description:
+      - The files to push; by default this host's files from the bundle manifest in O(bundle_dir).
+    required: false
 """
 
 EXAMPLES = r"""
@@ -44,11 +53,17 @@ EXAMPLES = r"""
   airgap.pymigrate.wheel_push:
     bundle_dir: /srv/pymigrate/bundle
     store_dir: /var/lib/pymigrate/store
-    files: "{{ lookup('ansible.builtin.file', '/srv/pymigrate/bundle/manifest.json')
-               | ansible.builtin.from_json | airgap.pymigrate.bundle_host_files(inventory_hostname) }}"
+  register: __pymigrate_push
 """
 
 RETURN = r"""
+envs:
+  description:
+    - This host's environments from the bundle manifest, as P(airgap.pymigrate.bundle_host_envs#filter) gives
+      them (ready for M(airgap.pymigrate.venv_install)).
+  returned: when O(files) is not given
+  type: list
+  elements: dict
 sent:
   description: Store paths sent to the host in this run (or that would be sent in check mode).
   returned: always

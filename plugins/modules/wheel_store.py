@@ -8,13 +8,16 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: wheel_store
-short_description: Take stock of a host's wheel store, or receive a push stream into it
+short_description: Take stock of a host's wheel store, verify it, or receive a push stream into it
 version_added: 0.1.0
 description:
-  - The host half of M(airgap.pymigrate.wheel_push); usually not called directly.
+  - The host half of M(airgap.pymigrate.wheel_push), and the store audit (O(state=verified)).
   - With O(state=inventory), hashes every file of O(files) present in the store and reports which are
     present, missing or corrupt; corrupt files and partial files of an interrupted push are removed (not in
     check mode) so that the next push sends them again.
+  - With O(state=verified), hashes every file of O(files) and fails, naming each file, when one is missing, has the
+    wrong size or the wrong sha256 (in check mode it reports them without failing). Read-only; the next push replaces
+    what is wrong.
   - With O(state=received), unpacks the push stream O(src) (a tar of store paths) into the store; each file is
     written to a partial file, hashed, and renamed into place only when its size and sha256 match.
 author:
@@ -31,9 +34,9 @@ attributes:
     support: full
 options:
   state:
-    description: Take stock (V(inventory)) or receive a stream (V(received)).
+    description: Take stock (V(inventory)), verify (V(verified)) or receive a stream (V(received)).
     type: str
-    choices: [inventory, received]
+    choices: [inventory, verified, received]
     default: inventory
   src:
     description: Path on the host of the push stream; required with O(state=received).
@@ -48,24 +51,29 @@ EXAMPLES = r"""
         sha256: 4f2d5c1e8a7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d
         size: 1024
   register: __pymigrate_store
+
+- name: Audit the host store against the bundle
+  airgap.pymigrate.wheel_store:
+    state: verified
+    files: "{{ '/srv/pymigrate/bundle' | airgap.pymigrate.bundle_host_files(inventory_hostname) }}"
 """
 
 RETURN = r"""
 present:
   description: Store paths present with the right bytes.
-  returned: O(state=inventory)
+  returned: O(state=inventory) or O(state=verified)
   type: list
   elements: str
   sample: []
 missing:
   description: Store paths absent.
-  returned: O(state=inventory)
+  returned: O(state=inventory) or O(state=verified)
   type: list
   elements: str
   sample: []
 corrupt:
-  description: Files that had wrong bytes, with the problem (removed unless in check mode).
-  returned: O(state=inventory)
+  description: Files that had wrong bytes, with the problem (removed by O(state=inventory) unless in check mode).
+  returned: O(state=inventory) or O(state=verified)
   type: list
   elements: dict
   sample: [{path: files/sha256/4f/4f2d.../demo-1.0-py3-none-any.whl, problem: sha256 differs}]
@@ -100,7 +108,7 @@ def main():
         argument_spec=dict(
             store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
             files=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC),
-            state=dict(type="str", choices=["inventory", "received"], default="inventory"),
+            state=dict(type="str", choices=["inventory", "verified", "received"], default="inventory"),
             src=dict(type="path"),
         ),
         required_if=[("state", "received", ["src"])],
@@ -109,6 +117,14 @@ def main():
     params = module.params
     store_dir = params["store_dir"]
     try:
+        if params["state"] == "verified":
+            found = inventory(store_dir, params["files"], repair=False)
+            problems = ["%s (missing)" % path for path in found["missing"]]
+            problems += ["%s (%s)" % (item["path"], item["problem"]) for item in found["corrupt"]]
+            if problems and not module.check_mode:
+                module.fail_json(msg="store %s: %d file(s) not as the bundle says: %s; run the push again to resend "
+                                 "them" % (store_dir, len(problems), ", ".join(problems)), **found)
+            module.exit_json(changed=False, **found)
         if params["state"] == "inventory":
             if not module.check_mode:
                 os.makedirs(store_dir, mode=0o755, exist_ok=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 
 class ControllerActionBase(ActionBase):

@@ -28,18 +28,25 @@ import tarfile
 import tempfile
 import typing as t
 
-try:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-except ImportError:  # the control node lacks cryptography; check_controller_libraries() style message at use
-    InvalidSignature = Exception
-    serialization = None
-    Ed25519PrivateKey = None
-    Ed25519PublicKey = None
-
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import check_relpath
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
+    check_relpath,
+    file_sha256,
+    write_atomic,
+    write_verified,
+)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+    InvalidSignature,
+    serialization,
+)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
+    PyMigrateError,
+    format_time,
+    parse_time,
+    utc_now,
+)
 
 ARCHIVE_JSON = "archive.json"
 ARCHIVE_SIG = "archive.sig"
@@ -47,35 +54,20 @@ MAX_META = 64 * 1024 * 1024
 CHUNK = 1024 * 1024
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
-def _iso(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 def _parse_time(value: str, what: str) -> datetime.datetime:
     try:
-        moment = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
         raise PyMigrateError("archive.json has an invalid %s time %r" % (what, value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
 # -- keys -----------------------------------------------------------------------------------------
-def _require_crypto():
-    if Ed25519PrivateKey is None:
-        raise PyMigrateError("the control node lacks the cryptography library", hint="pip install cryptography")
-
-
 def key_id(public_key) -> str:
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def generate_keypair(private_path: str, public_path: str, passphrase: str | None = None) -> dict:
-    _require_crypto()
     if os.path.exists(private_path):
         raise PyMigrateError("%s exists; refusing to overwrite a signing key" % private_path)
     key = Ed25519PrivateKey.generate()
@@ -93,7 +85,6 @@ def generate_keypair(private_path: str, public_path: str, passphrase: str | None
 
 
 def load_private_key(path: str, passphrase: str | None = None):
-    _require_crypto()
     try:
         with open(path, "rb") as handle:
             key = serialization.load_pem_private_key(handle.read(), passphrase.encode() if passphrase else None)
@@ -107,7 +98,6 @@ def load_private_key(path: str, passphrase: str | None = None):
 
 def load_public_key(text_or_path: str):
     """An OpenSSH 'ssh-ed25519 AAAA...' line, or the path of a file holding one."""
-    _require_crypto()
     text = text_or_path
     if not text.strip().startswith("ssh-ed25519") and os.path.exists(text):
         with open(text) as handle:
@@ -122,24 +112,13 @@ def load_public_key(text_or_path: str):
 
 
 # -- export ---------------------------------------------------------------------------------------
-def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def bundle_members(bundle_dir: str, manifest: dict) -> list:
     """(relative path, sha256, size) of every bundle file: metadata first, then the store files."""
-    meta = ["manifest.json", "sbom.cdx.json"]
-    for profile in sorted(manifest["profiles"].values(), key=lambda p: p["lock"]):
-        meta += [profile["lock"], profile["requirements"]]
     members = []
-    for name in meta:
+    for name in _manifest.metadata_files(manifest):
         path = os.path.join(bundle_dir, name)
         if os.path.exists(path):
-            members.append((name, _sha256_file(path), os.path.getsize(path)))
+            members.append((name, file_sha256(path), os.path.getsize(path)))
     for relpath, info in sorted(manifest["files"].items()):
         members.append((relpath, info["sha256"], info["size"]))
     return members
@@ -148,10 +127,9 @@ def bundle_members(bundle_dir: str, manifest: dict) -> list:
 def create_archive(bundle_dir: str, out_path: str, private_key, *, expires_in=datetime.timedelta(days=30),
                    have: t.Iterable[str] | None = None, base_serial: int | None = None, now=None) -> dict:
     """Write one signed archive of ``bundle_dir``; with ``have`` (sha256s the inside already holds), a delta."""
-    with open(os.path.join(bundle_dir, "manifest.json")) as handle:
-        manifest = json.load(handle)
+    manifest = _manifest.read(bundle_dir)
     have = set(have or ())
-    created = now or _now()
+    created = now or utc_now()
     members, elsewhere = [], []
     for relpath, sha256, size in bundle_members(bundle_dir, manifest):
         if relpath.startswith("files/") and sha256 in have:
@@ -160,7 +138,7 @@ def create_archive(bundle_dir: str, out_path: str, private_key, *, expires_in=da
             members.append({"path": relpath, "sha256": sha256, "size": size})
     kind = "delta" if elsewhere else "full"
     index = {"format": 1, "kind": kind, "serial": manifest["serial"], "bundle_created": manifest["created"],
-             "created": _iso(created), "expires": _iso(created + expires_in), "members": members,
+             "created": format_time(created), "expires": format_time(created + expires_in), "members": members,
              "carried_elsewhere": elsewhere, "base_serial": base_serial if kind == "delta" else None}
     index_bytes = json.dumps(index, indent=1, sort_keys=True).encode()
     signature = {"algorithm": "ed25519", "key_id": key_id(private_key.public_key()),
@@ -201,7 +179,10 @@ def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo | None, expected: 
         raise PyMigrateError("not a pymigrate archive: it does not start with archive.json")
     if not member.isfile() or member.size > MAX_META:
         raise PyMigrateError("archive member %s is not a regular file of sane size" % expected)
-    return tar.extractfile(member).read()
+    data = tar.extractfile(member)
+    if data is None:  # cannot happen for a regular file, checked above
+        raise PyMigrateError("archive member %s cannot be read" % expected)
+    return data.read()
 
 
 def read_accepted(state_dir: str) -> dict:
@@ -227,12 +208,11 @@ def read_have_list(store_dir: str) -> list:
 def import_archive(archive_path: str, store_dir: str, trusted_keys: t.Sequence, *, allow_downgrade=False,
                    now=None, max_skew=datetime.timedelta(minutes=5), check_mode=False) -> dict:
     """Verify an archive completely, then add it to the controller store. Returns {changed, serial, ...}."""
-    _require_crypto()
     if not trusted_keys:
         raise PyMigrateError("no trusted key configured: an archive is only accepted signed by one",
                              var="pymigrate_trusted_keys")
     keys = {key_id(key): key for key in (load_public_key(k) if isinstance(k, str) else k for k in trusted_keys)}
-    now = now or _now()
+    now = now or utc_now()
     state = read_accepted(store_dir)
     os.makedirs(store_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix=".import-", dir=store_dir)
@@ -284,7 +264,7 @@ def _verify_index(index_bytes, sig_bytes, keys, now, max_skew, state, allow_down
         raise PyMigrateError("the archive expired at %s" % index["expires"], hint="Export a fresh archive outside")
     if created > now + max_skew:
         raise PyMigrateError("the archive is dated %s, in the future (now %s, allowed skew %s)"
-                             % (index["created"], _iso(now), max_skew), hint="Check the clocks on both sides")
+                             % (index["created"], format_time(now), max_skew), hint="Check the clocks on both sides")
     last = state.get("serial")
     if last is not None and index["serial"] <= last and not allow_downgrade:
         digest = hashlib.sha256(index_bytes).hexdigest()
@@ -311,44 +291,46 @@ def _receive_members(tar, index, work) -> set:
         if not member.isfile():
             raise PyMigrateError("archive member %s is a link, device or directory, not a regular file" % name)
         if member.size != spec["size"]:
-            raise PyMigrateError("archive member %s is %d bytes, archive.json declares %d" % (name, member.size, spec["size"]))
-        target = os.path.join(work, name)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        source = tar.extractfile(member)
-        digest, size = hashlib.sha256(), 0
-        with open(target, "wb") as out:
-            while True:
-                chunk = source.read(min(CHUNK, spec["size"] + 1 - size))
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > spec["size"]:
-                    raise PyMigrateError("archive member %s is larger than declared" % name)
-                digest.update(chunk)
-                out.write(chunk)
+            raise PyMigrateError("archive member %s is %d bytes, archive.json declares %d"
+                                 % (name, member.size, spec["size"]))
+        matched, sha256, size = write_verified(_bounded_chunks(tar.extractfile(member), spec["size"], name),
+                                               os.path.join(work, name), spec["sha256"], spec["size"])
         if size != spec["size"]:
             raise PyMigrateError("archive member %s ended after %d of %d bytes: the archive is truncated"
                                  % (name, size, spec["size"]))
-        if digest.hexdigest() != spec["sha256"]:
+        if not matched:
             raise PyMigrateError("archive member %s has sha256 %s, archive.json declares %s: it was changed"
-                                 % (name, digest.hexdigest(), spec["sha256"]))
+                                 % (name, sha256, spec["sha256"]))
         received.add(name)
     return received
 
 
+def _bounded_chunks(source, declared: int, name: str):
+    """Never read past the declared size: one byte more proves the member larger than declared."""
+    size = 0
+    while True:
+        chunk = source.read(min(CHUNK, declared + 1 - size))
+        if not chunk:
+            return
+        size += len(chunk)
+        if size > declared:
+            raise PyMigrateError("archive member %s is larger than declared" % name)
+        yield chunk
+
+
 def _store_file_ok(store_dir, item) -> bool:
     path = os.path.join(store_dir, item["path"])
-    return os.path.isfile(path) and os.path.getsize(path) == item["size"] and _sha256_file(path) == item["sha256"]
+    return os.path.isfile(path) and os.path.getsize(path) == item["size"] and file_sha256(path) == item["sha256"]
 
 
 def _check_bundle(index, work, store_dir) -> None:
     try:
-        with open(os.path.join(work, "manifest.json")) as handle:
-            manifest = json.load(handle)
-    except (OSError, ValueError):
-        raise PyMigrateError("the archive carries no readable manifest.json")
+        manifest = _manifest.read(work)
+    except PyMigrateError as exc:
+        raise PyMigrateError("the archive carries no readable manifest.json (%s)" % exc)
     if manifest.get("serial") != index["serial"]:
-        raise PyMigrateError("manifest.json has serial %s but archive.json says %s" % (manifest.get("serial"), index["serial"]))
+        raise PyMigrateError("manifest.json has serial %s but archive.json says %s"
+                             % (manifest.get("serial"), index["serial"]))
     carried = {m["path"] for m in index["members"]}
     elsewhere = {m["path"]: m for m in index.get("carried_elsewhere", [])}
     missing_base = [item for item in elsewhere.values() if not _store_file_ok(store_dir, item)]
@@ -366,7 +348,8 @@ def _check_bundle(index, work, store_dir) -> None:
 
 
 def _count_new(index, store_dir) -> int:
-    return sum(1 for m in index["members"] if m["path"].startswith("files/") and not os.path.exists(os.path.join(store_dir, m["path"])))
+    return sum(1 for m in index["members"]
+               if m["path"].startswith("files/") and not os.path.exists(os.path.join(store_dir, m["path"])))
 
 
 def _commit(index, work, store_dir, digest, now) -> int:
@@ -390,9 +373,6 @@ def _commit(index, work, store_dir, digest, now) -> int:
     temp = os.path.join(store_dir, ".current-%d" % os.getpid())
     os.symlink(os.path.join("bundles", str(index["serial"])), temp)
     os.replace(temp, os.path.join(store_dir, "current"))
-    state = {"serial": index["serial"], "digest": digest, "accepted": _iso(now), "kind": index["kind"]}
-    state_temp = os.path.join(store_dir, ".accepted.json.tmp")
-    with open(state_temp, "w") as handle:
-        json.dump(state, handle, indent=1, sort_keys=True)
-    os.replace(state_temp, os.path.join(store_dir, "accepted.json"))
+    state = {"serial": index["serial"], "digest": digest, "accepted": format_time(now), "kind": index["kind"]}
+    write_atomic(os.path.join(store_dir, "accepted.json"), json.dumps(state, indent=1, sort_keys=True).encode("utf-8"))
     return added

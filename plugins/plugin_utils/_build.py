@@ -18,14 +18,10 @@ import sys
 import tempfile
 import urllib.parse
 
-try:
-    from packaging.utils import parse_wheel_filename
-except ImportError:  # the control node lacks a library; check_controller_libraries() says which
-    parse_wheel_filename = None
-
-from ansible_collections.airgap.pymigrate.plugins.module_utils._fetch import fetch_all, store_path
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import DistFile, PyMigrateError
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, store_path
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import parse_wheel_filename
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, PyMigrateError
 
 
 def _pip_index_env(indexes) -> dict:
@@ -35,7 +31,8 @@ def _pip_index_env(indexes) -> dict:
         url = index.base
         if index.username is not None:  # in the environment, not argv: argv is visible to every user
             parts = urllib.parse.urlsplit(url)
-            userinfo = "%s:%s@" % (urllib.parse.quote(index.username, safe=""), urllib.parse.quote(index.password or "", safe=""))
+            userinfo = "%s:%s@" % (urllib.parse.quote(index.username, safe=""),
+                                   urllib.parse.quote(index.password or "", safe=""))
             url = urllib.parse.urlunsplit(parts._replace(netloc=userinfo + parts.netloc))
         urls.append(url)
     env["PIP_INDEX_URL"] = urls[0]
@@ -53,7 +50,8 @@ def make_sdist_builder(client, store_dir: str, work_dir: str):
                                  store_path(store_dir, sdist)], env=_pip_index_env(client.indexes), check=False,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if result.returncode != 0:
-            raise PyMigrateError("building %s into a wheel failed (pip masks credentials): %s" % (sdist.filename, result.stdout[-1500:]))
+            raise PyMigrateError("building %s into a wheel failed (pip masks credentials): %s"
+                                 % (sdist.filename, result.stdout[-1500:]))
         built = [name for name in os.listdir(out_dir) if name.endswith(".whl")]
         if len(built) != 1:
             raise PyMigrateError("building %s produced %d wheels, expected one" % (sdist.filename, len(built)))

@@ -7,10 +7,11 @@ manifest and SBOM in one directory.
 
 Nothing in the bundle directory changes before every profile has resolved and every file has been
 fetched and verified: an error leaves the previous bundle intact. The manifest is written last.
+In check mode the only file written is the proposed manifest (``_manifest.write_proposal``).
 
-Bundle directory::
+Bundle directory (docs/bundle-format.md)::
 
-    manifest.json                 serial, created, profiles, hosts, files (see docs/bundle-format.md)
+    manifest.json                 serial, created, profiles, hosts, files (owned by _manifest.py)
     sbom.cdx.json                 CycloneDX SBOM
     pylock.<profile>.toml         PEP 751 lock per profile (paths relative to the bundle)
     requirements.<profile>.txt    pinned, hashed
@@ -24,28 +25,29 @@ import dataclasses
 import glob
 import json
 import os
+import shutil
 import tempfile
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._fetch import fetch_all, missing_files
-from ansible_collections.airgap.pymigrate.plugins.module_utils._index import redact
-from ansible_collections.airgap.pymigrate.plugins.module_utils._lockfile import (
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import write_atomic
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import make_sdist_builder
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, missing_files
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._lockfile import (
     diff_pins,
-    manifest_equivalent,
     render_pylock,
     render_requirements,
+)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
+    PyMigrateError,
+    WantedSet,
+    format_time,
     utc_now,
 )
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import Pin, PyMigrateError, WantedSet
-from ansible_collections.airgap.pymigrate.plugins.module_utils._profiles import build_profiles
-from ansible_collections.airgap.pymigrate.plugins.module_utils._resolve import resolve
-from ansible_collections.airgap.pymigrate.plugins.module_utils._sbom import render_sbom
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
-from ansible_collections.airgap.pymigrate.plugins.module_utils._targets import describe
-
-MANIFEST = "manifest.json"
-SBOM = "sbom.cdx.json"
-CHECK_DIR = ".check"
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import build_profiles
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._resolve import resolve
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import SBOM_FILE, render_sbom
 
 
 @dataclasses.dataclass
@@ -57,83 +59,24 @@ class HostInput:
     target: t.Any
 
 
-def read_manifest(bundle_dir: str) -> dict | None:
-    path = os.path.join(bundle_dir, MANIFEST)
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise PyMigrateError("cannot read the previous bundle manifest %s: %s" % (path, exc),
-                             hint="Remove the bundle directory to start afresh")
-
-
-def _write_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(path)
-    handle, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-
-
-def _file_record(pin_or_file) -> tuple:
-    dist = pin_or_file.file if isinstance(pin_or_file, Pin) else pin_or_file
-    relpath = store_relpath(dist.sha256, dist.filename)
-    return relpath, {"size": dist.size, "sha256": dist.sha256, "project": dist.project, "version": dist.version,
-                     "filename": dist.filename}
-
-
-def _previous_packages(previous: dict | None) -> dict:
-    """host:env -> {name: version} from the previous manifest, for diffs."""
-    if not previous:
-        return {}
-    result = {}
-    for host, envs in (previous.get("hosts") or {}).items():
-        for env_name, env in envs.items():
-            profile = (previous.get("profiles") or {}).get(env.get("profile"), {})
-            result["%s:%s" % (host, env_name)] = profile.get("packages", {})
-    return result
-
-
-def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check_mode: bool = False,
-                 uploaded_prior_to=None, build_sdists: bool = True, installer_requirement: str = "pip",
-                 workers: int = 8, sdist_builder_factory=None) -> dict:
-    """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict."""
-    entries = []
-    env_by_member = {}
+def plan_profiles(hosts: t.Sequence[HostInput]) -> tuple:
+    """(profiles, {"host:env": (host, EnvSpec)}): host environments grouped by (target, wanted set)."""
+    entries, envs_by_member = [], {}
     for item in hosts:
         for env_name, env in sorted(item.envs.items()):
             entries.append((item.host, env_name, item.target, env.wanted))
-            env_by_member["%s:%s" % (item.host, env_name)] = (item.host, env)
+            envs_by_member["%s:%s" % (item.host, env_name)] = (item.host, env)
     if not entries:
         raise PyMigrateError("no host to bundle for: no host has target facts, a survey entry or pymigrate_target",
                              hint="Run the survey play first, pass a survey file, or declare pymigrate_target")
-    profiles = build_profiles(entries)
-    if not check_mode:
-        os.makedirs(bundle_dir, exist_ok=True)
-    store_dir = bundle_dir
-    work_dir = tempfile.mkdtemp(prefix=".work-", dir=bundle_dir if not check_mode else None)
-    build_sdist = None
-    if build_sdists:
-        from ansible_collections.airgap.pymigrate.plugins.module_utils._build import make_sdist_builder
-        build_sdist = (sdist_builder_factory or make_sdist_builder)(client, store_dir if not check_mode else work_dir, work_dir)
+    return build_profiles(entries), envs_by_member
 
-    previous = read_manifest(bundle_dir)
-    if previous:
-        # Known projects, revalidated in parallel: a re-run with nothing new costs one round trip, not one per page.
-        client.prefetch_projects([info["project"] for info in previous.get("files", {}).values()])
-    pins_by_profile, installers = {}, {}
 
-    def resolve_profile(profile):
+def resolve_profiles(profiles: t.Sequence, client, *, uploaded_prior_to=None, build_sdist=None,
+                     installer_requirement: str = "pip") -> dict:
+    """{profile name: (pins, installer pin)}; profiles resolve in parallel and share the client's reads."""
+
+    def resolve_one(profile):
         try:
             pins = resolve(profile.target, profile.wanted, client, uploaded_prior_to=uploaded_prior_to,
                            build_sdist=build_sdist, profile=profile.name)
@@ -145,104 +88,46 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
             installer = [p for p in resolve(profile.target, WantedSet({"pip": installer_requirement}), client,
                                             profile=profile.name) if p.name == "pip"][0]
         except PyMigrateError as exc:
-            message = "cannot bundle an installer (%s) for profile %s: %s" % (
-                installer_requirement, profile.name, exc.message)
-            raise PyMigrateError(message, var="pymigrate_installer_requirement", value=installer_requirement,
-                                 hint="The bundle carries pip so hosts without pip can install; make it available on the index")
-        return profile.name, pins, installer
+            raise PyMigrateError("cannot bundle an installer (%s) for profile %s: %s"
+                                 % (installer_requirement, profile.name, exc.message),
+                                 var="pymigrate_installer_requirement", value=installer_requirement,
+                                 hint="The bundle carries pip so hosts without pip can install; make it available "
+                                      "on the index")
+        return profile.name, (pins, installer)
 
-    # Profiles resolve in parallel: most of the time is spent waiting on the index, and pages and metadata
-    # already read are shared through the client.
+    # Most of the time is spent waiting on the index, so threads pay even on two cores.
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, len(profiles)),
                                                thread_name_prefix="pymigrate-resolve") as pool:
-        for name, pins, installer in pool.map(resolve_profile, profiles):
-            pins_by_profile[name], installers[name] = pins, installer
+        return dict(pool.map(resolve_one, profiles))
 
-    all_files = [pin.file for pins in pins_by_profile.values() for pin in pins]
-    all_files += [pin.file for pin in installers.values()]
-    to_fetch = missing_files(all_files, store_dir)
 
-    manifest = {"format": 1, "serial": None, "created": None, "tool": {"name": "airgap.pymigrate", "version": "0.1.0"},
-                "indexes": [redact(index.base) for index in client.indexes],
-                "uploaded_prior_to": uploaded_prior_to.isoformat() if uploaded_prior_to else None,
-                "profiles": {}, "hosts": {}, "files": {}}
-    for profile in profiles:
-        pins = pins_by_profile[profile.name]
-        installer_path, installer_record = _file_record(installers[profile.name])
-        manifest["files"][installer_path] = installer_record
-        files = []
-        for pin in pins:
-            relpath, record = _file_record(pin)
-            manifest["files"][relpath] = record
-            files.append(relpath)
-        manifest["profiles"][profile.name] = {
-            "members": profile.members, "target": describe(profile.target),
-            "lock": "pylock.%s.toml" % profile.name, "requirements": "requirements.%s.txt" % profile.name,
-            "packages": {pin.name: pin.version for pin in pins}, "files": sorted(files),
-            "installer": installer_path,
-        }
-        for member in profile.members:
-            host, env = env_by_member[member]
-            manifest["hosts"].setdefault(host, {})[env.name] = {
-                "profile": profile.name, "path": env.path, "python": env.python,
-                "smoke_imports": list(env.smoke_imports)}
+def changes_against(previous: dict | None, manifest: dict, members: t.Iterable[str]) -> tuple:
+    """({"host:env": changes}, Ansible diff) between the previous bundle and the new manifest."""
+    old_packages, new_packages = _manifest.packages_by_member(previous), _manifest.packages_by_member(manifest)
+    changes, before, after = {}, [], []
+    for member in sorted(members):
+        old, new = old_packages.get(member, {}), new_packages.get(member, {})
+        member_changes = diff_pins(old, new)
+        if any(member_changes.values()):
+            changes[member] = member_changes
+        before += ["%s %s==%s" % (member, k, v) for k, v in sorted(old.items())]
+        after += ["%s %s==%s" % (member, k, v) for k, v in sorted(new.items())]
+    diff = {"before": "\n".join(before) + "\n", "after": "\n".join(after) + "\n",
+            "before_header": "previous bundle", "after_header": "new bundle"}
+    return changes, diff
 
-    old_packages = _previous_packages(previous)
-    diff, before, after = {}, [], []
-    for member in sorted(env_by_member):
-        profile_name = next(p.name for p in profiles if member in p.members)
-        new_packages = manifest["profiles"][profile_name]["packages"]
-        changes = diff_pins(old_packages.get(member, {}), new_packages)
-        if any(changes.values()):
-            diff[member] = changes
-        before += ["%s %s==%s" % (member, k, v) for k, v in sorted(old_packages.get(member, {}).items())]
-        after += ["%s %s==%s" % (member, k, v) for k, v in sorted(new_packages.items())]
 
+def lock_texts(profiles: t.Sequence, resolved: t.Mapping) -> dict:
+    """{file name: text} of every profile's pylock.toml and hashed requirements file."""
     texts = {}
     for profile in profiles:
-        texts["pylock.%s.toml" % profile.name] = render_pylock(profile, pins_by_profile[profile.name])
-        texts["requirements.%s.txt" % profile.name] = render_requirements(profile, pins_by_profile[profile.name])
-    unchanged_texts = all(_read(os.path.join(bundle_dir, name)) == text for name, text in texts.items())
-    stale = sorted(set(_existing_locks(bundle_dir)) - set(texts))
-    changed = bool(to_fetch) or not (manifest_equivalent(previous, manifest) and unchanged_texts and not stale)
-
-    summary = {p.name: {"members": p.members, "packages": manifest["profiles"][p.name]["packages"]} for p in profiles}
-    result = {"changed": changed, "profiles": summary,
-              "fetched": [d.filename for d in to_fetch], "changes": diff,
-              "diff": {"before": "\n".join(before) + "\n", "after": "\n".join(after) + "\n",
-                       "before_header": "previous bundle", "after_header": "new bundle"}, "serial": (previous or {}).get("serial"),
-              "bundle_dir": bundle_dir}
-    if check_mode:
-        # The rollout's check mode predicts from this proposed manifest; the bundle itself is untouched.
-        proposal_dir = os.path.join(bundle_dir, CHECK_DIR)
-        os.makedirs(proposal_dir, exist_ok=True)
-        manifest["serial"], manifest["created"] = (previous or {}).get("serial"), utc_now()
-        _write_atomic(os.path.join(proposal_dir, MANIFEST), json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    if check_mode or not changed:
-        _cleanup(work_dir)
-        return result
-
-    fetch_all(all_files, store_dir, client, max_workers=workers)
-    serial = int((previous or {}).get("serial") or 0) + 1
-    manifest["serial"], manifest["created"] = serial, utc_now()
-    for name, text in texts.items():
-        _write_atomic(os.path.join(bundle_dir, name), text)
-    sbom = render_sbom(pins_by_profile, serial, manifest["created"])
-    _write_atomic(os.path.join(bundle_dir, SBOM), json.dumps(sbom, indent=1, sort_keys=True) + "\n")
-    _write_atomic(os.path.join(bundle_dir, MANIFEST), json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    for name in stale:
-        os.unlink(os.path.join(bundle_dir, name))
-    _cleanup(work_dir)
-    result["serial"] = serial
-    return result
+        pins = resolved[profile.name][0]
+        texts["pylock.%s.toml" % profile.name] = render_pylock(profile, pins)
+        texts["requirements.%s.txt" % profile.name] = render_requirements(profile, pins)
+    return texts
 
 
-def _existing_locks(bundle_dir: str) -> list:
-    return [os.path.basename(p) for p in glob.glob(os.path.join(bundle_dir, "pylock.*.toml"))
-            + glob.glob(os.path.join(bundle_dir, "requirements.*.txt"))]
-
-
-def _read(path: str) -> str | None:
+def _read_text(path: str) -> str | None:
     try:
         with open(path) as handle:
             return handle.read()
@@ -250,6 +135,68 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _cleanup(path: str) -> None:
-    import shutil
-    shutil.rmtree(path, ignore_errors=True)
+def _stale_locks(bundle_dir: str, texts: t.Mapping) -> list:
+    existing = (glob.glob(os.path.join(bundle_dir, "pylock.*.toml"))
+                + glob.glob(os.path.join(bundle_dir, "requirements.*.txt")))
+    return sorted({os.path.basename(p) for p in existing} - set(texts))
+
+
+def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check_mode: bool = False,
+                 uploaded_prior_to=None, build_sdists: bool = True, installer_requirement: str = "pip",
+                 workers: int = 8) -> dict:
+    """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict."""
+    profiles, envs_by_member = plan_profiles(hosts)
+    if not check_mode:
+        os.makedirs(bundle_dir, exist_ok=True)
+    work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
+    try:
+        # Check mode builds sdists in the work directory only, never in the bundle's store.
+        build_sdist = (make_sdist_builder(client, work_dir if check_mode else bundle_dir, work_dir)
+                       if build_sdists else None)
+        previous = _manifest.read(bundle_dir, required=False)
+        if previous:
+            # Known projects, revalidated in parallel: a re-run with nothing new costs one round trip, not one per page.
+            client.prefetch_projects([info["project"] for info in previous.get("files", {}).values()])
+        resolved = resolve_profiles(profiles, client, uploaded_prior_to=uploaded_prior_to, build_sdist=build_sdist,
+                                    installer_requirement=installer_requirement)
+        manifest = _manifest.new([redact(index.base) for index in client.indexes],
+                                 uploaded_prior_to.isoformat() if uploaded_prior_to else None)
+        for profile in profiles:
+            pins, installer = resolved[profile.name]
+            _manifest.add_profile(manifest, profile, pins, installer, envs_by_member)
+        all_files = [pin.file for pins, installer in resolved.values() for pin in list(pins) + [installer]]
+        to_fetch = missing_files(all_files, bundle_dir)
+        texts = lock_texts(profiles, resolved)
+        stale = _stale_locks(bundle_dir, texts)
+        unchanged = (_manifest.equivalent(previous, manifest) and not stale
+                     and all(_read_text(os.path.join(bundle_dir, name)) == text for name, text in texts.items()))
+        changes, diff = changes_against(previous, manifest, envs_by_member)
+        result = {"changed": bool(to_fetch) or not unchanged, "serial": (previous or {}).get("serial"),
+                  "profiles": {p.name: {"members": p.members, "packages": manifest["profiles"][p.name]["packages"]}
+                               for p in profiles},
+                  "fetched": [d.filename for d in to_fetch], "changes": changes, "diff": diff, "bundle_dir": bundle_dir}
+        if check_mode:
+            manifest["serial"], manifest["created"] = result["serial"], format_time(utc_now())
+            _manifest.write_proposal(bundle_dir, manifest)
+        elif result["changed"]:
+            fetch_all(all_files, bundle_dir, client, max_workers=workers)
+            result["serial"] = write_bundle(bundle_dir, manifest, texts, resolved, stale, previous)
+        return result
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.Mapping, stale: t.Sequence,
+                 previous: dict | None) -> int:
+    """Write locks, SBOM and (last) the manifest under the next serial; returns the serial."""
+    serial = int((previous or {}).get("serial") or 0) + 1
+    manifest["serial"], manifest["created"] = serial, format_time(utc_now())
+    for name, text in texts.items():
+        write_atomic(os.path.join(bundle_dir, name), text.encode("utf-8"))
+    sbom = render_sbom({name: pins for name, (pins, _installer) in resolved.items()}, serial, manifest["created"])
+    write_atomic(os.path.join(bundle_dir, SBOM_FILE),
+                 (json.dumps(sbom, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    _manifest.write(bundle_dir, manifest)
+    for name in stale:
+        os.unlink(os.path.join(bundle_dir, name))
+    return serial

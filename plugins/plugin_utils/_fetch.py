@@ -12,13 +12,12 @@ proven. A file already in place is not fetched again (its path is its hash).
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import os
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._index import redact
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import DistFile, PyMigrateError
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import PART_SUFFIX, file_sha256, store_relpath
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath, write_verified
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, PyMigrateError
 
 CHUNK = 1024 * 1024
 
@@ -42,44 +41,22 @@ def missing_files(files: t.Iterable[DistFile], store_dir: str) -> list:
 
 def _download(client, dist: DistFile, store_dir: str) -> str:
     final = store_path(store_dir, dist)
-    partial = final + PART_SUFFIX
-    os.makedirs(os.path.dirname(final), exist_ok=True)
-    digest, size = hashlib.sha256(), 0
     response = client.get(dist.url, stream=True)
     try:
         if response.status_code != 200:
             raise PyMigrateError("download of %s from %s failed: HTTP %d" % (dist.filename, redact(dist.index_url),
                                                                              response.status_code))
-        with open(partial, "wb") as out:
-            for chunk in response.iter_content(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        matched, sha256, size = write_verified(response.iter_content(CHUNK), final, dist.sha256, dist.size)
     except OSError as exc:
-        _unlink(partial)
         raise PyMigrateError("cannot write %s into the store %s: %s" % (dist.filename, store_dir, exc))
-    except BaseException:
-        _unlink(partial)
-        raise
     finally:
         response.close()
-    if digest.hexdigest() != dist.sha256 or (dist.size is not None and size != dist.size):
-        _unlink(partial)
+    if not matched:
         raise PyMigrateError("%s from %s does not match the index: sha256 %s (%d bytes), expected %s (%s bytes); "
-                             "the file was deleted" % (dist.filename, redact(dist.index_url), digest.hexdigest(), size,
+                             "the file was deleted" % (dist.filename, redact(dist.index_url), sha256, size,
                                                        dist.sha256, dist.size if dist.size is not None else "?"),
                              hint="The index or a proxy serves other bytes than it lists: investigate before retrying")
-    os.replace(partial, final)
     return final
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def fetch_all(files: t.Sequence[DistFile], store_dir: str, client, max_workers: int = 8) -> list:
@@ -101,8 +78,3 @@ def fetch_all(files: t.Sequence[DistFile], store_dir: str, client, max_workers: 
                 future.cancel()
             raise
     return todo
-
-
-def verify_file(store_dir: str, dist: DistFile) -> bool:
-    path = store_path(store_dir, dist)
-    return os.path.isfile(path) and file_sha256(path) == dist.sha256

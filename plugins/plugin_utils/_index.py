@@ -28,20 +28,14 @@ import typing as t
 import urllib.parse
 import zipfile
 
-try:
-    import requests
-    import requests.adapters
-    from packaging.metadata import parse_email
-    from packaging.utils import canonicalize_name
-    from packaging.version import InvalidVersion, Version
-except ImportError:  # the control node lacks a library; check_controller_libraries() says which
-    requests = None
-    parse_email = None
-    canonicalize_name = None
-    InvalidVersion = None
-    Version = None
-
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import DistFile, PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (
+    InvalidVersion,
+    Version,
+    canonicalize_name,
+    parse_email,
+    requests,
+)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, PyMigrateError
 
 ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
           "text/html;q=0.01")
@@ -147,9 +141,9 @@ class IndexClient:
         self.session.headers["User-Agent"] = "airgap.pymigrate"
         if ca_bundle:
             self.session.verify = ca_bundle
-        self._projects = {}
-        self._versions = {}
-        self._metadata = {}
+        self._projects: dict[str, concurrent.futures.Future] = {}
+        self._versions: dict[str, t.Any] = {}
+        self._metadata: dict[str, concurrent.futures.Future] = {}
         # On disk: project pages with their validators (revalidated, so a re-run costs one 304 per
         # project) and core metadata by the file's sha256 (immutable: same bytes, same metadata).
         self.cache_dir = cache_dir
@@ -158,7 +152,8 @@ class IndexClient:
         self.cache_ttl = cache_ttl
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pymigrate-meta")
-        self._page_pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pymigrate-page")
+        self._page_pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers,
+                                                                thread_name_prefix="pymigrate-page")
 
     def close(self):
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -168,7 +163,8 @@ class IndexClient:
     # -- HTTP ---------------------------------------------------------------------------------------
     def _auth_for(self, url: str):
         for index in self.indexes:
-            if url.startswith(index.base) or urllib.parse.urlsplit(url).netloc == urllib.parse.urlsplit(index.base).netloc:
+            same_host = urllib.parse.urlsplit(url).netloc == urllib.parse.urlsplit(index.base).netloc
+            if url.startswith(index.base) or same_host:
                 if index.token:
                     return None, {"Authorization": "Bearer %s" % index.token}
                 if index.username is not None:
@@ -203,7 +199,8 @@ class IndexClient:
                 response.close()
                 meaning = "unauthorized" if response.status_code == 401 else "forbidden"
                 raise PyMigrateError("package index %s answered %d %s" % (redact(url), response.status_code, meaning),
-                                     hint="Check the index credentials (pymigrate_index_username/password or token, or ~/.netrc)")
+                                     hint="Check the index credentials (pymigrate_index_username/password or "
+                                          "token, or ~/.netrc)")
             return response
         raise AssertionError("unreachable")
 
@@ -229,7 +226,7 @@ class IndexClient:
                 future = self._projects[key] = self._page_pool.submit(self._fetch_project, key)
         return future
 
-    def _fetch_project(self, key: str) -> list:
+    def _fetch_project(self, key: str) -> dict:
         files = None
         for index in self.indexes:
             page_url = index.base + key + "/"
@@ -280,7 +277,8 @@ class IndexClient:
             else:
                 parser = _LinkParser()
                 parser.feed(response.text)
-                names += [canonicalize_name(link.get("href", "").rstrip("/").rsplit("/", 1)[-1]) for link in parser.links]
+                names += [canonicalize_name(link.get("href", "").rstrip("/").rsplit("/", 1)[-1])
+                          for link in parser.links]
         close = difflib.get_close_matches(key, sorted(set(names)), n=3, cutoff=0.6)
         return "Did you mean %s?" % " or ".join(close) if close else "Check the spelling and the index URLs"
 
@@ -354,7 +352,7 @@ class IndexClient:
                     # A valueless data-yanked attribute still means yanked (with no reason).
                     "yanked": (link["data-yanked"] or True) if "data-yanked" in link else False,
                     "core-metadata": link.get("data-core-metadata", link.get("data-dist-info-metadata"))})
-        by_version = {}
+        by_version: dict[str, list] = {}
         for item in items:
             version = _version_of(item["filename"])
             if version is not None:  # eggs, .exe and other files no installer here can use
@@ -382,7 +380,8 @@ class IndexClient:
     @staticmethod
     def _dist(page, item) -> DistFile:
         filename, url, sha256, size, requires_python, yanked, upload_time, metadata = item
-        return DistFile(project=page["key"], version=_version_of(filename), filename=filename,
+        # Files are grouped by their version before they become DistFiles: one without a version never gets here.
+        return DistFile(project=page["key"], version=t.cast(str, _version_of(filename)), filename=filename,
                         url=_absolute(page["page_url"], url), sha256=sha256, size=size,
                         requires_python=requires_python or None, yanked=_yanked(yanked), upload_time=upload_time,
                         metadata_sha256=_metadata_hash(metadata), index_url=page["index_base"])
@@ -403,7 +402,8 @@ class IndexClient:
     def _read_metadata(self, dist: DistFile) -> CoreMetadata:
         cached = self._cache_read("metadata", dist.sha256) if dist.sha256 else None
         if cached:
-            return CoreMetadata(**{k: tuple(v) if isinstance(v, list) else v for k, v in cached.items()})
+            fields: dict[str, t.Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in cached.items()}
+            return CoreMetadata(**fields)
         meta = self._fetch_metadata(dist)
         if dist.sha256:
             self._cache_write("metadata", dist.sha256, dataclasses.asdict(meta))
@@ -510,14 +510,3 @@ class _RangeFile(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
-
-
-def default_indexes(urls: t.Sequence, username=None, password=None, token=None) -> list:
-    """IndexConfig list from URLs; credentials apply to the primary (first) index."""
-    configs = []
-    for position, url in enumerate(urls):
-        if position == 0:
-            configs.append(IndexConfig(url, username, password, token))
-        else:
-            configs.append(IndexConfig(url))
-    return configs

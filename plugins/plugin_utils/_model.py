@@ -10,10 +10,14 @@ Standard library only, so that both controller code and tests can import it anyw
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import importlib.util
 import typing as t
 
 CONTROLLER_LIBRARIES = ("packaging", "requests", "resolvelib")
+# The collection's version as galaxy.yml gives it (a unit test keeps the two equal); written into locks,
+# manifests and SBOMs.
+COLLECTION_VERSION = "0.1.0"
 
 
 class PyMigrateError(Exception):
@@ -134,3 +138,18 @@ def check_controller_libraries() -> None:
         raise PyMigrateError("the Python that runs Ansible on the control node lacks %s" % ", ".join(missing),
                              hint="Install them there (pip install %s), or use an execution environment built "
                                   "from meta/execution-environment.yml" % " ".join(missing))
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def format_time(moment: datetime.datetime) -> str:
+    """ISO 8601 in UTC with a Z, as manifests, archives and PEP 700 write times."""
+    return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: t.Any) -> datetime.datetime:
+    """An ISO 8601 date or time (``Z`` allowed; no zone means UTC); raises ValueError."""
+    moment = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)

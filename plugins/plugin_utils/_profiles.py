@@ -10,7 +10,7 @@ import hashlib
 import json
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import Profile, Target, WantedSet
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import Profile, Target, WantedSet
 
 
 def profile_name(target: Target, wanted: WantedSet) -> str:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import typing as t
 
+# (phase, the variable its task registers, whether every host passes through it). Push verifies every file it
+# keeps or receives by sha256, so the separate verify pass is optional (an audit, rollout role entry point verify).
 PHASES = (
-    ("survey", "__pymigrate_target_facts"),
-    ("push", "__pymigrate_push"),
-    ("verify", "__pymigrate_verify"),
-    ("install", "__pymigrate_install"),
+    ("survey", "__pymigrate_target_facts", True),
+    ("push", "__pymigrate_push", True),
+    ("verify", "__pymigrate_verify", False),
+    ("install", "__pymigrate_install", True),
 )
 
 
@@ -34,10 +36,12 @@ def _failed(result: t.Mapping) -> str | None:
 
 def host_summary(host: str, hostvars: t.Mapping) -> dict:
     """Status of one host: ok, changed, failed or unreachable, the phase it reached, and what changed."""
-    summary = {"host": host, "status": "ok", "phase": None, "error": None, "files_sent": 0,
-               "bytes_sent": 0, "environments": {}}
-    for phase, var in PHASES:
+    summary: dict[str, t.Any] = {"host": host, "status": "ok", "phase": None, "error": None, "files_sent": 0,
+                                 "bytes_sent": 0, "environments": {}}
+    for phase, var, always in PHASES:
         result = hostvars.get(var)
+        if result is None and not always:
+            continue
         if result is None:
             # The host never registered this phase: it dropped out before it (unreachable or failed).
             summary["status"] = "unreachable" if phase == "survey" else "failed"
@@ -71,7 +75,7 @@ def host_summary(host: str, hostvars: t.Mapping) -> dict:
 
 def fleet_summary(hosts: t.Sequence[str], hostvars: t.Mapping[str, t.Mapping]) -> dict:
     per_host = [host_summary(host, hostvars.get(host) or {}) for host in hosts]
-    counts = {}
+    counts: dict[str, int] = {}
     for item in per_host:
         counts[item["status"]] = counts.get(item["status"], 0) + 1
     return {"hosts": per_host, "counts": counts,

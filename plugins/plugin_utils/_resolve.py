@@ -14,37 +14,30 @@ pinned exactly (PEP 592); prereleases only when asked or named (packaging's rule
 from __future__ import annotations
 
 import dataclasses
-import datetime
 
-try:
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-    from packaging.version import InvalidVersion, Version
-    from resolvelib import AbstractProvider, BaseReporter, Resolver
-    from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
-except ImportError:  # the control node lacks a library; check_controller_libraries() says which
-    InvalidRequirement = None
-    Requirement = None
-    InvalidSpecifier = None
-    SpecifierSet = None
-    InvalidWheelFilename = None
-    canonicalize_name = None
-    parse_wheel_filename = None
-    InvalidVersion = None
-    Version = None
-    AbstractProvider = object
-    BaseReporter = object
-    Resolver = None
-    ResolutionImpossible = None
-    ResolutionTooDeep = None
-
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import (
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (
+    AbstractProvider,
+    BaseReporter,
+    InvalidRequirement,
+    InvalidSpecifier,
+    InvalidVersion,
+    InvalidWheelFilename,
+    Requirement,
+    ResolutionImpossible,
+    ResolutionTooDeep,
+    Resolver,
+    SpecifierSet,
+    Version,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     DistFile,
     Pin,
     PyMigrateError,
     Target,
     WantedSet,
+    parse_time,
 )
 
 WANTED = "<wanted>"
@@ -75,17 +68,13 @@ class Cand:
         return _identifier(self.name, self.extras)
 
 
+def _req(requirement, text: str, parent) -> Req:
+    extras = frozenset(canonicalize_name(extra) for extra in requirement.extras)
+    return Req(canonicalize_name(requirement.name), extras, requirement.specifier, text, parent)
+
+
 def _identifier(name: str, extras: frozenset) -> str:
     return "%s[%s]" % (name, ",".join(sorted(extras))) if extras else name
-
-
-def _parse_time(value: str | None):
-    if not value:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class _Provider(AbstractProvider):
@@ -98,10 +87,10 @@ class _Provider(AbstractProvider):
         self.python = Version(target.markers["python_full_version"])
         self.tag_rank = {tag: rank for rank, tag in enumerate(target.tags)}
         self.constraints = {name: SpecifierSet(spec) for name, spec in wanted.constraints.items()}
-        self.rejections = {}   # name -> {version: reason}
-        self.built = {}        # sdist url -> DistFile of the built wheel
-        self._deps = {}
-        self._best = {}        # (name, version, pinned exactly) -> (DistFile or None, reason)
+        self.rejections: dict[str, dict] = {}  # name -> {version: reason}
+        self.built: dict[str, DistFile] = {}  # sdist url -> DistFile of the built wheel
+        self._deps: dict[tuple, list] = {}
+        self._best: dict[tuple, tuple] = {}  # (name, version, pinned exactly) -> (DistFile or None, reason)
 
     # -- resolvelib interface ---------------------------------------------------------------------
     def identify(self, requirement_or_candidate):
@@ -195,8 +184,11 @@ class _Provider(AbstractProvider):
                 except InvalidSpecifier:
                     reasons.append("invalid requires-python %r" % dist.requires_python)
                     continue
-            if self.cutoff is not None:
-                uploaded = _parse_time(dist.upload_time)
+            if self.cutoff is not None and dist.upload_time:
+                try:
+                    uploaded = parse_time(dist.upload_time)
+                except ValueError:  # an upload time the index wrote wrongly is no time
+                    uploaded = None
                 if uploaded is not None and uploaded >= self.cutoff:
                     reasons.append("uploaded %s, after the cut-off" % dist.upload_time)
                     continue
@@ -225,7 +217,8 @@ class _Provider(AbstractProvider):
             if self.build_sdist is None:
                 raise PyMigrateError("%s %s has no wheel for this profile and only an sdist (%s)"
                                      % (candidate.name, candidate.version, dist.filename),
-                                     hint="Allow building pure-Python sdists on the control node (pymigrate_build_sdists)")
+                                     hint="Allow building pure-Python sdists on the control node "
+                                          "(pymigrate_build_sdists)")
             if dist.url not in self.built:
                 self.built[dist.url] = self.build_sdist(dist)
             dist = self.built[dist.url]
@@ -242,14 +235,14 @@ class _Provider(AbstractProvider):
             try:
                 requirement = Requirement(text)
             except InvalidRequirement:
-                raise PyMigrateError("%s %s declares an invalid requirement %r" % (candidate.name, candidate.version, text))
+                raise PyMigrateError("%s %s declares an invalid requirement %r"
+                                     % (candidate.name, candidate.version, text))
             if requirement.url:
                 raise PyMigrateError("%s %s depends on a direct URL (%s), which an offline bundle cannot carry"
                                      % (candidate.name, candidate.version, requirement.name))
             if not self._applies(requirement, candidate.extras):
                 continue
-            deps.append(Req(canonicalize_name(requirement.name), frozenset(canonicalize_name(e) for e in requirement.extras),
-                            requirement.specifier, text, candidate))
+            deps.append(_req(requirement, text, candidate))
         # Their pages will be needed next: fetch them in parallel while resolution goes on.
         self.client.prefetch_projects(dep.name for dep in deps)
         return deps
@@ -268,8 +261,7 @@ def wanted_requirements(wanted: WantedSet) -> list:
     reqs = []
     for text in wanted.requirements.values():
         requirement = Requirement(text)
-        reqs.append(Req(canonicalize_name(requirement.name), frozenset(canonicalize_name(e) for e in requirement.extras),
-                        requirement.specifier, text, None))
+        reqs.append(_req(requirement, text, None))
     return reqs
 
 
@@ -306,7 +298,8 @@ def _impossible_message(provider: _Provider, exc: ResolutionImpossible) -> str:
                 version, reason = sorted(matching.items(), key=lambda item: Version(item[0]), reverse=True)[0]
                 if reason == "no wheel for this target":
                     lines.append("no wheel of %s %s fits this profile; its best tags are %s; the index offers %s"
-                                 % (name, version, ", ".join(provider.target.tags[:3]), _offered_platforms(provider, name, version)))
+                                 % (name, version, ", ".join(provider.target.tags[:3]),
+                                    _offered_platforms(provider, name, version)))
                     continue
                 lines.append("%s %s cannot be used: %s" % (name, version, reason))
                 continue
@@ -328,12 +321,12 @@ def resolve(target: Target, wanted: WantedSet, client, *, uploaded_prior_to=None
     except ResolutionTooDeep:
         raise PyMigrateError("resolution%s did not finish within 2000 rounds" % where,
                              hint="Pin some of the packages more tightly")
-    required_by = {}
+    required_by: dict[str, set] = {}
     for identifier, criterion in result.criteria.items():
         name = identifier.split("[")[0]
         for info in criterion.information:
             required_by.setdefault(name, set()).add(info.parent.name if info.parent else WANTED)
-    pins = {}
+    pins: dict[str, Pin] = {}
     for identifier, cand in result.mapping.items():
         name, extras = cand.name, cand.extras
         dist = provider.built.get(cand.dist.url, cand.dist)
@@ -345,7 +338,7 @@ def resolve(target: Target, wanted: WantedSet, client, *, uploaded_prior_to=None
             continue
         meta = client.metadata(dist) if dist.filename.endswith(".whl") else None
         pins[name] = Pin(name=name, version=str(cand.version), file=dist, extras=tuple(sorted(extras)),
-                         dependencies=deps, required_by=tuple(sorted(required_by.get(name, ()) - {name})),
+                         dependencies=deps, required_by=tuple(sorted(required_by.get(name, set()) - {name})),
                          license=meta.license if meta else None,
                          license_expression=meta.license_expression if meta else None,
                          summary=meta.summary if meta else None, built_from_sdist=dist is not cand.dist)

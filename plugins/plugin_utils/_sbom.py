@@ -11,7 +11,9 @@ import typing as t
 import uuid
 from urllib.parse import quote
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import Pin
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import COLLECTION_VERSION, Pin
+
+SBOM_FILE = "sbom.cdx.json"
 
 
 def purl(pin: Pin) -> str:
@@ -29,9 +31,8 @@ def _licenses(pin: Pin) -> list:
     return [{"license": {"name": text.splitlines()[0][:200]}}]
 
 
-def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, created: str,
-                tool_version: str = "0.1.0") -> dict:
-    components = {}
+def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, created: str) -> dict:
+    components: dict[str, dict] = {}
     for profile, pins in sorted(pins_by_profile.items()):
         for pin in pins:
             ref = purl(pin)
@@ -58,7 +59,7 @@ def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, c
         "metadata": {
             "timestamp": created,
             "tools": {"components": [{"type": "application", "name": "airgap.pymigrate",
-                                      "version": tool_version}]},
+                                      "version": COLLECTION_VERSION}]},
             "component": {"type": "application", "name": "pymigrate-bundle-%d" % serial,
                           "version": str(serial)},
         },

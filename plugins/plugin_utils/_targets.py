@@ -16,13 +16,10 @@ from __future__ import annotations
 import re
 import typing as t
 
-try:
-    from packaging import tags as ptags
-except ImportError:  # the control node lacks a library; check_controller_libraries() says which
-    ptags = None
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import packaging_tags as ptags
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, Target
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError, Target
-
+FACTS = "pymigrate_target_facts"
 MARKER_KEYS = ("implementation_name", "implementation_version", "os_name", "platform_machine", "platform_release",
                "platform_system", "platform_version", "python_full_version", "platform_python_implementation",
                "python_version", "sys_platform")
@@ -30,6 +27,11 @@ DECLARATION_KEYS = ("python", "python_full", "arch", "libc", "libc_version", "im
 MANYLINUX_ARCHES = ("x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x", "riscv64", "loongarch64")
 # Legacy manylinux aliases, by the glibc version they stand for (PEP 600).
 LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+
+
+def reported_facts(variables: t.Mapping) -> t.Mapping | None:
+    """The facts airgap.pymigrate.target_facts set for a host (fact ``pymigrate_target_facts``), or None."""
+    return (variables.get("ansible_facts") or {}).get(FACTS) or variables.get(FACTS)
 
 
 def target_from_facts(facts: t.Mapping, host: str | None = None) -> Target:
@@ -127,6 +129,7 @@ def target_from_declaration(decl: t.Mapping, host: str | None = None, var: str =
 
 def describe(target: Target) -> dict:
     """A short summary of a target for manifests and messages."""
-    return {"python": target.markers.get("python_full_version"), "implementation": target.markers.get("implementation_name"),
+    return {"python": target.markers.get("python_full_version"),
+            "implementation": target.markers.get("implementation_name"),
             "machine": target.markers.get("platform_machine"), "best_tags": list(target.tags[:3]),
             "source": target.source}

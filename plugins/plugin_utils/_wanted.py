@@ -22,18 +22,14 @@ import dataclasses
 import os
 import typing as t
 
-try:
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.utils import canonicalize_name
-except ImportError:  # the control node lacks a library; check_controller_libraries() says which
-    InvalidRequirement = None
-    Requirement = None
-    InvalidSpecifier = None
-    SpecifierSet = None
-    canonicalize_name = None
-
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError, WantedSet
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (
+    InvalidRequirement,
+    InvalidSpecifier,
+    Requirement,
+    SpecifierSet,
+    canonicalize_name,
+)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, WantedSet
 
 LAYERS = ("requirements", "group_requirements", "host_requirements")
 ENV_LAYERS = ("pymigrate_envs", "pymigrate_group_envs", "pymigrate_host_envs")
@@ -104,7 +100,7 @@ def _layer_dict(host: str, var: str, value: t.Any) -> dict:
 
 def merge_layers(host: str, layers: t.Sequence[tuple]) -> dict:
     """[(var, dict), ...] lowest first -> {normalized name: requirement string}; later layers win whole."""
-    merged = {}
+    merged: dict[str, str] = {}
     for var, value in layers:
         for project, spec in _layer_dict(host, var, value).items():
             name, requirement = _parse_entry(host, var, project, spec)
@@ -155,7 +151,7 @@ def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
         return {"default": EnvSpec("default", path, None, wanted, global_smoke)}
     # Same layering for several environments: pymigrate_envs (all) -> pymigrate_group_envs ->
     # pymigrate_host_envs; per environment, settings are replaced key by key and requirements per package.
-    merged = {}
+    merged: dict[str, dict] = {}
     for var, envs in env_layers:
         if not isinstance(envs, t.Mapping):
             raise PyMigrateError("must be a dict of environment name to settings", host=host, var=var, value=envs)

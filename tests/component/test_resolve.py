@@ -11,8 +11,9 @@ from packaging.markers import default_environment
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils import _fetch, _index, _resolve, _targets
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError, Target, WantedSet
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _fetch, _index, _resolve, _targets
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, Target, WantedSet
 from tests.index import catalog
 from tests.index.fixtures import AUTH
 
@@ -114,7 +115,7 @@ def test_fetch_verifies_hashes_retries_and_skips_present(make_index, tmp_path):
     index.fail_503["solo-1.0-py3-none-any.whl"] = 2
     store = str(tmp_path / "store")
     assert len(_fetch.fetch_all(files, store, client)) == 2
-    assert all(_fetch.verify_file(store, f) for f in files)
+    assert all(file_sha256(_fetch.store_path(store, f)) == f.sha256 for f in files)
     downloads = len(index.downloads())
     assert _fetch.fetch_all(files, store, client) == []  # nothing twice
     assert len(index.downloads()) == downloads
@@ -127,7 +128,7 @@ def test_fetch_verifies_hashes_retries_and_skips_present(make_index, tmp_path):
 
 
 def test_sdist_builds_pure_wheel_and_refuses_platform_one(local_index, client, tmp_path):
-    from ansible_collections.airgap.pymigrate.plugins.module_utils._build import make_sdist_builder
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import make_sdist_builder
     builder = make_sdist_builder(client, str(tmp_path / "store"), str(tmp_path))
     result = _resolve.resolve(target("3.9"), wanted("sdistonly"), client, build_sdist=builder)
     assert result[0].file.filename == "sdistonly-1.0-py3-none-any.whl" and result[0].built_from_sdist

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils import _target_facts
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INTERPRETERS = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3")))
 INTERPRETERS = [p for p in INTERPRETERS if int(p.split("/versions/3.")[1].split(".")[0]) >= 8] or [sys.executable]
 PROBE = """

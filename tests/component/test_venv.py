@@ -11,15 +11,15 @@ import pytest
 
 from tests.index import catalog, wheels
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-VENV_PY = os.path.join(ROOT, "plugins", "module_utils", "_venv.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS = os.path.join(ROOT, ".collections")
 PYTHONS = [p for p in (os.path.expanduser("~/.pyenv/versions/3.8.18/bin/python3"),
                        os.path.expanduser("~/.pyenv/versions/3.13.0/bin/python3")) if os.path.exists(p)] or [sys.executable]
 
 DRIVER = """
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("_venv", %r)
-venv = importlib.util.module_from_spec(spec); spec.loader.exec_module(venv)
+import json, sys
+sys.path.insert(0, %r)
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _venv as venv
 args = json.loads(sys.argv[1])
 try:
     if args.pop("rollback", False):
@@ -58,7 +58,7 @@ def world(tmp_path):
 def run(python, world, packages, **extra):
     args = dict(path=world["path"], python=python, store_dir=world["store"], packages=packages,
                 installer=world["installer"], **extra)
-    out = subprocess.run([python, "-c", DRIVER % VENV_PY, json.dumps(args)], check=True, stdout=subprocess.PIPE,
+    out = subprocess.run([python, "-c", DRIVER % COLLECTIONS, json.dumps(args)], check=True, stdout=subprocess.PIPE,
                          text=True).stdout
     return json.loads(out)
 
@@ -86,7 +86,7 @@ def test_generations_noop_upgrade_rollback(python, world):
     assert upgraded["changes"] == {"added": [], "removed": ["extra==1.0"], "upgraded": ["alpha 1.0 -> 2.0"],
                                    "downgraded": []}
     assert installed(world) == {"alpha": "2.0"}  # exactly the lock: extra is gone
-    back = subprocess.run([python, "-c", DRIVER % VENV_PY, json.dumps({"path": world["path"], "rollback": True})],
+    back = subprocess.run([python, "-c", DRIVER % COLLECTIONS, json.dumps({"path": world["path"], "rollback": True})],
                           check=True, stdout=subprocess.PIPE, text=True).stdout
     assert json.loads(back)["generation"] == first["generation"]
     assert installed(world) == {"alpha": "1.0", "extra": "1.0"}

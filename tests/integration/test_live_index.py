@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils import _index, _resolve, _targets
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import WantedSet
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _index, _resolve, _targets
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import WantedSet
 
 pytestmark = pytest.mark.network
 

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._bundle_view import host_files
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._manifest import host_files
 from tests.fleet.fixtures import ROOT, ansible
 
 pytestmark = pytest.mark.fleet
@@ -68,7 +68,7 @@ def recap(output):
 def _installed_changed(output):
     """Hosts on which the install task reported a change (the bundle task, run once, also says changed)."""
     hosts = set()
-    for part in output.split("TASK [airgap.pymigrate.install : Install each environment from the host store]")[1:]:
+    for part in output.split("TASK [airgap.pymigrate.rollout : Install each environment from the host store]")[1:]:
         section = part.split("TASK [", 1)[0]
         hosts |= {line.split("[", 1)[1].split("]", 1)[0] for line in section.splitlines() if line.startswith("changed: [")}
     return hosts
@@ -150,9 +150,10 @@ def test_corrupted_and_half_pushed_files_are_repaired(fleet, world):
     fleet.exec(host, ["sh", "-c", "printf x >> %s" % corrupt], check=True)
     # A push killed mid-way leaves a partial file and no final one.
     fleet.exec(host, ["sh", "-c", "head -c 10 %s > %s.part && rm %s" % (lost, lost, lost)], check=True)
-    verify = ansible(["ansible", host, "-m", "airgap.pymigrate.wheel_verify", "-a",
-                      json.dumps({"files": [{"path": corrupt.split("/store/", 1)[1],
-                                             "sha256": corrupt.split("/")[-2], "size": 1}]}), "-o"],
+    verify = ansible(["ansible", host, "-m", "airgap.pymigrate.wheel_store", "-a",
+                      json.dumps({"state": "verified", "files": [{"path": corrupt.split("/store/", 1)[1],
+                                                                  "sha256": corrupt.split("/")[-2], "size": 1}]}),
+                      "-o"],
                      fleet.inventory, check=False)
     assert verify.returncode != 0 and corrupt.split("/")[-1] in verify.stdout  # detected by name
     migrate(world, "--limit", host)

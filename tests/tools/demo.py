@@ -2,7 +2,7 @@
 
 Brings up a demo fleet of air-gapped network-namespace hosts (Python 3.9, 3.11 and a 3.12 without pip),
 serves the embedded synthetic package index on 127.0.0.1 (the hosts cannot reach it), runs
-playbooks/migrate.yml (survey -> bundle -> push -> verify -> install -> report), then runs it again to show
+playbooks/migrate.yml (survey -> bundle -> push (verified by hash) -> install -> report), then runs it again to show
 that nothing changes, and takes everything down (DEMO_KEEP=1 keeps the fleet up).
 """
 
@@ -52,7 +52,7 @@ def main():
                 "pymigrate_index_url": index.url, "pymigrate_requirements": REQUIREMENTS,
                 "pymigrate_bundle_dir": os.path.join(OUT, "bundle"), "pymigrate_report_dir": os.path.join(OUT, "report"),
                 "pymigrate_smoke_imports": ["netio", "webkit"]}}}, handle)
-        print("\n== First run: survey, bundle, push, verify, install\n", flush=True)
+        print("\n== First run: survey, bundle, push, install\n", flush=True)
         migrate(inventory, extra)
         with open(os.path.join(OUT, "report", "summary.json")) as handle:
             summary = json.load(handle)

@@ -9,8 +9,8 @@ import tarfile
 
 import pytest
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils import _archive
-from ansible_collections.airgap.pymigrate.plugins.module_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)

@@ -1,0 +1,200 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The bundle manifest, ``manifest.json`` (docs/bundle-format.md): the one file that says what a bundle holds
+and which host gets what. This module is its only reader and writer: the bundle build writes it, push,
+install, rollback, export and import read it through here.
+
+    profiles: {name: {members, target, lock, requirements, packages: {name: version}, files: [relpath], installer}}
+    hosts:    {host: {env: {profile, path, python, smoke_imports}}}
+    files:    {relpath: {size, sha256, project, version, filename}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import typing as t
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath, write_atomic
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import packages_lock_id
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import COLLECTION_VERSION, PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import SBOM_FILE
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import describe
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+# Check mode writes the proposed manifest here (nothing else); the rollout's check mode predicts from it.
+CHECK_DIR = ".check"
+
+
+def new(indexes: t.Sequence[str], uploaded_prior_to: str | None) -> dict:
+    """An empty manifest; ``serial`` and ``created`` are set when it is written."""
+    return {"format": FORMAT, "serial": None, "created": None,
+            "tool": {"name": "airgap.pymigrate", "version": COLLECTION_VERSION},
+            "indexes": list(indexes), "uploaded_prior_to": uploaded_prior_to,
+            "profiles": {}, "hosts": {}, "files": {}}
+
+
+def file_record(dist) -> tuple:
+    """(store path, manifest entry) of one DistFile."""
+    return store_relpath(dist.sha256, dist.filename), {
+        "size": dist.size, "sha256": dist.sha256, "project": dist.project, "version": dist.version,
+        "filename": dist.filename}
+
+
+def add_profile(manifest: dict, profile, pins: t.Sequence, installer, envs_by_member: t.Mapping) -> None:
+    """Record one resolved profile: its files, its lock names, and each member host environment."""
+    installer_path, record = file_record(installer.file)
+    manifest["files"][installer_path] = record
+    files = []
+    for pin in pins:
+        relpath, record = file_record(pin.file)
+        manifest["files"][relpath] = record
+        files.append(relpath)
+    manifest["profiles"][profile.name] = {
+        "members": profile.members, "target": describe(profile.target),
+        "lock": "pylock.%s.toml" % profile.name, "requirements": "requirements.%s.txt" % profile.name,
+        "packages": {pin.name: pin.version for pin in pins}, "files": sorted(files), "installer": installer_path,
+    }
+    for member in profile.members:
+        host, env = envs_by_member[member]
+        manifest["hosts"].setdefault(host, {})[env.name] = {
+            "profile": profile.name, "path": env.path, "python": env.python, "smoke_imports": list(env.smoke_imports)}
+
+
+def path(bundle_dir: str, check_mode: bool = False) -> str:
+    """The manifest a run uses: in check mode the proposal the bundle build wrote, when there is one."""
+    proposal = os.path.join(bundle_dir, CHECK_DIR, MANIFEST)
+    return proposal if check_mode and os.path.exists(proposal) else os.path.join(bundle_dir, MANIFEST)
+
+
+@t.overload
+def read(bundle_dir: str, check_mode: bool = ..., required: t.Literal[True] = ...) -> dict:
+    ...
+
+
+@t.overload
+def read(bundle_dir: str, check_mode: bool = ..., *, required: bool) -> dict | None:
+    ...
+
+
+def read(bundle_dir: str, check_mode: bool = False, required: bool = True) -> dict | None:
+    """The parsed manifest of ``bundle_dir``; None when there is none and it is not ``required``."""
+    manifest_path = path(bundle_dir, check_mode)
+    try:
+        with open(manifest_path) as handle:
+            manifest = json.load(handle)
+    except FileNotFoundError:
+        if not required:
+            return None
+        raise PyMigrateError("no bundle at %s (%s is missing)" % (bundle_dir, MANIFEST), var="pymigrate_bundle_dir",
+                             value=bundle_dir, hint="Build one with playbooks/bundle.yml or import an archive first")
+    except (OSError, ValueError) as exc:
+        raise PyMigrateError("cannot read the bundle manifest %s: %s" % (manifest_path, exc),
+                             hint="Rebuild the bundle, or remove the bundle directory to start afresh")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise PyMigrateError("%s is not a format %d bundle manifest" % (manifest_path, FORMAT),
+                             hint="Rebuild the bundle with this version of airgap.pymigrate")
+    return manifest
+
+
+def _dump(manifest: dict) -> bytes:
+    return (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+def write(bundle_dir: str, manifest: dict) -> None:
+    """Write the manifest (last, atomically: it makes the bundle's new files count) and drop a stale proposal."""
+    write_atomic(os.path.join(bundle_dir, MANIFEST), _dump(manifest))
+    proposal = os.path.join(bundle_dir, CHECK_DIR, MANIFEST)
+    if os.path.exists(proposal):
+        os.unlink(proposal)
+
+
+def write_proposal(bundle_dir: str, manifest: dict) -> str:
+    """Check mode's only write: the proposed manifest in ``<bundle_dir>/.check/``."""
+    directory = os.path.join(bundle_dir, CHECK_DIR)
+    os.makedirs(directory, exist_ok=True)
+    write_atomic(os.path.join(directory, MANIFEST), _dump(manifest))
+    return os.path.join(directory, MANIFEST)
+
+
+def equivalent(old: t.Mapping | None, new_manifest: t.Mapping) -> bool:
+    """Same bundle content (ignoring serial and creation time): nothing to rewrite."""
+    if not old:
+        return False
+    strip = ("serial", "created")
+    return ({k: v for k, v in old.items() if k not in strip}
+            == {k: v for k, v in new_manifest.items() if k not in strip})
+
+
+def packages_by_member(manifest: t.Mapping | None) -> dict:
+    """"host:env" -> {name: version}, for diffs against a new bundle."""
+    result = {}
+    manifest = manifest or {}
+    for host, envs in (manifest.get("hosts") or {}).items():
+        for env_name, env in envs.items():
+            profile = (manifest.get("profiles") or {}).get(env.get("profile"), {})
+            result["%s:%s" % (host, env_name)] = profile.get("packages", {})
+    return result
+
+
+def _host_envs(manifest: t.Mapping, host: str) -> dict:
+    hosts = manifest.get("hosts") or {}
+    if host not in hosts:
+        raise PyMigrateError("host %s is not in the bundle (serial %s); rebuild the bundle with this host in "
+                             "the inventory or limit the run to hosts it covers" % (host, manifest.get("serial")))
+    return hosts[host]
+
+
+def _profile(manifest: t.Mapping, name: str, host: str) -> dict:
+    try:
+        return manifest["profiles"][name]
+    except KeyError:
+        raise PyMigrateError("host %s refers to profile %s, which the bundle lacks" % (host, name))
+
+
+def _file_entry(manifest: t.Mapping, relpath: str) -> dict:
+    meta = manifest["files"][relpath]
+    return {"path": relpath, "sha256": meta["sha256"], "size": meta["size"]}
+
+
+def host_files(manifest: t.Mapping, host: str) -> list:
+    """Every store file the host's environments need (wheels and the installer), each once, sorted."""
+    wanted = set()
+    for env in _host_envs(manifest, host).values():
+        profile = _profile(manifest, env["profile"], host)
+        wanted.update(profile.get("files", []))
+        if profile.get("installer"):
+            wanted.add(profile["installer"])
+    return [_file_entry(manifest, relpath) for relpath in sorted(wanted)]
+
+
+def host_envs(manifest: t.Mapping, host: str) -> list:
+    """The arguments of venv_install for each of the host's environments, sorted by name."""
+    envs = []
+    for env_name, env in sorted(_host_envs(manifest, host).items()):
+        profile = _profile(manifest, env["profile"], host)
+        packages = []
+        for relpath in profile.get("files", []):
+            meta = manifest["files"][relpath]
+            packages.append({"name": meta["project"], "version": meta["version"],
+                             "filename": relpath.rsplit("/", 1)[-1], "sha256": meta["sha256"], "size": meta["size"]})
+        packages.sort(key=lambda item: item["name"])
+        installer = None
+        if profile.get("installer"):
+            meta = manifest["files"][profile["installer"]]
+            installer = {"filename": profile["installer"].rsplit("/", 1)[-1], "sha256": meta["sha256"]}
+        envs.append({"name": env_name, "path": env["path"], "python": env.get("python"),
+                     "profile": env["profile"], "packages": packages, "installer": installer,
+                     "smoke_imports": env.get("smoke_imports") or [], "lock_id": packages_lock_id(packages)})
+    return envs
+
+
+def metadata_files(manifest: t.Mapping) -> list:
+    """The bundle's metadata files besides the store files, manifest first."""
+    names = [MANIFEST, SBOM_FILE]
+    for profile in sorted(manifest["profiles"].values(), key=lambda p: p["lock"]):
+        names += [profile["lock"], profile["requirements"]]
+    return names

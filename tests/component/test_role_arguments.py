@@ -1,0 +1,26 @@
+"""Role argument specs really guard the playbooks: a missing required variable or a wrong type stops the run
+before any work, naming the variable."""
+
+import os
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def playbook(path, *extra):
+    return subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                           path, "-e", '{"pymigrate_target": {"python": "3.11"}}'] + list(extra),
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+                          env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg")))
+
+
+def test_the_index_url_is_required(tmp_path):
+    result = playbook("playbooks/bundle.yml", "-e", "pymigrate_bundle_dir=%s" % tmp_path)
+    assert result.returncode != 0
+    assert "missing required arguments: pymigrate_index_url" in result.stdout, result.stdout[-2000:]
+    assert not os.listdir(tmp_path)  # nothing was built
+
+
+def test_a_wrong_type_is_named(tmp_path):
+    result = playbook("playbooks/rollout.yml", "-e", "pymigrate_keep_generations=many", "--tags", "pymigrate_push")
+    assert result.returncode != 0 and "pymigrate_keep_generations" in result.stdout, result.stdout[-2000:]

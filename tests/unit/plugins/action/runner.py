@@ -1,0 +1,18 @@
+"""Run an action plugin of the collection in-process, as Ansible's worker would, with a stand-in task."""
+
+import importlib
+from unittest import mock
+
+
+def make_action(name, args, check_mode=False, diff=False):
+    module = importlib.import_module("ansible_collections.airgap.pymigrate.plugins.action.%s" % name)
+    task = mock.MagicMock(args=args, check_mode=check_mode, diff=diff, async_val=0)
+    connection = mock.MagicMock()
+    connection._shell.tmpdir = None
+    return module.ActionModule(task, connection, mock.MagicMock(), mock.MagicMock(), mock.MagicMock(),
+                               mock.MagicMock())
+
+
+def run_action(name, args, task_vars=None, check_mode=False, diff=False):
+    action = make_action(name, args, check_mode=check_mode, diff=diff)
+    return action.run(task_vars=task_vars or {}), action

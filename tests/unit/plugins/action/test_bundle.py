@@ -1,0 +1,70 @@
+"""The bundle action: which hosts it bundles for (reported facts, a survey file, declared targets), how it reads
+inventory variables, and its messages; the build itself runs against the in-memory index."""
+
+import json
+
+import pytest
+
+from ansible_collections.airgap.pymigrate.plugins.action import bundle as bundle_action
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
+from tests.unit.plugins.action.runner import run_action
+from tests.unit.plugins.plugin_utils.fake_index import FakeIndexClient
+from tests.unit.plugins.plugin_utils.test_bundle import RELEASES
+
+
+@pytest.fixture(autouse=True)
+def fake_index(monkeypatch):
+    monkeypatch.setattr(bundle_action, "IndexClient", lambda *args, **kwargs: FakeIndexClient(RELEASES))
+
+
+def facts_of(python):
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _targets
+    target = _targets.target_from_declaration({"python": python})
+    return {"markers": dict(target.markers), "tags": list(target.tags)}
+
+
+def task_vars(hostvars):
+    return {"hostvars": hostvars, "groups": {"all": sorted(hostvars)}}
+
+
+def test_hosts_with_facts_or_a_declared_target_are_bundled_others_skipped(tmp_path):
+    hostvars = {
+        "web1": {"ansible_facts": {"pymigrate_target_facts": facts_of("3.11")}, "pymigrate_requirements": {"alpha": ""}},
+        "web2": {"pymigrate_target": {"python": "3.12"}, "pymigrate_host_requirements": {"alpha": "==1.0"}},
+        "down": {},  # unreachable during the survey: no facts
+    }
+    args = {"bundle_dir": str(tmp_path), "index_url": "http://index.invalid/simple/"}
+    result, _module = run_action("bundle", args, task_vars(hostvars))
+    assert not result.get("failed"), result.get("msg")
+    manifest = _manifest.read(str(tmp_path))
+    assert sorted(manifest["hosts"]) == ["web1", "web2"]
+    packages = {host: manifest["profiles"][envs["default"]["profile"]]["packages"]
+                for host, envs in manifest["hosts"].items()}
+    assert packages == {"web1": {"alpha": "2.0", "beta": "1.0"}, "web2": {"alpha": "1.0"}}
+    named, _module = run_action("bundle", dict(args, hosts=["web1", "down"]), task_vars(hostvars))
+    assert named["skipped_hosts"] == ["down"]
+
+
+def test_a_survey_file_replaces_live_facts(tmp_path):
+    survey = tmp_path / "survey.json"
+    survey.write_text(json.dumps({"format": 1, "controller": {"store_have": [], "accepted_serial": None},
+                                  "hosts": {"inside1": facts_of("3.9")}}))
+    args = {"bundle_dir": str(tmp_path / "b"), "index_url": "http://index.invalid/simple/", "survey_file": str(survey)}
+    result, _module = run_action("bundle", args, task_vars({"inside1": {}}))
+    assert not result.get("failed"), result.get("msg")
+    assert list(_manifest.read(str(tmp_path / "b"))["hosts"]) == ["inside1"]
+
+
+@pytest.mark.parametrize("args, hostvars, text", [
+    ({"uploaded_prior_to": "last tuesday"}, {"h": {"pymigrate_target": {"python": "3.11"}}},
+     "not an ISO 8601 date or time (variable uploaded_prior_to, value 'last tuesday')"),
+    ({}, {"h": {"pymigrate_target": {"python": "3.11"}, "pymigrate_requirements": {"alpha": "=>1"}}},
+     "host h, variable pymigrate_requirements.alpha"),
+    ({"hosts": ["ghost"]}, {}, "host is not in the inventory (host ghost"),
+    ({"index_password": "p", "index_token": "t"}, {}, "mutually exclusive"),
+])
+def test_errors_name_host_variable_and_value(tmp_path, args, hostvars, text):
+    args = dict({"bundle_dir": str(tmp_path), "index_url": "http://index.invalid/simple/"}, **args)
+    result, _module = run_action("bundle", args, task_vars(hostvars))
+    assert result["failed"] and text in result["msg"], result["msg"]
+    assert "p" not in result.get("invocation", {}).get("module_args", {}).get("index_password", "")

@@ -1,0 +1,95 @@
+"""The bundle build, step by step, against an in-memory index: profiles, resolution, what is written (and what
+check mode writes), no-op re-runs, pin changes, and errors that leave the previous bundle intact."""
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _bundle, _manifest, _targets, _wanted
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+from tests.unit.plugins.plugin_utils.fake_index import FakeIndexClient
+
+RELEASES = {"alpha": {"1.0": [], "2.0": ["beta>=1"]}, "beta": {"1.0": []}, "pip": {"24.2": []}}
+
+
+def host(name, python="3.11", **requirements):
+    variables = {"pymigrate_requirements": requirements or {"alpha": ""}}
+    return _bundle.HostInput(name, _wanted.wanted_sets_for_host(name, variables),
+                             _targets.target_from_declaration({"python": python}))
+
+
+def build(bundle_dir, hosts, client=None, **kwargs):
+    client = client or FakeIndexClient(RELEASES)
+    return _bundle.build_bundle(hosts, str(bundle_dir), client, build_sdists=False, **kwargs), client
+
+
+def listing(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _s, files in os.walk(root) for f in files)
+
+
+def test_plan_profiles_groups_equal_targets_and_wanted_sets():
+    profiles, members = _bundle.plan_profiles([host("a"), host("b"), host("c", python="3.12")])
+    assert sorted(p.members for p in profiles) == [["a:default", "b:default"], ["c:default"]]
+    assert sorted(members) == ["a:default", "b:default", "c:default"]
+    with pytest.raises(PyMigrateError, match="no host to bundle for"):
+        _bundle.plan_profiles([])
+
+
+def test_first_build_writes_locks_sbom_manifest_and_files(tmp_path):
+    result, client = build(tmp_path, [host("a"), host("b", python="3.12")])
+    assert result["changed"] and result["serial"] == 1
+    assert sorted(result["fetched"]) == ["alpha-2.0-py3-none-any.whl", "beta-1.0-py3-none-any.whl",
+                                         "pip-24.2-py3-none-any.whl"]
+    assert len(client.downloads) == 3  # each file once, shared by both profiles
+    manifest = _manifest.read(str(tmp_path))
+    assert manifest["serial"] == 1 and sorted(manifest["hosts"]) == ["a", "b"]
+    assert all(p["packages"] == {"alpha": "2.0", "beta": "1.0"} for p in manifest["profiles"].values())
+    names = set(os.listdir(tmp_path))
+    assert {"manifest.json", "sbom.cdx.json", "files"} <= names
+    assert len([n for n in names if n.startswith("pylock.")]) == 2
+    assert not any(n.startswith(".work-") for n in names)  # the work directory is gone
+
+
+def test_rerun_with_nothing_new_changes_and_fetches_nothing(tmp_path):
+    build(tmp_path, [host("a")])
+    before = {name: os.path.getmtime(os.path.join(tmp_path, name)) for name in os.listdir(tmp_path)}
+    result, client = build(tmp_path, [host("a")])
+    assert not result["changed"] and result["serial"] == 1 and result["fetched"] == []
+    assert client.downloads == []
+    assert before == {name: os.path.getmtime(os.path.join(tmp_path, name)) for name in os.listdir(tmp_path)}
+
+
+def test_check_mode_writes_only_the_proposal(tmp_path):
+    bundle_dir = tmp_path / "bundle"
+    result, client = build(bundle_dir, [host("a")], check_mode=True)
+    assert result["changed"] and result["serial"] is None and client.downloads == []
+    assert listing(bundle_dir) == [".check/manifest.json"]
+    assert json.loads((bundle_dir / ".check" / "manifest.json").read_text())["hosts"]["a"]["default"]["profile"]
+    # The real build after it removes the proposal: a stale one would mislead the next check-mode rollout.
+    build(bundle_dir, [host("a")])
+    assert not (bundle_dir / ".check" / "manifest.json").exists()
+
+
+def test_a_pin_change_bumps_the_serial_reports_changes_and_drops_stale_locks(tmp_path):
+    build(tmp_path, [host("a"), host("b", python="3.12")])
+    result, _client = build(tmp_path, [host("a", alpha="==1.0")])  # b left the inventory
+    assert result["changed"] and result["serial"] == 2
+    assert result["changes"] == {"a:default": {"added": [], "removed": ["beta==1.0"], "upgraded": [],
+                                               "downgraded": ["alpha 2.0 -> 1.0"]}}
+    assert sorted(_manifest.read(str(tmp_path))["hosts"]) == ["a"]
+    assert len([n for n in os.listdir(tmp_path) if n.startswith("pylock.")]) == 1
+    assert "a:default alpha==1.0" in result["diff"]["after"]
+
+
+def test_errors_leave_the_previous_bundle_intact(tmp_path):
+    build(tmp_path, [host("a")])
+    manifest = (tmp_path / "manifest.json").read_text()
+    with pytest.raises(PyMigrateError, match="nosuch.*hosts: a:default"):
+        build(tmp_path, [host("a", nosuch="")])
+    client = FakeIndexClient(RELEASES)
+    client.corrupt.add("alpha-1.0-py3-none-any.whl")
+    with pytest.raises(PyMigrateError, match="does not match the index"):
+        build(tmp_path, [host("a", alpha="==1.0")], client=client)
+    assert (tmp_path / "manifest.json").read_text() == manifest
+    assert not any(name.endswith(".part") for name in listing(tmp_path))

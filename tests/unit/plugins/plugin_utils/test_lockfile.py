@@ -1,0 +1,32 @@
+"""Lock files: PEP 751 pylock.toml and hashed requirements per profile; diffs between locks."""
+
+import tomllib
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _lockfile, _profiles, _targets, _wanted
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, Pin
+
+
+def _pin(name, version, sha="ab" * 32):
+    dist = DistFile(project=name, version=version, filename="%s-%s-py3-none-any.whl" % (name, version),
+                    url="http://x/%s" % name, sha256=sha, size=10, upload_time="2024-01-01T00:00:00Z")
+    return Pin(name=name, version=version, file=dist, dependencies=("idna",) if name == "req" else ())
+
+
+def test_pylock_is_valid_pep751_toml_and_requirements_are_hashed():
+    profile = _profiles.build_profiles([("a", "default", _targets.target_from_declaration({"python": "3.9"}),
+                                         _wanted.wanted_sets_for_host("a", {})["default"].wanted)])[0]
+    pins = [_pin("req", "2.0"), _pin("idna", "3.0", "cd" * 32)]
+    lock = tomllib.loads(_lockfile.render_pylock(profile, pins))
+    assert lock["lock-version"] == "1.0" and lock["created-by"] == "airgap.pymigrate"
+    assert [p["name"] for p in lock["packages"]] == ["idna", "req"]
+    wheel = lock["packages"][1]["wheels"][0]
+    assert wheel["path"] == "files/sha256/ab/%s/req-2.0-py3-none-any.whl" % ("ab" * 32)
+    assert wheel["hashes"] == {"sha256": "ab" * 32} and wheel["size"] == 10
+    assert lock["packages"][1]["dependencies"] == [{"name": "idna"}]
+    text = _lockfile.render_requirements(profile, pins)
+    assert "req==2.0 \\\n    --hash=sha256:%s" % ("ab" * 32) in text
+
+
+def test_diff_pins():
+    assert _lockfile.diff_pins({"a": "1.0", "b": "2.0", "c": "1.0"}, {"a": "1.1", "b": "1.9", "d": "1"}) == {
+        "added": ["d==1"], "removed": ["c==1.0"], "upgraded": ["a 1.0 -> 1.1"], "downgraded": ["b 2.0 -> 1.9"]}

@@ -1,0 +1,192 @@
+"""The report phase: per host and fleet-wide summaries from the results each phase registered on the host."""
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _report
+
+FACTS = {"changed": False, "markers": {"python_version": "3.11"}}
+CHANGES = {"added": ["idna==3.7"], "removed": [], "upgraded": ["requests 2.31.0 -> 2.32.3", "urllib3 1.26 -> 2.2"],
+           "downgraded": []}
+
+
+def _install(*items):
+    return {"changed": any(item.get("changed") for item in items), "results": list(items)}
+
+
+def _env_result(name, path, generation, changed, changes=None, packages=None):
+    return {"item": {"name": name, "path": path}, "generation": generation, "changed": changed,
+            "changes": changes or {}, "packages": packages or {}}
+
+
+def changed_host():
+    return {
+        "__pymigrate_target_facts": FACTS,
+        "__pymigrate_push": {"changed": True, "sent": ["files/a.whl", "files/b.whl"], "sent_bytes": 2048},
+        "__pymigrate_install": _install(
+            _env_result("default", "/opt/pymigrate/venv", "g3", True, CHANGES, {"requests": "2.32.3"}),
+            _env_result("tools", "/opt/tools", "g1", False)),
+    }
+
+
+def ok_host():
+    return {
+        "__pymigrate_target_facts": FACTS,
+        "__pymigrate_push": {"changed": False, "sent": [], "sent_bytes": 0},
+        "__pymigrate_verify": {"changed": False},
+        "__pymigrate_install": _install(_env_result("default", "/opt/pymigrate/venv", "g2", False)),
+    }
+
+
+def test_changed_host_reports_files_sent_and_environments():
+    summary = _report.host_summary("web1", changed_host())
+    assert summary["status"] == "changed"
+    assert summary["phase"] == "install"
+    assert summary["error"] is None
+    assert summary["files_sent"] == 2 and summary["bytes_sent"] == 2048
+    assert summary["environments"] == {
+        "default": {"path": "/opt/pymigrate/venv", "generation": "g3", "changed": True, "changes": CHANGES,
+                    "packages": {"requests": "2.32.3"}},
+        "tools": {"path": "/opt/tools", "generation": "g1", "changed": False, "changes": {}, "packages": {}},
+    }
+
+
+def test_push_change_alone_makes_the_host_changed():
+    hostvars = changed_host()
+    hostvars["__pymigrate_install"] = _install(_env_result("default", "/v", "g1", False))
+    assert _report.host_summary("h", hostvars)["status"] == "changed"
+
+
+def test_install_change_alone_makes_the_host_changed():
+    hostvars = ok_host()
+    hostvars["__pymigrate_install"] = _install(_env_result("default", "/v", "g3", True))
+    summary = _report.host_summary("h", hostvars)
+    assert summary["status"] == "changed" and summary["files_sent"] == 0
+
+
+def test_no_op_host_is_ok():
+    summary = _report.host_summary("web2", ok_host())
+    assert summary["status"] == "ok"
+    assert summary["phase"] == "install"
+    assert summary["error"] is None
+    assert summary["files_sent"] == 0 and summary["bytes_sent"] == 0
+    assert summary["environments"]["default"]["generation"] == "g2"
+    assert summary["environments"]["default"]["changed"] is False
+
+
+def test_install_without_a_loop_is_the_default_environment():
+    hostvars = ok_host()
+    hostvars["__pymigrate_install"] = {"changed": True, "generation": "g5", "changes": {"added": ["x==1"]}}
+    summary = _report.host_summary("h", hostvars)
+    assert summary["status"] == "changed"
+    assert summary["environments"] == {"default": {"path": None, "generation": "g5", "changed": True,
+                                                   "changes": {"added": ["x==1"]}, "packages": {}}}
+
+
+def test_host_without_survey_result_is_unreachable():
+    summary = _report.host_summary("gone", {"inventory_hostname": "gone"})
+    assert summary["status"] == "unreachable"
+    assert summary["phase"] is None
+    assert summary["error"] == "did not reach the survey phase (unreachable or failed earlier)"
+    assert summary["environments"] == {}
+
+
+def test_host_that_dropped_out_before_install_failed():
+    hostvars = ok_host()
+    del hostvars["__pymigrate_install"]
+    summary = _report.host_summary("h", hostvars)
+    assert summary["status"] == "failed"
+    assert summary["phase"] == "verify"
+    assert summary["error"] == "did not reach the install phase (unreachable or failed earlier)"
+
+
+def test_failed_push():
+    hostvars = changed_host()
+    hostvars["__pymigrate_push"] = {"failed": True, "msg": "not enough space in /var/lib/pymigrate"}
+    summary = _report.host_summary("web3", hostvars)
+    assert summary["status"] == "failed"
+    assert summary["phase"] == "push"
+    assert summary["error"] == "push: not enough space in /var/lib/pymigrate"
+    assert summary["files_sent"] == 0
+    assert summary["environments"] == {}
+
+
+def test_failed_without_a_message():
+    hostvars = changed_host()
+    hostvars["__pymigrate_push"] = {"failed": True}
+    assert _report.host_summary("h", hostvars)["error"] == "push: failed"
+
+
+def test_failed_loop_item_in_install():
+    hostvars = ok_host()
+    hostvars["__pymigrate_install"] = {"changed": False, "failed": False, "results": [
+        _env_result("default", "/v", "g2", False),
+        {"item": {"name": "tools", "path": "/t"}, "failed": True, "msg": "smoke import yaml failed"},
+        {"item": {"name": "zz", "path": "/z"}, "failed": True, "msg": "second failure"},
+    ]}
+    summary = _report.host_summary("h", hostvars)
+    assert summary["status"] == "failed"
+    assert summary["phase"] == "install"
+    assert summary["error"] == "install: smoke import yaml failed"
+    assert summary["environments"] == {}
+
+
+def test_unreachable_result():
+    hostvars = changed_host()
+    hostvars["__pymigrate_push"] = {"unreachable": True, "msg": "ssh: connect to host timed out"}
+    summary = _report.host_summary("h", hostvars)
+    assert summary["status"] == "unreachable"
+    assert summary["phase"] == "push"
+    assert summary["error"] == "push: unreachable: ssh: connect to host timed out"
+
+
+def test_verify_is_optional_but_its_failure_counts():
+    hostvars = ok_host()
+    del hostvars["__pymigrate_verify"]
+    summary = _report.host_summary("h", hostvars)
+    assert summary["status"] == "ok" and summary["error"] is None and summary["phase"] == "install"
+
+    hostvars["__pymigrate_verify"] = {"failed": True, "msg": "sha256 mismatch for files/a.whl"}
+    summary = _report.host_summary("h", hostvars)
+    assert summary["status"] == "failed"
+    assert summary["phase"] == "verify"
+    assert summary["error"] == "verify: sha256 mismatch for files/a.whl"
+    assert summary["environments"] == {}
+
+
+def fleet_hostvars():
+    failed = changed_host()
+    failed["__pymigrate_push"] = {"failed": True, "msg": "disk full"}
+    return {"web1": changed_host(), "web2": ok_host(), "zeta": failed, "alpha": {}, "db1": ok_host()}
+
+
+def test_fleet_counts_and_sorted_retry_list():
+    hosts = ["web1", "zeta", "web2", "alpha", "db1"]
+    fleet = _report.fleet_summary(hosts, fleet_hostvars())
+    assert [item["host"] for item in fleet["hosts"]] == hosts
+    assert [item["status"] for item in fleet["hosts"]] == ["changed", "failed", "ok", "unreachable", "ok"]
+    assert fleet["counts"] == {"changed": 1, "failed": 1, "ok": 2, "unreachable": 1}
+    assert fleet["retry"] == ["alpha", "zeta"]
+
+
+def test_fleet_host_missing_from_hostvars_is_unreachable():
+    fleet = _report.fleet_summary(["ghost"], {})
+    assert fleet["counts"] == {"unreachable": 1} and fleet["retry"] == ["ghost"]
+
+
+def test_summary_lines():
+    fleet = _report.fleet_summary(["web1", "zeta", "web2", "alpha"], fleet_hostvars())
+    assert _report.summary_lines(fleet) == [
+        "fleet: changed=1, failed=1, ok=1, unreachable=1",
+        "web1: changed, 2 file(s) sent; default g3 (added 1, upgraded 2), tools g1",
+        "zeta: failed, 0 file(s) sent; push: disk full",
+        "web2: ok, 0 file(s) sent; default g2",
+        "alpha: unreachable, 0 file(s) sent; did not reach the survey phase (unreachable or failed earlier)",
+    ]
+
+
+def test_summary_line_without_environments_or_generation():
+    summary = {"counts": {"ok": 1}, "hosts": [
+        {"host": "h", "status": "ok", "files_sent": 0, "error": None, "environments": {}},
+        {"host": "g", "status": "ok", "files_sent": 1, "error": None,
+         "environments": {"default": {"generation": None, "changes": {}}}},
+    ]}
+    assert _report.summary_lines(summary) == ["fleet: ok=1", "h: ok, 0 file(s) sent; -",
+                                              "g: ok, 1 file(s) sent; default -"]

@@ -1,0 +1,89 @@
+"""The CycloneDX 1.5 SBOM of a bundle: one component per distinct file, purl, sha256, licences, stable serial."""
+
+import json
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _model, _sbom
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, Pin
+
+CREATED = "2026-11-25T12:00:00Z"
+
+
+def _pin(name, version, sha, filename=None, **extra):
+    filename = filename or "%s-%s-py3-none-any.whl" % (name, version)
+    dist = DistFile(project=name, version=version, filename=filename, url="http://x/%s" % filename, sha256=sha,
+                    size=10)
+    return Pin(name=name, version=version, file=dist, **extra)
+
+
+REQUESTS = _pin("requests", "2.32.3", "aa" * 32, license_expression="Apache-2.0", summary="HTTP for Humans.")
+IDNA = _pin("idna", "3.7", "bb" * 32, license="BSD License\n\nCopyright (c) 2013-2024 Kim Davies\nAll rights...")
+URLLIB3 = _pin("urllib3", "2.2.1", "cc" * 32)
+
+
+def test_document_header():
+    sbom = _sbom.render_sbom({"p1": [REQUESTS]}, 7, CREATED)
+    assert sbom["bomFormat"] == "CycloneDX"
+    assert sbom["specVersion"] == "1.5"
+    assert sbom["version"] == 1
+    assert sbom["serialNumber"].startswith("urn:uuid:")
+    assert sbom["metadata"]["timestamp"] == CREATED
+    assert sbom["metadata"]["tools"] == {"components": [
+        {"type": "application", "name": "airgap.pymigrate", "version": _model.COLLECTION_VERSION}]}
+    assert sbom["metadata"]["component"] == {"type": "application", "name": "pymigrate-bundle-7", "version": "7"}
+    json.dumps(sbom)  # plain JSON data
+    assert _sbom.SBOM_FILE == "sbom.cdx.json"
+
+
+def test_one_component_per_distinct_file_with_a_property_per_profile():
+    sbom = _sbom.render_sbom({"p2": [REQUESTS, URLLIB3], "p1": [IDNA, REQUESTS]}, 1, CREATED)
+    assert [c["name"] for c in sbom["components"]] == ["idna", "requests", "urllib3"]
+    by_name = {c["name"]: c for c in sbom["components"]}
+    assert by_name["requests"]["properties"] == [{"name": "airgap.pymigrate:profile", "value": "p1"},
+                                                 {"name": "airgap.pymigrate:profile", "value": "p2"}]
+    assert by_name["idna"]["properties"] == [{"name": "airgap.pymigrate:profile", "value": "p1"}]
+    assert by_name["urllib3"]["properties"] == [{"name": "airgap.pymigrate:profile", "value": "p2"}]
+
+
+def test_same_release_different_files_are_two_components():
+    wheel = _pin("pyyaml", "6.0.1", "dd" * 32, filename="PyYAML-6.0.1-cp311-cp311-manylinux_2_17_x86_64.whl")
+    other = _pin("pyyaml", "6.0.1", "ee" * 32, filename="PyYAML-6.0.1-cp39-cp39-manylinux_2_17_x86_64.whl")
+    sbom = _sbom.render_sbom({"a": [wheel], "b": [other]}, 1, CREATED)
+    assert len(sbom["components"]) == 2
+    assert sorted(c["hashes"][0]["content"] for c in sbom["components"]) == ["dd" * 32, "ee" * 32]
+
+
+def test_component_fields():
+    sbom = _sbom.render_sbom({"p1": [REQUESTS]}, 1, CREATED)
+    (component,) = sbom["components"]
+    ref = "pkg:pypi/requests@2.32.3?file_name=requests-2.32.3-py3-none-any.whl"
+    assert component["type"] == "library"
+    assert component["purl"] == ref and component["bom-ref"] == ref
+    assert component["name"] == "requests" and component["version"] == "2.32.3"
+    assert component["hashes"] == [{"alg": "SHA-256", "content": "aa" * 32}]
+    assert component["licenses"] == [{"expression": "Apache-2.0"}]
+    assert component["description"] == "HTTP for Humans."
+
+
+def test_purl_quotes_its_parts():
+    pin = _pin("zope-interface", "6.0+local", "ab" * 32, filename="zope.interface-6.0+local-cp311-abi3-any.whl")
+    assert _sbom.purl(pin) == "pkg:pypi/zope-interface@6.0%2Blocal?file_name=zope.interface-6.0%2Blocal-cp311-abi3-any.whl"
+
+
+def test_licences():
+    by_name = {c["name"]: c for c in _sbom.render_sbom({"p": [REQUESTS, IDNA, URLLIB3]}, 1, CREATED)["components"]}
+    assert by_name["idna"]["licenses"] == [{"license": {"name": "BSD License"}}]
+    assert by_name["urllib3"]["licenses"] == []
+    assert "description" not in by_name["urllib3"]
+    both = _pin("x", "1", "ab" * 32, license="MIT License", license_expression="MIT")
+    assert _sbom._licenses(both) == [{"expression": "MIT"}]
+    long_text = _pin("y", "1", "ab" * 32, license="  \n" + "L" * 300 + "\nmore")
+    assert _sbom._licenses(long_text) == [{"license": {"name": "L" * 200}}]
+    assert _sbom._licenses(_pin("z", "1", "ab" * 32, license="   \n ")) == []
+
+
+def test_serial_number_is_stable_and_depends_on_serial_and_content():
+    first = _sbom.render_sbom({"p1": [REQUESTS, IDNA]}, 5, CREATED)
+    again = _sbom.render_sbom({"other-name": [IDNA], "p1": [REQUESTS]}, 5, "2027-01-01T00:00:00Z")
+    assert first["serialNumber"] == again["serialNumber"]
+    assert _sbom.render_sbom({"p1": [REQUESTS, IDNA]}, 6, CREATED)["serialNumber"] != first["serialNumber"]
+    assert _sbom.render_sbom({"p1": [REQUESTS]}, 5, CREATED)["serialNumber"] != first["serialNumber"]

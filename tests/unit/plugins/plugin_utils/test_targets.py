@@ -1,0 +1,27 @@
+"""Declared targets: the same tags and markers as packaging computes for this machine; bad declarations named."""
+
+import platform
+
+import pytest
+from packaging.markers import default_environment
+from packaging.tags import sys_tags
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _targets
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+
+
+def test_declared_target_equals_this_machine():
+    decl = {"python": "%d.%d" % tuple(map(int, platform.python_version_tuple()[:2])), "arch": platform.machine(),
+            "libc": "glibc", "libc_version": platform.libc_ver()[1], "python_full": platform.python_version()}
+    tgt = _targets.target_from_declaration(decl)
+    assert list(tgt.tags) == [str(t) for t in sys_tags()]
+    env = dict(default_environment(), platform_release="", platform_version="")
+    assert tgt.markers == env
+
+
+@pytest.mark.parametrize("decl, text", [({"python": "3"}, "3.12"), ({"python": "3.12", "arch": "sparc"}, "unknown arch"),
+                                        ({"python": "3.12", "libc": "bionic"}, "glibc or musl"),
+                                        ({"python": "3.12", "pyhton": "x"}, "unknown key")])
+def test_bad_declarations(decl, text):
+    with pytest.raises(PyMigrateError, match=text):
+        _targets.target_from_declaration(decl, host="h1")

@@ -1,0 +1,46 @@
+"""Inventory layering all -> group -> host into wanted sets, and bad input named by host, variable and value."""
+
+import pytest
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _wanted
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+
+
+def test_host_pin_overrides_group_pin_and_absent_removes():
+    envs = _wanted.wanted_sets_for_host("h1", {
+        "pymigrate_requirements": {"Requests": ">=2.31", "Foo_Bar": "", "uvicorn[standard]": None},
+        "pymigrate_group_requirements": {"requests": "==2.31.0", "alpha": "<2"},
+        "pymigrate_host_requirements": {"foo-bar": "absent", "ALPHA": "==1.0"},
+    })
+    assert envs["default"].wanted.requirements == {"requests": "requests==2.31.0", "uvicorn": "uvicorn[standard]",
+                                                   "alpha": "alpha==1.0"}
+    assert envs["default"].path == "/opt/pymigrate/venv"
+
+
+def test_several_environments_layer_the_same_way():
+    envs = _wanted.wanted_sets_for_host("h1", {
+        "pymigrate_envs": {"api": {"path": "/opt/api", "requirements": {"alpha": ">=1"}},
+                           "web": {"path": "/opt/web", "requirements": {"webkit[http]": ""}}},
+        "pymigrate_group_envs": {"api": {"requirements": {"alpha": "==1.1"}}},
+        "pymigrate_host_envs": {"api": {"requirements": {"alpha": "==1.0"}, "smoke_imports": ["alpha"]}},
+    })
+    assert envs["api"].wanted.requirements == {"alpha": "alpha==1.0"} and envs["api"].smoke_imports == ("alpha",)
+    assert envs["web"].wanted.requirements == {"webkit": "webkit[http]"}
+
+
+@pytest.mark.parametrize("hostvars, var, text", [
+    ({"pymigrate_requirements": {"x": 1.2}}, "pymigrate_requirements.x", 'Quote it, e.g. "==1.2"'),
+    ({"pymigrate_requirements": {"x": "=>2"}}, "pymigrate_requirements.x", 'Did you mean ">=2"'),
+    ({"pymigrate_group_requirements": {"x": ">=2..1"}}, "pymigrate_group_requirements.x", "malformed"),
+    ({"pymigrate_requirements": ["x"]}, "pymigrate_requirements", "must be a dict"),
+    ({"pymigrate_requirements": {"x y": ""}}, "pymigrate_requirements", "not a valid project name"),
+    ({"pymigrate_requirements": {"x": '>1; python_version < "3"'}}, "pymigrate_requirements.x", "markers"),
+    ({"pymigrate_envs": {"a": {"path": "rel"}}}, "pymigrate_envs.a.path", "absolute"),
+    ({"pymigrate_envs": {"a": {"path": "/x", "pth": 1}}}, "pymigrate_envs.a", "Allowed keys"),
+    ({"pymigrate_venv_path": "venv"}, "pymigrate_venv_path", "absolute"),
+])
+def test_bad_input_names_host_variable_and_value(hostvars, var, text):
+    with pytest.raises(PyMigrateError) as err:
+        _wanted.wanted_sets_for_host("web7", hostvars)
+    message = str(err.value)
+    assert "host web7" in message and "variable %s" % var in message and text in message and "value" in message
