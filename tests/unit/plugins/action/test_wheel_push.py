@@ -69,4 +69,3 @@ def test_no_bundle_directory(tmp_path):
     from ansible.errors import AnsibleActionFail
     with pytest.raises(AnsibleActionFail, match="not a directory on the control node"):
         push(str(tmp_path / "none"), "web1")
-
