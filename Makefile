@@ -55,6 +55,7 @@ integration: dev
 bench: dev
 	$(BIN)/python benchmarks/bundle_build.py
 	$(BIN)/python benchmarks/fleet_migrate.py
+	$(BIN)/python benchmarks/verify_overhead.py
 
 build: dev
 	$(BIN)/ansible-galaxy collection build --force --output-path build/

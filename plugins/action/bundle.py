@@ -55,6 +55,7 @@ class ActionModule(ControllerActionBase):
         build_sdists=dict(type="bool", default=True),
         installer_requirement=dict(type="str", default="pip"),
         workers=dict(type="int", default=8),
+        lock_timeout=dict(type="int", default=300),
     )
     MUTUALLY_EXCLUSIVE = [("index_password", "index_token")]
 
@@ -65,7 +66,7 @@ class ActionModule(ControllerActionBase):
         names = params["hosts"]
         if names is None:
             # Every host the survey reached (its target facts), that the survey file lists, or that declares
-            # its target; hosts that dropped out (unreachable) are not bundled for.
+            # its target; hosts that dropped out (unreachable) or were left out (--limit) keep what they had.
             names = [h for h in task_vars.get("groups", {}).get("all", [])
                      if reported_facts(hostvars.get(h, {})) or h in survey or "pymigrate_target" in hostvars.get(h, {})]
         hosts, skipped = [], []
@@ -83,10 +84,14 @@ class ActionModule(ControllerActionBase):
         client = IndexClient(indexes, ca_bundle=params["ca_bundle"], workers=params["workers"],
                              cache_dir=os.path.join(params["bundle_dir"], ".cache"))
         try:
+            inventory = task_vars.get("groups", {}).get("all", [])
+            bundled = {item.host for item in hosts}
             result = build_bundle(hosts, params["bundle_dir"], client, check_mode=self._task.check_mode,
                                   uploaded_prior_to=_parse_cutoff(params["uploaded_prior_to"]),
                                   build_sdists=params["build_sdists"],
-                                  installer_requirement=params["installer_requirement"], workers=params["workers"])
+                                  installer_requirement=params["installer_requirement"], workers=params["workers"],
+                                  keep_hosts=[h for h in inventory if h not in bundled],
+                                  lock_timeout=params["lock_timeout"])
         finally:
             client.close()
         result["skipped_hosts"] = skipped

@@ -35,14 +35,16 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         bundle_dir = os.path.expanduser(str(args.pop("bundle_dir", "") or ""))
         host = args.pop("host", None) or (task_vars or {}).get("inventory_hostname")
+        serial = args.pop("serial", None)
         if not bundle_dir or not os.path.isdir(bundle_dir):
             raise AnsibleActionFail("bundle_dir %r is not a directory on the control node; build or import "
                                     "a bundle first" % (bundle_dir,))
         if args.get("files") is None:
             try:
-                manifest = _manifest.read(bundle_dir, check_mode=self._task.check_mode)
+                manifest = _manifest.read(bundle_dir, check_mode=self._task.check_mode,
+                                          serial=int(serial) if serial not in (None, "") else None)
                 args["files"] = _manifest.host_files(manifest, host)
-                result["envs"] = _manifest.host_envs(manifest, host)
+                result.update(envs=_manifest.host_envs(manifest, host), serial=manifest.get("serial"))
             except PyMigrateError as exc:
                 return dict(result, failed=True, msg=str(exc))
 

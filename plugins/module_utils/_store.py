@@ -10,10 +10,13 @@ place, shared by every profile), the filename is kept because pip needs it to re
 """
 
 import errno
+import fcntl
 import hashlib
 import os
 import re
+import socket
 import tarfile
+import time
 
 PART_SUFFIX = ".part"
 # The argument spec of one file, shared by the modules that take file lists so they cannot drift apart.
@@ -147,6 +150,40 @@ def inventory(store_dir, wanted, repair=True):
         if repair:
             os.unlink(full)
     return {"present": present, "missing": missing, "corrupt": corrupt, "removed_partials": removed_partials}
+
+
+class FileLock(object):
+    """An exclusive flock on ``path``, waited for up to ``timeout`` seconds; the holder writes who it is into the
+    file, so that the next run's error names it. Raises ``error`` (an exception class) on time-out."""
+
+    def __init__(self, path, timeout, error=StoreError):
+        self.path, self.timeout, self.error, self.handle = path, timeout, error, None
+
+    def __enter__(self):
+        self.handle = open(self.path, "a+")
+        deadline = time.time() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.time() >= deadline:
+                    self.handle.seek(0)
+                    holder = self.handle.read().strip() or "unknown"
+                    self.handle.close()
+                    raise self.error("another run holds %s (%s; waited %ss); let it finish, or remove a stale run"
+                                     % (self.path, holder, self.timeout))
+                time.sleep(0.2)
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write("pid %d on %s since %s" % (os.getpid(), socket.gethostname(),
+                                                     time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc_info):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
 
 
 def fsync_dir(path):

@@ -17,9 +17,10 @@ pip is run from the bundle's pip wheel file as a tool (``python pip.whl/pip inst
 or ensurepip work, and the environment ends up holding exactly the lock, nothing else.
 """
 
+import base64
 import contextlib
+import csv
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ import sys
 import time
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
+    FileLock,
     file_sha256,
     fsync_dir,
     store_relpath,
@@ -133,13 +135,16 @@ class Environment(object):
                         found[_normalize(name)] = version
         return found
 
-    def matches(self, lock_id, packages):
-        current = self.current()
-        if current is None:
-            return False
-        record = self.record(current)
-        wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
-        return bool(record) and record.get("lock_id") == lock_id and self.installed(current) == wanted
+    def lock(self, timeout):
+        """One run per environment at a time."""
+        os.makedirs(self.parent, exist_ok=True)
+        return FileLock(self.lock_path, timeout, VenvError)
+
+    def holds_lock(self, generation, lock_id):
+        """Whether ``generation`` was built from the lock ``lock_id`` (what it holds now is verify_generation's
+        question)."""
+        record = self.record(generation) if generation else None
+        return bool(record) and record.get("lock_id") == lock_id
 
     # -- building ----------------------------------------------------------------------------------
     def store_path(self, sha256, filename):
@@ -228,6 +233,86 @@ class Environment(object):
         return generations[index - 1] if index > 0 else None
 
 
+def _finding(kind, distribution=None, path=None, detail=None):
+    return {"kind": kind, "distribution": distribution, "file": path, "detail": detail}
+
+
+def _dist_infos(generation):
+    """{normalized name: (version, dist-info directory, site-packages directory)}."""
+    found = {}
+    for root in _site_packages_dirs(generation):
+        for entry in os.listdir(root):
+            if entry.endswith(".dist-info"):
+                name, _sep, version = entry[: -len(".dist-info")].rpartition("-")
+                if name:
+                    found[_normalize(name)] = (version, os.path.join(root, entry), root)
+    return found
+
+
+def _record_findings(name, dist_info, site_packages, full):
+    """Every file the distribution's RECORD lists must exist with its size (and, ``full``, its sha256)."""
+    record = os.path.join(dist_info, "RECORD")
+    try:
+        with open(record, newline="") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, csv.Error) as exc:
+        return [_finding("missing file", name, record, str(exc))]
+    findings = []
+    for row in rows:
+        if not row or not row[0]:
+            continue
+        path = os.path.normpath(os.path.join(site_packages, row[0]))
+        digest, size = (row + ["", ""])[1:3]
+        try:
+            actual_size = os.stat(path).st_size
+        except OSError:
+            findings.append(_finding("missing file", name, path))
+            continue
+        if size and actual_size != int(size):
+            findings.append(_finding("modified file", name, path, "size %d, RECORD says %s" % (actual_size, size)))
+        elif full and digest.startswith("sha256="):
+            with open(path, "rb") as handle:
+                actual = base64.urlsafe_b64encode(hashlib.sha256(handle.read()).digest()).rstrip(b"=").decode()
+            if actual != digest[len("sha256="):]:
+                findings.append(_finding("modified file", name, path, "sha256 differs from RECORD"))
+    return findings
+
+
+def verify_generation(generation, packages, full=False):
+    """What ``generation`` holds that differs from the lock ``packages`` (as ``rpm -V`` does for system packages):
+    a broken interpreter, missing, extra or wrong-version distributions, and every RECORD file missing or of
+    another size (``full``: also another sha256). An empty list: it holds exactly the lock."""
+    findings = []
+    python = os.path.join(generation, "bin", "python")
+    try:
+        runs = subprocess.call([python, "-c", "import sys"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=120) == 0
+    except (OSError, subprocess.SubprocessError):
+        runs = False
+    if not runs:
+        findings.append(_finding("broken interpreter", path=python))
+    wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
+    dists = _dist_infos(generation)
+    findings += [_finding("missing distribution", name, detail=wanted[name])
+                 for name in sorted(set(wanted) - set(dists))]
+    findings += [_finding("extra distribution", name, detail=dists[name][0])
+                 for name in sorted(set(dists) - set(wanted))]
+    for name in sorted(set(wanted) & set(dists)):
+        version, dist_info, site_packages = dists[name]
+        if version != wanted[name]:
+            findings.append(_finding("wrong version", name, detail="%s, the lock says %s" % (version, wanted[name])))
+        findings += _record_findings(name, dist_info, site_packages, full)
+    return findings
+
+
+def describe_findings(findings, limit=5):
+    texts = ["%s%s%s%s" % (item["kind"], " " + item["distribution"] if item["distribution"] else "",
+                           " " + item["file"] if item["file"] else "",
+                           " (%s)" % item["detail"] if item["detail"] else "") for item in findings[:limit]]
+    more = " and %d more" % (len(findings) - limit) if len(findings) > limit else ""
+    return "; ".join(texts) + more
+
+
 def _site_packages_dirs(generation):
     lib = os.path.join(generation, "lib")
     found = []
@@ -284,63 +369,46 @@ def _oserror_text(exc, where):
     return "%s: %s" % (where, exc)
 
 
-class EnvironmentLock(object):
-    """An exclusive flock on the environment's lock file, waited for up to ``timeout`` seconds."""
-
-    def __init__(self, env, timeout):
-        self.env, self.timeout, self.handle = env, timeout, None
-
-    def __enter__(self):
-        os.makedirs(self.env.parent, exist_ok=True)
-        self.handle = open(self.env.lock_path, "a")
-        deadline = time.time() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except (IOError, OSError) as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.time() >= deadline:
-                    self.handle.close()
-                    raise VenvError("another run holds %s (waited %ss); let it finish or remove a stale run"
-                                    % (self.env.lock_path, self.timeout))
-                time.sleep(0.2)
-
-    def __exit__(self, *exc_info):
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
-
-
 def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_generations=3, smoke_imports=(),
-           check_mode=False, lock_timeout=300, force_manual_venv=False):
-    """Make ``path`` hold exactly ``packages``. Returns a result dict (changed, generation, changes, ...)."""
+           check_mode=False, lock_timeout=300, force_manual_venv=False, verify="size", drift_action="repair"):
+    """Make ``path`` hold exactly ``packages``. Returns a result dict (changed, generation, changes, drift, ...).
+
+    A current generation built from the same lock is verified (``verify``: ``size`` or ``full``); what differs
+    (its drift) is repaired with a new generation, only reported, or fails, as ``drift_action`` says.
+    """
     env = Environment(path, store_dir)
     lock_id = lock_id or packages_lock_id(packages)
     wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
-    if check_mode:
+    with env.lock(lock_timeout) if not check_mode else contextlib.nullcontext():
         current = env.current()
         before = env.installed(current) if current else {}
-        unchanged = env.matches(lock_id, packages)
-        return {"changed": not unchanged, "generation": current, "previous_generation": None, "packages": wanted,
-                "changes": diff_packages(before, wanted), "pip_ran": False, "before": before}
-    with EnvironmentLock(env, lock_timeout):
-        current = env.current()
-        before = env.installed(current) if current else {}
-        if env.matches(lock_id, packages):
-            return {"changed": False, "generation": current, "previous_generation": None, "packages": wanted,
-                    "changes": diff_packages(before, wanted), "pip_ran": False, "before": before}
+        result = {"changed": False, "generation": current, "previous_generation": None, "packages": wanted,
+                  "changes": diff_packages(before, wanted), "pip_ran": False, "before": before, "drift": [],
+                  "installed": before}
+        if env.holds_lock(current, lock_id):
+            result["drift"] = verify_generation(current, packages, full=verify == "full")
+            if not result["drift"] or drift_action == "report":
+                return result
+            if drift_action == "fail":
+                raise VenvError("%s does not hold what its lock says: %s"
+                                % (current, describe_findings(result["drift"])))
+            result["reason"] = "repaired drift: %s" % describe_findings(result["drift"])
+        result["changed"] = True
+        if check_mode:
+            return result
         if not installer:
             raise VenvError("no installer (pip wheel) given for %s; rebuild the bundle" % path)
         env.verify_files(packages, installer)
         generation = env.build(python or sys.executable, packages, installer, lock_id, smoke_imports, force_manual_venv)
         env.switch(generation)
         env.prune(keep_generations)
-        return {"changed": True, "generation": generation, "previous_generation": current, "packages": wanted,
-                "changes": diff_packages(before, wanted), "pip_ran": True, "before": before}
+        result.update(generation=generation, previous_generation=current, pip_ran=True, installed=wanted)
+        return result
 
 
 def rollback(path, check_mode=False, lock_timeout=300):
     env = Environment(path)
-    with EnvironmentLock(env, lock_timeout) if not check_mode else contextlib.nullcontext():
+    with env.lock(lock_timeout) if not check_mode else contextlib.nullcontext():
         current = env.current()
         previous = env.previous()
         if current is None:

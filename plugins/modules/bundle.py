@@ -22,8 +22,10 @@ description:
   - Wheels are fetched in parallel, each checked against the index's sha256 and size, into a content-addressed store
     inside O(bundle_dir) shared by all profiles; pure-Python sdists are built into wheels on the control node.
   - Writes C(pylock.<profile>.toml) (PEP 751, files by relative path), C(requirements.<profile>.txt) (hashed),
-    C(manifest.json) (serial, hosts, profiles, files) and C(sbom.cdx.json) (CycloneDX). Nothing is rewritten when
-    nothing changed; an error leaves the previous bundle intact.
+    C(manifest.json) (serial, hosts, profiles, files; every serial also kept as C(manifests/<serial>.json)) and
+    C(sbom.cdx.json) (CycloneDX). Nothing is rewritten when nothing changed; an error leaves the previous bundle intact.
+  - Inventory hosts outside the run (left out with C(--limit), or unreachable during the survey) keep their entries
+    of the previous bundle. One build at a time per O(bundle_dir); another waits up to O(lock_timeout) seconds.
 author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
@@ -33,7 +35,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Resolves and reports what would be fetched and which packages would change, without fetching or writing.
+    details:
+      - Resolves and reports what would be fetched and which packages would change. It fetches nothing; the only file
+        it writes is the proposed manifest C(<bundle_dir>/.check/manifest.json), which the rollout's check mode
+        predicts from (the next real build removes it).
   diff_mode:
     support: full
     details: Shows, per host environment, the packages before and after.
@@ -91,6 +96,10 @@ options:
     description: Parallel downloads and metadata reads.
     type: int
     default: 8
+  lock_timeout:
+    description: Seconds to wait for another build of the same O(bundle_dir) to finish.
+    type: int
+    default: 300
 notes:
   - Proxies come from the environment (C(HTTPS_PROXY)); credentials never appear in output or files.
 seealso:
@@ -134,6 +143,11 @@ changes:
   returned: success
   type: dict
   sample: {"web1:default": {added: [], removed: [], upgraded: ["requests 2.31.0 -> 2.32.3"], downgraded: []}}
+kept_hosts:
+  description: Inventory hosts outside this run whose entries of the previous bundle were kept.
+  returned: success
+  type: list
+  elements: str
 skipped_hosts:
   description: Hosts without target facts (for example unreachable during the survey), not bundled for.
   returned: success

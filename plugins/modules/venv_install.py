@@ -18,7 +18,11 @@ description:
     C(ensurepip) work; where the C(venv) module is missing, the environment is created by hand.
   - Any failure (a bad file, disk full, C(pip check), a smoke import) removes the half-built generation and
     leaves the current one untouched. Packages not in the lock are gone after the switch.
-  - When the current generation already matches the lock, nothing runs and nothing changes.
+  - When the current generation was built from the same lock, it is verified (as C(rpm -V) verifies system
+    packages) - its interpreter runs, it holds exactly the lock's distributions and versions (none missing, none
+    extra), and every file each distribution's C(RECORD) lists exists with its recorded size (O(verify_installed=full)
+    also compares sha256). When it does, nothing runs and nothing changes; its drift otherwise is handled as
+    O(drift_action) says.
   - O(state=rollback) switches O(path) back to the previous generation; an environment without one stays as it
     is (not changed).
   - A lock file next to O(path) stops two runs from working on the same environment at once.
@@ -99,6 +103,21 @@ options:
     description: Seconds to wait for another run holding this environment's lock.
     type: int
     default: 300
+  verify_installed:
+    description:
+      - How the current generation is verified against the lock. V(size) compares each RECORD file's size
+        (cheap, every run); V(full) also its sha256 (for scheduled audits).
+    type: str
+    choices: [size, full]
+    default: size
+  drift_action:
+    description:
+      - What to do when the current generation differs from its lock. V(repair) builds a new generation from the
+        store and switches to it (reported as changed, with the reason); V(report) changes nothing and returns the
+        findings; V(fail) fails, naming them.
+    type: str
+    choices: [repair, report, fail]
+    default: repair
   state:
     description: V(present) installs the lock; V(rollback) switches back to the previous generation.
     type: str
@@ -138,8 +157,13 @@ previous_generation:
   type: str
   sample: /opt/app/.venv.generations/2-0f9e8d7c6b5a
 packages:
-  description: The packages of the environment after the run, name to version.
+  description: The packages of the lock, name to version.
   returned: success
+  type: dict
+  sample: {alpha: "1.1"}
+installed:
+  description: The packages the current generation holds after the run (in check mode, before it), name to version.
+  returned: O(state=present)
   type: dict
   sample: {alpha: "1.1"}
 changes:
@@ -151,6 +175,21 @@ pip_ran:
   description: Whether pip ran (false when the environment already matched).
   returned: success
   type: bool
+drift:
+  description:
+    - What the current generation held that differs from its lock, each with C(kind) (V(broken interpreter),
+      V(missing distribution), V(extra distribution), V(wrong version), V(missing file), V(modified file)),
+      C(distribution), C(file) and C(detail). Empty when it holds exactly the lock.
+  returned: O(state=present)
+  type: list
+  elements: dict
+  sample:
+    - {kind: missing file, distribution: alpha, detail: null,
+       file: /opt/app/.venv.generations/1-0f9e/lib/python3.11/site-packages/alpha/__init__.py}
+reason:
+  description: Why a generation was built although the lock did not change (repaired drift).
+  returned: when drift was repaired
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -178,6 +217,8 @@ def main():
             keep_generations=dict(type="int", default=3),
             smoke_imports=dict(type="list", elements="str", default=[]),
             lock_timeout=dict(type="int", default=300),
+            verify_installed=dict(type="str", choices=["size", "full"], default="size"),
+            drift_action=dict(type="str", choices=["repair", "report", "fail"], default="repair"),
             state=dict(type="str", choices=["present", "rollback"], default="present"),
         ),
         required_if=[("state", "present", ["packages", "installer"])],
@@ -191,7 +232,8 @@ def main():
             result = ensure(params["path"], params["python"], params["store_dir"], params["packages"],
                             params["installer"], lock_id=params["lock_id"], keep_generations=params["keep_generations"],
                             smoke_imports=params["smoke_imports"], check_mode=module.check_mode,
-                            lock_timeout=params["lock_timeout"])
+                            lock_timeout=params["lock_timeout"], verify=params["verify_installed"],
+                            drift_action=params["drift_action"])
     except VenvError as exc:
         module.fail_json(msg="environment %s: %s" % (params["path"], exc))
     before = result.pop("before")

@@ -42,6 +42,10 @@ options:
   host:
     description: The inventory host whose part of the bundle to push; defaults to C(inventory_hostname).
     type: str
+  serial:
+    description:
+      - The bundle serial to push (its manifest kept as C(manifests/<serial>.json)); the newest when not given.
+    type: int
   files:
     description:
       - The files to push; by default this host's files from the bundle manifest in O(bundle_dir).
@@ -64,6 +68,10 @@ envs:
   returned: when O(files) is not given
   type: list
   elements: dict
+serial:
+  description: The serial of the bundle manifest the files came from.
+  returned: when O(files) is not given
+  type: int
 sent:
   description: Store paths sent to the host in this run (or that would be sent in check mode).
   returned: always

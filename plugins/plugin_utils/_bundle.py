@@ -21,6 +21,7 @@ Bundle directory (docs/bundle-format.md)::
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import glob
 import json
@@ -29,7 +30,7 @@ import shutil
 import tempfile
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import write_atomic
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FileLock, write_atomic
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import make_sdist_builder
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, missing_files
@@ -143,11 +144,25 @@ def _stale_locks(bundle_dir: str, texts: t.Mapping) -> list:
 
 def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check_mode: bool = False,
                  uploaded_prior_to=None, build_sdists: bool = True, installer_requirement: str = "pip",
-                 workers: int = 8) -> dict:
-    """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict."""
+                 workers: int = 8, keep_hosts: t.Iterable[str] = (), lock_timeout: float = 300) -> dict:
+    """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict.
+
+    ``keep_hosts`` (inventory hosts outside this run) keep their entries of the previous bundle. One build at a
+    time per bundle directory: a second waits up to ``lock_timeout`` seconds for the first, then fails naming it.
+    """
     profiles, envs_by_member = plan_profiles(hosts)
     if not check_mode:
         os.makedirs(bundle_dir, exist_ok=True)
+    lock = (FileLock(os.path.join(bundle_dir, ".lock"), lock_timeout, PyMigrateError) if os.path.isdir(bundle_dir)
+            else contextlib.nullcontext())
+    with lock:
+        return _build_locked(profiles, envs_by_member, bundle_dir, client, check_mode=check_mode,
+                             uploaded_prior_to=uploaded_prior_to, build_sdists=build_sdists,
+                             installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts)
+
+
+def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, uploaded_prior_to, build_sdists,
+                  installer_requirement, workers, keep_hosts) -> dict:
     work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
     try:
         # Check mode builds sdists in the work directory only, never in the bundle's store.
@@ -164,9 +179,13 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
         for profile in profiles:
             pins, installer = resolved[profile.name]
             _manifest.add_profile(manifest, profile, pins, installer, envs_by_member)
+        carried = _manifest.carry_over(previous, manifest, keep_hosts)
         all_files = [pin.file for pins, installer in resolved.values() for pin in list(pins) + [installer]]
         to_fetch = missing_files(all_files, bundle_dir)
         texts = lock_texts(profiles, resolved)
+        for name in carried:  # their locks stay as the previous build wrote them
+            for lock_name in (manifest["profiles"][name]["lock"], manifest["profiles"][name]["requirements"]):
+                texts[lock_name] = _read_text(os.path.join(bundle_dir, lock_name)) or ""
         stale = _stale_locks(bundle_dir, texts)
         unchanged = (_manifest.equivalent(previous, manifest) and not stale
                      and all(_read_text(os.path.join(bundle_dir, name)) == text for name, text in texts.items()))
@@ -174,26 +193,45 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
         result = {"changed": bool(to_fetch) or not unchanged, "serial": (previous or {}).get("serial"),
                   "profiles": {p.name: {"members": p.members, "packages": manifest["profiles"][p.name]["packages"]}
                                for p in profiles},
-                  "fetched": [d.filename for d in to_fetch], "changes": changes, "diff": diff, "bundle_dir": bundle_dir}
+                  "fetched": [d.filename for d in to_fetch], "changes": changes, "diff": diff, "bundle_dir": bundle_dir,
+                  "kept_hosts": sorted(set(keep_hosts) & set(manifest["hosts"]))}
         if check_mode:
             manifest["serial"], manifest["created"] = result["serial"], format_time(utc_now())
             _manifest.write_proposal(bundle_dir, manifest)
         elif result["changed"]:
             fetch_all(all_files, bundle_dir, client, max_workers=workers)
-            result["serial"] = write_bundle(bundle_dir, manifest, texts, resolved, stale, previous)
+            result["serial"] = write_bundle(bundle_dir, manifest, texts, resolved, stale, previous, carried)
         return result
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
+def _carried_components(bundle_dir: str, components: list, carried: set) -> list:
+    """The new SBOM's components plus those of the previous SBOM that belong to profiles carried over."""
+    try:
+        with open(os.path.join(bundle_dir, SBOM_FILE)) as handle:
+            previous = json.load(handle).get("components") or []
+    except (OSError, ValueError):
+        previous = []
+    by_ref = {component["bom-ref"]: component for component in components}
+    for component in previous:
+        properties = [p for p in component.get("properties", []) if p.get("value") in carried]
+        if properties:
+            entry = by_ref.setdefault(component["bom-ref"], dict(component, properties=[]))
+            entry["properties"] = entry["properties"] + [p for p in properties if p not in entry["properties"]]
+    return [by_ref[ref] for ref in sorted(by_ref)]
+
+
 def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.Mapping, stale: t.Sequence,
-                 previous: dict | None) -> int:
+                 previous: dict | None, carried: t.Sequence[str] = ()) -> int:
     """Write locks, SBOM and (last) the manifest under the next serial; returns the serial."""
     serial = int((previous or {}).get("serial") or 0) + 1
     manifest["serial"], manifest["created"] = serial, format_time(utc_now())
     for name, text in texts.items():
         write_atomic(os.path.join(bundle_dir, name), text.encode("utf-8"))
     sbom = render_sbom({name: pins for name, (pins, _installer) in resolved.items()}, serial, manifest["created"])
+    if carried:
+        sbom["components"] = _carried_components(bundle_dir, sbom["components"], set(carried))
     write_atomic(os.path.join(bundle_dir, SBOM_FILE),
                  (json.dumps(sbom, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     _manifest.write(bundle_dir, manifest)

@@ -15,6 +15,13 @@ raised) and ``_model.check_controller_libraries()``, called before any work, say
 from __future__ import annotations
 
 try:
+    import jmespath
+    import jmespath.exceptions
+    import jmespath.functions
+except ImportError:
+    jmespath = None
+
+try:
     import requests
     import requests.adapters
 except ImportError:

@@ -27,6 +27,8 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 # Check mode writes the proposed manifest here (nothing else); the rollout's check mode predicts from it.
 CHECK_DIR = ".check"
+# Every serial's manifest, never rewritten: a rollout reads the serial it started with, whatever builds meanwhile.
+SERIALS_DIR = "manifests"
 
 
 def new(indexes: t.Sequence[str], uploaded_prior_to: str | None) -> dict:
@@ -64,25 +66,29 @@ def add_profile(manifest: dict, profile, pins: t.Sequence, installer, envs_by_me
             "profile": profile.name, "path": env.path, "python": env.python, "smoke_imports": list(env.smoke_imports)}
 
 
-def path(bundle_dir: str, check_mode: bool = False) -> str:
-    """The manifest a run uses: in check mode the proposal the bundle build wrote, when there is one."""
+def path(bundle_dir: str, check_mode: bool = False, serial: int | None = None) -> str:
+    """The manifest a run uses: in check mode the proposal the bundle build wrote, when there is one; else the one
+    of ``serial`` (when given and kept), else the newest."""
     proposal = os.path.join(bundle_dir, CHECK_DIR, MANIFEST)
-    return proposal if check_mode and os.path.exists(proposal) else os.path.join(bundle_dir, MANIFEST)
+    if check_mode and os.path.exists(proposal):
+        return proposal
+    pinned = os.path.join(bundle_dir, SERIALS_DIR, "%s.json" % serial)
+    return pinned if serial is not None and os.path.exists(pinned) else os.path.join(bundle_dir, MANIFEST)
 
 
 @t.overload
-def read(bundle_dir: str, check_mode: bool = ..., required: t.Literal[True] = ...) -> dict:
+def read(bundle_dir: str, check_mode: bool = ..., required: t.Literal[True] = ..., serial: int | None = ...) -> dict:
     ...
 
 
 @t.overload
-def read(bundle_dir: str, check_mode: bool = ..., *, required: bool) -> dict | None:
+def read(bundle_dir: str, check_mode: bool = ..., *, required: bool, serial: int | None = ...) -> dict | None:
     ...
 
 
-def read(bundle_dir: str, check_mode: bool = False, required: bool = True) -> dict | None:
-    """The parsed manifest of ``bundle_dir``; None when there is none and it is not ``required``."""
-    manifest_path = path(bundle_dir, check_mode)
+def read(bundle_dir: str, check_mode: bool = False, required: bool = True, serial: int | None = None) -> dict | None:
+    """The parsed manifest of ``bundle_dir`` (see ``path``); None when there is none and it is not ``required``."""
+    manifest_path = path(bundle_dir, check_mode, serial)
     try:
         with open(manifest_path) as handle:
             manifest = json.load(handle)
@@ -97,6 +103,11 @@ def read(bundle_dir: str, check_mode: bool = False, required: bool = True) -> di
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise PyMigrateError("%s is not a format %d bundle manifest" % (manifest_path, FORMAT),
                              hint="Rebuild the bundle with this version of airgap.pymigrate")
+    proposal = manifest_path == os.path.join(bundle_dir, CHECK_DIR, MANIFEST)
+    if serial is not None and not proposal and manifest.get("serial") != serial:
+        raise PyMigrateError("the bundle %s no longer holds serial %s (it holds %s)"
+                             % (bundle_dir, serial, manifest.get("serial")),
+                             hint="Run the rollout again: it deploys the newest serial")
     return manifest
 
 
@@ -105,7 +116,10 @@ def _dump(manifest: dict) -> bytes:
 
 
 def write(bundle_dir: str, manifest: dict) -> None:
-    """Write the manifest (last, atomically: it makes the bundle's new files count) and drop a stale proposal."""
+    """Write the manifest (last, atomically: it makes the bundle's new files count), keep it under its serial too,
+    and drop a stale proposal."""
+    os.makedirs(os.path.join(bundle_dir, SERIALS_DIR), exist_ok=True)
+    write_atomic(os.path.join(bundle_dir, SERIALS_DIR, "%d.json" % manifest["serial"]), _dump(manifest))
     write_atomic(os.path.join(bundle_dir, MANIFEST), _dump(manifest))
     proposal = os.path.join(bundle_dir, CHECK_DIR, MANIFEST)
     if os.path.exists(proposal):
@@ -127,6 +141,30 @@ def equivalent(old: t.Mapping | None, new_manifest: t.Mapping) -> bool:
     strip = ("serial", "created")
     return ({k: v for k, v in old.items() if k not in strip}
             == {k: v for k, v in new_manifest.items() if k not in strip})
+
+
+def carry_over(previous: t.Mapping | None, manifest: dict, hosts: t.Iterable[str]) -> list:
+    """Keep the previous bundle's entries of ``hosts`` (outside this run: ``--limit``, unreachable) with their profiles
+    and files, so that a limited run does not take the rest of the fleet out of the bundle. Returns the profile
+    names carried over whole (their lock files stay as they are)."""
+    carried: list[str] = []
+    if not previous:
+        return carried
+    for host in hosts:
+        entry = (previous.get("hosts") or {}).get(host)
+        if not entry or host in manifest["hosts"]:
+            continue
+        manifest["hosts"][host] = entry
+        for env_name, env in entry.items():
+            old = previous["profiles"][env["profile"]]
+            if env["profile"] not in manifest["profiles"]:
+                manifest["profiles"][env["profile"]] = dict(old, members=[])
+                for relpath in old["files"] + [old["installer"]]:
+                    manifest["files"][relpath] = previous["files"][relpath]
+                carried.append(env["profile"])
+            members = manifest["profiles"][env["profile"]]["members"]
+            members[:] = sorted(set(members) | {"%s:%s" % (host, env_name)})
+    return carried
 
 
 def packages_by_member(manifest: t.Mapping | None) -> dict:
@@ -187,8 +225,9 @@ def host_envs(manifest: t.Mapping, host: str) -> list:
             meta = manifest["files"][profile["installer"]]
             installer = {"filename": profile["installer"].rsplit("/", 1)[-1], "sha256": meta["sha256"]}
         envs.append({"name": env_name, "path": env["path"], "python": env.get("python"),
-                     "profile": env["profile"], "packages": packages, "installer": installer,
-                     "smoke_imports": env.get("smoke_imports") or [], "lock_id": packages_lock_id(packages)})
+                     "serial": manifest.get("serial"), "profile": env["profile"], "packages": packages,
+                     "installer": installer, "smoke_imports": env.get("smoke_imports") or [],
+                     "lock_id": packages_lock_id(packages)})
     return envs
 
 

@@ -4,48 +4,67 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Phase 6, report: per host and fleet-wide, from what each phase registered on the host.
 
-Plain functions over the registered results (``__pymigrate_target_facts``, ``__pymigrate_push``,
-``__pymigrate_verify``, ``__pymigrate_install``), so the summary can be unit tested without Ansible.
+Plain functions over the registered results (the names in ``PHASES``: the rollout and report roles are their only
+writer and reader), so the summary can be unit tested without Ansible. The document's shape: docs/state-format.md.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-# (phase, the variable its task registers, whether every host passes through it). Push verifies every file it
-# keeps or receives by sha256, so the separate verify pass is optional (an audit, rollout role entry point verify).
+# (phase, the variable its task registers). A phase belongs to a run when any host of the run registered it, so
+# deploy.yml (no survey) or a run with --skip-tags is judged by the phases it ran. Push verifies every file it keeps
+# or receives by sha256; verify (an audit) and state (playbooks/state.yml) run only when asked for.
 PHASES = (
-    ("survey", "__pymigrate_target_facts", True),
-    ("push", "__pymigrate_push", True),
-    ("verify", "__pymigrate_verify", False),
-    ("install", "__pymigrate_install", True),
+    ("survey", "__pymigrate_target_facts"),
+    ("push", "__pymigrate_push"),
+    ("verify", "__pymigrate_verify"),
+    ("install", "__pymigrate_install"),
+    ("state", "__pymigrate_state"),
 )
+DEFAULT_PHASES = ("survey", "push", "install")
+ENVIRONMENT_PHASES = ("install", "state")
 
 
 def _failed(result: t.Mapping) -> str | None:
     if result.get("unreachable"):
         return "unreachable: %s" % result.get("msg", "")
-    if result.get("failed"):
-        return result.get("msg") or "failed"
-    for item in result.get("results") or []:  # a loop: the first failed item says why
+    for item in result.get("results") or []:  # a loop: the first failed item says why, not "One or more items failed"
         reason = _failed(item)
         if reason:
             return reason
+    if result.get("failed"):
+        return result.get("msg") or "failed"
     return None
 
 
-def host_summary(host: str, hostvars: t.Mapping) -> dict:
+def run_phases(hostvars: t.Mapping[str, t.Mapping]) -> list:
+    """The phases some host of the run registered, in order."""
+    return [phase for phase, var in PHASES if any(var in (values or {}) for values in hostvars.values())]
+
+
+def _environment(item: t.Mapping, serial) -> tuple:
+    """One environment from a venv_install result (its loop item is the manifest's view of the environment)."""
+    env = item.get("item") or {}
+    packages = item.get("installed") if item.get("installed") is not None else item.get("packages")
+    return env.get("name", "default"), {
+        "path": env.get("path"), "generation": item.get("generation"), "lock_id": env.get("lock_id"),
+        "serial": env.get("serial", serial), "changed": bool(item.get("changed")), "changes": item.get("changes") or {},
+        "packages": packages or {}, "drift": item.get("drift") or [], "reason": item.get("reason")}
+
+
+def host_summary(host: str, hostvars: t.Mapping, phases: t.Sequence[str] = DEFAULT_PHASES) -> dict:
     """Status of one host: ok, changed, failed or unreachable, the phase it reached, and what changed."""
     summary: dict[str, t.Any] = {"host": host, "status": "ok", "phase": None, "error": None, "files_sent": 0,
-                                 "bytes_sent": 0, "environments": {}}
-    for phase, var, always in PHASES:
+                                 "bytes_sent": 0, "serial": None, "environments": {}}
+    for phase, var in PHASES:
         result = hostvars.get(var)
-        if result is None and not always:
+        if phase not in phases and result is None:
             continue
         if result is None:
             # The host never registered this phase: it dropped out before it (unreachable or failed).
-            summary["status"] = "unreachable" if phase == "survey" else "failed"
-            summary["error"] = summary["error"] or "did not reach the %s phase (unreachable or failed earlier)" % phase
+            summary["status"] = "unreachable" if phase == phases[0] else "failed"
+            summary["error"] = "did not reach the %s phase (unreachable or failed earlier)" % phase
             return summary
         summary["phase"] = phase
         reason = _failed(result)
@@ -56,29 +75,32 @@ def host_summary(host: str, hostvars: t.Mapping) -> dict:
         if phase == "push":
             summary["files_sent"] = len(result.get("sent") or [])
             summary["bytes_sent"] = result.get("sent_bytes", 0)
+            summary["serial"] = result.get("serial")
             if result.get("changed"):
                 summary["status"] = "changed"
-        if phase == "install":
+        if phase in ENVIRONMENT_PHASES:
             for item in result.get("results") or [result]:
-                env = (item.get("item") or {}).get("name", "default")
-                summary["environments"][env] = {
-                    "path": (item.get("item") or {}).get("path"),
-                    "generation": item.get("generation"),
-                    "changed": bool(item.get("changed")),
-                    "changes": item.get("changes") or {},
-                    "packages": item.get("packages") or {},
-                }
-                if item.get("changed"):
+                name, env = _environment(item, summary["serial"])
+                summary["environments"][name] = env
+                summary["serial"] = summary["serial"] or env["serial"]
+                if env["changed"] and phase == "install":
                     summary["status"] = "changed"
     return summary
 
 
-def fleet_summary(hosts: t.Sequence[str], hostvars: t.Mapping[str, t.Mapping]) -> dict:
-    per_host = [host_summary(host, hostvars.get(host) or {}) for host in hosts]
+def fleet_summary(hosts: t.Sequence[str], hostvars: t.Mapping[str, t.Mapping], run: t.Mapping | None = None) -> dict:
+    """The run's document: run metadata, per host summaries, counts, hosts to retry, and every environment of every
+    host as one flat list (what JMESPath queries read most easily)."""
+    phases = run_phases({host: hostvars.get(host) or {} for host in hosts}) or list(DEFAULT_PHASES)
+    per_host = [host_summary(host, hostvars.get(host) or {}, phases) for host in hosts]
     counts: dict[str, int] = {}
     for item in per_host:
         counts[item["status"]] = counts.get(item["status"], 0) + 1
-    return {"hosts": per_host, "counts": counts,
+    environments = [dict(env, host=item["host"], environment=name)
+                    for item in per_host for name, env in sorted(item["environments"].items())]
+    serials = sorted({item["serial"] for item in per_host if item["serial"] is not None})
+    return {"run": dict(run or {}, phases=phases, serial=serials[-1] if serials else None),
+            "hosts": per_host, "counts": counts, "environments": environments,
             "retry": sorted(item["host"] for item in per_host if item["status"] in ("failed", "unreachable"))}
 
 
@@ -86,17 +108,22 @@ def summary_lines(summary: dict) -> list:
     lines = ["fleet: " + ", ".join("%s=%d" % (k, v) for k, v in sorted(summary["counts"].items()))]
     for item in summary["hosts"]:
         detail = item["error"] or ", ".join(
-            "%s %s%s" % (env, info.get("generation") or "-",
-                         " (%s)" % _change_text(info["changes"]) if info.get("changes") else "")
+            "%s %s%s" % (env, info.get("generation") or "-", _env_text(info))
             for env, info in sorted(item["environments"].items())) or "-"
         lines.append("%s: %s, %d file(s) sent; %s" % (item["host"], item["status"], item["files_sent"], detail))
     return lines
 
 
-def _change_text(changes: t.Mapping) -> str:
+def _env_text(info: t.Mapping) -> str:
+    """What changed, by name: ``(upgraded alpha 1.0 -> 1.1; added beta==2.0)``, and drift found."""
     parts = []
     for kind in ("added", "removed", "upgraded", "downgraded"):
-        values = changes.get(kind) or []
+        values = (info.get("changes") or {}).get(kind) or []
         if values:
-            parts.append("%s %d" % (kind, len(values)))
-    return ", ".join(parts)
+            parts.append("%s %s" % (kind, ", ".join(values)))
+    if info.get("drift"):
+        kinds = {("%s %s" % (d["kind"], d["distribution"] or "")).strip() for d in info["drift"]}
+        parts.append("drift: %s" % ", ".join(sorted(kinds)))
+    if info.get("reason"):
+        parts.append("repaired")
+    return " (%s)" % "; ".join(parts) if parts else ""

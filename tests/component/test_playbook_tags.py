@@ -14,6 +14,7 @@ PHASES = {
     "playbooks/deploy.yml": ["pymigrate_import", "pymigrate_push", "pymigrate_install", "pymigrate_report"],
     "playbooks/survey.yml": ["pymigrate_survey"],
     "playbooks/rollback.yml": ["pymigrate_rollback"],
+    "playbooks/state.yml": ["pymigrate_state", "pymigrate_report"],
 }
 
 

@@ -49,6 +49,11 @@ def test_survey_bundle_archive_deploy(fleet, make_index, tmp_path):
 
     first = deploy(tmp_path / "full.tar")
     assert "failed=0" in first.stdout.split("PLAY RECAP")[1]
+    # deploy.yml has no survey phase: its summary counts what the hosts did, and nobody is to be retried.
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    assert summary["counts"] == {"changed": len(fleet.hosts)} and summary["retry"] == []
+    assert summary["run"]["playbook"] == "deploy.yml" and summary["run"]["phases"] == ["push", "install"]
+    assert (tmp_path / "reports" / "failed_hosts.retry").read_text() == ""
     for host in fleet.hosts:
         out = fleet.exec(host["name"], ["/opt/gap/venv/bin/python", "-c", CHECK], check=True).stdout
         assert json.loads(out)["alpha"] == "1.0" and json.loads(out)["netio"] == "4.0"

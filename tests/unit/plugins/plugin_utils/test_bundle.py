@@ -53,11 +53,12 @@ def test_first_build_writes_locks_sbom_manifest_and_files(tmp_path):
 
 def test_rerun_with_nothing_new_changes_and_fetches_nothing(tmp_path):
     build(tmp_path, [host("a")])
-    before = {name: os.path.getmtime(os.path.join(tmp_path, name)) for name in os.listdir(tmp_path)}
+    before = {name: os.path.getmtime(os.path.join(tmp_path, name)) for name in os.listdir(tmp_path) if name != ".lock"}
     result, client = build(tmp_path, [host("a")])
     assert not result["changed"] and result["serial"] == 1 and result["fetched"] == []
     assert client.downloads == []
-    assert before == {name: os.path.getmtime(os.path.join(tmp_path, name)) for name in os.listdir(tmp_path)}
+    assert before == {name: os.path.getmtime(os.path.join(tmp_path, name)) for name in os.listdir(tmp_path)
+                      if name != ".lock"}
 
 
 def test_check_mode_writes_only_the_proposal(tmp_path):
@@ -93,3 +94,32 @@ def test_errors_leave_the_previous_bundle_intact(tmp_path):
         build(tmp_path, [host("a", alpha="==1.0")], client=client)
     assert (tmp_path / "manifest.json").read_text() == manifest
     assert not any(name.endswith(".part") for name in listing(tmp_path))
+
+
+def test_a_limited_run_keeps_every_other_host(tmp_path):
+    """--limit a: b keeps its entry, profile, lock file and SBOM components; a gets its new pins."""
+    build(tmp_path, [host("a"), host("b", python="3.12", alpha="==1.0")])
+    before = _manifest.read(str(tmp_path))
+    b_profile = before["hosts"]["b"]["default"]["profile"]
+    b_lock = (tmp_path / before["profiles"][b_profile]["lock"]).read_text()
+    result, _client = build(tmp_path, [host("a", alpha="==1.0", beta="")], keep_hosts=["b", "gone"])
+    after = _manifest.read(str(tmp_path))
+    assert result["serial"] == 2 and result["kept_hosts"] == ["b"]
+    assert after["hosts"]["b"] == before["hosts"]["b"] and after["profiles"][b_profile] == before["profiles"][b_profile]
+    assert (tmp_path / after["profiles"][b_profile]["lock"]).read_text() == b_lock
+    a_profile = after["profiles"][after["hosts"]["a"]["default"]["profile"]]
+    assert a_profile["packages"] == {"alpha": "1.0", "beta": "1.0"}
+    sbom = json.loads((tmp_path / "sbom.cdx.json").read_text())
+    assert any(p["value"] == b_profile for c in sbom["components"] for p in c["properties"])
+    again, _client = build(tmp_path, [host("a", alpha="==1.0", beta="")], keep_hosts=["b"])
+    assert not again["changed"]  # the same limited run again changes nothing
+
+
+def test_one_build_at_a_time(tmp_path):
+    from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FileLock
+    build(tmp_path, [host("a")])
+    with FileLock(str(tmp_path / ".lock"), 0):
+        with pytest.raises(PyMigrateError, match=r"another run holds .*\.lock \(pid \d+ on .* since .*; waited 0.3s\)"):
+            build(tmp_path, [host("a", alpha="==1.0")], lock_timeout=0.3)
+    assert _manifest.read(str(tmp_path))["serial"] == 1
+    assert build(tmp_path, [host("a", alpha="==1.0")])[0]["serial"] == 2  # free again

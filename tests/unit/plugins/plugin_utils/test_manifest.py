@@ -177,9 +177,16 @@ def test_write_read_round_trip_and_stale_proposal_removed(tmp_path):
     assert not proposal.exists()
     assert _manifest.read(bundle) == manifest
     assert _manifest.read(bundle, check_mode=True) == manifest
-    assert sorted(os.listdir(bundle)) == [".check", "manifest.json"]
+    assert sorted(os.listdir(bundle)) == [".check", "manifest.json", "manifests"]
     text = (tmp_path / "manifest.json").read_text()
     assert text.endswith("}\n") and json.loads(text) == manifest
+    # Every serial is kept: a rollout that started on serial 3 reads it even after serial 4 is written.
+    assert (tmp_path / "manifests" / "3.json").read_text() == text
+    _manifest.write(bundle, dict(manifest, serial=4))
+    assert _manifest.read(bundle, serial=3) == manifest and _manifest.read(bundle)["serial"] == 4
+    os.unlink(tmp_path / "manifests" / "3.json")
+    with pytest.raises(PyMigrateError, match="no longer holds serial 3"):
+        _manifest.read(bundle, serial=3)
 
 
 def test_write_proposal_writes_only_the_check_manifest(tmp_path):

@@ -7,6 +7,9 @@ CHANGES = {"added": ["idna==3.7"], "removed": [], "upgraded": ["requests 2.31.0 
            "downgraded": []}
 
 
+NO_DRIFT = {"lock_id": None, "serial": None, "drift": [], "reason": None}
+
+
 def _install(*items):
     return {"changed": any(item.get("changed") for item in items), "results": list(items)}
 
@@ -30,7 +33,6 @@ def ok_host():
     return {
         "__pymigrate_target_facts": FACTS,
         "__pymigrate_push": {"changed": False, "sent": [], "sent_bytes": 0},
-        "__pymigrate_verify": {"changed": False},
         "__pymigrate_install": _install(_env_result("default", "/opt/pymigrate/venv", "g2", False)),
     }
 
@@ -42,9 +44,9 @@ def test_changed_host_reports_files_sent_and_environments():
     assert summary["error"] is None
     assert summary["files_sent"] == 2 and summary["bytes_sent"] == 2048
     assert summary["environments"] == {
-        "default": {"path": "/opt/pymigrate/venv", "generation": "g3", "changed": True, "changes": CHANGES,
-                    "packages": {"requests": "2.32.3"}},
-        "tools": {"path": "/opt/tools", "generation": "g1", "changed": False, "changes": {}, "packages": {}},
+        "default": dict(NO_DRIFT, path="/opt/pymigrate/venv", generation="g3", changed=True, changes=CHANGES,
+                        packages={"requests": "2.32.3"}),
+        "tools": dict(NO_DRIFT, path="/opt/tools", generation="g1", changed=False, changes={}, packages={}),
     }
 
 
@@ -76,8 +78,8 @@ def test_install_without_a_loop_is_the_default_environment():
     hostvars["__pymigrate_install"] = {"changed": True, "generation": "g5", "changes": {"added": ["x==1"]}}
     summary = _report.host_summary("h", hostvars)
     assert summary["status"] == "changed"
-    assert summary["environments"] == {"default": {"path": None, "generation": "g5", "changed": True,
-                                                   "changes": {"added": ["x==1"]}, "packages": {}}}
+    assert summary["environments"] == {"default": dict(NO_DRIFT, path=None, generation="g5", changed=True,
+                                                       changes={"added": ["x==1"]}, packages={})}
 
 
 def test_host_without_survey_result_is_unreachable():
@@ -93,7 +95,7 @@ def test_host_that_dropped_out_before_install_failed():
     del hostvars["__pymigrate_install"]
     summary = _report.host_summary("h", hostvars)
     assert summary["status"] == "failed"
-    assert summary["phase"] == "verify"
+    assert summary["phase"] == "push"
     assert summary["error"] == "did not reach the install phase (unreachable or failed earlier)"
 
 
@@ -116,7 +118,7 @@ def test_failed_without_a_message():
 
 def test_failed_loop_item_in_install():
     hostvars = ok_host()
-    hostvars["__pymigrate_install"] = {"changed": False, "failed": False, "results": [
+    hostvars["__pymigrate_install"] = {"changed": False, "failed": True, "msg": "One or more items failed", "results": [
         _env_result("default", "/v", "g2", False),
         {"item": {"name": "tools", "path": "/t"}, "failed": True, "msg": "smoke import yaml failed"},
         {"item": {"name": "zz", "path": "/z"}, "failed": True, "msg": "second failure"},
@@ -139,7 +141,6 @@ def test_unreachable_result():
 
 def test_verify_is_optional_but_its_failure_counts():
     hostvars = ok_host()
-    del hostvars["__pymigrate_verify"]
     summary = _report.host_summary("h", hostvars)
     assert summary["status"] == "ok" and summary["error"] is None and summary["phase"] == "install"
 
@@ -175,7 +176,8 @@ def test_summary_lines():
     fleet = _report.fleet_summary(["web1", "zeta", "web2", "alpha"], fleet_hostvars())
     assert _report.summary_lines(fleet) == [
         "fleet: changed=1, failed=1, ok=1, unreachable=1",
-        "web1: changed, 2 file(s) sent; default g3 (added 1, upgraded 2), tools g1",
+        "web1: changed, 2 file(s) sent; default g3 (added idna==3.7; upgraded requests 2.31.0 -> 2.32.3, "
+        "urllib3 1.26 -> 2.2), tools g1",
         "zeta: failed, 0 file(s) sent; push: disk full",
         "web2: ok, 0 file(s) sent; default g2",
         "alpha: unreachable, 0 file(s) sent; did not reach the survey phase (unreachable or failed earlier)",
@@ -190,3 +192,32 @@ def test_summary_line_without_environments_or_generation():
     ]}
     assert _report.summary_lines(summary) == ["fleet: ok=1", "h: ok, 0 file(s) sent; -",
                                               "g: ok, 1 file(s) sent; default -"]
+
+
+def test_phases_are_those_the_run_ran():
+    """deploy.yml has no survey: its hosts are judged by push and install, not called unreachable."""
+    deployed = {name: {key: value for key, value in ok_host().items() if key != "__pymigrate_target_facts"}
+                for name in ("h1", "h2")}
+    deployed["h3"] = {}
+    fleet = _report.fleet_summary(["h1", "h2", "h3"], deployed, run={"playbook": "deploy.yml"})
+    assert [item["status"] for item in fleet["hosts"]] == ["ok", "ok", "unreachable"]
+    assert fleet["run"] == {"playbook": "deploy.yml", "phases": ["push", "install"], "serial": None}
+    assert fleet["hosts"][2]["error"] == "did not reach the push phase (unreachable or failed earlier)"
+
+
+def test_drift_and_repairs_are_named_and_environments_flattened():
+    hostvars = ok_host()
+    hostvars["__pymigrate_push"]["serial"] = 7
+    drift = [{"kind": "missing file", "distribution": "alpha", "file": "/g/alpha/__init__.py", "detail": None},
+             {"kind": "extra distribution", "distribution": "evil", "file": None, "detail": "6.6"}]
+    item = dict(_env_result("default", "/v", "g9", True, {}, {"alpha": "1.0"}), drift=drift,
+                reason="repaired drift: ...")
+    item["item"]["lock_id"] = "ab" * 32
+    hostvars["__pymigrate_install"] = _install(item)
+    fleet = _report.fleet_summary(["h"], {"h": hostvars})
+    assert fleet["environments"] == [dict(NO_DRIFT, host="h", environment="default", path="/v", generation="g9",
+                                          lock_id="ab" * 32, serial=7, changed=True, changes={},
+                                          packages={"alpha": "1.0"}, drift=drift, reason="repaired drift: ...")]
+    assert fleet["run"]["serial"] == 7 and fleet["hosts"][0]["status"] == "changed"
+    assert _report.summary_lines(fleet)[1] == (
+        "h: changed, 0 file(s) sent; default g9 (drift: extra distribution evil, missing file alpha; repaired)")
