@@ -181,3 +181,70 @@ def test_delta_carries_only_new_files_and_needs_its_base(outside, keys, tmp_path
     assert do_import(delta["path"], store, keys)["files_added"] == 1
     manifest = json.load(open(store / "current" / "manifest.json"))
     assert manifest["serial"] == 2 and all(os.path.isfile(store / "current" / p) for p in manifest["files"])
+
+
+# -- hardening (issue 10): what is signed is checked first, a tampered copy of an accepted archive is refused,
+#    the keys people already have work, and messages say what is wrong.
+
+def test_export_verifies_every_file_before_it_signs(outside, keys, tmp_path):
+    manifest = json.load(open(os.path.join(outside, "manifest.json")))
+    wheel = os.path.join(outside, sorted(manifest["files"])[0])
+    with open(wheel, "ab") as handle:
+        handle.write(b"!")  # corrupted in the outside bundle, after it was built
+    with pytest.raises(PyMigrateError, match="does not match the bundle manifest.*nothing was signed"):
+        export(outside, tmp_path / "b.tar", keys)
+    assert os.listdir(tmp_path) == [name for name in os.listdir(tmp_path) if not name.startswith("b.tar")]
+
+
+def test_a_tampered_copy_of_an_accepted_archive_is_refused(outside, keys, tmp_path):
+    store = tmp_path / "store"
+    good = export(outside, tmp_path / "b1.tar", keys)["path"]
+    do_import(good, store, keys)
+    before = snapshot(store)
+    copy = rewrite(good, tmp_path / "copy.tar", CASES["one byte changed"][0])
+    with pytest.raises(PyMigrateError, match="it was changed"):
+        do_import(copy, store, keys)
+    assert snapshot(store) == before
+    assert do_import(good, store, keys)["changed"] is False
+
+
+def _ssh_keygen(path, passphrase=""):
+    import subprocess
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", "ops", "-f", str(path)],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return str(path), str(path) + ".pub"
+
+
+def test_keys_from_ssh_keygen_sign_and_verify(outside, tmp_path):
+    private, public = _ssh_keygen(tmp_path / "id_ed25519")
+    archive = _archive.create_archive(outside, str(tmp_path / "b.tar"), _archive.load_private_key(private), now=NOW)
+    result = _archive.import_archive(archive["path"], str(tmp_path / "store"), [public],
+                                     now=NOW + datetime.timedelta(minutes=1))
+    assert result["changed"] and archive["key_id"] == _archive.key_id(_archive.load_public_key(public))
+    locked, _public = _ssh_keygen(tmp_path / "locked", passphrase="s3cret")
+    assert _archive.load_private_key(locked, "s3cret")
+
+
+@pytest.mark.parametrize("passphrase, text", [(None, "needs a passphrase"), ("wrong", "wrong passphrase")])
+def test_key_passphrase_messages(tmp_path, passphrase, text):
+    _archive.generate_keypair(str(tmp_path / "k"), str(tmp_path / "k.pub"), passphrase="right")
+    locked, _public = _ssh_keygen(tmp_path / "ssh", passphrase="right")
+    for path in (str(tmp_path / "k"), locked):
+        with pytest.raises(PyMigrateError, match=text) as err:
+            _archive.load_private_key(path, passphrase)
+        assert err.value.var == "pymigrate_signing_key_passphrase" and "Traceback" not in str(err.value)
+
+
+def test_a_private_key_given_as_trusted_key_is_named(tmp_path):
+    _archive.generate_keypair(str(tmp_path / "k"), str(tmp_path / "k.pub"))
+    for path in (str(tmp_path / "k"), _ssh_keygen(tmp_path / "ssh")[0]):
+        with pytest.raises(PyMigrateError, match="is a private key; trust its public key"):
+            _archive.load_public_key(path)
+
+
+def test_an_archive_or_store_with_a_non_integer_serial_is_named(outside, keys, tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "accepted.json").write_text(json.dumps({"serial": "7"}))
+    with pytest.raises(PyMigrateError, match="accepted.json.*serial must be an integer, not '7'"):
+        do_import(export(outside, tmp_path / "b.tar", keys)["path"], store, keys)

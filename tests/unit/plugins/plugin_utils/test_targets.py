@@ -25,3 +25,10 @@ def test_declared_target_equals_this_machine():
 def test_bad_declarations(decl, text):
     with pytest.raises(PyMigrateError, match=text):
         _targets.target_from_declaration(decl, host="h1")
+
+
+def test_an_unquoted_python_version_is_named():
+    """YAML reads python: 3.10 as the number 3.1: say so instead of resolving for Python 3.1."""
+    with pytest.raises(PyMigrateError, match=r'quote it.*"3.10"') as err:
+        _targets.target_from_declaration({"python": 3.1}, host="h1")
+    assert err.value.var == "pymigrate_target.python"

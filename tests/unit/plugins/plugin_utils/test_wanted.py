@@ -44,3 +44,36 @@ def test_bad_input_names_host_variable_and_value(hostvars, var, text):
         _wanted.wanted_sets_for_host("web7", hostvars)
     message = str(err.value)
     assert "host web7" in message and "variable %s" % var in message and text in message and "value" in message
+
+
+# -- bad input refused before anything moves (issue 10)
+
+@pytest.mark.parametrize("hostvars, var, text", [
+    ({"pymigrate_requirements": {"alpha": ""}, "pymigrate_smoke_imports": ["os; open('/tmp/pwned', 'w')"]},
+     "pymigrate_smoke_imports", "dotted module names"),
+    ({"pymigrate_envs": {"a": {"path": "/opt/a", "requirements": {"alpha": ""}, "smoke_imports": ["__import__('os')"]}}},
+     "pymigrate_envs.a.smoke_imports", "dotted module names"),
+    ({"pymigrate_requirements": {}}, "pymigrate_requirements", "would empty the environment"),
+    ({}, "pymigrate_requirements", "would empty the environment"),
+    ({"pymigrate_envs": {"a": {"path": "/opt/a"}}}, "pymigrate_envs.a.requirements", "would empty the environment"),
+    ({"pymigrate_requirements": {"alpha": ""}, "pymigrate_venv_path": "/"}, "pymigrate_venv_path", "system directory"),
+    ({"pymigrate_requirements": {"alpha": ""}, "pymigrate_venv_path": "/usr"}, "pymigrate_venv_path",
+     "system directory"),
+    ({"pymigrate_requirements": {"alpha": ""}, "pymigrate_venv_path": "/opt/../usr/x"}, "pymigrate_venv_path",
+     "normalised"),
+    ({"pymigrate_envs": {"a": {"path": "/etc/app", "requirements": {"alpha": ""}}}}, "pymigrate_envs.a.path",
+     "system directory"),
+])
+def test_unsafe_or_empty_input_is_refused_naming_host_and_variable(hostvars, var, text):
+    with pytest.raises(PyMigrateError) as err:
+        _wanted.wanted_sets_for_host("web7", hostvars)
+    message = str(err.value)
+    assert "host web7" in message and "variable %s" % var in message and text in message
+
+
+def test_an_empty_environment_only_when_asked_for():
+    envs = _wanted.wanted_sets_for_host("web7", {"pymigrate_requirements": {}, "pymigrate_allow_empty": True})
+    assert envs["default"].wanted.requirements == {}
+    envs = _wanted.wanted_sets_for_host("web7", {"pymigrate_requirements": {"alpha": ""},
+                                                 "pymigrate_smoke_imports": ["alpha", "alpha.sub_mod"]})
+    assert envs["default"].smoke_imports == ("alpha", "alpha.sub_mod")

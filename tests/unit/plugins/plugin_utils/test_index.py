@@ -1,0 +1,33 @@
+"""Index configuration and the on-disk cache: credentials never reach a file or a message (the client's HTTP
+behaviour is tested against the local index in tests/component/test_resolve.py)."""
+
+import os
+import stat
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _index
+
+
+def test_credentials_in_an_index_url_become_auth():
+    config = _index.index_config("https://ops:s3cr%40t@mirror.example.invalid/simple/")
+    assert config.base == "https://mirror.example.invalid/simple/"
+    assert (config.username, config.password) == ("ops", "s3cr@t")
+    assert "s3cr" not in repr(config)
+    explicit = _index.index_config("https://ops:inline@mirror.example.invalid/simple/", "admin", "given")
+    assert (explicit.username, explicit.password, explicit.base) == ("admin", "given",
+                                                                     "https://mirror.example.invalid/simple/")
+    assert _index.index_config("https://mirror.example.invalid/simple").base == "https://mirror.example.invalid/simple/"
+
+
+def test_cache_files_are_private_and_hold_no_secret(tmp_path):
+    config = _index.index_config("https://ops:s3cret@mirror.example.invalid/simple/")
+    client = _index.IndexClient([config], cache_dir=str(tmp_path / "cache"))
+    try:
+        client._cache_write("pages", config.base + "alpha/", {"url": config.base + "alpha/", "files": {}})
+    finally:
+        client.close()
+    files = [os.path.join(root, name) for root, _dirs, names in os.walk(tmp_path / "cache") for name in names]
+    assert len(files) == 1
+    assert stat.S_IMODE(os.stat(files[0]).st_mode) == 0o600
+    for directory in (tmp_path / "cache", tmp_path / "cache" / "pages"):
+        assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+    assert "s3cret" not in open(files[0]).read()
