@@ -15,7 +15,7 @@ import os
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _survey
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import HostInput, build_bundle
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient, IndexConfig
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient, index_config
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     PyMigrateError,
     check_controller_libraries,
@@ -79,8 +79,8 @@ class ActionModule(ControllerActionBase):
                 skipped.append(name)
                 continue
             hosts.append(HostInput(name, wanted_sets_for_host(name, variables), target))
-        indexes = [IndexConfig(params["index_url"], params["index_username"], params["index_password"],
-                               params["index_token"])] + [IndexConfig(url) for url in params["extra_index_urls"]]
+        indexes = [index_config(params["index_url"], params["index_username"], params["index_password"],
+                                params["index_token"])] + [index_config(url) for url in params["extra_index_urls"]]
         client = IndexClient(indexes, ca_bundle=params["ca_bundle"], workers=params["workers"],
                              cache_dir=os.path.join(params["bundle_dir"], ".cache"))
         try:

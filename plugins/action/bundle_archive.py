@@ -45,7 +45,13 @@ class ActionModule(ControllerActionBase):
         state = params["state"]
         if state == "keypair":
             if os.path.exists(params["private_key_path"]):
-                return {"changed": False, "msg": "key exists; left as it is"}
+                if os.path.exists(params["public_key_path"]):
+                    return {"changed": False, "msg": "key exists; left as it is"}
+                if self._task.check_mode:
+                    return {"changed": True, "msg": "the public key would be written again"}
+                key = _archive.load_private_key(params["private_key_path"], params["private_key_passphrase"])
+                return dict(_archive.write_public_key(key, params["public_key_path"]), changed=True,
+                            msg="the public key was missing and was written again from the private key")
             if self._task.check_mode:
                 return {"changed": True}
             return dict(_archive.generate_keypair(params["private_key_path"], params["public_key_path"],

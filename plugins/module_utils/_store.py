@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import socket
+import stat
 import tarfile
 import time
 
@@ -184,6 +185,42 @@ class FileLock(object):
     def __exit__(self, *exc_info):
         fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()
+
+
+def _owner(uid):
+    try:
+        import pwd  # pylint: disable=import-outside-toplevel
+        return "%s (uid %d)" % (pwd.getpwuid(uid).pw_name, uid)
+    except (ImportError, KeyError):
+        return "uid %d" % uid
+
+
+def check_owned(path, error=StoreError):
+    """Refuse ``path`` unless it and every existing directory above it is owned by root or this user and writable by
+    no one else, as OpenSSH's StrictModes does: otherwise another local user could swap what root then installs or
+    runs. A root-owned sticky directory (such as /tmp) may lie above, never be ``path`` itself. Links count as
+    their owner and are followed, so a planted link is refused as well."""
+    trusted = (0, os.geteuid())
+    target = os.path.abspath(path)
+    seen = set()
+    while target not in seen:
+        seen.add(target)
+        chain = [target]
+        while chain[-1] != "/":
+            chain.append(os.path.dirname(chain[-1]))
+        for component in reversed(chain):
+            try:
+                info = os.lstat(component)
+            except FileNotFoundError:
+                break
+            sticky = info.st_uid == 0 and info.st_mode & stat.S_ISVTX and component != target
+            writable = not stat.S_ISLNK(info.st_mode) and info.st_mode & 0o022 and not sticky
+            if info.st_uid not in trusted or writable:
+                raise error("%s is owned by %s with mode %04o: another user could replace what is installed there; "
+                            "make it owned by root and not writable by group or others (chmod go-w), or use another "
+                            "path" % (component, _owner(info.st_uid), stat.S_IMODE(info.st_mode)))
+        target = os.path.realpath(target)  # once more for the place a link leads to
+    return path
 
 
 def fsync_dir(path):

@@ -32,6 +32,7 @@ import time
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     FileLock,
+    check_owned,
     file_sha256,
     fsync_dir,
     store_relpath,
@@ -39,6 +40,9 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
 )
 
 GENERATION_FILE = "pymigrate-generation.json"
+# Smoke imports run this fixed code with the module name as an argument: no inventory text ever becomes code.
+SMOKE_RUNNER = "import importlib, sys; importlib.import_module(sys.argv[1])"
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 class VenvError(Exception):
@@ -135,9 +139,14 @@ class Environment(object):
                         found[_normalize(name)] = version
         return found
 
+    def check_owned(self):
+        """The environment's parent and its generations belong to root (or this user) alone, or nothing happens."""
+        for path in (self.parent, self.generations_dir, self.lock_path):
+            check_owned(path, VenvError)
+
     def lock(self, timeout):
         """One run per environment at a time."""
-        os.makedirs(self.parent, exist_ok=True)
+        _makedirs_private(self.parent)
         return FileLock(self.lock_path, timeout, VenvError)
 
     def holds_lock(self, generation, lock_id):
@@ -167,7 +176,7 @@ class Environment(object):
 
     def build(self, python, packages, installer, lock_id, smoke_imports=(), force_manual_venv=False):
         """Build and check a new generation; returns its path. Removes it on any failure."""
-        os.makedirs(self.generations_dir, exist_ok=True)
+        _makedirs_private(self.generations_dir)
         generation = self._next_generation(lock_id)
         try:
             _create_venv(python, generation, force_manual_venv)
@@ -183,7 +192,9 @@ class Environment(object):
                  + common, "pip install into %s" % generation, generation)
             _run(pip + ["check"] + common[:2], "pip check in %s" % generation, generation)
             for module in smoke_imports:
-                _run([gen_python, "-c", "import %s" % module], "smoke import of %s in %s" % (module, generation),
+                if not MODULE_NAME.match(module):
+                    raise VenvError("smoke import %r is not a dotted module name such as yaml or email.mime" % module)
+                _run([gen_python, "-c", SMOKE_RUNNER, module], "smoke import of %s in %s" % (module, generation),
                      generation)
             installed = self.installed(generation)
             wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
@@ -231,6 +242,14 @@ class Environment(object):
             return None
         index = generations.index(current)
         return generations[index - 1] if index > 0 else None
+
+
+def _makedirs_private(path):
+    """Create ``path`` (and parents) as 0755, whatever the umask, and check what was already there."""
+    if not os.path.isdir(path):
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        os.chmod(path, 0o755)
+    check_owned(path, VenvError)
 
 
 def _finding(kind, distribution=None, path=None, detail=None):
@@ -379,6 +398,7 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_gene
     env = Environment(path, store_dir)
     lock_id = lock_id or packages_lock_id(packages)
     wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
+    env.check_owned()
     with env.lock(lock_timeout) if not check_mode else contextlib.nullcontext():
         current = env.current()
         before = env.installed(current) if current else {}
@@ -408,6 +428,7 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_gene
 
 def rollback(path, check_mode=False, lock_timeout=300):
     env = Environment(path)
+    env.check_owned()
     with env.lock(lock_timeout) if not check_mode else contextlib.nullcontext():
         current = env.current()
         previous = env.previous()

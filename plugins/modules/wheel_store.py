@@ -98,6 +98,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     FILE_ARGUMENT_SPEC,
     StoreError,
+    check_owned,
     inventory,
     receive,
 )
@@ -117,6 +118,7 @@ def main():
     params = module.params
     store_dir = params["store_dir"]
     try:
+        check_owned(store_dir)  # what root installs from must be root's alone
         if params["state"] == "verified":
             found = inventory(store_dir, params["files"], repair=False)
             problems = ["%s (missing)" % path for path in found["missing"]]
@@ -126,8 +128,9 @@ def main():
                                  "them" % (store_dir, len(problems), ", ".join(problems)), **found)
             module.exit_json(changed=False, **found)
         if params["state"] == "inventory":
-            if not module.check_mode:
+            if not module.check_mode and not os.path.isdir(store_dir):
                 os.makedirs(store_dir, mode=0o755, exist_ok=True)
+                os.chmod(store_dir, 0o755)
             result = inventory(store_dir, params["files"], repair=not module.check_mode)
             module.exit_json(changed=False, **result)
         if module.check_mode:

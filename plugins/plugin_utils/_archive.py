@@ -39,6 +39,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import
     Ed25519PrivateKey,
     Ed25519PublicKey,
     InvalidSignature,
+    UnsupportedAlgorithm,
     serialization,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
@@ -77,22 +78,45 @@ def generate_keypair(private_path: str, public_path: str, passphrase: str | None
     fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
-    public = key.public_key()
+    return write_public_key(key, public_path)
+
+
+def write_public_key(private_key, public_path: str) -> dict:
+    """The public half as one OpenSSH line (also to repair a key pair whose public file was lost)."""
+    public = private_key.public_key()
     line = public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
-    with open(public_path, "w") as handle:
-        handle.write("%s pymigrate-%s\n" % (line, key_id(public)))
+    write_atomic(public_path, ("%s pymigrate-%s\n" % (line, key_id(public))).encode())
     return {"key_id": key_id(public), "public_key": line}
 
 
 def load_private_key(path: str, passphrase: str | None = None):
+    """An ed25519 private key: PEM (PKCS#8, as state=keypair writes it) or OpenSSH (as ssh-keygen writes it)."""
     try:
         with open(path, "rb") as handle:
-            key = serialization.load_pem_private_key(handle.read(), passphrase.encode() if passphrase else None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise PyMigrateError("cannot load the signing key %s: %s" % (path, type(exc).__name__),
-                             hint="Check the path and the passphrase")
+            data = handle.read()
+    except OSError as exc:
+        raise PyMigrateError("cannot read the signing key %s: %s" % (path, exc.strerror), var="pymigrate_signing_key",
+                             value=path)
+    secret = passphrase.encode() if passphrase else None
+    load = (serialization.load_ssh_private_key if data.lstrip().startswith(b"-----BEGIN OPENSSH PRIVATE KEY")
+            else serialization.load_pem_private_key)
+    try:
+        key = load(data, secret)
+    except UnsupportedAlgorithm:  # an encrypted OpenSSH key: its KDF is bcrypt's
+        raise PyMigrateError("reading the passphrase-protected OpenSSH key %s needs the bcrypt library on the "
+                             "control node" % path, var="pymigrate_signing_key", hint="pip install bcrypt")
+    except TypeError:  # the key is encrypted and no passphrase was given, or the other way round
+        what = "needs a passphrase" if secret is None else "is not encrypted; give no passphrase"
+        raise PyMigrateError("the signing key %s %s" % (path, what), var="pymigrate_signing_key_passphrase")
+    except ValueError:
+        if secret is not None:
+            raise PyMigrateError("wrong passphrase for the signing key %s" % path,
+                                 var="pymigrate_signing_key_passphrase")
+        raise PyMigrateError("%s is not a private key in PEM or OpenSSH format" % path, var="pymigrate_signing_key",
+                             value=path, hint="Create one with state=keypair or ssh-keygen -t ed25519")
     if not isinstance(key, Ed25519PrivateKey):
-        raise PyMigrateError("%s is not an ed25519 key" % path)
+        raise PyMigrateError("%s is not an ed25519 key" % path, var="pymigrate_signing_key", value=path,
+                             hint="Create one with state=keypair or ssh-keygen -t ed25519")
     return key
 
 
@@ -102,6 +126,9 @@ def load_public_key(text_or_path: str):
     if not text.strip().startswith("ssh-ed25519") and os.path.exists(text):
         with open(text) as handle:
             text = handle.read()
+    if "PRIVATE KEY-----" in text:
+        raise PyMigrateError("%s is a private key; trust its public key (the .pub file beside it), never the secret"
+                             % (text_or_path if text is not text_or_path else "this"), var="pymigrate_trusted_keys")
     try:
         key = serialization.load_ssh_public_key(" ".join(text.split()[:2]).encode())
     except (ValueError, IndexError):
@@ -113,13 +140,23 @@ def load_public_key(text_or_path: str):
 
 # -- export ---------------------------------------------------------------------------------------
 def bundle_members(bundle_dir: str, manifest: dict) -> list:
-    """(relative path, sha256, size) of every bundle file: metadata first, then the store files."""
+    """(relative path, sha256, size) of every bundle file: metadata first, then the store files, each of which is
+    read and checked against the manifest first: nothing is signed that was not proven."""
     members = []
     for name in _manifest.metadata_files(manifest):
         path = os.path.join(bundle_dir, name)
         if os.path.exists(path):
             members.append((name, file_sha256(path), os.path.getsize(path)))
     for relpath, info in sorted(manifest["files"].items()):
+        path = os.path.join(bundle_dir, relpath)
+        try:
+            size, sha256 = os.path.getsize(path), file_sha256(path)
+        except OSError as exc:
+            raise PyMigrateError("%s of the bundle cannot be read (%s): nothing was signed" % (relpath, exc.strerror),
+                                 hint="Rebuild the bundle")
+        if (size, sha256) != (info["size"], info["sha256"]):
+            raise PyMigrateError("%s does not match the bundle manifest (%d bytes, sha256 %s): nothing was signed"
+                                 % (relpath, size, sha256), hint="Rebuild the bundle: its store was altered")
         members.append((relpath, info["sha256"], info["size"]))
     return members
 
@@ -145,13 +182,18 @@ def create_archive(bundle_dir: str, out_path: str, private_key, *, expires_in=da
                  "signature": base64.b64encode(private_key.sign(index_bytes)).decode()}
     mtime = int(created.timestamp())
     temp = out_path + ".partial"
-    with tarfile.open(temp, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in ((ARCHIVE_JSON, index_bytes), (ARCHIVE_SIG, json.dumps(signature).encode())):
-            tar.addfile(_tarinfo(name, len(data), mtime), io.BytesIO(data))
-        for member in members:
-            with open(os.path.join(bundle_dir, member["path"]), "rb") as handle:
-                tar.addfile(_tarinfo(member["path"], member["size"], mtime), handle)
-    os.replace(temp, out_path)
+    try:
+        with tarfile.open(temp, "w", format=tarfile.PAX_FORMAT) as tar:
+            for name, data in ((ARCHIVE_JSON, index_bytes), (ARCHIVE_SIG, json.dumps(signature).encode())):
+                tar.addfile(_tarinfo(name, len(data), mtime), io.BytesIO(data))
+            for member in members:
+                with open(os.path.join(bundle_dir, member["path"]), "rb") as handle:
+                    tar.addfile(_tarinfo(member["path"], member["size"], mtime), handle)
+        os.replace(temp, out_path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
     return {"kind": kind, "serial": manifest["serial"], "members": len(members), "carried_elsewhere": len(elsewhere),
             "key_id": signature["key_id"], "expires": index["expires"], "path": out_path,
             "bytes": os.path.getsize(out_path)}
@@ -186,13 +228,19 @@ def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo | None, expected: 
 
 
 def read_accepted(state_dir: str) -> dict:
+    path = os.path.join(state_dir, "accepted.json")
     try:
-        with open(os.path.join(state_dir, "accepted.json")) as handle:
-            return json.load(handle)
+        with open(path) as handle:
+            state = json.load(handle)
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise PyMigrateError("cannot read %s: %s" % (os.path.join(state_dir, "accepted.json"), exc))
+        raise PyMigrateError("cannot read %s: %s" % (path, exc))
+    serial = state.get("serial") if isinstance(state, dict) else None
+    if not isinstance(serial, int) or isinstance(serial, bool):
+        raise PyMigrateError("%s is damaged: its serial must be an integer, not %r" % (path, serial),
+                             hint="Restore it from a backup, or remove it to accept any serial again")
+    return state
 
 
 def read_have_list(store_dir: str) -> list:
@@ -223,9 +271,7 @@ def import_archive(archive_path: str, store_dir: str, trusted_keys: t.Sequence, 
                 sig_bytes = _read_small(tar, tar.next(), ARCHIVE_SIG)
                 index = _verify_index(index_bytes, sig_bytes, keys, now, max_skew, state, allow_downgrade)
                 digest = hashlib.sha256(index_bytes).hexdigest()
-                if state.get("serial") == index["serial"] and state.get("digest") == digest:
-                    return {"changed": False, "serial": index["serial"], "kind": index["kind"], "files_added": 0,
-                            "bundle_dir": os.path.join(store_dir, "current"), "msg": "already imported"}
+                # Read and verify every member even of an archive already accepted: a tampered copy of it is refused.
                 received = _receive_members(tar, index, work)
         except (tarfile.TarError, EOFError) as exc:
             raise PyMigrateError("the archive %s is truncated or damaged (%s)" % (archive_path, exc))
@@ -234,6 +280,9 @@ def import_archive(archive_path: str, store_dir: str, trusted_keys: t.Sequence, 
             raise PyMigrateError("the archive ended before %d declared member(s) arrived, first %s: it is truncated"
                                  % (len(missing), missing[0]))
         _check_bundle(index, work, store_dir)
+        if state.get("serial") == index["serial"] and state.get("digest") == digest:
+            return {"changed": False, "serial": index["serial"], "kind": index["kind"], "files_added": 0,
+                    "bundle_dir": os.path.join(store_dir, "current"), "msg": "already imported"}
         if check_mode:
             return {"changed": True, "serial": index["serial"], "kind": index["kind"],
                     "files_added": _count_new(index, store_dir), "bundle_dir": os.path.join(store_dir, "current")}
@@ -259,6 +308,8 @@ def _verify_index(index_bytes, sig_bytes, keys, now, max_skew, state, allow_down
     except InvalidSignature:
         raise PyMigrateError("the archive's signature does not match archive.json: it was altered after signing")
     index = json.loads(index_bytes)
+    if not isinstance(index.get("serial"), int) or isinstance(index.get("serial"), bool):
+        raise PyMigrateError("archive.json's serial must be an integer, not %r" % (index.get("serial"),))
     created, expires = _parse_time(index["created"], "created"), _parse_time(index["expires"], "expiry")
     if expires <= now:
         raise PyMigrateError("the archive expired at %s" % index["expires"], hint="Export a fresh archive outside")

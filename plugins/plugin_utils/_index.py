@@ -64,6 +64,19 @@ class CoreMetadata:
     summary: str | None
 
 
+def index_config(url: str, username: str | None = None, password: str | None = None,
+                 token: str | None = None) -> IndexConfig:
+    """An index from user input: credentials written inside the URL (``https://user:pass@host/simple/``) become its
+    auth (explicit ones win), so that the URL itself, which reaches cache keys, files and messages, holds none."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        if username is None and token is None:
+            username = urllib.parse.unquote(parts.username or "")
+            password = urllib.parse.unquote(parts.password or "")
+        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return IndexConfig(url, username, password, token)
+
+
 def redact(url: str) -> str:
     """A URL without user:password@ (for messages)."""
     parts = urllib.parse.urlsplit(url)
@@ -302,9 +315,12 @@ class IndexClient:
         if not path:
             return
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            # Private to the user who builds: pages may name internal projects and mirrors.
+            for directory in (os.path.dirname(os.path.dirname(path)), os.path.dirname(path)):
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+                os.chmod(directory, 0o700)
             temp = "%s.%d.tmp" % (path, threading.get_ident())
-            with open(temp, "w") as handle:
+            with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
                 json.dump(value, handle)
             os.replace(temp, path)
         except OSError:

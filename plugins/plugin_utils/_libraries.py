@@ -49,9 +49,10 @@ except ImportError:
     ResolutionTooDeep = type("ResolutionTooDeep", (Exception,), {})
 
 try:
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 except ImportError:
     serialization = Ed25519PrivateKey = Ed25519PublicKey = None
     InvalidSignature = type("InvalidSignature", (Exception,), {})
+    UnsupportedAlgorithm = type("UnsupportedAlgorithm", (Exception,), {})

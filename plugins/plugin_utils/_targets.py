@@ -74,6 +74,10 @@ def target_from_declaration(decl: t.Mapping, host: str | None = None, var: str =
     if unknown:
         raise PyMigrateError("unknown key(s) %s" % ", ".join(unknown), host=host, var=var, value=dict(decl),
                              hint="Allowed keys: %s" % ", ".join(DECLARATION_KEYS))
+    if isinstance(decl.get("python"), float):
+        raise PyMigrateError("python must be a string: YAML reads an unquoted version as a number (3.10 becomes "
+                             "3.1); quote it", host=host, var=var + ".python", value=decl["python"],
+                             hint='Write python: "%s0" or python: "%s"' % (decl["python"], decl["python"]))
     python = str(decl.get("python", ""))
     match = re.match(r"^3\.(\d+)$", python)
     if not match:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (
@@ -35,6 +36,11 @@ LAYERS = ("requirements", "group_requirements", "host_requirements")
 ENV_LAYERS = ("pymigrate_envs", "pymigrate_group_envs", "pymigrate_host_envs")
 ENV_KEYS = ("path", "python", "requirements", "constraints", "smoke_imports", "allow_prereleases")
 DEFAULT_VENV_PATH = "/opt/pymigrate/venv"
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+# Environments never go here: the operating system's own trees (under /usr only /usr/local is for local software).
+SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc", "/root",
+               "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var")
+SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr")
 ABSENT = "absent"
 
 
@@ -136,18 +142,49 @@ def _string_list(host: str, var: str, value: t.Any) -> tuple:
     return tuple(value)
 
 
+def _module_names(host: str, var: str, value: t.Any) -> tuple:
+    """Smoke imports: module names only; the host imports them by name, no inventory text becomes code."""
+    names = _string_list(host, var, value)
+    bad = [name for name in names if not MODULE_NAME.match(name)]
+    if bad:
+        raise PyMigrateError("smoke imports must be dotted module names such as yaml or email.mime", host=host,
+                             var=var, value=bad[0])
+    return names
+
+
+def _env_path(host: str, var: str, path: t.Any) -> str:
+    """An environment path the host can safely own: absolute, normalised, outside the system's own trees."""
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise PyMigrateError("must be an absolute path on the host", host=host, var=var, value=path)
+    if os.path.normpath(path) != path or "//" in path:
+        raise PyMigrateError("must be normalised (no '..', '.', '//' or trailing '/')", host=host, var=var,
+                             value=path, hint="Did you mean %s?" % os.path.normpath(path))
+    in_tree = any(path.startswith(tree + "/") for tree in SYSTEM_TREES) and not path.startswith("/usr/local/")
+    if path in SYSTEM_DIRS or in_tree:
+        raise PyMigrateError("is a system directory or lies in one; environments get a directory of their own",
+                             host=host, var=var, value=path, hint="Use a path such as /opt/<app>/venv")
+    return path
+
+
+def _not_empty(host: str, var: str, wanted: WantedSet, allow_empty: bool) -> WantedSet:
+    if not wanted.requirements and not allow_empty:
+        raise PyMigrateError("no requirement: installing it would empty the environment", host=host, var=var,
+                             hint="Set pymigrate_allow_empty: true if an empty environment is what you mean")
+    return wanted
+
+
 def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
     """{env name: EnvSpec} for one host, from its (already Ansible-merged) variables."""
     global_constraints = _constraints(host, "pymigrate_constraints", hostvars.get("pymigrate_constraints"))
     global_prereleases = _bool(host, "pymigrate_allow_prereleases", hostvars.get("pymigrate_allow_prereleases", False))
-    global_smoke = _string_list(host, "pymigrate_smoke_imports", hostvars.get("pymigrate_smoke_imports"))
+    global_smoke = _module_names(host, "pymigrate_smoke_imports", hostvars.get("pymigrate_smoke_imports"))
+    allow_empty = _bool(host, "pymigrate_allow_empty", hostvars.get("pymigrate_allow_empty", False))
     env_layers = [(var, hostvars.get(var)) for var in ENV_LAYERS if hostvars.get(var) is not None]
     if not env_layers:
-        path = hostvars.get("pymigrate_venv_path", DEFAULT_VENV_PATH)
-        if not isinstance(path, str) or not os.path.isabs(path):
-            raise PyMigrateError("must be an absolute path", host=host, var="pymigrate_venv_path", value=path)
+        path = _env_path(host, "pymigrate_venv_path", hostvars.get("pymigrate_venv_path", DEFAULT_VENV_PATH))
         layers = [("pymigrate_" + layer, hostvars.get("pymigrate_" + layer)) for layer in LAYERS]
         wanted = WantedSet(merge_layers(host, layers), global_constraints, global_prereleases)
+        _not_empty(host, "pymigrate_requirements", wanted, allow_empty)
         return {"default": EnvSpec("default", path, None, wanted, global_smoke)}
     # Same layering for several environments: pymigrate_envs (all) -> pymigrate_group_envs ->
     # pymigrate_host_envs; per environment, settings are replaced key by key and requirements per package.
@@ -172,9 +209,7 @@ def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
             env["constraints"].update(_constraints(host, where + ".constraints", settings.get("constraints")))
     result = {}
     for env_name, env in sorted(merged.items()):
-        path_var, path = env.get("path", ("pymigrate_envs.%s.path" % env_name, None))
-        if not isinstance(path, str) or not os.path.isabs(path):
-            raise PyMigrateError("path must be an absolute path on the host", host=host, var=path_var, value=path)
+        path = _env_path(host, *env.get("path", ("pymigrate_envs.%s.path" % env_name, None)))
         python_var, python = env.get("python", (None, None))
         if python is not None and (not isinstance(python, str) or not os.path.isabs(python)):
             raise PyMigrateError("python must be an absolute interpreter path on the host", host=host,
@@ -182,8 +217,9 @@ def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
         prereleases = global_prereleases
         if "allow_prereleases" in env:
             prereleases = _bool(host, *env["allow_prereleases"])
-        smoke = _string_list(host, *env["smoke_imports"]) if "smoke_imports" in env else global_smoke
+        smoke = _module_names(host, *env["smoke_imports"]) if "smoke_imports" in env else global_smoke
         wanted = WantedSet(merge_layers(host, env["layers"]), env["constraints"], prereleases)
+        _not_empty(host, env["layers"][0][0], wanted, allow_empty)
         result[env_name] = EnvSpec(env_name, path, python, wanted, smoke)
     paths = [spec.path for spec in result.values()]
     if len(set(paths)) != len(paths):

@@ -120,3 +120,13 @@ def test_manual_venv_and_foreign_path(world):
     foreign = dict(world, path=os.path.join(os.path.dirname(world["path"]), "other"))
     failed = run(python, foreign, [_wheel(world["store"], "alpha", "1.0")])
     assert failed["failed"] and "not a pymigrate-managed symlink" in failed["msg"]
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=lambda p: p.split("/versions/")[-1].split("/")[0])
+def test_a_smoke_import_is_never_code(python, world, tmp_path):
+    """A module name that carries code (as an inventory value could) is refused, and its code never runs."""
+    marker = tmp_path / "pwned"
+    result = run(python, world, [_wheel(world["store"], "alpha", "1.0")],
+                 smoke_imports=["os; open(%r, 'w')" % str(marker)])
+    assert result["failed"] and "is not a dotted module name" in result["msg"] and not marker.exists()
+    assert not os.path.lexists(world["path"])  # the half-built generation is gone, nothing was switched

@@ -50,13 +50,14 @@ def test_a_survey_file_replaces_live_facts(tmp_path):
     survey.write_text(json.dumps({"format": 1, "controller": {"store_have": [], "accepted_serial": None},
                                   "hosts": {"inside1": facts_of("3.9")}}))
     args = {"bundle_dir": str(tmp_path / "b"), "index_url": "http://index.invalid/simple/", "survey_file": str(survey)}
-    result, _module = run_action("bundle", args, task_vars({"inside1": {}}))
+    result, _module = run_action("bundle", args, task_vars({"inside1": {"pymigrate_requirements": {"alpha": ""}}}))
     assert not result.get("failed"), result.get("msg")
     assert list(_manifest.read(str(tmp_path / "b"))["hosts"]) == ["inside1"]
 
 
 @pytest.mark.parametrize("args, hostvars, text", [
-    ({"uploaded_prior_to": "last tuesday"}, {"h": {"pymigrate_target": {"python": "3.11"}}},
+    ({"uploaded_prior_to": "last tuesday"}, {"h": {"pymigrate_target": {"python": "3.11"},
+                                                   "pymigrate_requirements": {"alpha": ""}}},
      "not an ISO 8601 date or time (variable uploaded_prior_to, value 'last tuesday')"),
     ({}, {"h": {"pymigrate_target": {"python": "3.11"}, "pymigrate_requirements": {"alpha": "=>1"}}},
      "host h, variable pymigrate_requirements.alpha"),

@@ -62,3 +62,13 @@ def test_import_of_a_missing_archive_says_so(tmp_path):
     args = {"state": "imported", "src": str(tmp_path / "none.tar"), "store_dir": str(tmp_path), "trusted_keys": ["x"]}
     result, _module = run_action("bundle_archive", args)
     assert result["failed"] and "no archive at" in result["msg"] and result["error_var"] == "pymigrate_archive"
+
+
+def test_a_lost_public_key_is_written_again(tmp_path):
+    args = {"state": "keypair", "private_key_path": str(tmp_path / "k"), "public_key_path": str(tmp_path / "k.pub"),
+            "private_key_passphrase": "pw"}
+    first, _module = run_action("bundle_archive", args)
+    os.unlink(tmp_path / "k.pub")
+    repaired, _module = run_action("bundle_archive", args)
+    assert repaired["changed"] and repaired["key_id"] == first["key_id"]
+    assert (tmp_path / "k.pub").read_text().startswith(first["public_key"])

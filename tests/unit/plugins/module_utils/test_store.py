@@ -98,3 +98,31 @@ def test_receive_refuses_links(tmp_path):
         tar.addfile(info)
     with pytest.raises(_store.StoreError, match="not a regular file"):
         _store.receive(str(tmp_path / "store"), str(path), [item])
+
+
+# -- StrictModes (issue 10): what root installs from, or into, belongs to root alone
+
+def test_a_path_writable_or_owned_by_another_user_is_refused(tmp_path):
+    safe = tmp_path / "safe"
+    safe.mkdir(mode=0o755)
+    os.chmod(safe, 0o755)
+    assert _store.check_owned(str(safe / "venv")) == str(safe / "venv")  # /tmp above it: root's and sticky
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.raises(_store.StoreError, match=r"%s is owned by .* with mode 0777" % shared):
+        _store.check_owned(str(shared / "venv"))
+    planted = safe / ".venv.generations"
+    planted.mkdir()
+    os.chown(planted, 65534, 65534)
+    with pytest.raises(_store.StoreError, match=r"\.venv\.generations is owned by .*uid 65534.* mode 0755"):
+        _store.check_owned(str(planted))
+    link = safe / "link"
+    os.symlink(str(shared), link)
+    with pytest.raises(_store.StoreError, match="%s is owned by" % shared):
+        _store.check_owned(str(link))  # a link is followed to where it leads
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    with pytest.raises(_store.StoreError, match="mode 1777"):
+        _store.check_owned(str(sticky))  # sticky is fine above a path, never as the path itself

@@ -94,6 +94,7 @@ def test_errors_leave_the_previous_bundle_intact(tmp_path):
         build(tmp_path, [host("a", alpha="==1.0")], client=client)
     assert (tmp_path / "manifest.json").read_text() == manifest
     assert not any(name.endswith(".part") for name in listing(tmp_path))
+    assert not any(name.startswith(".work-") for name in os.listdir(tmp_path))  # no leftovers
 
 
 def test_a_limited_run_keeps_every_other_host(tmp_path):
