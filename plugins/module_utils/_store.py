@@ -24,6 +24,8 @@ PART_SUFFIX = ".part"
 FILE_ARGUMENT_SPEC = dict(path=dict(type="str", required=True), sha256=dict(type="str", required=True),
                           size=dict(type="int", required=True))
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Wheel and sdist file names (PEP 427 escaping): no space, newline or shell character ever reaches a command line.
+_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]*$")
 _CHUNK = 1024 * 1024
 
 
@@ -36,8 +38,8 @@ def store_relpath(sha256, filename):
     sha256 = sha256.lower()
     if not _HEX64.match(sha256):
         raise StoreError("not a sha256 hex digest: %r" % (sha256,))
-    if not filename or "/" in filename or filename in (".", ".."):
-        raise StoreError("not a plain file name: %r" % (filename,))
+    if not filename or not _FILENAME.match(filename):
+        raise StoreError("not a plain wheel or sdist file name: %r" % (filename,))
     return "files/sha256/%s/%s/%s" % (sha256[:2], sha256, filename)
 
 

@@ -399,6 +399,11 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_gene
     lock_id = lock_id or packages_lock_id(packages)
     wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
     env.check_owned()
+    # Refused before a lock file or a directory is made: a path the collection does not manage, a missing interpreter.
+    env.current()
+    if python and not os.access(python, os.X_OK):
+        raise VenvError("the interpreter %s does not exist or cannot run; install it or set the environment's python "
+                        "to one that does" % python)
     with env.lock(lock_timeout) if not check_mode else contextlib.nullcontext():
         current = env.current()
         before = env.installed(current) if current else {}

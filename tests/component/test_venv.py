@@ -120,6 +120,18 @@ def test_manual_venv_and_foreign_path(world):
     foreign = dict(world, path=os.path.join(os.path.dirname(world["path"]), "other"))
     failed = run(python, foreign, [_wheel(world["store"], "alpha", "1.0")])
     assert failed["failed"] and "not a pymigrate-managed symlink" in failed["msg"]
+    parent = os.path.dirname(world["path"])
+    assert not os.path.exists(os.path.join(parent, ".other.lock"))  # refused before anything was made
+
+
+def test_a_missing_interpreter_is_refused_before_anything_is_made(world):
+    args = dict(path=world["path"], python="/nonexistent/python3", store_dir=world["store"],
+                packages=[_wheel(world["store"], "alpha", "1.0")], installer=world["installer"])
+    out = subprocess.run([PYTHONS[-1], "-c", DRIVER % COLLECTIONS, json.dumps(args)], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    failed = json.loads(out)
+    assert failed["failed"] and "/nonexistent/python3 does not exist or cannot run" in failed["msg"]
+    assert not os.path.exists(os.path.dirname(world["path"]))  # no lock file, no directory
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=lambda p: p.split("/versions/")[-1].split("/")[0])

@@ -40,6 +40,11 @@ def test_store_relpath_layout_and_refusals():
         _store.store_relpath("nothex", "x.whl")
     with pytest.raises(_store.StoreError):
         _store.store_relpath(sha, "../x.whl")
+    # No space, newline or option ever reaches pip's requirements file or a command line through a file name.
+    for bad in ("x 1.whl", "x.whl\n--index-url=http://x", "x.whl --hash=sha256:0", "-x.whl", ".x.whl", ""):
+        with pytest.raises(_store.StoreError, match="not a plain wheel or sdist file name"):
+            _store.store_relpath(sha, bad)
+    assert _store.store_relpath(sha, "Foo_Bar.baz-1!2.0+local-py3-none-any.whl").endswith("1!2.0+local-py3-none-any.whl")
     for bad in ("../files/sha256/ab/%s/x.whl" % sha, "files/sha256/cd/%s/x.whl" % sha, "/etc/passwd"):
         with pytest.raises(_store.StoreError):
             _store.check_relpath(bad)
