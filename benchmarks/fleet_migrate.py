@@ -51,11 +51,12 @@ PLAIN = """
 """
 
 
-def playbook(inventory, extra_inventory, path, *extra):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), PIP_CONFIG_FILE=os.devnull)
+def playbook(inventory, extra_inventory, path, *extra, checkout=ROOT):
+    """(seconds, output) of one ansible-playbook run of ``checkout``'s playbook (another revision's for baselines)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(checkout, "ansible.cfg"), PIP_CONFIG_FILE=os.devnull)
     start = time.perf_counter()
     result = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", inventory, "-i",
-                             extra_inventory, path] + list(extra), cwd=ROOT, env=env, check=False,
+                             extra_inventory, path] + list(extra), cwd=checkout, env=env, check=False,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode != 0:
         raise SystemExit("%s failed:\n%s" % (path, result.stdout[-3000:]))

@@ -19,28 +19,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 from bundle_build import REQUIREMENTS, public_index_url  # noqa: E402  pylint: disable=wrong-import-position
+from fleet_migrate import playbook  # noqa: E402  pylint: disable=wrong-import-position
 
 from tests.fleet import fleetlib  # noqa: E402  pylint: disable=wrong-import-position
 
 BASELINE_REV = "cb7b645"  # the restructure, before installed-state verification
-
-
-def playbook(checkout, inventory, extra_inventory, path, *extra):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(checkout, "ansible.cfg"), PIP_CONFIG_FILE=os.devnull)
-    start = time.perf_counter()
-    result = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", inventory, "-i",
-                             extra_inventory, path] + list(extra), cwd=checkout, env=env, check=False,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if result.returncode != 0:
-        raise SystemExit("%s failed:\n%s" % (path, result.stdout[-3000:]))
-    return time.perf_counter() - start, result.stdout
 
 
 def baseline_checkout(work, rev):
@@ -68,8 +57,8 @@ def main():
                 "pymigrate_index_url": public_index_url(), "pymigrate_bundle_dir": os.path.join(work, "bundle"),
                 "pymigrate_report_dir": os.path.join(work, "report"),
                 "pymigrate_requirements": {r: "" for r in REQUIREMENTS}, "pymigrate_serial": ["100%"]}}}, handle)
-        playbook(ROOT, inventory, extra, "playbooks/bundle.yml")  # once, outside the timing (network)
-        first, _out = playbook(ROOT, inventory, extra, "playbooks/rollout.yml")
+        playbook(inventory, extra, "playbooks/bundle.yml")  # once, outside the timing (network)
+        first, _out = playbook(inventory, extra, "playbooks/rollout.yml")
         with open(os.path.join(work, "report", "summary.json")) as handle:
             files = sum(1 for env in json.load(handle)["environments"] for _name in env["packages"])
         times = {"size": [], "full": [], "baseline": []}
@@ -77,7 +66,7 @@ def main():
             for kind in times:
                 checkout = baseline if kind == "baseline" else ROOT
                 options = [] if kind == "baseline" else ["-e", "pymigrate_verify_installed=%s" % kind]
-                seconds, output = playbook(checkout, inventory, extra, "playbooks/rollout.yml", *options)
+                seconds, output = playbook(inventory, extra, "playbooks/rollout.yml", *options, checkout=checkout)
                 if "changed=0" not in output.split("PLAY RECAP")[-1]:
                     raise SystemExit("the %s re-run was not a no-op:\n%s" % (kind, output[-3000:]))
                 times[kind].append(seconds)

@@ -45,6 +45,8 @@ class ActionModule(ActionBase):
                                           serial=int(serial) if serial not in (None, "") else None)
                 args["files"] = _manifest.host_files(manifest, host)
                 result.update(envs=_manifest.host_envs(manifest, host), serial=manifest.get("serial"))
+                # The host checks each environment's path and interpreter in the same call, before any file moves.
+                args["environments"] = [{"path": env["path"], "python": env["python"]} for env in result["envs"]]
             except PyMigrateError as exc:
                 return dict(result, failed=True, msg=str(exc))
 

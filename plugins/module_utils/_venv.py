@@ -388,6 +388,18 @@ def _oserror_text(exc, where):
     return "%s: %s" % (where, exc)
 
 
+def check_environment(path, python=None):
+    """Before anything moves for an environment: its directories belong to root alone, its path is absent or ours,
+    and its interpreter can run. Returns the Environment."""
+    env = Environment(path)
+    env.check_owned()
+    env.current()
+    if python and not os.access(python, os.X_OK):
+        raise VenvError("the interpreter %s does not exist or cannot run; install it or set the environment's python "
+                        "to one that does" % python)
+    return env
+
+
 def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_generations=3, smoke_imports=(),
            check_mode=False, lock_timeout=300, force_manual_venv=False, verify="size", drift_action="repair"):
     """Make ``path`` hold exactly ``packages``. Returns a result dict (changed, generation, changes, drift, ...).
@@ -395,15 +407,11 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_gene
     A current generation built from the same lock is verified (``verify``: ``size`` or ``full``); what differs
     (its drift) is repaired with a new generation, only reported, or fails, as ``drift_action`` says.
     """
-    env = Environment(path, store_dir)
+    # Refused before a lock file or a directory is made: a path the collection does not manage, a missing interpreter.
+    env = check_environment(path, python)
+    env.store_dir = store_dir
     lock_id = lock_id or packages_lock_id(packages)
     wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
-    env.check_owned()
-    # Refused before a lock file or a directory is made: a path the collection does not manage, a missing interpreter.
-    env.current()
-    if python and not os.access(python, os.X_OK):
-        raise VenvError("the interpreter %s does not exist or cannot run; install it or set the environment's python "
-                        "to one that does" % python)
     with env.lock(lock_timeout) if not check_mode else contextlib.nullcontext():
         current = env.current()
         before = env.installed(current) if current else {}

@@ -41,6 +41,22 @@ options:
   src:
     description: Path on the host of the push stream; required with O(state=received).
     type: path
+  environments:
+    description:
+      - Environments the files are for, checked before anything else happens - each O(environments[].path) must
+        be absent or managed by the collection, its parent directories owned by root and writable by no one else,
+        and its interpreter O(environments[].python) (when given) must exist.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The environment's stable path.
+        type: path
+        required: true
+      python:
+        description: The interpreter the environment is built with.
+        type: path
 """
 
 EXAMPLES = r"""
@@ -102,6 +118,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     inventory,
     receive,
 )
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import VenvError, check_environment
 
 
 def main():
@@ -111,6 +128,8 @@ def main():
             files=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC),
             state=dict(type="str", choices=["inventory", "verified", "received"], default="inventory"),
             src=dict(type="path"),
+            environments=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="path", required=True), python=dict(type="path"))),
         ),
         required_if=[("state", "received", ["src"])],
         supports_check_mode=True,
@@ -119,6 +138,8 @@ def main():
     store_dir = params["store_dir"]
     try:
         check_owned(store_dir)  # what root installs from must be root's alone
+        for env in params["environments"]:  # refused before anything moves: see check_environment
+            check_environment(env["path"], env["python"])
         if params["state"] == "verified":
             found = inventory(store_dir, params["files"], repair=False)
             problems = ["%s (missing)" % path for path in found["missing"]]
@@ -137,6 +158,8 @@ def main():
             module.exit_json(changed=True, received=[])
         received = receive(store_dir, params["src"], params["files"])
         module.exit_json(changed=bool(received), received=received)
+    except VenvError as exc:
+        module.fail_json(msg=str(exc))
     except (StoreError, OSError) as exc:
         module.fail_json(msg="store %s: %s" % (store_dir, exc))
 

@@ -64,3 +64,21 @@ def test_bad_input_is_refused_before_anything_moves(fleet, world, extra, var, te
     assert "variable %s" % var in result.stdout and text in result.stdout and "host %s" % host in result.stdout
     assert fleet.exec(host, ["test", "-e", "/tmp/pwned"]).returncode != 0
     assert fleet.exec(host, ["sh", "-c", "ls -R /opt /var/lib/pymigrate 2>/dev/null"]).stdout == before
+
+
+@pytest.mark.parametrize("extra, text", [
+    ({"pymigrate_venv_path": "/opt/taken/venv"}, "/opt/taken/venv exists and is not a pymigrate-managed symlink"),
+    ({"pymigrate_envs": {"app": {"path": "/opt/app/venv", "python": "/nonexistent/python3"}}},
+     "/nonexistent/python3 does not exist or cannot run"),
+])
+def test_a_foreign_path_or_a_missing_interpreter_stops_the_host_before_any_file_moves(fleet, world, extra, text):
+    host = world["host"]
+    fleet.exec(host, ["mkdir", "-p", "/opt/taken/venv"], check=True)  # someone else's directory
+    extra = dict(extra, pymigrate_requirements={"alpha": "==1.1"})  # a file the host store lacks
+    if "pymigrate_envs" in extra:
+        extra["pymigrate_envs"]["app"]["requirements"] = {"alpha": "==1.1"}
+    result = migrate(fleet, world, "-e", json.dumps(extra))
+    assert result.returncode != 0 and text in result.stdout
+    stored = fleet.exec(host, ["sh", "-c", "find /var/lib/pymigrate/store -name 'alpha-1.1-*'"]).stdout
+    assert stored == ""  # refused in the push's first call: nothing was sent
+    assert fleet.exec(host, ["test", "-e", "/opt/app"]).returncode != 0

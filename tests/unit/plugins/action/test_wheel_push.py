@@ -42,6 +42,7 @@ def test_the_host_slice_decides_what_is_sent_and_the_envs_come_back(bundle_dir):
     result, calls = push(bundle_dir, "web2", present=wanted[:1])
     assert [c["state"] for c in calls] == ["inventory", "received"]
     assert [item["path"] for item in calls[0]["files"]] == wanted
+    assert calls[0]["environments"] == [{"path": "/opt/pymigrate/venv", "python": None}]  # checked before any file
     assert result["sent"] == wanted[1:] and result["present"] == 1 and result["changed"]
     assert result["envs"] == _manifest.host_envs(manifest, "web2")
     assert [p["name"] for p in result["envs"][0]["packages"]] == ["alpha"]
