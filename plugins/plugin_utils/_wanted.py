@@ -19,6 +19,7 @@ describe one environment named ``default`` at ``pymigrate_venv_path``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import typing as t
@@ -96,12 +97,42 @@ def _parse_entry(host: str, var: str, project: t.Any, spec: t.Any) -> tuple:
 
 
 def _layer_dict(host: str, var: str, value: t.Any) -> dict:
+    """{project (with extras): specifier} from a dict (as written in inventory), a list of PEP 508 strings, or text:
+    JSON, or one requirement a line with # comments (what an AWX survey sends)."""
     if value is None:
         return {}
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in ("{", "["):
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                raise PyMigrateError("is not valid JSON (%s)" % exc, host=host, var=var, value=value)
+        else:
+            value = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+            value = [line for line in value if line]
+    if isinstance(value, (list, tuple)):
+        return dict(_split_requirement(host, var, item) for item in value)
     if not isinstance(value, t.Mapping):
-        raise PyMigrateError("must be a dict of project name to version specifier", host=host, var=var,
-                             value=value)
+        raise PyMigrateError("must be a dict of project name to version specifier, a list of requirements such as "
+                             "\"requests>=2.31\", or one requirement a line", host=host, var=var, value=value)
     return dict(value)
+
+
+def _split_requirement(host: str, var: str, item: t.Any) -> tuple:
+    """``"uvicorn[standard]>=0.30"`` -> (``"uvicorn[standard]"``, ``">=0.30"``), checked as PEP 508."""
+    if not isinstance(item, str):
+        raise PyMigrateError("requirements in a list must be strings such as \"requests>=2.31\"", host=host, var=var,
+                             value=item)
+    try:
+        requirement = Requirement(item)
+    except InvalidRequirement as exc:
+        raise PyMigrateError("not a valid requirement: %s" % exc, host=host, var=var, value=item)
+    if requirement.marker or requirement.url:
+        raise PyMigrateError("environment markers and URLs are not allowed in a pin: each host's own facts decide",
+                             host=host, var=var, value=item)
+    extras = "[%s]" % ",".join(sorted(requirement.extras)) if requirement.extras else ""
+    return requirement.name + extras, str(requirement.specifier)
 
 
 def merge_layers(host: str, layers: t.Sequence[tuple]) -> dict:

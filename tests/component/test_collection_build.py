@@ -1,4 +1,5 @@
-"""`ansible-galaxy collection build` gives a clean artifact: code, roles, playbooks, docs; no tests or dev files."""
+"""`ansible-galaxy collection build` gives a clean artifact: code, roles, playbooks, docs and the licence (GPL-3.0,
+as galaxy.yml declares); no tests or dev files."""
 
 import os
 import subprocess
@@ -12,5 +13,5 @@ def test_build_is_clean(tmp_path):
                     "--output-path", str(tmp_path)], cwd=ROOT, check=True, stdout=subprocess.PIPE)
     with tarfile.open(next(tmp_path.glob("airgap-pymigrate-*.tar.gz"))) as tar:
         tops = {name.split("/")[0] for name in tar.getnames()}
-    assert tops == {"FILES.json", "MANIFEST.json", "README.md", "changelogs", "docs", "meta", "playbooks", "plugins",
-                    "roles"}
+    assert tops == {"FILES.json", "LICENSE", "MANIFEST.json", "README.md", "changelogs", "docs", "meta", "playbooks",
+                    "plugins", "roles"}

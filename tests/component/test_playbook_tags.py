@@ -15,6 +15,7 @@ PHASES = {
     "playbooks/survey.yml": ["pymigrate_survey"],
     "playbooks/rollback.yml": ["pymigrate_rollback"],
     "playbooks/state.yml": ["pymigrate_state", "pymigrate_report"],
+    "playbooks/keygen.yml": ["pymigrate_keygen"],
 }
 
 

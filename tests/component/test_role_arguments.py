@@ -24,3 +24,13 @@ def test_the_index_url_is_required(tmp_path):
 def test_a_wrong_type_is_named(tmp_path):
     result = playbook("playbooks/rollout.yml", "-e", "pymigrate_keep_generations=many", "--tags", "pymigrate_push")
     assert result.returncode != 0 and "pymigrate_keep_generations" in result.stdout, result.stdout[-2000:]
+
+
+def test_keygen_makes_a_key_pair_once(tmp_path):
+    """playbooks/keygen.yml as the README gives it: a key pair, then nothing on the second run."""
+    key = str(tmp_path / "signing.key")
+    first = playbook("playbooks/keygen.yml", "-e", "pymigrate_signing_key=%s" % key)
+    assert first.returncode == 0 and "ssh-ed25519 " in first.stdout, first.stdout[-2000:]
+    assert oct(os.stat(key).st_mode & 0o777) == "0o600" and os.path.exists(key + ".pub")
+    again = playbook("playbooks/keygen.yml", "-e", "pymigrate_signing_key=%s" % key)
+    assert again.returncode == 0 and "changed=0" in again.stdout

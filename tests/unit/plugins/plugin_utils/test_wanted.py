@@ -32,7 +32,7 @@ def test_several_environments_layer_the_same_way():
     ({"pymigrate_requirements": {"x": 1.2}}, "pymigrate_requirements.x", 'Quote it, e.g. "==1.2"'),
     ({"pymigrate_requirements": {"x": "=>2"}}, "pymigrate_requirements.x", 'Did you mean ">=2"'),
     ({"pymigrate_group_requirements": {"x": ">=2..1"}}, "pymigrate_group_requirements.x", "malformed"),
-    ({"pymigrate_requirements": ["x"]}, "pymigrate_requirements", "must be a dict"),
+    ({"pymigrate_requirements": 42}, "pymigrate_requirements", "must be a dict"),  # a list is fine since issue 12
     ({"pymigrate_requirements": {"x y": ""}}, "pymigrate_requirements", "not a valid project name"),
     ({"pymigrate_requirements": {"x": '>1; python_version < "3"'}}, "pymigrate_requirements.x", "markers"),
     ({"pymigrate_envs": {"a": {"path": "rel"}}}, "pymigrate_envs.a.path", "absolute"),
@@ -77,3 +77,30 @@ def test_an_empty_environment_only_when_asked_for():
     envs = _wanted.wanted_sets_for_host("web7", {"pymigrate_requirements": {"alpha": ""},
                                                  "pymigrate_smoke_imports": ["alpha", "alpha.sub_mod"]})
     assert envs["default"].smoke_imports == ("alpha", "alpha.sub_mod")
+
+
+@pytest.mark.parametrize("value", [
+    ["requests", "pyyaml>=6", "Uvicorn[standard]==0.30"],
+    '["requests", "pyyaml>=6", "Uvicorn[standard]==0.30"]',
+    '{"requests": "", "pyyaml": ">=6", "Uvicorn[standard]": "==0.30"}',
+    "requests\n  pyyaml>=6   # the YAML parser\n\n# the server\nUvicorn[standard]==0.30\n",
+])
+def test_requirements_as_a_list_json_or_lines(value):
+    """What an AWX survey or a hand-written list sends means the same as the dict form."""
+    envs = _wanted.wanted_sets_for_host("h1", {"pymigrate_requirements": value,
+                                               "pymigrate_host_requirements": ["pyyaml==6.0.2"]})
+    assert envs["default"].wanted.requirements == {"requests": "requests", "pyyaml": "pyyaml==6.0.2",
+                                                   "uvicorn": "uvicorn[standard]==0.30"}
+
+
+@pytest.mark.parametrize("value, text", [
+    (["requests>=2 ; python_version < '3.9'"], "markers and URLs are not allowed"),
+    (["requests>="], "not a valid requirement"),
+    ([42], "must be strings"),
+    ('["requests", ', "is not valid JSON"),
+    (42, "a list of requirements"),
+])
+def test_bad_requirement_lists_name_host_variable_and_value(value, text):
+    with pytest.raises(PyMigrateError) as err:
+        _wanted.wanted_sets_for_host("web7", {"pymigrate_requirements": value})
+    assert text in str(err.value) and err.value.host == "web7" and err.value.var == "pymigrate_requirements"
