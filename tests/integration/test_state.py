@@ -164,3 +164,9 @@ def test_two_runs_at_once_each_deploy_what_they_built(fleet, world):
         held = json.loads(fleet.exec(host["name"], [VENV + "/bin/python", "-c", VERSIONS], check=True).stdout)
         assert held["alpha"] in {env["packages"]["alpha"] for d in recent for env in d["environments"]
                                  if env["host"] == host["name"]}
+
+
+def test_batches_from_the_text_an_awx_survey_sends(fleet, world):
+    """pymigrate_serial="1,100%" (a survey answer, a string) means batches [1, 100%], not a crash."""
+    result = run(fleet, world, "playbooks/rollout.yml", "-e", "pymigrate_serial=1,100%")
+    assert result.stdout.count("PLAY [Roll out push and install in batches]") == 2
