@@ -13,7 +13,7 @@ export PIP_CONFIG_FILE := /dev/null
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: dev system-deps demo test unit component sanity lint integration bench clean build changelog
+.PHONY: dev system-deps demo test unit component sanity lint integration bench clean build changelog docs
 
 dev: system-deps $(STAMP) .collections/ansible_collections/airgap/pymigrate
 
@@ -56,6 +56,9 @@ bench: dev
 	$(BIN)/python benchmarks/bundle_build.py
 	$(BIN)/python benchmarks/fleet_migrate.py
 	$(BIN)/python benchmarks/verify_overhead.py
+
+docs: dev
+	$(BIN)/python tests/tools/variables_doc.py
 
 build: dev
 	$(BIN)/ansible-galaxy collection build --force --output-path build/

@@ -74,11 +74,16 @@ def test_bad_input_is_refused_before_anything_moves(fleet, world, extra, var, te
 def test_a_foreign_path_or_a_missing_interpreter_stops_the_host_before_any_file_moves(fleet, world, extra, text):
     host = world["host"]
     fleet.exec(host, ["mkdir", "-p", "/opt/taken/venv"], check=True)  # someone else's directory
-    extra = dict(extra, pymigrate_requirements={"alpha": "==1.1"})  # a file the host store lacks
+    extra = dict(extra, pymigrate_requirements={"crawler": "==1.0"})  # no other test puts it in a host store
     if "pymigrate_envs" in extra:
-        extra["pymigrate_envs"]["app"]["requirements"] = {"alpha": "==1.1"}
+        extra["pymigrate_envs"]["app"]["requirements"] = {"crawler": "==1.0"}
+
+    def store():
+        return fleet.exec(host, ["sh", "-c", "find /var/lib/pymigrate/store -type f | sort"]).stdout
+
+    before = store()
+    assert "crawler-1.0" not in before
     result = migrate(fleet, world, "-e", json.dumps(extra))
     assert result.returncode != 0 and text in result.stdout
-    stored = fleet.exec(host, ["sh", "-c", "find /var/lib/pymigrate/store -name 'alpha-1.1-*'"]).stdout
-    assert stored == ""  # refused in the push's first call: nothing was sent
+    assert store() == before  # refused in the push's first call: nothing was sent
     assert fleet.exec(host, ["test", "-e", "/opt/app"]).returncode != 0

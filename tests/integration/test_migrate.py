@@ -232,3 +232,6 @@ def test_migrate_under_ansible_runner(fleet, world, tmp_path):
                and e["event_data"].get("task_action") == "airgap.pymigrate.migration_report"]
     assert reports and {item["host"] for item in reports[0]["summary"]["hosts"]} == {h["name"] for h in fleet.hosts}
     assert "fleet: " in (artifacts / "stdout").read_text()
+    # set_stats: what AWX keeps as the job's artifacts.
+    stats = [e["event_data"] for e in events if e.get("event") == "playbook_on_stats"]
+    assert stats and stats[0]["artifact_data"]["pymigrate_summary"]["counts"] == reports[0]["summary"]["counts"]

@@ -66,8 +66,9 @@ def test_role_defaults_match_every_entry_point(role):
         options = spec.get("options") or {}
         assert all(name.startswith("pymigrate_") for name in options), entry_point
         for name, option in options.items():
-            if option.get("required"):
-                # A required variable has no default anywhere: otherwise the check never fires.
+            if option.get("required") or "default" not in option:
+                # A required variable, or one of the inventory contract read from every host, has no role default:
+                # for a required one the check would never fire, an inventory one is each host's own.
                 assert name not in defaults and "default" not in option, (entry_point, name)
             else:
                 assert name in defaults and defaults[name] == option.get("default"), (entry_point, name)
@@ -77,3 +78,9 @@ def test_role_defaults_match_every_entry_point(role):
 def test_one_version_string():
     with open(os.path.join(ROOT, "galaxy.yml")) as handle:
         assert yaml.safe_load(handle)["version"] == COLLECTION_VERSION
+
+
+def test_the_variables_document_is_in_sync_with_the_argument_specs():
+    from tests.tools import variables_doc
+    with open(variables_doc.PATH) as handle:
+        assert handle.read() == variables_doc.render(), "run make docs"
