@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from ansible.utils.display import Display
+
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _survey
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import HostInput, build_bundle
@@ -27,6 +29,8 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import (
     target_from_facts,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import wanted_sets_for_host
+
+display = Display()
 
 
 def _parse_cutoff(value):
@@ -91,7 +95,8 @@ class ActionModule(ControllerActionBase):
                                   build_sdists=params["build_sdists"],
                                   installer_requirement=params["installer_requirement"], workers=params["workers"],
                                   keep_hosts=[h for h in inventory if h not in bundled],
-                                  lock_timeout=params["lock_timeout"])
+                                  lock_timeout=params["lock_timeout"],
+                                  progress=lambda line: display.display("pymigrate bundle: " + line))
         finally:
             client.close()
         result["skipped_hosts"] = skipped

@@ -388,10 +388,10 @@ def _oserror_text(exc, where):
     return "%s: %s" % (where, exc)
 
 
-def check_environment(path, python=None):
+def check_environment(path, python=None, store_dir="/var/lib/pymigrate/store"):
     """Before anything moves for an environment: its directories belong to root alone, its path is absent or ours,
     and its interpreter can run. Returns the Environment."""
-    env = Environment(path)
+    env = Environment(path, store_dir)
     env.check_owned()
     env.current()
     if python and not os.access(python, os.X_OK):
@@ -408,8 +408,7 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_gene
     (its drift) is repaired with a new generation, only reported, or fails, as ``drift_action`` says.
     """
     # Refused before a lock file or a directory is made: a path the collection does not manage, a missing interpreter.
-    env = check_environment(path, python)
-    env.store_dir = store_dir
+    env = check_environment(path, python, store_dir)
     lock_id = lock_id or packages_lock_id(packages)
     wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
     with env.lock(lock_timeout) if not check_mode else contextlib.nullcontext():

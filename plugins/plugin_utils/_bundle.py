@@ -74,7 +74,7 @@ def plan_profiles(hosts: t.Sequence[HostInput]) -> tuple:
 
 
 def resolve_profiles(profiles: t.Sequence, client, *, uploaded_prior_to=None, build_sdist=None,
-                     installer_requirement: str = "pip") -> dict:
+                     installer_requirement: str = "pip", progress=None) -> dict:
     """{profile name: (pins, installer pin)}; profiles resolve in parallel and share the client's reads."""
 
     def resolve_one(profile):
@@ -97,9 +97,16 @@ def resolve_profiles(profiles: t.Sequence, client, *, uploaded_prior_to=None, bu
         return profile.name, (pins, installer)
 
     # Most of the time is spent waiting on the index, so threads pay even on two cores.
+    resolved = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, len(profiles)),
                                                thread_name_prefix="pymigrate-resolve") as pool:
-        return dict(pool.map(resolve_one, profiles))
+        for future in concurrent.futures.as_completed([pool.submit(resolve_one, p) for p in profiles]):
+            name, result = future.result()
+            resolved[name] = result
+            if progress:
+                progress("resolved profile %s (%d of %d): %d packages"
+                         % (name, len(resolved), len(profiles), len(result[0])))
+    return resolved
 
 
 def changes_against(previous: dict | None, manifest: dict, members: t.Iterable[str]) -> tuple:
@@ -144,11 +151,13 @@ def _stale_locks(bundle_dir: str, texts: t.Mapping) -> list:
 
 def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check_mode: bool = False,
                  uploaded_prior_to=None, build_sdists: bool = True, installer_requirement: str = "pip",
-                 workers: int = 8, keep_hosts: t.Iterable[str] = (), lock_timeout: float = 300) -> dict:
+                 workers: int = 8, keep_hosts: t.Iterable[str] = (), lock_timeout: float = 300,
+                 progress=None) -> dict:
     """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict.
 
     ``keep_hosts`` (inventory hosts outside this run) keep their entries of the previous bundle. One build at a
     time per bundle directory: a second waits up to ``lock_timeout`` seconds for the first, then fails naming it.
+    ``progress`` (a callable taking one line) hears what the build is doing.
     """
     profiles, envs_by_member = plan_profiles(hosts)
     if not check_mode:
@@ -158,11 +167,12 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
     with lock:
         return _build_locked(profiles, envs_by_member, bundle_dir, client, check_mode=check_mode,
                              uploaded_prior_to=uploaded_prior_to, build_sdists=build_sdists,
-                             installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts)
+                             installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts,
+                             progress=progress or (lambda line: None))
 
 
 def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, uploaded_prior_to, build_sdists,
-                  installer_requirement, workers, keep_hosts) -> dict:
+                  installer_requirement, workers, keep_hosts, progress) -> dict:
     work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
     try:
         # Check mode builds sdists in the work directory only, never in the bundle's store.
@@ -172,8 +182,9 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
         if previous:
             # Known projects, revalidated in parallel: a re-run with nothing new costs one round trip, not one per page.
             client.prefetch_projects([info["project"] for info in previous.get("files", {}).values()])
+        progress("resolving %d profile(s) for %d host environment(s)" % (len(profiles), len(envs_by_member)))
         resolved = resolve_profiles(profiles, client, uploaded_prior_to=uploaded_prior_to, build_sdist=build_sdist,
-                                    installer_requirement=installer_requirement)
+                                    installer_requirement=installer_requirement, progress=progress)
         manifest = _manifest.new([redact(index.base) for index in client.indexes],
                                  uploaded_prior_to.isoformat() if uploaded_prior_to else None)
         for profile in profiles:
@@ -199,8 +210,13 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
             manifest["serial"], manifest["created"] = result["serial"], format_time(utc_now())
             _manifest.write_proposal(bundle_dir, manifest)
         elif result["changed"]:
+            progress("fetching %d of %d file(s), %.1f MB" % (len(to_fetch), len({d.sha256 for d in all_files}),
+                                                             sum(d.size or 0 for d in to_fetch) / 1e6))
             fetch_all(all_files, bundle_dir, client, max_workers=workers)
             result["serial"] = write_bundle(bundle_dir, manifest, texts, resolved, stale, previous, carried)
+            progress("bundle serial %d written to %s" % (result["serial"], bundle_dir))
+        else:
+            progress("nothing changed: the bundle stays at serial %s" % result["serial"])
         return result
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

@@ -48,6 +48,9 @@ def test_bundle_playbook(local_index, tmp_path):
 
     first = run(tmp_path, local_index)
     assert "changed: [" in first.stdout  # the bundle task, run once on the control node
+    # Progress at default verbosity while the bundle task runs, not only a result at its end.
+    assert "pymigrate bundle: resolving 3 profile(s) for 3 host environment(s)" in first.stdout
+    assert "pymigrate bundle: fetching " in first.stdout and "pymigrate bundle: bundle serial 1 written" in first.stdout
     data = manifest(tmp_path)
     assert data["serial"] == 1 and len(data["profiles"]) == 3
     packages = {host: data["profiles"][envs["default"]["profile"]]["packages"] for host, envs in data["hosts"].items()}

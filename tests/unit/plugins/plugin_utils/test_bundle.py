@@ -124,3 +124,15 @@ def test_one_build_at_a_time(tmp_path):
             build(tmp_path, [host("a", alpha="==1.0")], lock_timeout=0.3)
     assert _manifest.read(str(tmp_path))["serial"] == 1
     assert build(tmp_path, [host("a", alpha="==1.0")])[0]["serial"] == 2  # free again
+
+
+def test_progress_says_what_the_build_does(tmp_path):
+    lines = []
+    build(tmp_path, [host("a"), host("b", python="3.12")], progress=lines.append)
+    assert lines[0] == "resolving 2 profile(s) for 2 host environment(s)"
+    assert sorted(line.split(" (")[1] for line in lines[1:3]) == ["1 of 2): 2 packages", "2 of 2): 2 packages"]
+    assert lines[3].startswith("fetching 3 of 3 file(s), ") and lines[3].endswith(" MB")
+    assert lines[4] == "bundle serial 1 written to %s" % tmp_path
+    again = []
+    build(tmp_path, [host("a"), host("b", python="3.12")], progress=again.append)
+    assert again[-1] == "nothing changed: the bundle stays at serial 1"
