@@ -170,3 +170,11 @@ def test_batches_from_the_text_an_awx_survey_sends(fleet, world):
     """pymigrate_serial="1,100%" (a survey answer, a string) means batches [1, 100%], not a crash."""
     result = run(fleet, world, "playbooks/rollout.yml", "-e", "pymigrate_serial=1,100%")
     assert result.stdout.count("PLAY [Roll out push and install in batches]") == 2
+
+
+def test_the_survey_file_lands_outside_the_collection_by_default(fleet, world, tmp_path):
+    """Run from a Galaxy-installed collection the playbook directory is not writable: the default is the user's cache."""
+    ansible(["ansible-playbook", "-i", world["vars"], "playbooks/survey.yml"], fleet.inventory,
+            env={"HOME": str(tmp_path)})
+    survey = json.loads((tmp_path / ".cache" / "airgap.pymigrate" / "survey.json").read_text())
+    assert sorted(survey["hosts"]) == sorted(h["name"] for h in fleet.hosts)
