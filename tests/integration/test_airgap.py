@@ -2,7 +2,9 @@
 index stopped; the same archive again changes nothing; a delta after a pin change carries only new files."""
 
 import json
+import shutil
 import tarfile
+import tempfile
 
 import pytest
 import yaml
@@ -74,6 +76,17 @@ def test_survey_bundle_archive_deploy(fleet, make_index, tmp_path):
     for host in fleet.hosts:
         out = fleet.exec(host["name"], ["/opt/gap/venv/bin/python", "-c", CHECK], check=True).stdout
         assert json.loads(out)["alpha"] == "1.1"
+
+    # rollback.yml as the README gives it, inside (no built bundle there, another HOME to be sure of it): the
+    # environments of the bundle the last deploy imported go back to their previous generation.
+    home = tempfile.mkdtemp(prefix="pmh-")  # short: ssh keeps its control sockets under it
+    try:
+        ansible(["ansible-playbook"] + inside + ["playbooks/rollback.yml"], fleet.inventory, env={"HOME": home})
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    for host in fleet.hosts:
+        out = fleet.exec(host["name"], ["/opt/gap/venv/bin/python", "-c", CHECK], check=True).stdout
+        assert json.loads(out)["alpha"] == "1.0"
 
     replay = deploy(tmp_path / "full.tar", check=False)
     assert replay.returncode != 0 and "not higher than the last accepted 2" in replay.stdout

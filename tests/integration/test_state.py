@@ -5,7 +5,9 @@ two runs at once each deploy what they built and report the truth."""
 import glob
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -172,9 +174,12 @@ def test_batches_from_the_text_an_awx_survey_sends(fleet, world):
     assert result.stdout.count("PLAY [Roll out push and install in batches]") == 2
 
 
-def test_the_survey_file_lands_outside_the_collection_by_default(fleet, world, tmp_path):
+def test_the_survey_file_lands_outside_the_collection_by_default(fleet, world):
     """Run from a Galaxy-installed collection the playbook directory is not writable: the default is the user's cache."""
-    ansible(["ansible-playbook", "-i", world["vars"], "playbooks/survey.yml"], fleet.inventory,
-            env={"HOME": str(tmp_path)})
-    survey = json.loads((tmp_path / ".cache" / "airgap.pymigrate" / "survey.json").read_text())
+    home = tempfile.mkdtemp(prefix="pmh-")  # short: ssh keeps its control sockets under it
+    try:
+        ansible(["ansible-playbook", "-i", world["vars"], "playbooks/survey.yml"], fleet.inventory, env={"HOME": home})
+        survey = json.loads(open(os.path.join(home, ".cache", "airgap.pymigrate", "survey.json")).read())
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
     assert sorted(survey["hosts"]) == sorted(h["name"] for h in fleet.hosts)
