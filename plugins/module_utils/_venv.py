@@ -129,15 +129,7 @@ class Environment(object):
     @staticmethod
     def installed(generation):
         """{normalized name: version} from the generation's dist-info directories (cheap, no pip run)."""
-        found = {}
-        for root in _site_packages_dirs(generation):
-            for entry in os.listdir(root):
-                if entry.endswith(".dist-info"):
-                    stem = entry[: -len(".dist-info")]
-                    name, _sep, version = stem.rpartition("-")
-                    if name:
-                        found[_normalize(name)] = version
-        return found
+        return dict((name, found[0]) for name, found in _dist_infos(generation).items())
 
     def check_owned(self):
         """The environment's parent and its generations belong to root (or this user) alone, or nothing happens."""
@@ -290,8 +282,7 @@ def _record_findings(name, dist_info, site_packages, full):
         if size and actual_size != int(size):
             findings.append(_finding("modified file", name, path, "size %d, RECORD says %s" % (actual_size, size)))
         elif full and digest.startswith("sha256="):
-            with open(path, "rb") as handle:
-                actual = base64.urlsafe_b64encode(hashlib.sha256(handle.read()).digest()).rstrip(b"=").decode()
+            actual = base64.urlsafe_b64encode(bytes.fromhex(file_sha256(path))).rstrip(b"=").decode()
             if actual != digest[len("sha256="):]:
                 findings.append(_finding("modified file", name, path, "sha256 differs from RECORD"))
     return findings

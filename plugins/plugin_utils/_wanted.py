@@ -21,9 +21,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import typing as t
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import MODULE_NAME
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (
     InvalidRequirement,
     InvalidSpecifier,
@@ -37,7 +37,6 @@ LAYERS = ("requirements", "group_requirements", "host_requirements")
 ENV_LAYERS = ("pymigrate_envs", "pymigrate_group_envs", "pymigrate_host_envs")
 ENV_KEYS = ("path", "python", "requirements", "constraints", "smoke_imports", "allow_prereleases")
 DEFAULT_VENV_PATH = "/opt/pymigrate/venv"
-MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 # Environments never go here: the operating system's own trees (under /usr only /usr/local is for local software).
 SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc", "/root",
                "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var")
@@ -176,7 +175,7 @@ def _string_list(host: str, var: str, value: t.Any) -> tuple:
 def _module_names(host: str, var: str, value: t.Any) -> tuple:
     """Smoke imports: module names only; the host imports them by name, no inventory text becomes code."""
     names = _string_list(host, var, value)
-    bad = [name for name in names if not MODULE_NAME.match(name)]
+    bad = [name for name in names if not MODULE_NAME.match(name)]  # the host checks again with the same pattern
     if bad:
         raise PyMigrateError("smoke imports must be dotted module names such as yaml or email.mime", host=host,
                              var=var, value=bad[0])
