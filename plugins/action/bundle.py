@@ -57,6 +57,7 @@ class ActionModule(ControllerActionBase):
         ca_bundle=dict(type="path"),
         uploaded_prior_to=dict(type="str"),
         build_sdists=dict(type="bool", default=True),
+        build_timeout=dict(type="int", default=600),
         installer_requirement=dict(type="str", default="pip"),
         workers=dict(type="int", default=8),
         lock_timeout=dict(type="int", default=300),
@@ -95,7 +96,7 @@ class ActionModule(ControllerActionBase):
                                   build_sdists=params["build_sdists"],
                                   installer_requirement=params["installer_requirement"], workers=params["workers"],
                                   keep_hosts=[h for h in inventory if h not in bundled],
-                                  lock_timeout=params["lock_timeout"],
+                                  lock_timeout=params["lock_timeout"], build_timeout=params["build_timeout"],
                                   progress=lambda line: display.display("pymigrate bundle: " + line))
         finally:
             client.close()

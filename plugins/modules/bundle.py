@@ -85,9 +85,19 @@ options:
     description: Ignore files uploaded at or after this ISO 8601 time (PEP 700), for reproducible bundles.
     type: str
   build_sdists:
-    description: Build pure-Python sdist-only projects into wheels on the control node.
+    description:
+      - Build sdist-only releases into pure-Python wheels on the control node, each sdist once per run for every
+        profile it fits, its build dependencies as wheels from the same indexes.
+      - An sdist that compiles (C, C++, Cython or Rust sources, extension modules, a compiling build backend) is
+        never built here; a version that offers neither a fitting wheel nor such an sdist is skipped and resolution
+        falls back to older versions.
+      - Build logs go to C(<bundle_dir>/.build-logs/); errors name the log instead of printing it.
     type: bool
     default: true
+  build_timeout:
+    description: Seconds one sdist build may take before it is stopped and the run fails naming it.
+    type: int
+    default: 600
   installer_requirement:
     description: The pip requirement carried in the bundle to install on hosts that have no pip.
     type: str

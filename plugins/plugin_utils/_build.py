@@ -2,30 +2,61 @@
 # Copyright (c) airgap.pymigrate contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Phase 3, sdist-only projects: build a pure-Python wheel on the control node.
+"""Phase 3, sdist-only releases: decide before building whether an sdist can be built here, and build each
+pure one once per run for every profile.
 
-pip builds the sdist in an isolated environment whose build dependencies come from the same indexes.
-A project whose build yields a platform-specific wheel cannot be built here for another target: it must
-be built on a builder host matching the profile, so it fails with a message naming it.
+The control node builds only pure-Python wheels (``*-none-any``): a compiled wheel built here would be for the
+control node's interpreter, not the target's. An sdist is read before any build: C, C++, Cython, Fortran or Rust
+sources, a ``setup.py`` with ``ext_modules`` or a compiling build backend mark it platform-specific, and it is
+never compiled here (the resolver then falls back to an older release). The built wheel is still checked after
+the build. Each sdist is fetched, inspected and built once per run, whichever profiles ask (single-flight), with
+build dependencies from the bundle's own indexes, as wheels only, within a time limit; the build log goes to a
+file whose path the error names.
 """
 
 from __future__ import annotations
 
-import hashlib
+import concurrent.futures
+import dataclasses
 import os
+import re
 import subprocess
 import sys
+import tarfile
 import tempfile
+import threading
+import typing as t
 import urllib.parse
+import zipfile
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256, store_relpath
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, store_path
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import parse_wheel_filename
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, PyMigrateError
 
+DEFAULT_BUILD_TIMEOUT = 600
+COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".f", ".f90", ".rs", ".cu")
+# Build backends and build requirements that exist to compile code.
+COMPILING_BACKENDS = ("mesonpy", "scikit_build_core", "maturin", "enscons", "cmeel", "py_build_cmake")
+COMPILING_BUILD_REQUIRES = ("cython", "pybind11", "nanobind", "setuptools-rust", "cffi", "maturin", "meson-python",
+                            "scikit-build", "scikit-build-core", "numpy", "oldest-supported-numpy", "cmake", "ninja")
+_REQUIRES = re.compile(r"^\s*requires\s*=\s*\[(.*?)\]", re.S | re.M)
+_BACKEND = re.compile(r"""^\s*build-backend\s*=\s*["']([^"']+)["']""", re.M)
+
+
+@dataclasses.dataclass(frozen=True)
+class SdistVerdict:
+    """What an sdist is: ``wheel`` is the pure wheel built from it; otherwise ``reason`` says why not."""
+
+    wheel: DistFile | None = None
+    reason: str | None = None
+    compiles: bool = False
+
 
 def _pip_index_env(indexes) -> dict:
-    env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1",
+               # Build dependencies come from the same indexes, as wheels only: no second build behind the first.
+               PIP_ONLY_BINARY=":all:")
     urls = []
     for index in indexes:
         url = index.base
@@ -40,35 +71,126 @@ def _pip_index_env(indexes) -> dict:
     return env
 
 
-def make_sdist_builder(client, store_dir: str, work_dir: str):
-    """A build_sdist callback for resolve(): sdist DistFile -> DistFile of the built wheel in the store."""
+def _sdist_members(path: str) -> tuple:
+    """(member names without the top directory, {name: text} of pyproject.toml and setup.py)."""
+    names, texts = [], {}
+    wanted = ("pyproject.toml", "setup.py")
+    if path.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                inner = name.split("/", 1)[1] if "/" in name else name
+                names.append(inner)
+                if inner in wanted:
+                    texts[inner] = archive.read(name).decode("utf-8", "replace")
+        return names, texts
+    with tarfile.open(path) as archive:
+        for member in archive:
+            inner = member.name.split("/", 1)[1] if "/" in member.name else member.name
+            names.append(inner)
+            if inner in wanted and member.isfile():
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    texts[inner] = handle.read().decode("utf-8", "replace")
+    return names, texts
 
-    def build(sdist: DistFile) -> DistFile:
-        fetch_all([sdist], store_dir, client)
-        out_dir = tempfile.mkdtemp(prefix="build-", dir=work_dir)
-        result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", out_dir,
-                                 store_path(store_dir, sdist)], env=_pip_index_env(client.indexes), check=False,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+def compiled_reason(path: str) -> str | None:
+    """Why the sdist at ``path`` would build a platform-specific wheel, read from its contents; None if pure."""
+    try:
+        names, texts = _sdist_members(path)
+    except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+        raise PyMigrateError("cannot read the sdist %s: %s" % (os.path.basename(path), exc))
+    sources = [name for name in names if name.lower().endswith(COMPILED_SUFFIXES)]
+    if sources:
+        return "it ships sources to compile (%s%s)" % (sources[0], " and %d more" % (len(sources) - 1)
+                                                       if len(sources) > 1 else "")
+    if "Cargo.toml" in names:
+        return "it ships a Rust crate (Cargo.toml)"
+    pyproject = texts.get("pyproject.toml", "")
+    backend = _BACKEND.search(pyproject)
+    if backend and backend.group(1).split(".")[0] in COMPILING_BACKENDS:
+        return "its build backend %s compiles" % backend.group(1)
+    requires = _REQUIRES.search(pyproject)
+    if requires:
+        for item in re.findall(r"""["']([^"']+)["']""", requires.group(1)):
+            name = re.split(r"[\s<>=!~;\[]", item.strip(), maxsplit=1)[0].lower().replace("_", "-")
+            if name in COMPILING_BUILD_REQUIRES:
+                return "it needs %s to build" % name
+    if re.search(r"\bext_modules\b|\bExtension\(", texts.get("setup.py", "")):
+        return "its setup.py declares extension modules"
+    return None
+
+
+class SdistBuilder:
+    """Shared by every profile of one bundle build: each sdist is fetched, inspected and built at most once."""
+
+    def __init__(self, client, store_dir: str, work_dir: str, log_dir: str | None = None,
+                 timeout: float = DEFAULT_BUILD_TIMEOUT):
+        """``log_dir`` None: build logs go to a private temporary directory made at the first build."""
+        self.client, self.store_dir, self.work_dir, self.log_dir = client, store_dir, work_dir, log_dir
+        self.timeout = timeout
+        self.builds = 0  # how many builds ran (the single-flight promise, for tests and progress)
+        self._lock = threading.Lock()
+        self._verdicts: dict[str, concurrent.futures.Future] = {}
+
+    def verdict(self, sdist: DistFile) -> SdistVerdict:
+        """The pure wheel built from ``sdist``, or why there is none; the first caller works, the others wait."""
+        with self._lock:
+            future = self._verdicts.get(sdist.url)
+            owner = future is None
+            if owner:
+                future = self._verdicts[sdist.url] = concurrent.futures.Future()
+        if owner:
+            try:
+                t.cast(concurrent.futures.Future, future).set_result(self._verdict(sdist))
+            except BaseException as exc:
+                t.cast(concurrent.futures.Future, future).set_exception(exc)
+        return t.cast(concurrent.futures.Future, future).result()
+
+    def _verdict(self, sdist: DistFile) -> SdistVerdict:
+        fetch_all([sdist], self.store_dir, self.client)
+        path = store_path(self.store_dir, sdist)
+        reason = compiled_reason(path)
+        if reason:
+            return SdistVerdict(reason="only an sdist, which compiles (%s) and is never built on the control node"
+                                       % reason, compiles=True)
+        return self._build(sdist, path)
+
+    def _build(self, sdist: DistFile, path: str) -> SdistVerdict:
+        with self._lock:
+            self.builds += 1
+            if self.log_dir is None:
+                self.log_dir = tempfile.mkdtemp(prefix="pymigrate-build-logs-")
+            os.makedirs(self.log_dir, exist_ok=True)
+        log_path = os.path.join(self.log_dir, "%s.log" % sdist.filename)
+        out_dir = tempfile.mkdtemp(prefix="build-", dir=self.work_dir)
+        with open(log_path, "w") as log:
+            try:
+                result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", out_dir, path],
+                                        env=_pip_index_env(self.client.indexes), check=False, stdout=log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                raise PyMigrateError("building %s did not finish within %d s; the build log is %s"
+                                     % (sdist.filename, self.timeout, log_path), var="pymigrate_build_timeout",
+                                     value=self.timeout, hint="Raise pymigrate_build_timeout, or pin a release "
+                                                              "that ships a wheel")
         if result.returncode != 0:
-            raise PyMigrateError("building %s into a wheel failed (pip masks credentials): %s"
-                                 % (sdist.filename, result.stdout[-1500:]))
+            raise PyMigrateError("building %s into a wheel failed (pip exit %d); the build log is %s"
+                                 % (sdist.filename, result.returncode, log_path),
+                                 hint="Read the log, or pin a release that ships a wheel")
         built = [name for name in os.listdir(out_dir) if name.endswith(".whl")]
         if len(built) != 1:
-            raise PyMigrateError("building %s produced %d wheels, expected one" % (sdist.filename, len(built)))
+            raise PyMigrateError("building %s produced %d wheels, expected one; the build log is %s"
+                                 % (sdist.filename, len(built), log_path))
         tags = parse_wheel_filename(built[0])[3]
         if any(tag.platform != "any" or tag.abi != "none" for tag in tags):
-            raise PyMigrateError("%s %s has only an sdist and would build a platform-specific wheel (%s)"
-                                 % (sdist.project, sdist.version, built[0]),
-                                 hint="Build it on a host matching the profile and add the wheel to your index")
-        path = os.path.join(out_dir, built[0])
-        with open(path, "rb") as handle:
-            data = handle.read()
-        sha256 = hashlib.sha256(data).hexdigest()
-        final = os.path.join(store_dir, store_relpath(sha256, built[0]))
+            return SdistVerdict(reason="only an sdist, whose build on the control node gave a platform-specific "
+                                       "wheel (%s, not for this target)" % built[0], compiles=True)
+        sha256 = file_sha256(os.path.join(out_dir, built[0]))
+        final = os.path.join(self.store_dir, store_relpath(sha256, built[0]))
         os.makedirs(os.path.dirname(final), exist_ok=True)
-        os.replace(path, final)
-        return DistFile(project=sdist.project, version=sdist.version, filename=built[0],
-                        url="file://" + urllib.parse.quote(final), sha256=sha256, size=len(data),
-                        upload_time=sdist.upload_time, index_url=sdist.index_url)
-
-    return build
+        os.replace(os.path.join(out_dir, built[0]), final)
+        return SdistVerdict(wheel=DistFile(project=sdist.project, version=sdist.version, filename=built[0],
+                                           url="file://" + urllib.parse.quote(final), sha256=sha256,
+                                           size=os.path.getsize(final), upload_time=sdist.upload_time,
+                                           index_url=sdist.index_url))

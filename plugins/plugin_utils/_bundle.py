@@ -32,7 +32,7 @@ import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FileLock, write_atomic
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import make_sdist_builder
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import DEFAULT_BUILD_TIMEOUT, SdistBuilder
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, missing_files
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._lockfile import (
@@ -73,17 +73,18 @@ def plan_profiles(hosts: t.Sequence[HostInput]) -> tuple:
     return build_profiles(entries), envs_by_member
 
 
-def resolve_profiles(profiles: t.Sequence, client, *, uploaded_prior_to=None, build_sdist=None,
+def resolve_profiles(profiles: t.Sequence, client, *, uploaded_prior_to=None, sdists=None,
                      installer_requirement: str = "pip", progress=None) -> dict:
     """{profile name: (pins, installer pin)}; profiles resolve in parallel and share the client's reads."""
 
     def resolve_one(profile):
         try:
             pins = resolve(profile.target, profile.wanted, client, uploaded_prior_to=uploaded_prior_to,
-                           build_sdist=build_sdist, profile=profile.name)
+                           sdists=sdists, profile=profile.name)
         except PyMigrateError as exc:
-            exc.message = "%s (hosts: %s)" % (exc.message, ", ".join(profile.members))
-            raise
+            # A new error: the one caught may be shared by every profile that read the same failed page.
+            raise PyMigrateError("%s (hosts: %s)" % (exc.message, ", ".join(profile.members)), host=exc.host,
+                                 var=exc.var, value=exc.value, hint=exc.hint) from None
         # The installer (pip) is resolved for each profile's Python: it must run on the target's interpreter.
         try:
             installer = [p for p in resolve(profile.target, WantedSet({"pip": installer_requirement}), client,
@@ -152,12 +153,13 @@ def _stale_locks(bundle_dir: str, texts: t.Mapping) -> list:
 def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check_mode: bool = False,
                  uploaded_prior_to=None, build_sdists: bool = True, installer_requirement: str = "pip",
                  workers: int = 8, keep_hosts: t.Iterable[str] = (), lock_timeout: float = 300,
-                 progress=None) -> dict:
+                 build_timeout: float = DEFAULT_BUILD_TIMEOUT, progress=None) -> dict:
     """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict.
 
     ``keep_hosts`` (inventory hosts outside this run) keep their entries of the previous bundle. One build at a
     time per bundle directory: a second waits up to ``lock_timeout`` seconds for the first, then fails naming it.
-    ``progress`` (a callable taking one line) hears what the build is doing.
+    ``progress`` (a callable taking one line) hears what the build is doing. sdist builds (pure wheels only) log
+    into ``<bundle_dir>/.build-logs/`` and stop after ``build_timeout`` seconds.
     """
     profiles, envs_by_member = plan_profiles(hosts)
     if not check_mode:
@@ -168,22 +170,24 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
         return _build_locked(profiles, envs_by_member, bundle_dir, client, check_mode=check_mode,
                              uploaded_prior_to=uploaded_prior_to, build_sdists=build_sdists,
                              installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts,
-                             progress=progress or (lambda line: None))
+                             build_timeout=build_timeout, progress=progress or (lambda line: None))
 
 
 def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, uploaded_prior_to, build_sdists,
-                  installer_requirement, workers, keep_hosts, progress) -> dict:
+                  installer_requirement, workers, keep_hosts, build_timeout, progress) -> dict:
     work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
     try:
-        # Check mode builds sdists in the work directory only, never in the bundle's store.
-        build_sdist = (make_sdist_builder(client, work_dir if check_mode else bundle_dir, work_dir)
-                       if build_sdists else None)
+        # Check mode builds sdists in the work directory only, never in the bundle's store, and keeps any build
+        # log in a private temporary directory.
+        log_dir = None if check_mode else os.path.join(bundle_dir, ".build-logs")
+        sdists = (SdistBuilder(client, work_dir if check_mode else bundle_dir, work_dir, log_dir, build_timeout)
+                  if build_sdists else None)
         previous = _manifest.read(bundle_dir, required=False)
         if previous:
             # Known projects, revalidated in parallel: a re-run with nothing new costs one round trip, not one per page.
             client.prefetch_projects([info["project"] for info in previous.get("files", {}).values()])
         progress("resolving %d profile(s) for %d host environment(s)" % (len(profiles), len(envs_by_member)))
-        resolved = resolve_profiles(profiles, client, uploaded_prior_to=uploaded_prior_to, build_sdist=build_sdist,
+        resolved = resolve_profiles(profiles, client, uploaded_prior_to=uploaded_prior_to, sdists=sdists,
                                     installer_requirement=installer_requirement, progress=progress)
         manifest = _manifest.new([redact(index.base) for index in client.indexes],
                                  uploaded_prior_to.isoformat() if uploaded_prior_to else None)

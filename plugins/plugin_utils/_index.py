@@ -152,8 +152,8 @@ class IndexClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = "airgap.pymigrate"
-        if ca_bundle:
-            self.session.verify = ca_bundle
+        # Passed with every request: a session-wide verify loses to REQUESTS_CA_BUNDLE in the environment.
+        self.ca_bundle = ca_bundle
         self._projects: dict[str, concurrent.futures.Future] = {}
         self._versions: dict[str, t.Any] = {}
         self._metadata: dict[str, concurrent.futures.Future] = {}
@@ -192,7 +192,7 @@ class IndexClient:
         for attempt in range(self.retries + 1):
             try:
                 response = self.session.get(url, headers=all_headers, auth=auth, timeout=self.timeout,
-                                            stream=stream)
+                                            stream=stream, verify=self.ca_bundle or True)
             except requests.exceptions.SSLError as exc:
                 raise PyMigrateError("TLS verification failed for %s: %s" % (redact(url), type(exc).__name__),
                                      hint="Set pymigrate_index_ca_bundle to the CA bundle of your index")

@@ -78,14 +78,15 @@ def _identifier(name: str, extras: frozenset) -> str:
 
 
 class _Provider(AbstractProvider):
-    def __init__(self, target: Target, wanted: WantedSet, client, uploaded_prior_to=None, build_sdist=None):
+    def __init__(self, target: Target, wanted: WantedSet, client, uploaded_prior_to=None, sdists=None):
         self.target = target
         self.wanted = wanted
         self.client = client
         self.cutoff = uploaded_prior_to
-        self.build_sdist = build_sdist
+        self.sdists = sdists  # an _build.SdistBuilder shared by the run's profiles, or None: no sdist builds
         self.python = Version(target.markers["python_full_version"])
         self.tag_rank = {tag: rank for rank, tag in enumerate(target.tags)}
+        self.labels = target_labels(target)
         self.constraints = {name: SpecifierSet(spec) for name, spec in wanted.constraints.items()}
         self.rejections: dict[str, dict] = {}  # name -> {version: reason}
         self.built: dict[str, DistFile] = {}  # sdist url -> DistFile of the built wheel
@@ -170,20 +171,20 @@ class _Provider(AbstractProvider):
             yield version, dist
 
     def _best_file(self, dists, pinned_exactly: bool):
-        reasons = []
+        """(file, None) for the version's best file for this target, or (None, why the version is skipped).
+
+        A version is a candidate only with a wheel that fits, or an sdist this run builds into a pure wheel:
+        otherwise the resolver moves on to older versions, as pip and uv do with binary-only resolution."""
+        reasons, misfits = [], []
         best, best_rank, sdist = None, None, None
         for dist in dists:
             if dist.yanked is not None and not pinned_exactly:
                 reasons.append("yanked" + (" (%s)" % dist.yanked if dist.yanked else ""))
                 continue
-            if dist.requires_python:
-                try:
-                    if not SpecifierSet(dist.requires_python).contains(self.python, prereleases=True):
-                        reasons.append("requires Python %s" % dist.requires_python)
-                        continue
-                except InvalidSpecifier:
-                    reasons.append("invalid requires-python %r" % dist.requires_python)
-                    continue
+            reason = self._excluded_python(dist.requires_python)
+            if reason:
+                reasons.append(reason)
+                continue
             if self.cutoff is not None and dist.upload_time:
                 try:
                     uploaded = parse_time(dist.upload_time)
@@ -199,29 +200,60 @@ class _Provider(AbstractProvider):
                     continue
                 ranks = [self.tag_rank[str(tag)] for tag in tags if str(tag) in self.tag_rank]
                 if not ranks:
-                    reasons.append("no wheel for this target")
+                    misfits.append(tags)
                     continue
                 if best_rank is None or min(ranks) < best_rank:
                     best, best_rank = dist, min(ranks)
             elif sdist is None:
                 sdist = dist
         if best is not None:
-            return best, None
+            # The index's requires-python may be missing; the wheel's own METADATA has the last word.
+            reason = None if best.requires_python else self._excluded_python(self.client.metadata(best).requires_python,
+                                                                             " (from its metadata)")
+            return (best, None) if reason is None else (None, reason)
+        misfit = self._misfit(misfits) if misfits else None
         if sdist is not None:
-            return sdist, None
+            if self.sdists is None:
+                return None, "; ".join(filter(None, [misfit, "only an sdist, and pymigrate_build_sdists is off"]))
+            verdict = self.sdists.verdict(sdist)
+            if verdict.wheel is not None:
+                reason = self._excluded_python(self.client.metadata(verdict.wheel).requires_python,
+                                               " (from its metadata)")
+                if reason is None:
+                    self.built[sdist.url] = verdict.wheel
+                    return sdist, None
+                return None, reason
+            return None, "; ".join(filter(None, [misfit, verdict.reason]))
+        if misfit:
+            return None, misfit
         return None, sorted(set(reasons), key=reasons.index)[0] if reasons else "no usable file"
+
+    def _excluded_python(self, requires_python: str | None, source: str = "") -> str | None:
+        if not requires_python:
+            return None
+        try:
+            if SpecifierSet(requires_python).contains(self.python, prereleases=True):
+                return None
+            return "requires Python %s%s" % (requires_python, source)
+        except InvalidSpecifier:
+            return "invalid requires-python %r%s" % (requires_python, source)
+
+    def _misfit(self, wheel_tags: list) -> str:
+        """Why no wheel fits, in the target's terms: 'no cp312 wheel' or 'only manylinux_2_28_x86_64 for a
+        glibc 2.17 x86_64 target'."""
+        python, platform = self.labels
+        wanted_pairs = {tag.rsplit("-", 1)[0] for tag in self.target.tags}
+        offered = [tag for tags in wheel_tags for tag in tags]
+        same_python = sorted({tag.platform for tag in offered if "%s-%s" % (tag.interpreter, tag.abi) in wanted_pairs})
+        if not same_python:
+            pythons = sorted({"%s-%s" % (tag.interpreter, tag.abi) for tag in offered})
+            return "no %s wheel (wheels for %s)" % (python, _short_list(pythons))
+        return "no wheel for a %s target (only %s)" % (platform, _short_list(same_python))
 
     def _metadata(self, candidate: Cand):
         dist = candidate.dist
         if not dist.filename.endswith(".whl"):
-            if self.build_sdist is None:
-                raise PyMigrateError("%s %s has no wheel for this profile and only an sdist (%s)"
-                                     % (candidate.name, candidate.version, dist.filename),
-                                     hint="Allow building pure-Python sdists on the control node "
-                                          "(pymigrate_build_sdists)")
-            if dist.url not in self.built:
-                self.built[dist.url] = self.build_sdist(dist)
-            dist = self.built[dist.url]
+            dist = self.built[dist.url]  # every sdist candidate was built when it became one
         return self.client.metadata(dist)
 
     def _dependencies(self, candidate: Cand) -> list:
@@ -255,6 +287,25 @@ class _Provider(AbstractProvider):
         if not extras:
             return base
         return not base and any(requirement.marker.evaluate(dict(env, extra=extra)) for extra in extras)
+
+
+def _short_list(items: list, most: int = 6) -> str:
+    return ", ".join(items[:most]) + (" and %d more" % (len(items) - most) if len(items) > most else "")
+
+
+def target_labels(target: Target) -> tuple:
+    """('cp312', 'glibc 2.17 x86_64'): the interpreter and platform of a target, as messages name them."""
+    markers = target.markers
+    implementation = {"cpython": "cp", "pypy": "pp"}.get(markers.get("implementation_name", ""), "py")
+    python = implementation + markers.get("python_version", "").replace(".", "")
+    machine = markers.get("platform_machine", "")
+    for tag in target.tags:
+        platform = tag.rsplit("-", 1)[-1]
+        for prefix, libc in (("manylinux_", "glibc"), ("musllinux_", "musl")):
+            if platform.startswith(prefix):
+                major, minor = platform[len(prefix):].split("_")[:2]
+                return python, "%s %s.%s %s" % (libc, major, minor, machine)
+    return python, (target.tags[0].rsplit("-", 1)[-1] if target.tags else machine)
 
 
 def wanted_requirements(wanted: WantedSet) -> list:
@@ -293,24 +344,31 @@ def _impossible_message(provider: _Provider, exc: ResolutionImpossible) -> str:
         rejected = provider.rejections.get(name, {})
         if len(mine) == 1 and rejected:
             req = mine[0].requirement
-            matching = {v: r for v, r in rejected.items() if req.specifier.contains(v, prereleases=True)}
+            matching = sorted(((Version(v), r) for v, r in rejected.items()
+                               if req.specifier.contains(v, prereleases=True)), reverse=True)
+            if len(matching) == 1 and matching[0][1].startswith("no "):
+                version, reason = str(matching[0][0]), matching[0][1]
+                lines.append("no wheel of %s %s fits this profile (%s); its best tags are %s; the index offers %s"
+                             % (name, version, reason, ", ".join(provider.target.tags[:3]),
+                                _offered_platforms(provider, name, version)))
+                continue
+            if len(matching) == 1:
+                lines.append("%s %s cannot be used: %s" % (name, matching[0][0], matching[0][1]))
+                continue
             if matching:
-                version, reason = sorted(matching.items(), key=lambda item: Version(item[0]), reverse=True)[0]
-                if reason == "no wheel for this target":
-                    lines.append("no wheel of %s %s fits this profile; its best tags are %s; the index offers %s"
-                                 % (name, version, ", ".join(provider.target.tags[:3]),
-                                    _offered_platforms(provider, name, version)))
-                    continue
-                lines.append("%s %s cannot be used: %s" % (name, version, reason))
+                tried = "; ".join("%s: %s" % (version, reason) for version, reason in matching[:4])
+                lines.append("no version of %s fits this profile (%s%s); newest tried: %s"
+                             % (name, req.text, "" if len(matching) <= 4 else ", %d versions" % len(matching), tried))
                 continue
         lines.append("%s: %s" % (name, " conflicts with ".join(_describe(cause) for cause in mine)))
     return "; ".join(lines)
 
 
-def resolve(target: Target, wanted: WantedSet, client, *, uploaded_prior_to=None, build_sdist=None,
+def resolve(target: Target, wanted: WantedSet, client, *, uploaded_prior_to=None, sdists=None,
             profile: str | None = None) -> list:
-    """Pins for one profile: exactly one version and one file per project, for this target."""
-    provider = _Provider(target, wanted, client, uploaded_prior_to, build_sdist)
+    """Pins for one profile: exactly one version and one file per project, for this target. ``sdists``: the
+    run's shared _build.SdistBuilder, or None to use wheels only."""
+    provider = _Provider(target, wanted, client, uploaded_prior_to, sdists)
     resolver = Resolver(provider, BaseReporter())
     where = " for profile %s" % profile if profile else ""
     try:

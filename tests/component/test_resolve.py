@@ -128,12 +128,13 @@ def test_fetch_verifies_hashes_retries_and_skips_present(make_index, tmp_path):
 
 
 def test_sdist_builds_pure_wheel_and_refuses_platform_one(local_index, client, tmp_path):
-    from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import make_sdist_builder
-    builder = make_sdist_builder(client, str(tmp_path / "store"), str(tmp_path))
-    result = _resolve.resolve(target("3.9"), wanted("sdistonly"), client, build_sdist=builder)
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import SdistBuilder
+    builder = SdistBuilder(client, str(tmp_path / "store"), str(tmp_path))
+    result = _resolve.resolve(target("3.9"), wanted("sdistonly"), client, sdists=builder)
     assert result[0].file.filename == "sdistonly-1.0-py3-none-any.whl" and result[0].built_from_sdist
-    with pytest.raises(PyMigrateError, match="cext 1.0 has only an sdist and would build a platform-specific wheel"):
-        _resolve.resolve(target("3.9"), wanted("cext"), client, build_sdist=builder)
+    with pytest.raises(PyMigrateError, match="cext 1.0 cannot be used: only an sdist, which compiles"):
+        _resolve.resolve(target("3.9"), wanted("cext"), client, sdists=builder)
+    assert builder.builds == 1  # sdistonly only: cext was refused before any build
 
 
 def test_same_pins_as_pip_for_the_control_node_itself(local_index, client):

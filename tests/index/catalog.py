@@ -19,7 +19,7 @@
 | yankee | 1.0, 1.1 | 1.1, the newest, is yanked with the reason "broken build" |
 | prerel | 1.0, 2.0rc1 | a prerelease newer than the final release |
 | sdistonly | 1.0 | only an sdist, pure: buildable into py3-none-any by its in-tree backend |
-| cext | 1.0 | only an sdist that builds a platform-specific wheel (as with a compiled extension) |
+| cext | 1.0 | only an sdist with a C extension (`cext/_speedups.c`, compiled by the in-tree backend with `cc`) |
 | conflict-a, conflict-b, shared | 1.0 / 1.0 / 1.0, 2.0 | conflict-a needs shared==1.0, conflict-b needs shared==2.0 |
 | Foo_Bar.baz | 1.0 | a name that needs normalising (foo-bar-baz) |
 | nometa | 1.0 | no PEP 658 metadata file: metadata must be read from the wheel itself |
@@ -53,18 +53,22 @@ PLATFORMS = ("manylinux_2_17_x86_64.manylinux2014_x86_64", "manylinux_2_28_aarch
 
 def release(name, version, requires=(), requires_python=None, extras=(), tags=(("py3-none-any",),),
             yanked=None, upload_time=None, sdist=False, wheel=True, platform_sdist=False, metadata_file=True,
-            license_expression="MIT", summary=None, license=None, sdist_backend="intree"):
+            license_expression="MIT", summary=None, license=None, sdist_backend="intree", sdist_fails=False,
+            index_requires_python=True):
     """One release of a project: its wheels (one per entry of ``tags``, each a tuple of the tags that wheel
     claims) and/or an sdist. ``yanked``: None, True or a reason string. ``upload_time``: PEP 700 ISO time.
     ``metadata_file``: write the PEP 658 ``<file>.metadata`` next to the wheels. ``platform_sdist``: the
     sdist builds a platform wheel (as a compiled extension does). ``license`` sets the older ``License:``
     field; pass ``license_expression=None`` with it for plain metadata 2.1. ``sdist_backend``: "intree"
-    (no build dependencies) or "setuptools" (needs setuptools and wheel in the index)."""
+    (no build dependencies) or "setuptools" (needs setuptools and wheel in the index). ``platform_sdist="hidden"``:
+    a platform build with no C source to betray it; ``sdist_fails``: the build fails with a long log.
+    ``index_requires_python=False``: Requires-Python only in the metadata, not on the index page."""
     return dict(name=name, version=version, requires=list(requires), requires_python=requires_python,
                 extras=list(extras), tags=[list(t) for t in tags], yanked=yanked, upload_time=upload_time,
                 sdist=sdist, wheel=wheel, platform_sdist=platform_sdist, metadata_file=metadata_file,
                 license_expression=license_expression, summary=summary or "Synthetic %s for tests" % name,
-                license=license, sdist_backend=sdist_backend)
+                license=license, sdist_backend=sdist_backend, sdist_fails=sdist_fails,
+                index_requires_python=index_requires_python)
 
 
 def _expand(platform_set):
@@ -136,7 +140,8 @@ def bundled_pip_wheel():
 def _file_entry(directory, filename, data, rel, metadata=None):
     path = wheels.write(directory, filename, data)
     entry = {"filename": filename, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-             "requires_python": rel.get("requires_python"), "yanked": rel.get("yanked"),
+             "requires_python": rel.get("requires_python") if rel.get("index_requires_python", True) else None,
+             "yanked": rel.get("yanked"),
              "upload_time": rel.get("upload_time"), "metadata_sha256": None}
     if metadata is not None:
         wheels.write(directory, filename + ".metadata", metadata)
@@ -167,7 +172,8 @@ def build(directory, catalog=None, include_pip=True, build_tools_dir=None):
         if rel["sdist"]:
             data = wheels.sdist_bytes(rel["name"], rel["version"], metadata, rel["platform_sdist"],
                                       backend=rel.get("sdist_backend", "intree"), requires=rel["requires"],
-                                      requires_python=rel["requires_python"], extras=rel["extras"])
+                                      requires_python=rel["requires_python"], extras=rel["extras"],
+                                      fails=rel.get("sdist_fails", False))
             _path, entry = _file_entry(files_dir, wheels.sdist_filename(rel["name"], rel["version"]), data, rel)
             project["files"].append(entry)
     pip = bundled_pip_wheel() if include_pip else None

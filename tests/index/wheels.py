@@ -131,15 +131,29 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     text, name, version = _meta()
     with open("pyproject.toml") as handle:
-        platform = "platform = true" in handle.read()
+        pyproject = handle.read()
+    if "fail = true" in pyproject:
+        for line in range(200):
+            print("compiler noise line %d: error: this build is meant to fail" % line)
+        raise SystemExit("synthetic build failure")
+    platform = "platform = true" in pyproject
+    pkg = re.sub(r"[-_.]+", "_", name).lower()
+    extension = []
     if platform:
         impl = "cp%d%d" % sys.version_info[:2]
         tag = "%s-%s-%s" % (impl, impl, re.sub(r"[-.]", "_", sysconfig.get_platform()))
+        source = os.path.join(pkg, "_speedups.c")
+        if os.path.exists(source):  # a real C extension, compiled for the building interpreter
+            import subprocess, tempfile
+            target = os.path.join(tempfile.mkdtemp(), "_speedups" + sysconfig.get_config_var("EXT_SUFFIX"))
+            subprocess.run(["cc", "-shared", "-fPIC", "-I" + sysconfig.get_paths()["include"], "-o", target, source],
+                           check=True)
+            with open(target, "rb") as handle:
+                extension = [("%s/%s" % (pkg, os.path.basename(target)), handle.read())]
     else:
         tag = "py3-none-any"
-    pkg = re.sub(r"[-_.]+", "_", name).lower()
     info = "%s-%s.dist-info" % (pkg, version)
-    files = [("%s/__init__.py" % pkg, ("__version__ = %r\n" % version).encode()),
+    files = extension + [("%s/__init__.py" % pkg, ("__version__ = %r\n" % version).encode()),
              ("%s/METADATA" % info, text.encode()),
              ("%s/WHEEL" % info, ("Wheel-Version: 1.0\nGenerator: pymigrate-test-backend\nRoot-Is-Purelib: %s\nTag: %s\n"
                                   % ("false" if platform else "true", tag)).encode())]
@@ -205,10 +219,12 @@ PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&speedups); }
 
 
 def sdist_bytes(name, version, metadata=None, platform_specific=False, backend="intree", requires=(),
-                requires_python=None, extras=()):
+                requires_python=None, extras=(), fails=False):
     """An sdist. ``platform_specific`` marks it as building a platform wheel (a compiled extension):
-    the in-tree backend then tags the wheel for the building interpreter; the setuptools variant has
-    a real ``ext_modules`` C extension in ``setup.py``."""
+    the in-tree backend then compiles ``<pkg>/_speedups.c`` (with ``cc``) and tags the wheel for the building
+    interpreter; ``"hidden"`` tags it so without shipping any C source (a build only its result betrays);
+    the setuptools variant has a real ``ext_modules`` C extension in ``setup.py``. ``fails``: the in-tree
+    build prints 200 lines of noise and fails."""
     base = "%s-%s" % (dist_name(name), version)
     pkg_info = metadata or metadata_text(name, version)
     package = dist_name(name)
@@ -222,9 +238,12 @@ def sdist_bytes(name, version, metadata=None, platform_specific=False, backend="
                         ("%s/_speedups.c" % package, SPEEDUPS_C)]
     else:
         pyproject = ('[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_build"]\n\n'
-                     '[tool.pymigrate-test]\nplatform = %s\n' % ("true" if platform_specific else "false"))
+                     '[tool.pymigrate-test]\nplatform = %s\nfail = %s\n'
+                     % ("true" if platform_specific else "false", "true" if fails else "false"))
         members = [("PKG-INFO", pkg_info), ("pyproject.toml", pyproject), ("_build/backend.py", BACKEND),
                    ("%s/__init__.py" % package, "__version__ = %r\n" % version)]
+        if platform_specific and platform_specific != "hidden":
+            members.append(("%s/_speedups.c" % package, SPEEDUPS_C))
     buffer = io.BytesIO()
     # gzip header mtime 0 and fixed member times: the same sdist gives the same bytes (and hash) every build.
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed, \

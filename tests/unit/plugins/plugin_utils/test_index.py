@@ -31,3 +31,33 @@ def test_cache_files_are_private_and_hold_no_secret(tmp_path):
     for directory in (tmp_path / "cache", tmp_path / "cache" / "pages"):
         assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
     assert "s3cret" not in open(files[0]).read()
+
+
+class _RecordingAdapter(_index.requests.adapters.BaseAdapter):
+    """Answers every request with 404 and remembers the TLS verification each was sent with."""
+
+    def __init__(self):
+        super().__init__()
+        self.verify = []
+
+    def send(self, request, verify=True, **kwargs):
+        self.verify.append(verify)
+        response = _index.requests.Response()
+        response.status_code, response.url, response.request = 404, request.url, request
+        return response
+
+    def close(self):
+        pass
+
+
+def test_the_ca_bundle_given_wins_over_requests_ca_bundle_in_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "environment-ca.pem"))
+    client = _index.IndexClient([_index.index_config("https://mirror.example.invalid/simple/")],
+                                ca_bundle=str(tmp_path / "given-ca.pem"))
+    adapter = _RecordingAdapter()
+    client.session.mount("https://mirror.example.invalid/", adapter)
+    try:
+        client.get("https://mirror.example.invalid/simple/alpha/")
+    finally:
+        client.close()
+    assert adapter.verify == [str(tmp_path / "given-ca.pem")]
