@@ -16,7 +16,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _survey
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import HostInput, build_bundle
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import BuilderInput, HostInput, build_bundle
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient, index_config
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     PyMigrateError,
@@ -58,6 +58,8 @@ class ActionModule(ControllerActionBase):
         uploaded_prior_to=dict(type="str"),
         build_sdists=dict(type="bool", default=True),
         build_timeout=dict(type="int", default=600),
+        builders=dict(type="raw"),
+        require_built=dict(type="bool", default=False),
         installer_requirement=dict(type="str", default="pip"),
         workers=dict(type="int", default=8),
         lock_timeout=dict(type="int", default=300),
@@ -97,6 +99,8 @@ class ActionModule(ControllerActionBase):
                                   installer_requirement=params["installer_requirement"], workers=params["workers"],
                                   keep_hosts=[h for h in inventory if h not in bundled],
                                   lock_timeout=params["lock_timeout"], build_timeout=params["build_timeout"],
+                                  builders=self._builders(params["builders"], task_vars, survey),
+                                  require_built=params["require_built"],
                                   progress=lambda line: display.display("pymigrate bundle: " + line))
         finally:
             client.close()
@@ -104,6 +108,38 @@ class ActionModule(ControllerActionBase):
         if not self._task.diff:
             del result["diff"]
         return result
+
+    @staticmethod
+    def _builders(value, task_vars, survey) -> list:
+        """pymigrate_builders -> [BuilderInput]: an inventory group, a list of hosts, or {profile: host}."""
+        if not value:
+            return []
+        groups, hostvars = task_vars.get("groups", {}), task_vars.get("hostvars", {})
+        if isinstance(value, str):
+            if value not in groups:
+                raise PyMigrateError("no inventory group of that name", var="pymigrate_builders", value=value,
+                                     hint="Name a group of builder hosts, a list of hosts or a map of profile to host")
+            named = [(host, None) for host in groups[value]]
+        elif isinstance(value, list) and all(isinstance(host, str) for host in value):
+            named = [(host, None) for host in value]
+        elif isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            named = [(host, str(profile)) for profile, host in value.items()]
+        else:
+            raise PyMigrateError("must be an inventory group, a list of hosts or a map of profile to host",
+                                 var="pymigrate_builders", value=value)
+        builders = []
+        for host, profile in named:
+            if host not in hostvars:
+                raise PyMigrateError("builder host is not in the inventory", host=host, var="pymigrate_builders",
+                                     value=value)
+            facts = reported_facts(hostvars[host]) or survey.get(host)
+            python = ((facts or {}).get("python") or {}).get("executable")
+            if not python:
+                raise PyMigrateError("builder host has no target facts in this run", host=host,
+                                     var="pymigrate_builders", value=value,
+                                     hint="Include it in the play (or the survey) so that its facts are collected")
+            builders.append(BuilderInput(host, target_from_facts(facts, host=host), python, profile))
+        return builders
 
     @staticmethod
     def _target(name, variables, survey):

@@ -110,6 +110,19 @@ options:
     description: Seconds to wait for another build of the same O(bundle_dir) to finish.
     type: int
     default: 300
+  builders:
+    description:
+      - Builder hosts for sdists that compile - an inventory group name, a list of hosts, or a map of profile name
+        to host. A builder serves every profile whose target equals its own target facts (so it must be surveyed
+        in the same run).
+      - While a build is still to be done the bundle is not written and RV(pending_builds) lists the builds, for
+        M(airgap.pymigrate.sdist_build) to run on the builders; the next call takes their wheels (the
+        P(airgap.pymigrate.bundle#role) role does both).
+    type: raw
+  require_built:
+    description: Fail instead of returning RV(pending_builds) (the role's second pass, after the builds).
+    type: bool
+    default: false
 notes:
   - Proxies come from the environment (C(HTTPS_PROXY)); credentials never appear in output or files.
 seealso:
@@ -153,6 +166,15 @@ changes:
   returned: success
   type: dict
   sample: {"web1:default": {added: [], removed: [], upgraded: ["requests 2.31.0 -> 2.32.3"], downgraded: []}}
+pending_builds:
+  description:
+    - Builds that builder hosts must run before the bundle can be written, each with the builder, its interpreter,
+      the sdist and the build requirements (store paths in O(bundle_dir)); empty when nothing waits.
+  returned: when a build waits for a builder
+  type: list
+  elements: dict
+  sample: [{builder: build1, python: /usr/bin/python3.11, filename: cext-1.0.tar.gz, sdist: files/sha256/..., pip:
+            files/sha256/..., build_files: [], isolated: false, sdist_sha256: "4f2d..."}]
 kept_hosts:
   description: Inventory hosts outside this run whose entries of the previous bundle were kept.
   returned: success

@@ -12,14 +12,21 @@ never compiled here (the resolver then falls back to an older release). The buil
 the build. Each sdist is fetched, inspected and built once per run, whichever profiles ask (single-flight), with
 build dependencies from the bundle's own indexes, as wheels only, within a time limit; the build log goes to a
 file whose path the error names.
+
+An sdist that compiles is built on a *builder host* whose facts equal the profile's target (``pymigrate_builders``):
+a first pass resolves with the sdist's own metadata (PKG-INFO, when PEP 643 says its dependencies are static) and
+lists the builds it needs (``pending``); the role runs them on the builders (the ``sdist_build`` action), which
+record each wheel under ``built/<sdist sha256>.json`` beside the store; the second pass takes those wheels.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -29,10 +36,21 @@ import typing as t
 import urllib.parse
 import zipfile
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256, store_relpath
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
+    FileLock,
+    file_sha256,
+    store_relpath,
+    write_atomic,
+)
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, store_path
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import parse_wheel_filename
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import parse_metadata
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import parse_email, parse_wheel_filename
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
+    DistFile,
+    PyMigrateError,
+    format_time,
+    utc_now,
+)
 
 DEFAULT_BUILD_TIMEOUT = 600
 COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".f", ".f90", ".rs", ".cu")
@@ -44,13 +62,29 @@ _REQUIRES = re.compile(r"^\s*requires\s*=\s*\[(.*?)\]", re.S | re.M)
 _BACKEND = re.compile(r"""^\s*build-backend\s*=\s*["']([^"']+)["']""", re.M)
 
 
+BUILT_DIR = "built"
+DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")  # PEP 518's default for an sdist without [build-system]
+
+
 @dataclasses.dataclass(frozen=True)
 class SdistVerdict:
-    """What an sdist is: ``wheel`` is the pure wheel built from it; otherwise ``reason`` says why not."""
+    """What an sdist gives a target: ``wheel`` (built here or on a builder, ``built_from`` says where), or a build
+    still ``pending`` on a builder (resolution goes on with ``metadata`` from PKG-INFO), or ``reason`` why neither."""
 
     wheel: DistFile | None = None
     reason: str | None = None
     compiles: bool = False
+    pending: bool = False
+    metadata: t.Any = None
+    built_from: dict | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Builder:
+    """A host that may compile for the profiles whose target equals its own facts."""
+
+    host: str
+    python: str
 
 
 def _pip_index_env(indexes) -> dict:
@@ -94,6 +128,40 @@ def _sdist_members(path: str) -> tuple:
     return names, texts
 
 
+def build_requires(path: str) -> tuple:
+    """The sdist's ``[build-system] requires`` (PEP 518), or the default when it has none."""
+    _names, texts = _sdist_members(path)
+    match = _REQUIRES.search(texts.get("pyproject.toml", ""))
+    if not match:
+        return DEFAULT_BUILD_REQUIRES
+    return tuple(re.findall(r"""["']([^"']+)["']""", match.group(1)))
+
+
+def static_metadata(path: str):
+    """Core metadata from the sdist's PKG-INFO when PEP 643 makes its dependencies trustworthy (Metadata-Version
+    2.2 or later, Requires-Dist and Requires-Python not Dynamic); else None."""
+    try:
+        if path.endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/PKG-INFO")]
+                data = archive.read(names[0]) if names else None
+        else:
+            with tarfile.open(path) as archive:
+                member = next((m for m in archive if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")), None)
+                handle = archive.extractfile(member) if member is not None else None
+                data = handle.read() if handle is not None else None
+    except (OSError, tarfile.TarError, zipfile.BadZipFile):
+        return None
+    if not data:
+        return None
+    raw, _unparsed = parse_email(data)
+    version = tuple(int(part) for part in re.findall(r"\d+", raw.get("metadata_version", "0"))[:2])
+    dynamic = {field.lower() for field in raw.get("dynamic", [])}
+    if version < (2, 2) or {"requires-dist", "requires-python"} & dynamic:
+        return None
+    return parse_metadata(data, os.path.basename(path))
+
+
 def compiled_reason(path: str) -> str | None:
     """Why the sdist at ``path`` would build a platform-specific wheel, read from its contents; None if pure."""
     try:
@@ -125,15 +193,70 @@ class SdistBuilder:
     """Shared by every profile of one bundle build: each sdist is fetched, inspected and built at most once."""
 
     def __init__(self, client, store_dir: str, work_dir: str, log_dir: str | None = None,
-                 timeout: float = DEFAULT_BUILD_TIMEOUT):
-        """``log_dir`` None: build logs go to a private temporary directory made at the first build."""
+                 timeout: float = DEFAULT_BUILD_TIMEOUT, builders: t.Mapping[tuple, Builder] | None = None,
+                 built_dir: str | None = None):
+        """``log_dir`` None: build logs go to a private temporary directory made at the first build. ``builders``:
+        {Target.key(): Builder}; ``built_dir``: where builders' wheels are recorded, in ``<bundle>/built/`` of the
+        bundle whose store holds them (default: beside ``store_dir``)."""
         self.client, self.store_dir, self.work_dir, self.log_dir = client, store_dir, work_dir, log_dir
         self.timeout = timeout
+        self.builders = dict(builders or {})
+        self.built_dir = built_dir or os.path.join(store_dir, BUILT_DIR)
         self.builds = 0  # how many builds ran (the single-flight promise, for tests and progress)
+        # (sdist sha256, builder host) -> (what the builder must build, the builder's target)
+        self.pending: dict[tuple, tuple] = {}
         self._lock = threading.Lock()
         self._verdicts: dict[str, concurrent.futures.Future] = {}
 
-    def verdict(self, sdist: DistFile) -> SdistVerdict:
+    def verdict(self, sdist: DistFile, target=None) -> SdistVerdict:
+        """What ``sdist`` gives ``target``: a pure wheel built here (the same for every target), a wheel a builder
+        made for this target, a build pending on a builder, or why none."""
+        shared = self._shared_verdict(sdist)
+        if not shared.compiles or target is None:
+            return shared
+        built = self._built_wheel(sdist, target)
+        if built is not None:
+            return built
+        builder = self.builders.get(target.key())
+        if builder is None:
+            return dataclasses.replace(shared, reason="%s; no builder host has this profile's facts "
+                                                      "(pymigrate_builders)" % shared.reason)
+        metadata = static_metadata(store_path(self.store_dir, sdist))
+        if metadata is None:
+            return dataclasses.replace(shared, reason="%s; its PKG-INFO does not declare static dependencies "
+                                                      "(PEP 643), so they are only known after a build" % shared.reason)
+        with self._lock:
+            self.pending.setdefault((sdist.sha256, builder.host), ({
+                "builder": builder.host, "python": builder.python, "sdist": store_relpath(sdist.sha256, sdist.filename),
+                "sdist_sha256": sdist.sha256, "filename": sdist.filename, "project": sdist.project,
+                "version": sdist.version,
+                "build_requires": list(build_requires(store_path(self.store_dir, sdist)))}, target))
+        return SdistVerdict(pending=True, compiles=True, metadata=metadata)
+
+    def _built_wheel(self, sdist: DistFile, target) -> SdistVerdict | None:
+        """A wheel a builder made from ``sdist`` that fits ``target`` and is in the store with its recorded hash."""
+        try:
+            with open(os.path.join(self.built_dir, "%s.json" % sdist.sha256)) as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        supported = set(target.tags)
+        for wheel in record.get("wheels", []):
+            try:
+                tags = {str(tag) for tag in parse_wheel_filename(wheel["filename"])[3]}
+                path = os.path.join(os.path.dirname(self.built_dir), store_relpath(wheel["sha256"], wheel["filename"]))
+            except (KeyError, ValueError, TypeError):
+                continue
+            if tags & supported and os.path.isfile(path) and file_sha256(path) == wheel["sha256"]:
+                dist = DistFile(project=sdist.project, version=sdist.version, filename=wheel["filename"],
+                                url="file://" + urllib.parse.quote(path), sha256=wheel["sha256"],
+                                size=os.path.getsize(path), upload_time=sdist.upload_time, index_url=sdist.index_url)
+                return SdistVerdict(wheel=dist, compiles=True, built_from={
+                    "sdist": sdist.filename, "sdist_sha256": sdist.sha256, "builder": wheel.get("builder"),
+                    "built_at": wheel.get("built_at")})
+        return None
+
+    def _shared_verdict(self, sdist: DistFile) -> SdistVerdict:
         """The pure wheel built from ``sdist``, or why there is none; the first caller works, the others wait."""
         with self._lock:
             future = self._verdicts.get(sdist.url)
@@ -193,4 +316,31 @@ class SdistBuilder:
         return SdistVerdict(wheel=DistFile(project=sdist.project, version=sdist.version, filename=built[0],
                                            url="file://" + urllib.parse.quote(final), sha256=sha256,
                                            size=os.path.getsize(final), upload_time=sdist.upload_time,
-                                           index_url=sdist.index_url))
+                                           index_url=sdist.index_url),
+                            built_from={"sdist": sdist.filename, "sdist_sha256": sdist.sha256,
+                                        "builder": "control node", "built_at": None})
+
+
+def record_built_wheel(bundle_dir: str, build: dict, filename: str, local_path: str) -> dict:
+    """Move a wheel a builder made (verified already) into the bundle's store and record it for the next pass:
+    ``built/<sdist sha256>.json`` lists every wheel built from that sdist, with builder and time."""
+    parse_wheel_filename(filename)  # a wheel's name, or InvalidWheelFilename before anything moves
+    sha256 = file_sha256(local_path)
+    final = os.path.join(bundle_dir, store_relpath(sha256, filename))
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    shutil.move(local_path, final)
+    os.chmod(final, 0o644)
+    entry = {"filename": filename, "sha256": sha256, "size": os.path.getsize(final), "builder": build["builder"],
+             "built_at": format_time(utc_now())}
+    records = os.path.join(bundle_dir, BUILT_DIR)
+    os.makedirs(records, exist_ok=True)
+    path = os.path.join(records, "%s.json" % build["sdist_sha256"])
+    with FileLock(path + ".lock", 300, PyMigrateError):
+        try:
+            with open(path) as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            record = {"sdist": build["filename"], "sdist_sha256": build["sdist_sha256"], "wheels": []}
+        record["wheels"] = [w for w in record["wheels"] if w.get("filename") != filename] + [entry]
+        write_atomic(path, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    return entry

@@ -30,11 +30,17 @@ import shutil
 import tempfile
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FileLock, write_atomic
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FileLock, store_relpath, write_atomic
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import DEFAULT_BUILD_TIMEOUT, SdistBuilder
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
+    BUILT_DIR,
+    DEFAULT_BUILD_TIMEOUT,
+    Builder,
+    SdistBuilder,
+)
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, missing_files
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Requirement, canonicalize_name
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._lockfile import (
     diff_pins,
     render_pylock,
@@ -110,6 +116,64 @@ def resolve_profiles(profiles: t.Sequence, client, *, uploaded_prior_to=None, sd
     return resolved
 
 
+@dataclasses.dataclass(frozen=True)
+class BuilderInput:
+    """A builder host as the inventory names it: its facts' target and interpreter, and the profile it was named
+    for (``pymigrate_builders`` as a map), if any."""
+
+    host: str
+    target: t.Any
+    python: str
+    profile: str | None = None
+
+
+def match_builders(builders: t.Sequence[BuilderInput], profiles: t.Sequence) -> dict:
+    """{Target.key(): Builder}: each builder serves the profiles whose target equals its own facts."""
+    by_name = {profile.name: profile for profile in profiles}
+    matched: dict = {}
+    for item in builders:
+        if item.profile is not None:
+            profile = by_name.get(item.profile)
+            if profile is None:
+                raise PyMigrateError("no profile of this run is named %s" % item.profile, var="pymigrate_builders",
+                                     value={item.profile: item.host},
+                                     hint="The profiles are: %s" % ", ".join(sorted(by_name)))
+            if profile.target.key() != item.target.key():
+                raise PyMigrateError("builder %s cannot build for profile %s: its own facts (interpreter, ABI, "
+                                     "platform) differ from the profile's target" % (item.host, item.profile),
+                                     host=item.host, var="pymigrate_builders", value={item.profile: item.host},
+                                     hint="Name a builder host with the same Python and platform as the profile")
+        matched.setdefault(item.target.key(), Builder(item.host, item.python))
+    return matched
+
+
+def plan_builds(pending: t.Mapping, client, bundle_dir: str, *, check_mode: bool) -> list:
+    """What each builder host needs for each pending build: the sdist, its build requirements resolved as wheels
+    for the builder's own target, and a pip wheel to run (builders need no pip of their own). Fetched into the
+    bundle's store, except in check mode."""
+    builds = []
+    for (_sha256, _host), (entry, target) in sorted(pending.items(), key=lambda item: item[0]):
+        build = dict(entry)
+        requested: dict[str, str] = {canonicalize_name(Requirement(text).name): text
+                                     for text in entry["build_requires"]}
+        wanted = dict({"pip": "pip"}, **requested)
+        try:
+            pins = resolve(target, WantedSet(wanted), client, profile="builder %s" % entry["builder"])
+        except PyMigrateError as exc:
+            raise PyMigrateError("cannot resolve the build requirements of %s (%s) for builder %s: %s"
+                                 % (entry["filename"], ", ".join(entry["build_requires"]) or "none", entry["builder"],
+                                    exc.message), host=entry["builder"], var="pymigrate_builders")
+        paths = {pin.name: store_relpath(pin.file.sha256, pin.file.filename) for pin in pins}
+        build["pip"] = paths["pip"]
+        build["build_files"] = sorted(path for name, path in paths.items() if name != "pip" or "pip" in requested)
+        # Without build requirements there is nothing to isolate the build from.
+        build["isolated"] = bool(entry["build_requires"])
+        if not check_mode:
+            fetch_all([p.file for p in pins], bundle_dir, client)
+        builds.append(build)
+    return builds
+
+
 def changes_against(previous: dict | None, manifest: dict, members: t.Iterable[str]) -> tuple:
     """({"host:env": changes}, Ansible diff) between the previous bundle and the new manifest."""
     old_packages, new_packages = _manifest.packages_by_member(previous), _manifest.packages_by_member(manifest)
@@ -153,13 +217,17 @@ def _stale_locks(bundle_dir: str, texts: t.Mapping) -> list:
 def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check_mode: bool = False,
                  uploaded_prior_to=None, build_sdists: bool = True, installer_requirement: str = "pip",
                  workers: int = 8, keep_hosts: t.Iterable[str] = (), lock_timeout: float = 300,
-                 build_timeout: float = DEFAULT_BUILD_TIMEOUT, progress=None) -> dict:
+                 build_timeout: float = DEFAULT_BUILD_TIMEOUT, builders: t.Sequence[BuilderInput] = (),
+                 require_built: bool = False, progress=None) -> dict:
     """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict.
 
     ``keep_hosts`` (inventory hosts outside this run) keep their entries of the previous bundle. One build at a
     time per bundle directory: a second waits up to ``lock_timeout`` seconds for the first, then fails naming it.
     ``progress`` (a callable taking one line) hears what the build is doing. sdist builds (pure wheels only) log
-    into ``<bundle_dir>/.build-logs/`` and stop after ``build_timeout`` seconds.
+    into ``<bundle_dir>/.build-logs/`` and stop after ``build_timeout`` seconds. ``builders`` may compile sdists for
+    the profiles of their own target: while any such build is still to be done, nothing is written and the result
+    lists ``pending_builds`` for the ``sdist_build`` action (then build again; ``require_built`` makes a build
+    still missing then an error).
     """
     profiles, envs_by_member = plan_profiles(hosts)
     if not check_mode:
@@ -168,19 +236,22 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
             else contextlib.nullcontext())
     with lock:
         return _build_locked(profiles, envs_by_member, bundle_dir, client, check_mode=check_mode,
+                             builders=match_builders(builders, profiles), require_built=require_built,
                              uploaded_prior_to=uploaded_prior_to, build_sdists=build_sdists,
                              installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts,
                              build_timeout=build_timeout, progress=progress or (lambda line: None))
 
 
 def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, uploaded_prior_to, build_sdists,
-                  installer_requirement, workers, keep_hosts, build_timeout, progress) -> dict:
+                  installer_requirement, workers, keep_hosts, build_timeout, builders, require_built,
+                  progress) -> dict:
     work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
     try:
         # Check mode builds sdists in the work directory only, never in the bundle's store, and keeps any build
         # log in a private temporary directory.
         log_dir = None if check_mode else os.path.join(bundle_dir, ".build-logs")
-        sdists = (SdistBuilder(client, work_dir if check_mode else bundle_dir, work_dir, log_dir, build_timeout)
+        sdists = (SdistBuilder(client, work_dir if check_mode else bundle_dir, work_dir, log_dir, build_timeout,
+                               builders=builders, built_dir=os.path.join(bundle_dir, BUILT_DIR))
                   if build_sdists else None)
         previous = _manifest.read(bundle_dir, required=False)
         if previous:
@@ -189,6 +260,20 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
         progress("resolving %d profile(s) for %d host environment(s)" % (len(profiles), len(envs_by_member)))
         resolved = resolve_profiles(profiles, client, uploaded_prior_to=uploaded_prior_to, sdists=sdists,
                                     installer_requirement=installer_requirement, progress=progress)
+        if sdists is not None and sdists.pending:
+            # Nothing is written until the builders' wheels are in: the second pass resolves with them.
+            if require_built:
+                missing = ", ".join("%s on %s" % (entry["filename"], entry["builder"])
+                                    for entry, _target in sdists.pending.values())
+                raise PyMigrateError("the builder hosts' wheels do not fit their profiles (still to build: %s)"
+                                     % missing, var="pymigrate_builders",
+                                     hint="Check that each builder's Python and platform equal its profile's")
+            builds = plan_builds(sdists.pending, client, bundle_dir, check_mode=check_mode)
+            progress("%d sdist build(s) wait for builder hosts: %s" % (len(builds), ", ".join(
+                "%s on %s" % (build["filename"], build["builder"]) for build in builds)))
+            return {"changed": False, "pending_builds": builds, "serial": (previous or {}).get("serial"),
+                    "profiles": {}, "fetched": [], "changes": {}, "diff": {}, "bundle_dir": bundle_dir,
+                    "kept_hosts": []}
         manifest = _manifest.new([redact(index.base) for index in client.indexes],
                                  uploaded_prior_to.isoformat() if uploaded_prior_to else None)
         for profile in profiles:

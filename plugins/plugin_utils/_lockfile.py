@@ -71,6 +71,9 @@ def render_pylock(profile: Profile, pins: t.Sequence[Pin]) -> str:
         wheel["size"] = pin.file.size
         wheel["hashes"] = {"sha256": pin.file.sha256}
         lines.append("wheels = [%s]" % _toml_value(wheel))
+        if pin.built_from:  # PEP 751 leaves [packages.tool] to tools: the sdist this wheel was built from, and where
+            built = {k.replace("_", "-"): v for k, v in pin.built_from.items() if v is not None}
+            lines.append("tool.airgap-pymigrate.built-from = %s" % _toml_value(built))
         lines.append("")
     lines.append("[tool.airgap-pymigrate]")
     lines.append("profile = %s" % _toml_string(profile.name))

@@ -53,6 +53,8 @@ def add_profile(manifest: dict, profile, pins: t.Sequence, installer, envs_by_me
     files = []
     for pin in pins:
         relpath, record = file_record(pin.file)
+        if pin.built_from:  # sdist sha256, builder host and time of a wheel built from an sdist
+            record["built_from"] = {k: v for k, v in pin.built_from.items() if v is not None}
         manifest["files"][relpath] = record
         files.append(relpath)
     manifest["profiles"][profile.name] = {

@@ -129,6 +129,8 @@ class Pin:
     license_expression: str | None = None
     summary: str | None = None
     built_from_sdist: bool = False
+    # {sdist, sdist_sha256, builder, built_at} for a wheel built from an sdist (here or on a builder host)
+    built_from: dict | None = dataclasses.field(default=None, compare=False, hash=False)
 
 
 def check_controller_libraries() -> None:

@@ -14,6 +14,7 @@ pinned exactly (PEP 592); prereleases only when asked or named (packaging's rule
 from __future__ import annotations
 
 import dataclasses
+import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (
     AbstractProvider,
@@ -89,7 +90,7 @@ class _Provider(AbstractProvider):
         self.labels = target_labels(target)
         self.constraints = {name: SpecifierSet(spec) for name, spec in wanted.constraints.items()}
         self.rejections: dict[str, dict] = {}  # name -> {version: reason}
-        self.built: dict[str, DistFile] = {}  # sdist url -> DistFile of the built wheel
+        self.built: dict[str, t.Any] = {}  # sdist url -> _build.SdistVerdict (a wheel, or a build pending)
         self._deps: dict[tuple, list] = {}
         self._best: dict[tuple, tuple] = {}  # (name, version, pinned exactly) -> (DistFile or None, reason)
 
@@ -215,12 +216,12 @@ class _Provider(AbstractProvider):
         if sdist is not None:
             if self.sdists is None:
                 return None, "; ".join(filter(None, [misfit, "only an sdist, and pymigrate_build_sdists is off"]))
-            verdict = self.sdists.verdict(sdist)
-            if verdict.wheel is not None:
-                reason = self._excluded_python(self.client.metadata(verdict.wheel).requires_python,
-                                               " (from its metadata)")
+            verdict = self.sdists.verdict(sdist, self.target)
+            if verdict.wheel is not None or verdict.pending:
+                metadata = verdict.metadata if verdict.pending else self.client.metadata(verdict.wheel)
+                reason = self._excluded_python(metadata.requires_python, " (from its metadata)")
                 if reason is None:
-                    self.built[sdist.url] = verdict.wheel
+                    self.built[sdist.url] = verdict
                     return sdist, None
                 return None, reason
             return None, "; ".join(filter(None, [misfit, verdict.reason]))
@@ -253,7 +254,8 @@ class _Provider(AbstractProvider):
     def _metadata(self, candidate: Cand):
         dist = candidate.dist
         if not dist.filename.endswith(".whl"):
-            dist = self.built[dist.url]  # every sdist candidate was built when it became one
+            verdict = self.built[dist.url]  # every sdist candidate was built, or its build planned, when it became one
+            return verdict.metadata if verdict.pending else self.client.metadata(verdict.wheel)
         return self.client.metadata(dist)
 
     def _dependencies(self, candidate: Cand) -> list:
@@ -387,17 +389,19 @@ def resolve(target: Target, wanted: WantedSet, client, *, uploaded_prior_to=None
     pins: dict[str, Pin] = {}
     for identifier, cand in result.mapping.items():
         name, extras = cand.name, cand.extras
-        dist = provider.built.get(cand.dist.url, cand.dist)
+        verdict = provider.built.get(cand.dist.url)
+        dist = verdict.wheel if verdict is not None and verdict.wheel is not None else cand.dist
         deps = tuple(sorted({dep.name for dep in provider.get_dependencies(cand)} - {name}))
         if name in pins:
             old = pins[name]
             pins[name] = dataclasses.replace(old, extras=tuple(sorted(set(old.extras) | extras)),
                                              dependencies=tuple(sorted(set(old.dependencies) | set(deps))))
             continue
-        meta = client.metadata(dist) if dist.filename.endswith(".whl") else None
+        meta = client.metadata(dist) if dist.filename.endswith(".whl") else getattr(verdict, "metadata", None)
         pins[name] = Pin(name=name, version=str(cand.version), file=dist, extras=tuple(sorted(extras)),
                          dependencies=deps, required_by=tuple(sorted(required_by.get(name, set()) - {name})),
                          license=meta.license if meta else None,
                          license_expression=meta.license_expression if meta else None,
-                         summary=meta.summary if meta else None, built_from_sdist=dist is not cand.dist)
+                         summary=meta.summary if meta else None, built_from_sdist=dist is not cand.dist,
+                         built_from=verdict.built_from if verdict is not None else None)
     return [pins[name] for name in sorted(pins)]

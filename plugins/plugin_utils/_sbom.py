@@ -49,6 +49,10 @@ def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, c
             if pin.summary and "description" not in entry:
                 entry["description"] = pin.summary
             entry["properties"].append({"name": "airgap.pymigrate:profile", "value": profile})
+            for key, value in sorted((pin.built_from or {}).items()):  # a wheel built from an sdist: from what, where
+                prop = {"name": "airgap.pymigrate:built-from:%s" % key, "value": str(value)}
+                if value is not None and prop not in entry["properties"]:
+                    entry["properties"].append(prop)
     # A serial number derived from the bundle serial and content keeps rebuilds of the same bundle equal.
     seed = "%d:%s" % (serial, ",".join(sorted(components)))
     return {

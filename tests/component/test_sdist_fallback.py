@@ -136,9 +136,8 @@ def test_a_build_past_its_time_limit_is_stopped_and_named(client, tmp_path):
 
 def test_eight_profiles_fetch_and_build_one_sdist_once(index, client, tmp_path):
     targets = [target(py, arch) for py in ("3.9", "3.11", "3.12", "3.13") for arch in ("x86_64", "aarch64")]
-    hosts = [_bundle.HostInput("host%d" % n, {"default": EnvSpec("default", "/opt/pymigrate/venv", None,
-                                                                  wanted("purenew"))}, tgt)
-             for n, tgt in enumerate(targets)]
+    env = EnvSpec("default", "/opt/pymigrate/venv", None, wanted("purenew"))
+    hosts = [_bundle.HostInput("host%d" % n, {"default": env}, tgt) for n, tgt in enumerate(targets)]
     builds = []
     original = SdistBuilder._build
 
