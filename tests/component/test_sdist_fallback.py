@@ -2,6 +2,7 @@
 otherwise resolution falls back to older versions. Each sdist is fetched and built once per run, pure wheels only,
 with its log in a file."""
 
+import json
 import os
 
 import pytest
@@ -154,3 +155,9 @@ def test_eight_profiles_fetch_and_build_one_sdist_once(index, client, tmp_path):
     assert index.downloads(".tar.gz") == ["/files/purenew-2.0.tar.gz"]
     assert all(profile["packages"]["purenew"] == "2.0" for profile in result["profiles"].values())
     assert os.listdir(str(tmp_path / "bundle" / ".build-logs")) == ["purenew-2.0.tar.gz.log"]
+    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
+    built = [r["built_from"] for r in manifest["files"].values() if r["filename"] == "purenew-2.0-py3-none-any.whl"]
+    sdist_sha256 = [f.sha256 for f in client.project_files("purenew") if f.filename.endswith(".tar.gz")][0]
+    assert built == [{"sdist": "purenew-2.0.tar.gz", "sdist_sha256": sdist_sha256, "builder": "control node"}]
+    lock = next(p for p in (tmp_path / "bundle").iterdir() if p.name.startswith("pylock.")).read_text()
+    assert 'tool.airgap-pymigrate.built-from = { sdist = "purenew-2.0.tar.gz"' in lock
