@@ -41,7 +41,8 @@ def test_environment_overrides_files(tmp_path):
     path = conf(tmp_path, "pip.conf", "[install]\nindex-url = https://file.example.invalid/simple\n"
                 "extra-index-url = https://x.example.invalid/simple\n")
     got = settings([path], PIP_INDEX_URL=MIRROR,
-                   PIP_EXTRA_INDEX_URL="https://a.example.invalid/ https://b.example.invalid/", PIP_FIND_LINKS="/srv/wheels", PIP_CONSTRAINT="/c.txt")
+                   PIP_EXTRA_INDEX_URL="https://a.example.invalid/ https://b.example.invalid/",
+                   PIP_FIND_LINKS="/srv/wheels", PIP_CONSTRAINT="/c.txt")
     assert got.index_url == MIRROR
     assert got.extra_index_urls == ("https://a.example.invalid/", "https://b.example.invalid/")
     assert (got.find_links, got.constraints) == (("/srv/wheels",), ("/c.txt",))
