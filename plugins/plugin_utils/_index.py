@@ -17,6 +17,7 @@ import concurrent.futures
 import dataclasses
 import difflib
 import hashlib
+import html
 import html.parser
 import io
 import json
@@ -48,6 +49,7 @@ class IndexConfig:
     username: str | None = None
     password: str | None = dataclasses.field(default=None, repr=False)
     token: str | None = dataclasses.field(default=None, repr=False)
+    flat: bool = False  # a find-links directory of files (file://), read as an index with one page per project
 
     @property
     def base(self) -> str:
@@ -75,6 +77,71 @@ def index_config(url: str, username: str | None = None, password: str | None = N
             password = urllib.parse.unquote(parts.password or "")
         url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
     return IndexConfig(url, username, password, token)
+
+
+def local_source(location: str, flat: bool = False) -> IndexConfig:
+    """A local directory (a path or a file:// URL) as an index: a PEP 503 directory index, or with ``flat`` a
+    find-links directory of wheels and sdists."""
+    path = urllib.parse.unquote(urllib.parse.urlsplit(location).path) if location.startswith("file:") else location
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isdir(path):
+        raise PyMigrateError("local %s %s is not a directory" % ("find-links" if flat else "index", location),
+                             value=location, hint="Point it at a directory on the control node")
+    return IndexConfig("file://" + urllib.parse.quote(path.rstrip("/") + "/"), flat=flat)
+
+
+class _FileAdapter(requests.adapters.BaseAdapter):
+    """file:// for requests: files as they are; a project page of a directory index from its index.html or
+    its file listing; a project page of a flat find-links directory made from the files named for the project."""
+
+    def __init__(self, flat_roots: t.Iterable[str]):
+        super().__init__()
+        self.flat_roots = tuple(flat_roots)
+
+    def send(self, request, **kwargs):
+        response = requests.Response()
+        response.request, response.url = request, request.url
+        path = urllib.parse.unquote(urllib.parse.urlsplit(request.url).path)
+        body, content_type = None, "text/html"
+        flat = next((root for root in self.flat_roots if path.startswith(root)), None)
+        if flat is not None and path != flat and path.endswith("/"):
+            body = self._flat_page(flat, canonicalize_name(path[len(flat):].strip("/")))
+        elif os.path.isfile(path):
+            with open(path, "rb") as handle:
+                body, content_type = handle.read(), "application/octet-stream"
+        elif os.path.isfile(os.path.join(path, "index.html")):
+            with open(os.path.join(path, "index.html"), "rb") as handle:
+                body = handle.read()
+        elif os.path.isdir(path):
+            body = "".join('<a href="%s">%s</a>\n' % (urllib.parse.quote(name), html.escape(name))
+                           for name in sorted(os.listdir(path))).encode()
+        response.status_code = 200 if body is not None else 404
+        response.headers["Content-Type"] = content_type
+        response.raw = io.BytesIO(body or b"")
+        return response
+
+    @staticmethod
+    def _flat_page(root: str, key: str) -> bytes | None:
+        links = []
+        for name in sorted(os.listdir(root)):
+            if _version_of(name) is None or canonicalize_name(_project_of(name)) != key:
+                continue
+            with open(os.path.join(root, name), "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()
+            url = "file://" + urllib.parse.quote(os.path.join(root, name))  # beside the page, not below it
+            links.append('<a href="%s#sha256=%s">%s</a>\n' % (url, digest, html.escape(name)))
+        return "".join(links).encode() if links else None
+
+    def close(self):
+        pass
+
+
+def _project_of(filename: str) -> str:
+    """The project part of a wheel or sdist file name (a find-links directory holds many projects)."""
+    if filename.endswith(".whl"):
+        return filename.split("-")[0]
+    stem = filename[: -len(".tar.gz")] if filename.endswith(".tar.gz") else filename.rsplit(".", 1)[0]
+    return stem.rsplit("-", 1)[0]
 
 
 def redact(url: str) -> str:
@@ -120,7 +187,7 @@ def _metadata_hash(value: t.Any) -> str | None:
 def _absolute(page_url: str, url: str) -> str:
     # Most indexes give absolute file URLs; urljoin for each of tens of thousands of files is the
     # single biggest cost of reading long release histories, so it runs only for relative ones.
-    if url.startswith(("https://", "http://")):
+    if url.startswith(("https://", "http://", "file://")):
         return url
     return urllib.parse.urljoin(page_url, url)
 
@@ -151,6 +218,8 @@ class IndexClient:
         adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=max(16, workers * 2))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        self.session.mount("file://", _FileAdapter(urllib.parse.unquote(urllib.parse.urlsplit(index.base).path)
+                                                   for index in self.indexes if index.flat))
         self.session.headers["User-Agent"] = "airgap.pymigrate"
         # Passed with every request: a session-wide verify loses to REQUESTS_CA_BUNDLE in the environment.
         self.ca_bundle = ca_bundle
@@ -243,7 +312,8 @@ class IndexClient:
         files = None
         for index in self.indexes:
             page_url = index.base + key + "/"
-            cached = self._cache_read("pages", page_url)
+            # A local directory is read each time: it is as cheap as the cache and never stale.
+            cached = None if index.base.startswith("file:") else self._cache_read("pages", page_url)
             if cached and time.time() - cached.get("fetched_at", 0) < self.cache_ttl:
                 files = self._page_dict(key, cached["url"], index.base, cached["files"])
                 break
@@ -265,10 +335,11 @@ class IndexClient:
             content_type = response.headers.get("Content-Type", "")
             files = self._parse_page(key, response.url, content_type, response.text, index.base)
             # The cache keeps the compact parsed form: reading it back is one json.loads, no parsing.
-            self._cache_write("pages", page_url, {"etag": response.headers.get("ETag"),
-                                                  "last_modified": response.headers.get("Last-Modified"),
-                                                  "url": response.url, "files": files["raw"],
-                                                  "fetched_at": time.time()})
+            if not index.base.startswith("file:"):
+                self._cache_write("pages", page_url, {"etag": response.headers.get("ETag"),
+                                                      "last_modified": response.headers.get("Last-Modified"),
+                                                      "url": response.url, "files": files["raw"],
+                                                      "fetched_at": time.time()})
             break
         if files is None:
             raise PyMigrateError("project %s was not found on any index (%s)"

@@ -28,10 +28,9 @@ import typing as t
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
-DEFAULT_INDEX_URL = "https://pypi.org/simple"
 DEFAULT_SOURCE = "pip's default (the public index)"
 SECTIONS = ("global", "install")
-SUPPORTED = ("index-url", "extra-index-url", "find-links", "constraint")
+SUPPORTED = ("index-url", "extra-index-url", "find-links", "constraint", "cert")
 ALIASES = {"pypi-url": "index-url"}  # pip accepts any long name of an option as a configuration key
 _BOOLEAN = ("no-index", "pre", "require-hashes", "prefer-binary", "ignore-requires-python", "no-proxy-env")
 _TRUE = ("y", "yes", "t", "true", "on", "1")
@@ -43,8 +42,6 @@ REFUSED_OPTIONS = (
     ("no-index", "it turns every index off", "Set pymigrate_index_url (a file:// directory index works)"),
     ("trusted-host", "it turns TLS verification off for a host",
      "Set pymigrate_index_ca_bundle to the CA bundle of that index instead"),
-    ("cert", "the collection takes its CA bundle from its own variable",
-     "Set pymigrate_index_ca_bundle to that file instead"),
     ("client-cert", "TLS client certificates are not supported",
      "Use an index that takes a user/password or token (pymigrate_index_username/password/token), with "
      "pymigrate_index_ca_bundle for its CA"),
@@ -76,6 +73,18 @@ class PipIndexSettings:
     find_links: tuple
     constraints: tuple
     source: str  # where the values came from, for messages
+    ca_bundle: str | None = None  # pip's cert: the CA bundle for the indexes' TLS certificates
+
+
+def default_index_url() -> str:
+    """pip's own default index, taken from pip (every control node with Ansible from pip has it)."""
+    try:
+        from pip._internal.models.index import PyPI  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise PyMigrateError("pymigrate_index_url is not set, pip's configuration names no index, and pip is not "
+                             "installed to say which index it would use", var="pymigrate_index_url",
+                             hint="Set pymigrate_index_url") from None
+    return PyPI.simple_url
 
 
 def _normalize(name: str) -> str:
@@ -167,11 +176,12 @@ def pip_index_settings(environ: t.Mapping[str, str] | None = None, *,
     if "index-url" not in effective:
         origins.insert(0, DEFAULT_SOURCE)
     return PipIndexSettings(
-        index_url=value["index-url"] or DEFAULT_INDEX_URL,
+        index_url=value["index-url"] or default_index_url(),
         extra_index_urls=tuple(value["extra-index-url"].split()),
         find_links=tuple(value["find-links"].split()),
         constraints=tuple(value["constraint"].split()),
         source=" and ".join(dict.fromkeys(origins)),
+        ca_bundle=value["cert"] or None,
     )
 
 

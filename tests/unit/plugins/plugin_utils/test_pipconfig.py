@@ -24,7 +24,7 @@ def settings(files=(), **environ):
 def test_default_when_nothing_is_set(tmp_path):
     empty = conf(tmp_path, "pip.conf", "[global]\ntimeout = 60\nindex-url =\n")
     got = settings([empty, str(tmp_path / "missing.conf")])
-    assert got == _pipconfig.PipIndexSettings(_pipconfig.DEFAULT_INDEX_URL, (), (), (), _pipconfig.DEFAULT_SOURCE)
+    assert got == _pipconfig.PipIndexSettings(_pipconfig.default_index_url(), (), (), (), _pipconfig.DEFAULT_SOURCE)
     assert got.source == "pip's default (the public index)"
 
 
@@ -92,7 +92,7 @@ def test_extra_index_urls_multiline(tmp_path):
     got = settings([path])
     assert got.extra_index_urls == ("https://a.example.invalid/simple", "https://b.example.invalid/simple",
                                     "https://c.example.invalid/simple")
-    assert got.index_url == _pipconfig.DEFAULT_INDEX_URL
+    assert got.index_url == _pipconfig.default_index_url()
     assert got.source == "%s and %s [global]" % (_pipconfig.DEFAULT_SOURCE, path)
 
 
@@ -140,14 +140,13 @@ def test_pip_config_file_devnull_loads_nothing(tmp_path):
     env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "PIP_CONFIG_FILE": os.devnull}
     assert _pipconfig.pip_config_files(env) == []
     got = _pipconfig.pip_index_settings(env)
-    assert (got.index_url, got.source) == (_pipconfig.DEFAULT_INDEX_URL, _pipconfig.DEFAULT_SOURCE)
+    assert (got.index_url, got.source) == (_pipconfig.default_index_url(), _pipconfig.DEFAULT_SOURCE)
     assert _pipconfig.pip_index_settings(dict(env, PIP_INDEX_URL=MIRROR)).index_url == MIRROR
 
 
 @pytest.mark.parametrize("option, value, hint", [
     ("no-index", "true", "pymigrate_index_url"),
     ("trusted-host", "mirror.example.invalid", "pymigrate_index_ca_bundle"),
-    ("cert", "/etc/ssl/corp.pem", "pymigrate_index_ca_bundle"),
     ("client-cert", "/etc/ssl/me.pem", "pymigrate_index_ca_bundle"),
     ("proxy", "http://proxy.example.invalid:3128", "HTTPS_PROXY"),
     ("require-hashes", "yes", "Remove it"),
@@ -178,8 +177,8 @@ def test_every_refused_option_is_refused():
 
 def test_refusals_see_only_effective_values(tmp_path):
     path = conf(tmp_path, "pip.conf", "[global]\nno-index = true\n[install]\nno-index = false\n")
-    assert settings([path]).index_url == _pipconfig.DEFAULT_INDEX_URL
-    assert settings([path], PIP_NO_INDEX="off").index_url == _pipconfig.DEFAULT_INDEX_URL
+    assert settings([path]).index_url == _pipconfig.default_index_url()
+    assert settings([path], PIP_NO_INDEX="off").index_url == _pipconfig.default_index_url()
     with pytest.raises(PyMigrateError, match="PIP_NO_INDEX in the environment"):
         settings([path], PIP_NO_INDEX="1")
     with pytest.raises(PyMigrateError, match="not a boolean") as caught:
@@ -207,4 +206,11 @@ def test_describe_redacts_credentials(tmp_path):
     assert line == ("using index https://mirror.example.invalid/simple, extra indexes "
                     "https://extra.example.invalid/simple, find-links file:///srv/w (from %s [global])" % path)
     assert _pipconfig.describe(settings([])) == ("using index %s (from pip's default (the public index))"
-                                                 % _pipconfig.DEFAULT_INDEX_URL)
+                                                 % _pipconfig.default_index_url())
+
+
+def test_cert_becomes_the_ca_bundle(tmp_path):
+    path = conf(tmp_path, "pip.conf", "[global]\ncert = /etc/ssl/corp.pem\n")
+    assert settings([path]).ca_bundle == "/etc/ssl/corp.pem"
+    assert settings([path], PIP_CERT="/etc/ssl/other.pem").ca_bundle == "/etc/ssl/other.pem"
+    assert settings([]).ca_bundle is None
