@@ -10,6 +10,7 @@ plugin_utils/_bundle.py.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from ansible.utils.display import Display
@@ -17,18 +18,19 @@ from ansible.utils.display import Display
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _survey
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import BuilderInput, HostInput, build_bundle
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient, index_config
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     PyMigrateError,
     check_controller_libraries,
     parse_time,
 )
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._pipconfig import choose_indexes
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import (
     reported_facts,
     target_from_declaration,
     target_from_facts,
 )
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import wanted_sets_for_host
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import wanted_sets_for_host, with_constraints
 
 display = Display()
 
@@ -49,7 +51,7 @@ class ActionModule(ControllerActionBase):
         bundle_dir=dict(type="path", required=True),
         hosts=dict(type="list", elements="str"),
         survey_file=dict(type="path"),
-        index_url=dict(type="str", required=True),
+        index_url=dict(type="str"),
         extra_index_urls=dict(type="list", elements="str", default=[]),
         index_username=dict(type="str"),
         index_password=dict(type="str", no_log=True),
@@ -86,9 +88,13 @@ class ActionModule(ControllerActionBase):
                 skipped.append(name)
                 continue
             hosts.append(HostInput(name, wanted_sets_for_host(name, variables), target))
-        indexes = [index_config(params["index_url"], params["index_username"], params["index_password"],
-                                params["index_token"])] + [index_config(url) for url in params["extra_index_urls"]]
-        client = IndexClient(indexes, ca_bundle=params["ca_bundle"], workers=params["workers"],
+        choice = choose_indexes(params["index_url"], params["extra_index_urls"], username=params["index_username"],
+                                password=params["index_password"], token=params["index_token"],
+                                ca_bundle=params["ca_bundle"])
+        display.display("pymigrate bundle: " + choice.description)
+        if choice.constraints:
+            hosts = [dataclasses.replace(item, envs=with_constraints(item.envs, choice.constraints)) for item in hosts]
+        client = IndexClient(choice.indexes, ca_bundle=choice.ca_bundle, workers=params["workers"],
                              cache_dir=os.path.join(params["bundle_dir"], ".cache"))
         try:
             inventory = task_vars.get("groups", {}).get("all", [])

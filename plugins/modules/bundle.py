@@ -59,13 +59,20 @@ options:
     description: Survey file carried out of the enclave (see C(docs/survey-format.md)); its facts replace live ones.
     type: path
   index_url:
-    description: The primary package index (PEP 503/691 simple API), usually your mirror.
+    description:
+      - The primary package index (PEP 503/691 simple API), usually your mirror; a C(file://) URL or an absolute
+        path names a local directory index.
+      - When not set, the indexes C(pip install) would use on the control node - its configuration files and
+        C(PIP_*) environment variables, as pip reads them (index-url, extra-index-url including C(file://) local
+        indexes, find-links directories, constraint files, cert as the CA bundle), else pip's default index; the
+        run says which it used. A pip setting the collection does not follow (no-index, trusted-host, proxy,
+        client-cert, require-hashes, only-binary, no-binary, pre, find-links URLs, ...) fails naming the setting,
+        where it was made and its value.
     type: str
-    required: true
   extra_index_urls:
     description:
-      - Further indexes, consulted in order. The first index that knows a project supplies all of its files
-        (no dependency confusion).
+      - Further indexes, consulted in order (C(file://) local directory indexes too). The first index that knows a
+        project supplies all of its files (no dependency confusion).
     type: list
     elements: str
     default: []

@@ -38,7 +38,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
     Builder,
     SdistBuilder,
 )
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, missing_files
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, missing_files, store_path
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Requirement, canonicalize_name
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._lockfile import (
@@ -274,6 +274,7 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
             return {"changed": False, "pending_builds": builds, "serial": (previous or {}).get("serial"),
                     "profiles": {}, "fetched": [], "changes": {}, "diff": {}, "bundle_dir": bundle_dir,
                     "kept_hosts": []}
+        resolved = _with_sizes(resolved, bundle_dir, client, fetch=not check_mode, workers=workers)
         manifest = _manifest.new([redact(index.base) for index in client.indexes],
                                  uploaded_prior_to.isoformat() if uploaded_prior_to else None)
         for profile in profiles:
@@ -309,6 +310,24 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
         return result
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _with_sizes(resolved: dict, bundle_dir: str, client, *, fetch: bool, workers: int) -> dict:
+    """Pins whose index gave no size (a PEP 503 HTML page without PEP 700 data) get the size of the file in the
+    store, fetched first if need be (outside check mode): locks and host pushes state every file's size."""
+    unsized = [pin.file for pins, installer in resolved.values() for pin in list(pins) + [installer]
+               if pin.file.size is None]
+    if not unsized:
+        return resolved
+    if fetch:
+        fetch_all(unsized, bundle_dir, client, max_workers=workers)
+
+    def sized(pin):
+        path = store_path(bundle_dir, pin.file)
+        if pin.file.size is not None or not os.path.isfile(path):
+            return pin
+        return dataclasses.replace(pin, file=dataclasses.replace(pin.file, size=os.path.getsize(path)))
+    return {name: ([sized(pin) for pin in pins], sized(installer)) for name, (pins, installer) in resolved.items()}
 
 
 def _carried_components(bundle_dir: str, components: list, carried: set) -> list:

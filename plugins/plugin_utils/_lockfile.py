@@ -68,7 +68,8 @@ def render_pylock(profile: Profile, pins: t.Sequence[Pin]) -> str:
         wheel = {"name": pin.file.filename, "path": store_relpath(pin.file.sha256, pin.file.filename)}
         if pin.file.upload_time:
             wheel["upload-time"] = pin.file.upload_time
-        wheel["size"] = pin.file.size
+        if pin.file.size is not None:  # unknown only in check mode, for a file the index gave no size of
+            wheel["size"] = pin.file.size
         wheel["hashes"] = {"sha256": pin.file.sha256}
         lines.append("wheels = [%s]" % _toml_value(wheel))
         if pin.built_from:  # PEP 751 leaves [packages.tool] to tools: the sdist this wheel was built from, and where

@@ -25,8 +25,10 @@ import os
 import sys
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import index_config, local_source, redact
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Requirement
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._reqfile import as_layer, read_requirements_file
 
 DEFAULT_SOURCE = "pip's default (the public index)"
 SECTIONS = ("global", "install")
@@ -195,3 +197,47 @@ def describe(settings: PipIndexSettings) -> str:
     if settings.constraints:
         text += ", constraints %s" % ", ".join(settings.constraints)
     return "%s (from %s)" % (text, settings.source)
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexChoice:
+    """The sources a bundle build reads, and what the run says about them."""
+
+    indexes: list
+    ca_bundle: str | None
+    constraints: dict  # {name: specifier} from pip's constraint files, applied to every environment
+    description: str
+
+
+def source(url: str, flat: bool = False, username=None, password=None, token=None):
+    """An index URL (credentials inside it become its auth), or a local directory (a path or file:// URL): a PEP 503
+    directory index, or with ``flat`` a find-links directory."""
+    if flat or url.startswith(("file:", "/")):
+        return local_source(url, flat=flat)
+    return index_config(url, username, password, token)
+
+
+def choose_indexes(index_url: str | None, extra_index_urls: t.Sequence[str] = (), *, username=None, password=None,
+                   token=None, ca_bundle: str | None = None, environ: t.Mapping[str, str] | None = None) -> IndexChoice:
+    """The given pymigrate_index_url (pip's configuration is then not read at all), else the indexes, find-links,
+    constraints and CA bundle ``pip install`` would use on the control node."""
+    if index_url:
+        indexes = [source(index_url, False, username, password, token)] + [source(url) for url in extra_index_urls]
+        return IndexChoice(indexes, ca_bundle, {}, "using index %s (pymigrate_index_url)" % redact(index_url))
+    settings = pip_index_settings(environ)
+    for link in settings.find_links:
+        if "://" in link and not link.startswith("file:"):
+            raise PyMigrateError("pip's configuration sets find-links to a URL, which the collection does not support "
+                                 "(only local directories)", var="find-links", value=redact(link),
+                                 hint="Serve it as an index and set pymigrate_index_url" + _SKIP)
+    indexes = ([source(settings.index_url, False, username, password, token)]
+               + [source(url) for url in list(settings.extra_index_urls) + list(extra_index_urls)]
+               + [source(link, flat=True) for link in settings.find_links])
+    constraints: dict = {}
+    for path in settings.constraints:
+        # A constraints file's lines are constraints, also those it includes with -r.
+        requirements, specs = as_layer(read_requirements_file(path, host="the control node",
+                                                              var="pip's constraint setting"))
+        for name, spec in list(specs.items()) + [(n, str(Requirement(r).specifier)) for n, r in requirements.items()]:
+            constraints[name] = ",".join(filter(None, [constraints.get(name, ""), spec]))  # every file applies
+    return IndexChoice(indexes, ca_bundle or settings.ca_bundle, constraints, describe(settings))

@@ -255,3 +255,15 @@ def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
     if len(set(paths)) != len(paths):
         raise PyMigrateError("two environments share one path", host=host, var="pymigrate_envs", value=sorted(paths))
     return result
+
+
+def with_constraints(envs: t.Mapping, constraints: t.Mapping[str, str]) -> dict:
+    """Environments with ``constraints`` ({name: specifier}, e.g. pip's constraint files) added to their own:
+    both apply, as pip applies every constraint it is given."""
+    merged = {}
+    for name, env in envs.items():
+        own = dict(env.wanted.constraints)
+        for project, spec in constraints.items():
+            own[project] = ",".join(filter(None, [own.get(project, ""), spec]))
+        merged[name] = dataclasses.replace(env, wanted=dataclasses.replace(env.wanted, constraints=own))
+    return merged

@@ -14,13 +14,6 @@ def playbook(path, *extra):
                           env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg")))
 
 
-def test_the_index_url_is_required(tmp_path):
-    result = playbook("playbooks/bundle.yml", "-e", "pymigrate_bundle_dir=%s" % tmp_path)
-    assert result.returncode != 0
-    assert "missing required arguments: pymigrate_index_url" in result.stdout, result.stdout[-2000:]
-    assert not os.listdir(tmp_path)  # nothing was built
-
-
 def test_a_wrong_type_is_named(tmp_path):
     result = playbook("playbooks/rollout.yml", "-e", "pymigrate_keep_generations=many", "--tags", "pymigrate_push")
     assert result.returncode != 0 and "pymigrate_keep_generations" in result.stdout, result.stdout[-2000:]

@@ -250,18 +250,6 @@ def test_directory_is_unreadable(tmp_path):
     assert str(tmp_path) in str(info.value) and info.value.host == HOST and info.value.var == VAR
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file(tmp_path):
-    path = write(tmp_path, "r.txt", "alpha\n")
-    os.chmod(path, 0)
-    try:
-        with pytest.raises(PyMigrateError) as info:
-            read(path)
-    finally:
-        os.chmod(path, 0o644)
-    assert path in str(info.value) and info.value.host == HOST
-
-
 @pytest.mark.parametrize("value", ["", "  ", None, 3])
 def test_path_must_be_a_string(value):
     with pytest.raises(PyMigrateError) as info:
