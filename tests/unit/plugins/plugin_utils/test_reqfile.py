@@ -1,6 +1,5 @@
 """pip's requirements-file format read on the control node; everything refused names file, line, host and var."""
 
-import os
 
 import pytest
 
