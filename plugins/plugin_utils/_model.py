@@ -82,10 +82,14 @@ class WantedSet:
     requirements: t.Mapping[str, str]
     constraints: t.Mapping[str, str] = dataclasses.field(default_factory=dict)
     allow_prereleases: bool = False
+    # {normalized name: (sha256, ...)} from --hash options of a requirements file: only those files may be chosen
+    hashes: t.Mapping[str, tuple] = dataclasses.field(default_factory=dict)
 
     def key(self) -> tuple:
-        return (tuple(sorted(self.requirements.items())), tuple(sorted(self.constraints.items())),
-                self.allow_prereleases)
+        key = (tuple(sorted(self.requirements.items())), tuple(sorted(self.constraints.items())),
+               self.allow_prereleases)
+        # Without hashes the key (and so every profile name) stays what it was.
+        return key + (tuple(sorted(self.hashes.items())),) if self.hashes else key
 
 
 @dataclasses.dataclass

@@ -179,6 +179,10 @@ class _Provider(AbstractProvider):
         reasons, misfits = [], []
         best, best_rank, sdist = None, None, None
         for dist in dists:
+            allowed = self.wanted.hashes.get(dist.project)
+            if allowed is not None and (dist.sha256 or "").lower() not in allowed:
+                reasons.append("its sha256 is not among the --hash values of the requirements file")
+                continue
             if dist.yanked is not None and not pinned_exactly:
                 reasons.append("yanked" + (" (%s)" % dist.yanked if dist.yanked else ""))
                 continue
@@ -310,10 +314,15 @@ def target_labels(target: Target) -> tuple:
     return python, (target.tags[0].rsplit("-", 1)[-1] if target.tags else machine)
 
 
-def wanted_requirements(wanted: WantedSet) -> list:
+def wanted_requirements(wanted: WantedSet, target: Target | None = None) -> list:
+    """The wanted set as resolver requirements; one whose marker (from a requirements file) is false for the
+    target is left out, as pip leaves it out on that interpreter."""
     reqs = []
     for text in wanted.requirements.values():
         requirement = Requirement(text)
+        if requirement.marker is not None and target is not None and \
+                not requirement.marker.evaluate(dict(target.markers, extra="")):
+            continue
         reqs.append(_req(requirement, text, None))
     return reqs
 
@@ -374,7 +383,7 @@ def resolve(target: Target, wanted: WantedSet, client, *, uploaded_prior_to=None
     resolver = Resolver(provider, BaseReporter())
     where = " for profile %s" % profile if profile else ""
     try:
-        result = resolver.resolve(wanted_requirements(wanted), max_rounds=2000)
+        result = resolver.resolve(wanted_requirements(wanted, target), max_rounds=2000)
     except ResolutionImpossible as exc:
         raise PyMigrateError("cannot satisfy the wanted set%s: %s" % (where, _impossible_message(provider, exc)),
                              hint="Relax or change the pins named above")

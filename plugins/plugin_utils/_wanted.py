@@ -32,10 +32,12 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import
     canonicalize_name,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, WantedSet
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._reqfile import as_layer, read_requirements_file
 
 LAYERS = ("requirements", "group_requirements", "host_requirements")
 ENV_LAYERS = ("pymigrate_envs", "pymigrate_group_envs", "pymigrate_host_envs")
-ENV_KEYS = ("path", "python", "requirements", "constraints", "smoke_imports", "allow_prereleases")
+ENV_KEYS = ("path", "python", "requirements", "requirements_file", "constraints", "smoke_imports",
+            "allow_prereleases")
 DEFAULT_VENV_PATH = "/opt/pymigrate/venv"
 # Environments never go here: the operating system's own trees (under /usr only /usr/local is for local software).
 SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc", "/root",
@@ -134,10 +136,46 @@ def _split_requirement(host: str, var: str, item: t.Any) -> tuple:
     return requirement.name + extras, str(requirement.specifier)
 
 
+@dataclasses.dataclass(frozen=True)
+class FileLayer:
+    """A requirements file read in pip's format (_reqfile.py): its requirements (markers kept, for each target to
+    decide), constraints and --hash values."""
+
+    requirements: t.Mapping[str, str]
+    constraints: t.Mapping[str, str]
+    hashes: t.Mapping[str, tuple]
+
+
+def read_file_layer(host: str, var: str, path: t.Any) -> FileLayer:
+    if not isinstance(path, str) or not path.strip():
+        raise PyMigrateError("must be the path of a requirements file on the control node", host=host, var=var,
+                             value=path)
+    rf = read_requirements_file(os.path.expanduser(path), host=host, var=var)
+    requirements, constraints = as_layer(rf)
+    hashes = {name: tuple(sorted(h.split(":", 1)[1] for h in found))
+              for name, _text, found in list(rf.requirements) + list(rf.constraints) if found}
+    return FileLayer(requirements, constraints, hashes)
+
+
+def _with_files(host: str, hostvars: t.Mapping, layers: t.Sequence[str]) -> list:
+    """Each level's requirements file (``<var>_file``) comes just before its inline variable: inventory entries
+    override the file's, per package, at the same level."""
+    result: list = []
+    for var in layers:
+        if hostvars.get(var + "_file"):
+            result.append((var + "_file", read_file_layer(host, var + "_file", hostvars[var + "_file"])))
+        result.append((var, hostvars.get(var)))
+    return result
+
+
 def merge_layers(host: str, layers: t.Sequence[tuple]) -> dict:
-    """[(var, dict), ...] lowest first -> {normalized name: requirement string}; later layers win whole."""
+    """[(var, dict or FileLayer), ...] lowest first -> {normalized name: requirement string}; later layers win
+    whole."""
     merged: dict[str, str] = {}
     for var, value in layers:
+        if isinstance(value, FileLayer):
+            merged.update(value.requirements)
+            continue
         for project, spec in _layer_dict(host, var, value).items():
             name, requirement = _parse_entry(host, var, project, spec)
             if requirement is None:
@@ -145,6 +183,34 @@ def merge_layers(host: str, layers: t.Sequence[tuple]) -> dict:
             else:
                 merged[name] = requirement
     return merged
+
+
+def _wanted_set(host: str, layers: t.Sequence[tuple], files: t.Sequence[FileLayer], constraints: t.Mapping,
+                prereleases: bool) -> WantedSet:
+    """The merged layers, the constraints (plus -c lines of the requirements files) and the --hash values of the
+    projects that are wanted or constrained."""
+    requirements = merge_layers(host, layers)
+    constraints = dict(constraints)
+    hashes: dict = {}
+    for layer in files:
+        for name, spec in layer.constraints.items():
+            constraints.setdefault(name, spec)
+        hashes.update((name, found) for name, found in layer.hashes.items()
+                      if name in requirements or name in constraints)
+    return WantedSet(requirements, constraints, prereleases, hashes)
+
+
+def _file_constraints(host: str, layer: FileLayer) -> dict:
+    """A constraints file given as pymigrate_constraints_file: its lines are constraints (specifiers only)."""
+    constraints = dict(layer.constraints)
+    for name, text in layer.requirements.items():
+        requirement = Requirement(text)
+        if requirement.marker is not None:
+            raise PyMigrateError("a constraint with an environment marker cannot be applied per target yet",
+                                 host=host, var="pymigrate_constraints_file", value=text,
+                                 hint="Remove the marker, or constrain the hosts it applies to in their own vars")
+        constraints[name] = str(requirement.specifier)
+    return constraints
 
 
 def _constraints(host: str, var: str, value: t.Any) -> dict:
@@ -205,15 +271,21 @@ def _not_empty(host: str, var: str, wanted: WantedSet, allow_empty: bool) -> Wan
 
 def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
     """{env name: EnvSpec} for one host, from its (already Ansible-merged) variables."""
+    requirement_layers = _with_files(host, hostvars, ["pymigrate_" + layer for layer in LAYERS])
+    files = [value for _var, value in requirement_layers if isinstance(value, FileLayer)]
     global_constraints = _constraints(host, "pymigrate_constraints", hostvars.get("pymigrate_constraints"))
+    if hostvars.get("pymigrate_constraints_file"):
+        # A constraints file's lines are constraints; the inline variable wins per package.
+        constraint_file = read_file_layer(host, "pymigrate_constraints_file", hostvars["pymigrate_constraints_file"])
+        files.append(constraint_file)
+        global_constraints = dict(_file_constraints(host, constraint_file), **global_constraints)
     global_prereleases = _bool(host, "pymigrate_allow_prereleases", hostvars.get("pymigrate_allow_prereleases", False))
     global_smoke = _module_names(host, "pymigrate_smoke_imports", hostvars.get("pymigrate_smoke_imports"))
     allow_empty = _bool(host, "pymigrate_allow_empty", hostvars.get("pymigrate_allow_empty", False))
     env_layers = [(var, hostvars.get(var)) for var in ENV_LAYERS if hostvars.get(var) is not None]
     if not env_layers:
         path = _env_path(host, "pymigrate_venv_path", hostvars.get("pymigrate_venv_path", DEFAULT_VENV_PATH))
-        layers = [("pymigrate_" + layer, hostvars.get("pymigrate_" + layer)) for layer in LAYERS]
-        wanted = WantedSet(merge_layers(host, layers), global_constraints, global_prereleases)
+        wanted = _wanted_set(host, requirement_layers, files, global_constraints, global_prereleases)
         _not_empty(host, "pymigrate_requirements", wanted, allow_empty)
         return {"default": EnvSpec("default", path, None, wanted, global_smoke)}
     # Same layering for several environments: pymigrate_envs (all) -> pymigrate_group_envs ->
@@ -235,6 +307,9 @@ def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
             for key in ("path", "python", "smoke_imports", "allow_prereleases"):
                 if key in settings:
                     env[key] = (where + "." + key, settings[key])
+            if settings.get("requirements_file"):
+                file_var = where + ".requirements_file"
+                env["layers"].append((file_var, read_file_layer(host, file_var, settings["requirements_file"])))
             env["layers"].append((where + ".requirements", settings.get("requirements")))
             env["constraints"].update(_constraints(host, where + ".constraints", settings.get("constraints")))
     result = {}
@@ -248,7 +323,8 @@ def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
         if "allow_prereleases" in env:
             prereleases = _bool(host, *env["allow_prereleases"])
         smoke = _module_names(host, *env["smoke_imports"]) if "smoke_imports" in env else global_smoke
-        wanted = WantedSet(merge_layers(host, env["layers"]), env["constraints"], prereleases)
+        env_files = files + [value for _var, value in env["layers"] if isinstance(value, FileLayer)]
+        wanted = _wanted_set(host, env["layers"], env_files, env["constraints"], prereleases)
         _not_empty(host, env["layers"][0][0], wanted, allow_empty)
         result[env_name] = EnvSpec(env_name, path, python, wanted, smoke)
     paths = [spec.path for spec in result.values()]

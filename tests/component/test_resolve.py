@@ -173,3 +173,14 @@ def test_unreachable_and_forbidden_indexes_say_so(make_index):
     index.forbidden = True
     with pytest.raises(PyMigrateError, match="403 forbidden.*credentials"):
         _index.IndexClient([_index.IndexConfig(index.url)]).project_files("solo")
+
+
+def test_a_requirements_file_marker_is_the_targets_and_hashes_choose_the_file(client):
+    marked = WantedSet({"netio": "netio", "modernlib": 'modernlib; python_version < "3.11"'})
+    assert "modernlib" in pins(target("3.9"), marked, client)
+    assert "modernlib" not in pins(target("3.12"), marked, client)  # pip on 3.12 would leave it out too
+    alpha_1_0 = [f.sha256 for f in client.project_files("alpha") if f.version == "1.0"]
+    hashed = WantedSet({"alpha": "alpha"}, hashes={"alpha": tuple(alpha_1_0)})
+    assert pins(target(), hashed, client) == {"alpha": "1.0"}  # 2.0 is newer, but its hash is not allowed
+    with pytest.raises(PyMigrateError, match="sha256 is not among the --hash values"):
+        _resolve.resolve(target(), WantedSet({"alpha": "alpha==2.0"}, hashes={"alpha": tuple(alpha_1_0)}), client)

@@ -104,3 +104,48 @@ def test_bad_requirement_lists_name_host_variable_and_value(value, text):
     with pytest.raises(PyMigrateError) as err:
         _wanted.wanted_sets_for_host("web7", {"pymigrate_requirements": value})
     assert text in str(err.value) and err.value.host == "web7" and err.value.var == "pymigrate_requirements"
+
+
+def test_requirements_files_layer_all_group_host_and_inline_entries_win_at_their_level(tmp_path):
+    (tmp_path / "all.txt").write_text("# the fleet's base\nrequests>=2.31\nalpha<2  # capped\n-r more.txt\n")
+    (tmp_path / "more.txt").write_text('tomli; python_version < "3.11"\n')
+    (tmp_path / "group.txt").write_text("requests==2.31.0 --hash=sha256:%s\n" % ("ab" * 32))
+    (tmp_path / "constraints.txt").write_text("idna<4\nalpha>=1\n")
+    envs = _wanted.wanted_sets_for_host("h1", {
+        "pymigrate_requirements_file": str(tmp_path / "all.txt"),
+        "pymigrate_group_requirements_file": str(tmp_path / "group.txt"),
+        "pymigrate_host_requirements": {"alpha": "==1.0"},
+        "pymigrate_constraints_file": str(tmp_path / "constraints.txt"),
+        "pymigrate_constraints": {"idna": "<3.5"},
+    })
+    wanted = envs["default"].wanted
+    assert wanted.requirements == {"requests": "requests==2.31.0", "alpha": "alpha==1.0",
+                                   "tomli": 'tomli; python_version < "3.11"'}  # the marker is the target's to judge
+    assert wanted.constraints == {"idna": "<3.5", "alpha": ">=1"}  # the inline constraint wins for idna
+    assert wanted.hashes == {"requests": ("ab" * 32,)}
+
+
+def test_an_environment_takes_a_requirements_file_too(tmp_path):
+    (tmp_path / "api.txt").write_text("alpha>=1\nnetio\n")
+    envs = _wanted.wanted_sets_for_host("h1", {
+        "pymigrate_envs": {"api": {"path": "/opt/api", "requirements_file": str(tmp_path / "api.txt")}},
+        "pymigrate_host_envs": {"api": {"requirements": {"alpha": "==1.1"}}}})
+    assert envs["api"].wanted.requirements == {"alpha": "alpha==1.1", "netio": "netio"}
+
+
+@pytest.mark.parametrize("hostvars, var, text", [
+    ({"pymigrate_requirements_file": "/nonexistent/req.txt"}, "pymigrate_requirements_file", "/nonexistent/req.txt"),
+    ({"pymigrate_requirements_file": 3}, "pymigrate_requirements_file", "must be the path"),
+    ({"pymigrate_host_requirements_file": "FILE:-e ./local\n"}, "pymigrate_host_requirements_file", "editable"),
+    ({"pymigrate_constraints_file": 'FILE:alpha<2; python_version < "3.9"\n'}, "pymigrate_constraints_file",
+     "marker"),
+])
+def test_requirements_file_errors_name_host_variable_and_value(tmp_path, hostvars, var, text):
+    for key, value in list(hostvars.items()):
+        if isinstance(value, str) and value.startswith("FILE:"):
+            (tmp_path / "f.txt").write_text(value[len("FILE:"):])
+            hostvars[key] = str(tmp_path / "f.txt")
+    with pytest.raises(PyMigrateError) as err:
+        _wanted.wanted_sets_for_host("h7", dict(hostvars, pymigrate_requirements={"alpha": ""}))
+    assert err.value.host == "h7" and err.value.var == var, (err.value.host, err.value.var)
+    assert text in str(err.value)
