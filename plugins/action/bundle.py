@@ -62,6 +62,7 @@ class ActionModule(ControllerActionBase):
         build_timeout=dict(type="int", default=600),
         builders=dict(type="raw"),
         require_built=dict(type="bool", default=False),
+        version_policy=dict(type="str", choices=["per_profile", "uniform"], default="per_profile"),
         installer_requirement=dict(type="str", default="pip"),
         workers=dict(type="int", default=8),
         lock_timeout=dict(type="int", default=300),
@@ -106,7 +107,7 @@ class ActionModule(ControllerActionBase):
                                   keep_hosts=[h for h in inventory if h not in bundled],
                                   lock_timeout=params["lock_timeout"], build_timeout=params["build_timeout"],
                                   builders=self._builders(params["builders"], task_vars, survey),
-                                  require_built=params["require_built"],
+                                  require_built=params["require_built"], version_policy=params["version_policy"],
                                   progress=lambda line: display.display("pymigrate bundle: " + line))
         finally:
             client.close()

@@ -126,6 +126,16 @@ options:
         M(airgap.pymigrate.sdist_build) to run on the builders; the next call takes their wheels (the
         P(airgap.pymigrate.bundle#role) role does both).
     type: raw
+  version_policy:
+    description:
+      - V(per_profile) resolves each profile on its own (the newest versions each target can take).
+      - V(uniform) gives every profile of the run the same version of each project where one version fits all of
+        them (as uv's universal resolution does); where none fits, the run fails naming the project and the
+        profiles with the version each would get.
+      - Either way RV(differing_versions) lists the projects whose versions differ between profiles.
+    type: str
+    choices: [per_profile, uniform]
+    default: per_profile
   require_built:
     description: Fail instead of returning RV(pending_builds) (the role's second pass, after the builds).
     type: bool
@@ -173,6 +183,11 @@ changes:
   returned: success
   type: dict
   sample: {"web1:default": {added: [], removed: [], upgraded: ["requests 2.31.0 -> 2.32.3"], downgraded: []}}
+differing_versions:
+  description: Projects whose version differs between profiles, with the version of each profile.
+  returned: success
+  type: dict
+  sample: {requests: {cp39-manylinux_2_17_x86_64-1a2b3c4d5e: "2.32.5", cp311-manylinux_2_17_x86_64-6f7a: "2.34.2"}}
 pending_builds:
   description:
     - Builds that builder hosts must run before the bundle can be written, each with the builder, its interpreter,

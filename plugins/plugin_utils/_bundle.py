@@ -40,7 +40,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, missing_files, store_path
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Requirement, canonicalize_name
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Requirement, Version, canonicalize_name
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._lockfile import (
     diff_pins,
     render_pylock,
@@ -114,6 +114,49 @@ def resolve_profiles(profiles: t.Sequence, client, *, uploaded_prior_to=None, sd
                 progress("resolved profile %s (%d of %d): %d packages"
                          % (name, len(resolved), len(profiles), len(result[0])))
     return resolved
+
+
+def differing_versions(resolved: t.Mapping) -> dict:
+    """{project: {profile: version}} for the projects whose version is not the same in every profile holding it."""
+    versions: dict = {}
+    for name, (pins, _installer) in resolved.items():
+        for pin in pins:
+            versions.setdefault(pin.name, {})[name] = pin.version
+    return {project: by_profile for project, by_profile in sorted(versions.items())
+            if len(set(by_profile.values())) > 1}
+
+
+def resolve_uniform(profiles: t.Sequence, client, *, rounds: int = 5, **kwargs) -> dict:
+    """One version of each project across every profile where one fits all (pymigrate_version_policy: uniform).
+
+    Each round pins the projects that still differ to the lowest version chosen for any profile (the newest the most
+    constrained profile can take) as a constraint for all, and resolves again; a profile that then cannot resolve
+    shows that no single version fits it and the others, and the error names the project and the profiles."""
+    resolved = resolve_profiles(profiles, client, **kwargs)
+    aligned: dict = {}
+    for _round in range(rounds):
+        differing = differing_versions(resolved)
+        if not differing:
+            return resolved
+        for project, by_profile in differing.items():
+            aligned[project] = min(by_profile.values(), key=Version)
+        constrained = [dataclasses.replace(profile, wanted=dataclasses.replace(
+            profile.wanted, constraints=dict(profile.wanted.constraints, **{
+                project: ",".join(filter(None, [profile.wanted.constraints.get(project, ""), "==" + version]))
+                for project, version in aligned.items()}))) for profile in profiles]
+        try:
+            resolved = resolve_profiles(constrained, client, **dict(kwargs, progress=None))
+        except PyMigrateError as exc:
+            raise PyMigrateError("pymigrate_version_policy uniform: no single version of %s fits every profile (%s); "
+                                 "with %s: %s" % (", ".join(differing), "; ".join(
+                                     "%s: %s" % (project, ", ".join("%s gets %s" % item for item in sorted(by.items())))
+                                     for project, by in differing.items()),
+                                     ", ".join("%s==%s" % item for item in sorted(aligned.items())), exc.message),
+                                 var="pymigrate_version_policy", value="uniform",
+                                 hint="Use per_profile for these hosts, or pin a version every profile can take")
+    raise PyMigrateError("pymigrate_version_policy uniform: versions still differ after %d rounds (%s)"
+                         % (rounds, ", ".join(differing_versions(resolved))), var="pymigrate_version_policy",
+                         value="uniform")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,7 +261,7 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
                  uploaded_prior_to=None, build_sdists: bool = True, installer_requirement: str = "pip",
                  workers: int = 8, keep_hosts: t.Iterable[str] = (), lock_timeout: float = 300,
                  build_timeout: float = DEFAULT_BUILD_TIMEOUT, builders: t.Sequence[BuilderInput] = (),
-                 require_built: bool = False, progress=None) -> dict:
+                 require_built: bool = False, version_policy: str = "per_profile", progress=None) -> dict:
     """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict.
 
     ``keep_hosts`` (inventory hosts outside this run) keep their entries of the previous bundle. One build at a
@@ -227,7 +270,8 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
     into ``<bundle_dir>/.build-logs/`` and stop after ``build_timeout`` seconds. ``builders`` may compile sdists for
     the profiles of their own target: while any such build is still to be done, nothing is written and the result
     lists ``pending_builds`` for the ``sdist_build`` action (then build again; ``require_built`` makes a build
-    still missing then an error).
+    still missing then an error). ``version_policy`` "uniform" gives every profile the same version of each project
+    where one fits all (resolve_uniform); either way the result lists the projects whose versions differ.
     """
     profiles, envs_by_member = plan_profiles(hosts)
     if not check_mode:
@@ -239,12 +283,13 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
                              builders=match_builders(builders, profiles), require_built=require_built,
                              uploaded_prior_to=uploaded_prior_to, build_sdists=build_sdists,
                              installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts,
-                             build_timeout=build_timeout, progress=progress or (lambda line: None))
+                             build_timeout=build_timeout, version_policy=version_policy,
+                             progress=progress or (lambda line: None))
 
 
 def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, uploaded_prior_to, build_sdists,
                   installer_requirement, workers, keep_hosts, build_timeout, builders, require_built,
-                  progress) -> dict:
+                  version_policy, progress) -> dict:
     work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
     try:
         # Check mode builds sdists in the work directory only, never in the bundle's store, and keeps any build
@@ -258,8 +303,9 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
             # Known projects, revalidated in parallel: a re-run with nothing new costs one round trip, not one per page.
             client.prefetch_projects([info["project"] for info in previous.get("files", {}).values()])
         progress("resolving %d profile(s) for %d host environment(s)" % (len(profiles), len(envs_by_member)))
-        resolved = resolve_profiles(profiles, client, uploaded_prior_to=uploaded_prior_to, sdists=sdists,
-                                    installer_requirement=installer_requirement, progress=progress)
+        resolver = resolve_uniform if version_policy == "uniform" else resolve_profiles
+        resolved = resolver(profiles, client, uploaded_prior_to=uploaded_prior_to, sdists=sdists,
+                            installer_requirement=installer_requirement, progress=progress)
         if sdists is not None and sdists.pending:
             # Nothing is written until the builders' wheels are in: the second pass resolves with them.
             if require_built:
@@ -291,11 +337,16 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
         unchanged = (_manifest.equivalent(previous, manifest) and not stale
                      and all(_read_text(os.path.join(bundle_dir, name)) == text for name, text in texts.items()))
         changes, diff = changes_against(previous, manifest, envs_by_member)
+        differing = differing_versions(resolved)
+        if differing:
+            progress("versions differ between profiles: %s" % "; ".join(
+                "%s (%s)" % (project, ", ".join("%s in %s" % (v, p) for p, v in sorted(by.items())))
+                for project, by in differing.items()))
         result = {"changed": bool(to_fetch) or not unchanged, "serial": (previous or {}).get("serial"),
                   "profiles": {p.name: {"members": p.members, "packages": manifest["profiles"][p.name]["packages"]}
                                for p in profiles},
                   "fetched": [d.filename for d in to_fetch], "changes": changes, "diff": diff, "bundle_dir": bundle_dir,
-                  "kept_hosts": sorted(set(keep_hosts) & set(manifest["hosts"]))}
+                  "kept_hosts": sorted(set(keep_hosts) & set(manifest["hosts"])), "differing_versions": differing}
         if check_mode:
             manifest["serial"], manifest["created"] = result["serial"], format_time(utc_now())
             _manifest.write_proposal(bundle_dir, manifest)

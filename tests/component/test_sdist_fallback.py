@@ -2,6 +2,7 @@
 otherwise resolution falls back to older versions. Each sdist is fetched and built once per run, pure wheels only,
 with its log in a file."""
 
+import dataclasses
 import json
 import os
 
@@ -161,3 +162,31 @@ def test_eight_profiles_fetch_and_build_one_sdist_once(index, client, tmp_path):
     assert built == [{"sdist": "purenew-2.0.tar.gz", "sdist_sha256": sdist_sha256, "builder": "control node"}]
     lock = next(p for p in (tmp_path / "bundle").iterdir() if p.name.startswith("pylock.")).read_text()
     assert 'tool.airgap-pymigrate.built-from = { sdist = "purenew-2.0.tar.gz"' in lock
+
+
+def test_uniform_gives_every_profile_one_version_where_one_fits_and_names_the_project_where_none_does(make_index,
+                                                                                                       tmp_path):
+    index = make_index([release("modern", "1.0", requires_python=">=3.8"),
+                        release("modern", "2.0", requires_python=">=3.11"),
+                        release("split", "1.0", requires_python="<3.10"), release("split", "2.0", requires_python=">=3.11"),
+                        release("pip", "24.2")])
+    client = _index.IndexClient([_index.IndexConfig(index.url)])
+    env = EnvSpec("default", "/opt/pymigrate/venv", None, wanted("modern"))
+    hosts = [_bundle.HostInput("old", {"default": env}, target("3.9")),
+             _bundle.HostInput("new", {"default": env}, target("3.12"))]
+    try:
+        per_profile = _bundle.build_bundle(hosts, str(tmp_path / "a"), client, check_mode=True)
+        assert sorted(p["packages"]["modern"] for p in per_profile["profiles"].values()) == ["1.0", "2.0"]
+        assert sorted(per_profile["differing_versions"]["modern"].values()) == ["1.0", "2.0"]  # said either way
+        uniform = _bundle.build_bundle(hosts, str(tmp_path / "b"), client, check_mode=True, version_policy="uniform")
+        assert [p["packages"]["modern"] for p in uniform["profiles"].values()] == ["1.0", "1.0"]
+        assert uniform["differing_versions"] == {}
+        split = EnvSpec("default", "/opt/pymigrate/venv", None, wanted("split"))
+        with pytest.raises(PyMigrateError) as err:
+            _bundle.build_bundle([dataclasses.replace(h, envs={"default": split}) for h in hosts], str(tmp_path / "c"),
+                                 client, check_mode=True, version_policy="uniform")
+    finally:
+        client.close()
+    message = str(err.value)
+    assert "no single version of split fits every profile" in message and "gets 1.0" in message
+    assert "gets 2.0" in message and "split==1.0" in message and "(hosts: new:default)" in message
