@@ -63,6 +63,7 @@ class ActionModule(ControllerActionBase):
         builders=dict(type="raw"),
         require_built=dict(type="bool", default=False),
         version_policy=dict(type="str", choices=["per_profile", "uniform"], default="per_profile"),
+        defer_builds=dict(type="bool", default=False),
         installer_requirement=dict(type="str", default="pip"),
         workers=dict(type="int", default=8),
         lock_timeout=dict(type="int", default=300),
@@ -108,6 +109,7 @@ class ActionModule(ControllerActionBase):
                                   lock_timeout=params["lock_timeout"], build_timeout=params["build_timeout"],
                                   builders=self._builders(params["builders"], task_vars, survey),
                                   require_built=params["require_built"], version_policy=params["version_policy"],
+                                  defer_builds=params["defer_builds"],
                                   progress=lambda line: display.display("pymigrate bundle: " + line))
         finally:
             client.close()

@@ -18,8 +18,13 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import StoreError, check_relpath, file_sha256
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import record_built_wheel
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
+    StoreError,
+    check_relpath,
+    file_sha256,
+    store_relpath,
+)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import built_wheels, record_built_wheel
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 MODULE = "airgap.pymigrate.wheel_build"
@@ -42,6 +47,14 @@ class ActionModule(ActionBase):
         bundle_dir, build = params["bundle_dir"], params["build"]
         if self._task.check_mode:
             return dict(result, changed=False, skipped=True, msg="builds do not run in check mode")
+        try:
+            made = [wheel for wheel in built_wheels(bundle_dir, build["sdist_sha256"])
+                    if wheel["builder"] == build["builder"]
+                    and os.path.isfile(os.path.join(bundle_dir, store_relpath(wheel["sha256"], wheel["filename"])))]
+        except (KeyError, TypeError, StoreError) as exc:
+            raise AnsibleActionFail("build is not an entry of the bundle's pending_builds: %s" % exc)
+        if made:  # built before (an earlier deploy of the same sdist): the same wheel again, no rebuild
+            return dict(result, changed=False, wheel=made[-1])
         try:
             sources = [build["sdist"], build["pip"]] + list(build.get("build_files") or [])
             for relpath in sources:

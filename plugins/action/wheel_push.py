@@ -41,8 +41,9 @@ class ActionModule(ActionBase):
                                     "a bundle first" % (bundle_dir,))
         if args.get("files") is None:
             try:
-                manifest = _manifest.read(bundle_dir, check_mode=self._task.check_mode,
-                                          serial=int(serial) if serial not in (None, "") else None)
+                manifest = _manifest.with_builds(bundle_dir, _manifest.read(
+                    bundle_dir, check_mode=self._task.check_mode,
+                    serial=int(serial) if serial not in (None, "") else None))
                 args["files"] = _manifest.host_files(manifest, host)
                 result.update(envs=_manifest.host_envs(manifest, host), serial=manifest.get("serial"))
                 # The host checks each environment's path and interpreter in the same call, before any file moves.

@@ -18,7 +18,8 @@ def _wrap(function):
     def filter_function(manifest_or_bundle_dir, host, check_mode=False):
         try:
             if isinstance(manifest_or_bundle_dir, str):
-                manifest_or_bundle_dir = _manifest.read(os.path.expanduser(manifest_or_bundle_dir), check_mode)
+                bundle_dir = os.path.expanduser(manifest_or_bundle_dir)
+                manifest_or_bundle_dir = _manifest.with_builds(bundle_dir, _manifest.read(bundle_dir, check_mode))
             if not isinstance(manifest_or_bundle_dir, dict):
                 raise AnsibleFilterError("%s expects a bundle directory or a parsed bundle manifest (a dict), got %s"
                                          % (function.__name__, type(manifest_or_bundle_dir).__name__))

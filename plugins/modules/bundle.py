@@ -136,6 +136,14 @@ options:
     type: str
     choices: [per_profile, uniform]
     default: per_profile
+  defer_builds:
+    description:
+      - For builders this control node cannot reach (a bundle built outside from a survey) - write the bundle with
+        the pending builds in its manifest and their sdists, build requirements and pip in its store, so that they
+        cross the gap in the archive; C(deploy.yml) runs them on the builders inside after the import, and the hosts
+        of each profile get the wheel its builder made.
+    type: bool
+    default: false
   require_built:
     description: Fail instead of returning RV(pending_builds) (the role's second pass, after the builds).
     type: bool

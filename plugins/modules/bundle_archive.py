@@ -140,6 +140,14 @@ bundle_dir:
   description: The bundle directory to roll out after an import (C(<store_dir>/current)).
   returned: O(state=imported)
   type: str
+builds:
+  description:
+    - The sdist builds the bundle leaves to builder hosts inside (built outside from a survey, whose builders the
+      outside cannot reach), each as M(airgap.pymigrate.sdist_build) takes it; C(deploy.yml) runs them before the
+      rollout. Empty when the bundle carries wheels only.
+  returned: O(state=imported)
+  type: list
+  elements: dict
 key_id:
   description: Id of the key (first 16 hex digits of the sha256 of the raw public key).
   returned: O(state=keypair) or O(state=exported)

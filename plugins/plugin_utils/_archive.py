@@ -280,15 +280,17 @@ def import_archive(archive_path: str, store_dir: str, trusted_keys: t.Sequence, 
             raise PyMigrateError("the archive ended before %d declared member(s) arrived, first %s: it is truncated"
                                  % (len(missing), missing[0]))
         _check_bundle(index, work, store_dir)
+        # sdists the bundle leaves to builder hosts inside (deploy.yml builds them before the rollout).
+        builds = _manifest.carried_builds(_manifest.read(work))
         if state.get("serial") == index["serial"] and state.get("digest") == digest:
             return {"changed": False, "serial": index["serial"], "kind": index["kind"], "files_added": 0,
-                    "bundle_dir": os.path.join(store_dir, "current"), "msg": "already imported"}
+                    "bundle_dir": os.path.join(store_dir, "current"), "msg": "already imported", "builds": builds}
         if check_mode:
-            return {"changed": True, "serial": index["serial"], "kind": index["kind"],
+            return {"changed": True, "serial": index["serial"], "kind": index["kind"], "builds": builds,
                     "files_added": _count_new(index, store_dir), "bundle_dir": os.path.join(store_dir, "current")}
         added = _commit(index, work, store_dir, digest, now)
         return {"changed": True, "serial": index["serial"], "kind": index["kind"], "files_added": added,
-                "bundle_dir": os.path.join(store_dir, "current")}
+                "bundle_dir": os.path.join(store_dir, "current"), "builds": builds}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -421,6 +423,10 @@ def _commit(index, work, store_dir, digest, now) -> int:
         if not member["path"].startswith("files/"):
             os.replace(os.path.join(work, member["path"]), os.path.join(bundle, member["path"]))
     os.symlink(os.path.join("..", "..", "files"), os.path.join(bundle, "files"))  # one store for every bundle
+    # What builder hosts inside built from carried sdists outlives the serial: a later bundle of the same sdist
+    # installs the same wheel rather than a rebuild.
+    os.makedirs(os.path.join(store_dir, "built"), exist_ok=True)
+    os.symlink(os.path.join("..", "..", "built"), os.path.join(bundle, "built"))
     temp = os.path.join(store_dir, ".current-%d" % os.getpid())
     os.symlink(os.path.join("bundles", str(index["serial"])), temp)
     os.replace(temp, os.path.join(store_dir, "current"))

@@ -235,13 +235,8 @@ class SdistBuilder:
 
     def _built_wheel(self, sdist: DistFile, target) -> SdistVerdict | None:
         """A wheel a builder made from ``sdist`` that fits ``target`` and is in the store with its recorded hash."""
-        try:
-            with open(os.path.join(self.built_dir, "%s.json" % sdist.sha256)) as handle:
-                record = json.load(handle)
-        except (OSError, ValueError):
-            return None
         supported = set(target.tags)
-        for wheel in record.get("wheels", []):
+        for wheel in built_wheels(os.path.dirname(self.built_dir), t.cast(str, sdist.sha256)):
             try:
                 tags = {str(tag) for tag in parse_wheel_filename(wheel["filename"])[3]}
                 path = os.path.join(os.path.dirname(self.built_dir), store_relpath(wheel["sha256"], wheel["filename"]))
@@ -319,6 +314,17 @@ class SdistBuilder:
                                            index_url=sdist.index_url),
                             built_from={"sdist": sdist.filename, "sdist_sha256": sdist.sha256,
                                         "builder": "control node", "built_at": None})
+
+
+def built_wheels(bundle_dir: str, sdist_sha256: str) -> list:
+    """The wheels recorded as built from the sdist ``sdist_sha256`` in ``<bundle_dir>/built/`` (newest last)."""
+    try:
+        with open(os.path.join(bundle_dir, BUILT_DIR, "%s.json" % sdist_sha256)) as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return []
+    return [wheel for wheel in record.get("wheels", []) if isinstance(wheel, dict)
+            and {"filename", "sha256", "size", "builder"} <= set(wheel)]
 
 
 def record_built_wheel(bundle_dir: str, build: dict, filename: str, local_path: str) -> dict:

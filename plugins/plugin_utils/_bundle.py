@@ -211,6 +211,8 @@ def plan_builds(pending: t.Mapping, client, bundle_dir: str, *, check_mode: bool
         build["build_files"] = sorted(path for name, path in paths.items() if name != "pip" or "pip" in requested)
         # Without build requirements there is nothing to isolate the build from.
         build["isolated"] = bool(entry["build_requires"])
+        build["records"] = dict(_manifest.file_record(pin.file) for pin in pins)  # for a manifest that carries it
+        build["target_key"] = target.key()
         if not check_mode:
             fetch_all([p.file for p in pins], bundle_dir, client)
         builds.append(build)
@@ -261,7 +263,8 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
                  uploaded_prior_to=None, build_sdists: bool = True, installer_requirement: str = "pip",
                  workers: int = 8, keep_hosts: t.Iterable[str] = (), lock_timeout: float = 300,
                  build_timeout: float = DEFAULT_BUILD_TIMEOUT, builders: t.Sequence[BuilderInput] = (),
-                 require_built: bool = False, version_policy: str = "per_profile", progress=None) -> dict:
+                 require_built: bool = False, version_policy: str = "per_profile", defer_builds: bool = False,
+                 progress=None) -> dict:
     """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict.
 
     ``keep_hosts`` (inventory hosts outside this run) keep their entries of the previous bundle. One build at a
@@ -272,6 +275,8 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
     lists ``pending_builds`` for the ``sdist_build`` action (then build again; ``require_built`` makes a build
     still missing then an error). ``version_policy`` "uniform" gives every profile the same version of each project
     where one fits all (resolve_uniform); either way the result lists the projects whose versions differ.
+    ``defer_builds`` (builders out of reach of this control node): the bundle is written with the pending builds in
+    its manifest and their files in its store, for deploy.yml to run inside.
     """
     profiles, envs_by_member = plan_profiles(hosts)
     if not check_mode:
@@ -283,13 +288,13 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
                              builders=match_builders(builders, profiles), require_built=require_built,
                              uploaded_prior_to=uploaded_prior_to, build_sdists=build_sdists,
                              installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts,
-                             build_timeout=build_timeout, version_policy=version_policy,
+                             build_timeout=build_timeout, version_policy=version_policy, defer_builds=defer_builds,
                              progress=progress or (lambda line: None))
 
 
 def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, uploaded_prior_to, build_sdists,
                   installer_requirement, workers, keep_hosts, build_timeout, builders, require_built,
-                  version_policy, progress) -> dict:
+                  version_policy, defer_builds, progress) -> dict:
     work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
     try:
         # Check mode builds sdists in the work directory only, never in the bundle's store, and keeps any build
@@ -306,8 +311,10 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
         resolver = resolve_uniform if version_policy == "uniform" else resolve_profiles
         resolved = resolver(profiles, client, uploaded_prior_to=uploaded_prior_to, sdists=sdists,
                             installer_requirement=installer_requirement, progress=progress)
+        deferred: list = []
         if sdists is not None and sdists.pending:
-            # Nothing is written until the builders' wheels are in: the second pass resolves with them.
+            # Nothing is written until the builders' wheels are in (the second pass resolves with them), unless the
+            # builders are out of reach (a survey from inside the enclave): then the bundle carries the builds.
             if require_built:
                 missing = ", ".join("%s on %s" % (entry["filename"], entry["builder"])
                                     for entry, _target in sdists.pending.values())
@@ -315,17 +322,23 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
                                      % missing, var="pymigrate_builders",
                                      hint="Check that each builder's Python and platform equal its profile's")
             builds = plan_builds(sdists.pending, client, bundle_dir, check_mode=check_mode)
-            progress("%d sdist build(s) wait for builder hosts: %s" % (len(builds), ", ".join(
-                "%s on %s" % (build["filename"], build["builder"]) for build in builds)))
-            return {"changed": False, "pending_builds": builds, "serial": (previous or {}).get("serial"),
-                    "profiles": {}, "fetched": [], "changes": {}, "diff": {}, "bundle_dir": bundle_dir,
-                    "kept_hosts": []}
+            named = ", ".join("%s on %s" % (build["filename"], build["builder"]) for build in builds)
+            if not defer_builds:
+                progress("%d sdist build(s) wait for builder hosts: %s" % (len(builds), named))
+                return {"changed": False, "pending_builds": [_manifest.build_entry(build) for build in builds],
+                        "serial": (previous or {}).get("serial"), "profiles": {}, "fetched": [], "changes": {},
+                        "diff": {}, "bundle_dir": bundle_dir, "kept_hosts": []}
+            deferred = builds
+            progress("%d sdist build(s) carried in the bundle for builder hosts inside: %s" % (len(builds), named))
         resolved = _with_sizes(resolved, bundle_dir, client, fetch=not check_mode, workers=workers)
         manifest = _manifest.new([redact(index.base) for index in client.indexes],
                                  uploaded_prior_to.isoformat() if uploaded_prior_to else None)
         for profile in profiles:
             pins, installer = resolved[profile.name]
-            _manifest.add_profile(manifest, profile, pins, installer, envs_by_member)
+            sdists_of_profile = {pin.file.sha256 for pin in pins if not pin.file.filename.endswith(".whl")}
+            _manifest.add_profile(manifest, profile, pins, installer, envs_by_member,
+                                  builds=[build for build in deferred if build["sdist_sha256"] in sdists_of_profile
+                                          and build["target_key"] == profile.target.key()])
         carried = _manifest.carry_over(previous, manifest, keep_hosts)
         all_files = [pin.file for pins, installer in resolved.values() for pin in list(pins) + [installer]]
         to_fetch = missing_files(all_files, bundle_dir)

@@ -90,12 +90,12 @@ def local_source(location: str, flat: bool = False) -> IndexConfig:
     return IndexConfig("file://" + urllib.parse.quote(path.rstrip("/") + "/"), flat=flat)
 
 
-class _FileAdapter(requests.adapters.BaseAdapter):
+class _FileAdapter:
     """file:// for requests: files as they are; a project page of a directory index from its index.html or
-    its file listing; a project page of a flat find-links directory made from the files named for the project."""
+    its file listing; a project page of a flat find-links directory made from the files named for the project.
+    (requests needs only send() and close() of an adapter; no base class, so the module imports without requests.)"""
 
     def __init__(self, flat_roots: t.Iterable[str]):
-        super().__init__()
         self.flat_roots = tuple(flat_roots)
 
     def send(self, request, **kwargs):

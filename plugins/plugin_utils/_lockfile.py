@@ -71,7 +71,10 @@ def render_pylock(profile: Profile, pins: t.Sequence[Pin]) -> str:
         if pin.file.size is not None:  # unknown only in check mode, for a file the index gave no size of
             wheel["size"] = pin.file.size
         wheel["hashes"] = {"sha256": pin.file.sha256}
-        lines.append("wheels = [%s]" % _toml_value(wheel))
+        if pin.file.filename.endswith(".whl"):
+            lines.append("wheels = [%s]" % _toml_value(wheel))
+        else:  # an sdist a builder host inside builds (PEP 751 packages.sdist); the manifest names the builder
+            lines.append("sdist = %s" % _toml_value(wheel))
         if pin.built_from:  # PEP 751 leaves [packages.tool] to tools: the sdist this wheel was built from, and where
             built = {k.replace("_", "-"): v for k, v in pin.built_from.items() if v is not None}
             lines.append("tool.airgap-pymigrate.built-from = %s" % _toml_value(built))

@@ -13,12 +13,14 @@ install, rollback, export and import read it through here.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath, write_atomic
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import packages_lock_id
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import built_wheels
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import COLLECTION_VERSION, PyMigrateError
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import SBOM_FILE
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import describe
@@ -46,8 +48,17 @@ def file_record(dist) -> tuple:
         "filename": dist.filename}
 
 
-def add_profile(manifest: dict, profile, pins: t.Sequence, installer, envs_by_member: t.Mapping) -> None:
-    """Record one resolved profile: its files, its lock names, and each member host environment."""
+def build_entry(build: t.Mapping) -> dict:
+    """A pending sdist build as the manifest and the bundle's result carry it (JSON: no in-memory keys)."""
+    return {k: v for k, v in build.items() if k not in ("records", "target_key")}
+
+
+def add_profile(manifest: dict, profile, pins: t.Sequence, installer, envs_by_member: t.Mapping,
+                builds: t.Sequence = ()) -> None:
+    """Record one resolved profile: its files, its lock names, each member host environment, and the sdist builds
+    it leaves to builder hosts inside (their build requirements and pip travel as files of the bundle)."""
+    for build in builds:
+        manifest["files"].update(build["records"])
     installer_path, record = file_record(installer.file)
     manifest["files"][installer_path] = record
     files = []
@@ -62,6 +73,8 @@ def add_profile(manifest: dict, profile, pins: t.Sequence, installer, envs_by_me
         "lock": "pylock.%s.toml" % profile.name, "requirements": "requirements.%s.txt" % profile.name,
         "packages": {pin.name: pin.version for pin in pins}, "files": sorted(files), "installer": installer_path,
     }
+    if builds:
+        manifest["profiles"][profile.name]["builds"] = [build_entry(build) for build in builds]
     for member in profile.members:
         host, env = envs_by_member[member]
         manifest["hosts"].setdefault(host, {})[env.name] = {
@@ -190,9 +203,46 @@ def _host_envs(manifest: t.Mapping, host: str) -> dict:
 
 def _profile(manifest: t.Mapping, name: str, host: str) -> dict:
     try:
-        return manifest["profiles"][name]
+        profile = manifest["profiles"][name]
     except KeyError:
         raise PyMigrateError("host %s refers to profile %s, which the bundle lacks" % (host, name))
+    waiting = [build for build in profile.get("builds", []) if not build.get("wheel")]
+    if waiting:
+        raise PyMigrateError("host %s: profile %s waits for sdist builds on builder hosts (%s)" % (
+            host, name, ", ".join("%s on %s" % (build["filename"], build["builder"]) for build in waiting)),
+            hint="deploy.yml runs them after the import (airgap.pymigrate.sdist_build); check that the builders "
+                 "are reachable")
+    return profile
+
+
+def carried_builds(manifest: t.Mapping) -> list:
+    """Every sdist build the bundle's profiles leave to builder hosts, each (sdist, builder) once."""
+    builds: dict = {}
+    for profile in (manifest.get("profiles") or {}).values():
+        for build in profile.get("builds", []):
+            builds.setdefault((build["sdist_sha256"], build["builder"]), build)
+    return [builds[key] for key in sorted(builds)]
+
+
+def with_builds(bundle_dir: str, manifest: dict) -> dict:
+    """The manifest with the wheels builder hosts made (``built/`` records) in place of the sdists its profiles
+    carried for them; a build not made yet stays marked, and the hosts of its profile wait (``_profile``)."""
+    manifest = copy.deepcopy(manifest)
+    for profile in manifest.get("profiles", {}).values():
+        for build in profile.get("builds", []):
+            made = [w for w in built_wheels(bundle_dir, build["sdist_sha256"]) if w["builder"] == build["builder"]]
+            if not made:
+                continue
+            wheel = made[-1]
+            relpath = store_relpath(wheel["sha256"], wheel["filename"])
+            build["wheel"] = relpath
+            profile["files"] = sorted(relpath if path == build["sdist"] else path for path in profile["files"])
+            manifest["files"][relpath] = {
+                "size": wheel["size"], "sha256": wheel["sha256"], "project": build["project"],
+                "version": build["version"], "filename": wheel["filename"],
+                "built_from": {"sdist": build["filename"], "sdist_sha256": build["sdist_sha256"],
+                               "builder": wheel["builder"], "built_at": wheel.get("built_at")}}
+    return manifest
 
 
 def _file_entry(manifest: t.Mapping, relpath: str) -> dict:

@@ -178,7 +178,7 @@ def _expand(line: str, path: str, lineno: int, raw: str, host: str, var: str) ->
 
 
 def _hash(value: str, path: str, lineno: int, raw: str, host: str, var: str) -> str:
-    algorithm, _, digest = value.partition(":")
+    algorithm, _sep, digest = value.partition(":")
     algorithm = algorithm.lower()
     if algorithm not in HASH_ALGORITHMS:
         problem = ("hash algorithm %s is not accepted, only sha256" % algorithm if algorithm in KNOWN_HASH_ALGORITHMS
@@ -303,7 +303,7 @@ class _Reader:
             names = " -> ".join(chain + (path,))
             # Only an include can close a cycle: the first file has an empty chain.
             raise _where_error("include cycle: %s" % names, include or (path, 0, ""), self.host, self.var,
-                              hint="Remove one of the -r/-c lines")
+                               hint="Remove one of the -r/-c lines")
         chain = chain + (path,)
         text = _read(path, self.host, self.var, include)
         for lineno, joined in _logical_lines(text):
@@ -333,8 +333,8 @@ class _Reader:
         old = seen[2]
         what = "different hashes" if seen[0] == text else "different specs"
         raise _where_error("%s %s is listed twice with %s: %r at %s line %d and %r here"
-                          % (kind, name, what, old[2], old[0], old[1], where[2]), where, self.host, self.var,
-                          hint="Keep one line for %s" % name)
+                           % (kind, name, what, old[2], old[0], old[1], where[2]), where, self.host, self.var,
+                           hint="Keep one line for %s" % name)
 
 
 def read_requirements_file(path: str, *, host: str, var: str, base_dir: t.Optional[str] = None) -> RequirementsFile:
@@ -366,9 +366,9 @@ def as_layer(rf: RequirementsFile) -> tuple[dict, dict]:
     WantedSet.constraints. Hashes are not part of a layer. A constraint keeps only its specifier (extras are
     dropped: they mean nothing to a constraint); a constraint with a marker is refused, since a layer holds one
     specifier per project for every target."""
-    requirements = {name: text for name, text, _ in rf.requirements}
+    requirements = {name: text for name, text, _hashes in rf.requirements}
     constraints = {}
-    for name, text, _ in rf.constraints:
+    for name, text, _hashes in rf.constraints:
         requirement = Requirement(text)
         if requirement.marker is not None:
             path, lineno, raw = rf.origin("constraint", name)

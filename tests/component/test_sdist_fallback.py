@@ -164,8 +164,8 @@ def test_eight_profiles_fetch_and_build_one_sdist_once(index, client, tmp_path):
     assert 'tool.airgap-pymigrate.built-from = { sdist = "purenew-2.0.tar.gz"' in lock
 
 
-def test_uniform_gives_every_profile_one_version_where_one_fits_and_names_the_project_where_none_does(make_index,
-                                                                                                       tmp_path):
+def test_uniform_gives_every_profile_one_version_where_one_fits_and_names_the_project_where_none_does(
+        make_index, tmp_path):
     index = make_index([release("modern", "1.0", requires_python=">=3.8"),
                         release("modern", "2.0", requires_python=">=3.11"),
                         release("split", "1.0", requires_python="<3.10"), release("split", "2.0", requires_python=">=3.11"),

@@ -81,7 +81,7 @@ def test_comments_and_blank_lines(tmp_path):
                  "   # indented comment\n"
                  "alpha==1  # trailing comment\n"
                  "beta\t# tab then hash\n")
-    assert [name for name, _, _ in read(path).requirements] == ["alpha", "beta"]
+    assert [entry[0] for entry in read(path).requirements] == ["alpha", "beta"]
 
 
 def test_hash_without_whitespace_is_not_a_comment(tmp_path):
@@ -118,7 +118,7 @@ def test_a_comment_line_ends_a_continuation_as_pip_does(tmp_path):
 def test_comments_are_stripped_after_joining(tmp_path):
     # "# x \" does not end with a comment match at its start, so it continues; the comment then eats the rest.
     path = write(tmp_path, "r.txt", "alpha  # note \\\nbeta\ngamma\n")
-    assert [name for name, _, _ in read(path).requirements] == ["alpha", "gamma"]
+    assert [entry[0] for entry in read(path).requirements] == ["alpha", "gamma"]
 
 
 def test_backslash_on_the_last_line(tmp_path):
@@ -150,7 +150,7 @@ def test_undecodable_file_is_refused(tmp_path):
 def test_requirement_includes_every_spelling(tmp_path, line):
     write(tmp_path, "sub/more.txt", "beta\n")
     path = write(tmp_path, "r.txt", "alpha\n%s\ngamma\n" % line)
-    assert [name for name, _, _ in read(path).requirements] == ["alpha", "beta", "gamma"]
+    assert [entry[0] for entry in read(path).requirements] == ["alpha", "beta", "gamma"]
 
 
 def test_includes_are_relative_to_the_including_file(tmp_path):
@@ -159,7 +159,7 @@ def test_includes_are_relative_to_the_including_file(tmp_path):
     write(tmp_path, "a/b.txt", "-r b/c.txt\n")
     path = write(tmp_path, "top.txt", "-r a/b.txt\n")
     rf = read(path)
-    assert [name for name, _, _ in rf.requirements] == ["gamma", "delta"]
+    assert [entry[0] for entry in rf.requirements] == ["gamma", "delta"]
     assert rf.origin("requirement", "delta") == (str(tmp_path / "a" / "d.txt"), 1, "delta")
 
 
