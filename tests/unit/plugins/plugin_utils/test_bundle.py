@@ -136,3 +136,19 @@ def test_progress_says_what_the_build_does(tmp_path):
     again = []
     build(tmp_path, [host("a"), host("b", python="3.12")], progress=again.append)
     assert again[-1] == "nothing changed: the bundle stays at serial 1"
+
+
+def test_builders_serve_the_profiles_of_their_own_facts_and_a_map_is_checked():
+    profiles, _members = _bundle.plan_profiles([host("a"), host("b", python="3.12")])
+    by_python = {p.target.markers["python_version"]: p for p in profiles}
+    target_311 = _targets.target_from_declaration({"python": "3.11"})
+    grouped = _bundle.match_builders([_bundle.BuilderInput("b1", target_311, "/usr/bin/python3.11")], profiles)
+    assert list(grouped) == [by_python["3.11"].target.key()] and grouped[target_311.key()].host == "b1"
+    named = _bundle.match_builders([_bundle.BuilderInput("b1", target_311, "/usr/bin/python3.11",
+                                                         by_python["3.11"].name)], profiles)
+    assert named == grouped
+    with pytest.raises(PyMigrateError, match="no profile of this run is named nope") as err:
+        _bundle.match_builders([_bundle.BuilderInput("b1", target_311, "/p", "nope")], profiles)
+    assert err.value.var == "pymigrate_builders" and by_python["3.12"].name in str(err.value)
+    with pytest.raises(PyMigrateError, match="builder b1 cannot build for profile %s" % by_python["3.12"].name):
+        _bundle.match_builders([_bundle.BuilderInput("b1", target_311, "/p", by_python["3.12"].name)], profiles)
