@@ -13,7 +13,7 @@ export PIP_CONFIG_FILE := /dev/null
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: dev system-deps demo test unit component sanity lint integration bench clean build changelog docs
+.PHONY: dev system-deps demo test unit component sanity lint integration compat bench clean build ee changelog docs
 
 dev: system-deps $(STAMP) .collections/ansible_collections/airgap/pymigrate
 
@@ -33,7 +33,7 @@ $(STAMP): requirements-dev.txt
 demo: dev
 	$(BIN)/python tests/tools/demo.py
 
-test: dev unit component sanity lint integration
+test: dev unit component sanity lint integration compat
 
 unit: dev
 	$(BIN)/python -m pytest tests/unit -q
@@ -52,6 +52,20 @@ lint: dev
 integration: dev
 	$(BIN)/python -m pytest tests/integration -q -m "not network"
 
+# The oldest ansible-core the collection supports (meta/runtime.yml) and the newest libraries the execution
+# environment's ranges allow (meta/ee-requirements.txt): the unit tier on both, one fleet migration on the oldest.
+OLDEST_CORE := ansible-core>=2.16,<2.17
+compat: dev
+	@for venv in .venv-oldest-core .venv-ee-newest; do [ -x $$venv/bin/python ] || $(PYTHON) -m venv $$venv; done
+	.venv-oldest-core/bin/python -m pip install -q "$(OLDEST_CORE)" -r meta/ee-requirements.txt pytest pyyaml
+	.venv-ee-newest/bin/python -m pip install -q --upgrade "$$(grep '^ansible-core==' requirements-dev.txt)" \
+		-r meta/ee-requirements.txt pytest pyyaml
+	.venv-oldest-core/bin/ansible --version | head -1
+	.venv-oldest-core/bin/python -m pytest tests/unit -q -p no:cacheprovider
+	.venv-ee-newest/bin/python -m pytest tests/unit -q -p no:cacheprovider
+	PYMIGRATE_VENV=$(CURDIR)/.venv-oldest-core $(BIN)/python -m pytest -q -p no:cacheprovider \
+		"tests/integration/test_migrate.py::test_migrate_end_to_end"
+
 bench: dev
 	$(BIN)/python benchmarks/bundle_build.py
 	$(BIN)/python benchmarks/fleet_migrate.py
@@ -62,6 +76,11 @@ docs: dev
 
 build: dev
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
+
+# The execution environment's build context (execution-environment.yml): `podman build build/ee` then builds it.
+ee: build
+	cp "$$(ls -t build/airgap-pymigrate-*.tar.gz | head -1)" build/airgap-pymigrate.tar.gz
+	$(BIN)/ansible-builder create -f execution-environment.yml -c build/ee
 
 changelog: dev
 	$(BIN)/antsibull-changelog lint

@@ -218,8 +218,9 @@ class IndexClient:
         adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=max(16, workers * 2))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.mount("file://", _FileAdapter(urllib.parse.unquote(urllib.parse.urlsplit(index.base).path)
-                                                   for index in self.indexes if index.flat))
+        file_adapter = _FileAdapter(urllib.parse.unquote(urllib.parse.urlsplit(index.base).path)
+                                    for index in self.indexes if index.flat)
+        self.session.mount("file://", t.cast(t.Any, file_adapter))  # an adapter by its methods, not its base
         self.session.headers["User-Agent"] = "airgap.pymigrate"
         # Passed with every request: a session-wide verify loses to REQUESTS_CA_BUNDLE in the environment.
         self.ca_bundle = ca_bundle

@@ -78,12 +78,17 @@ def fleet():
         fleetlib.down(name)
 
 
+# The venv whose ansible-core runs the fleet tests: the checkout's (the pinned core) unless the compat tier names
+# another (the oldest core the collection supports).
+VENV = os.environ.get("PYMIGRATE_VENV") or os.path.join(ROOT, ".venv")
+
+
 def ansible(args, inventory, check=True, env=None, **kwargs):
-    """Run an ansible CLI from the checkout's venv with the repo's ansible.cfg."""
+    """Run an ansible CLI from the test venv (PYMIGRATE_VENV, default the checkout's) with the repo's ansible.cfg."""
     full_env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                     ANSIBLE_FORCE_COLOR="0", PIP_CONFIG_FILE="/dev/null")
     full_env.update(env or {})
-    argv = [os.path.join(ROOT, ".venv", "bin", args[0]), "-i", inventory] + list(args[1:])
+    argv = [os.path.join(VENV, "bin", args[0]), "-i", inventory] + list(args[1:])
     result = subprocess.run(argv, cwd=ROOT, env=full_env, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, **kwargs)
     if check and result.returncode != 0:
