@@ -4,6 +4,7 @@ Four hosts by default (PYMIGRATE_FLEET_HOSTS overrides), Pythons spread over 3.9
 host bare (no pip, no ensurepip). Always taken down at the end of the session, also after failures.
 """
 
+import contextlib
 import os
 import subprocess
 
@@ -54,6 +55,20 @@ def _unavailable_reason():
     except fleetlib.FleetError as exc:
         return str(exc)
     return None
+
+
+@contextlib.contextmanager
+def own_fleet(name, count, **kwargs):
+    """A fleet of its own for one test module (other Pythons, a become user, ...), always taken down after it. Use
+    it from a fixture that depends on ``fleet``, whose checks (root, namespaces) have then passed."""
+    try:
+        inventory = fleetlib.up(name, count, **kwargs)
+    except fleetlib.FleetError as exc:  # up has already removed whatever it made
+        pytest.fail("the fleet %s did not come up: %s" % (name, exc))
+    try:
+        yield Fleet(name, inventory)
+    finally:
+        fleetlib.down(name)
 
 
 @pytest.fixture(scope="session")

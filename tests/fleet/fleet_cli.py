@@ -30,6 +30,8 @@ def main(argv):
     p_up.add_argument("--bare", default="", help="comma-separated hosts whose Python has no pip and no ensurepip")
     p_up.add_argument("--pythons", default=",".join(fleetlib.DEFAULT_PYTHONS),
                       help="Python X.Y versions to spread over the hosts (those present in pyenv)")
+    p_up.add_argument("--user", default=None,
+                      help="connect as this unprivileged user with password-less sudo (become) instead of root")
     p_down = sub.add_parser("down", help="remove everything this fleet made")
     p_status = sub.add_parser("status", help="print the fleet's hosts as JSON")
     p_exec = sub.add_parser("exec", help="run a command inside a host's namespaces")
@@ -48,7 +50,7 @@ def main(argv):
         if args.command == "up":
             bare = [item for item in args.bare.split(",") if item]
             pythons = [item for item in args.pythons.split(",") if item]
-            print(fleetlib.up(args.name, args.hosts, args.tmpfs_size, bare, pythons))
+            print(fleetlib.up(args.name, args.hosts, args.tmpfs_size, bare, pythons, user=args.user))
         elif args.command == "down":
             fleetlib.check_tools()
             fleetlib.down(args.name)

@@ -181,6 +181,8 @@ def down(name):
     check_name(name)
     directory = state_dir(name)
     status = load_status(name) or {"hosts": []}
+    if status.get("made_user"):
+        _remove_user(status["user"])
     hosts = {host["name"] for host in status["hosts"]}
     if os.path.isdir(directory):
         for entry in os.listdir(directory):
@@ -275,7 +277,35 @@ def check_name(name):
         raise FleetError("fleet name %r: use 1-12 lowercase letters and digits, starting with a letter" % (name,))
 
 
-def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS):
+def ensure_user(user):
+    """An unprivileged login user with password-less sudo, as real fleets connect (``become``). Machine-wide
+    (namespaces share /etc): made if missing, with a '*' password (no password, not locked: sshd with UsePAM no
+    refuses locked accounts). Returns True when this call made it (down() then removes it again)."""
+    if not re.match(r"^[a-z][a-z0-9-]{0,30}$", user):
+        raise FleetError("--user %r: use a plain lower-case user name" % (user,))
+    if not _which("sudo"):
+        raise FleetError("a fleet user with become needs sudo (Debian package sudo; tests/tools/system-deps)")
+    made = _run(["id", "-u", user], check=False).returncode != 0
+    if made:
+        _run(["useradd", "--create-home", "--shell", "/bin/sh", user])
+        _run(["usermod", "--password", "*", user])
+    _write(_sudoers(user), "%s ALL=(ALL) NOPASSWD: ALL\n" % user, mode=0o440)
+    return made
+
+
+def _sudoers(user):
+    return "/etc/sudoers.d/pymigrate-fleet-%s" % user
+
+
+def _remove_user(user):
+    for path in (_sudoers(user),):
+        if os.path.exists(path):
+            os.unlink(path)
+    _run(["userdel", "--remove", user], check=False)
+
+
+def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS, user=None):
+    """Bring up ``count`` hosts; ``user``: connect as that unprivileged user with sudo (``become``) instead of root."""
     check_name(name)
     if count < 1:
         raise FleetError("--hosts must be at least 1, got %d" % count)
@@ -300,7 +330,8 @@ def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS):
         raise FleetError("--bare names unknown host(s) %s; hosts are %s..%s" % (", ".join(unknown), host_names[0], host_names[-1]))
     down(name)  # leftovers of a crashed run (or the previous fleet of this name)
     directory = state_dir(name)
-    os.makedirs(directory, mode=0o700)
+    os.makedirs(directory, mode=0o711)  # the login user reads its authorized key below it
+    made_user = ensure_user(user) if user else False
     key = os.path.join(directory, "id_ed25519")
     hosts = []
     try:
@@ -315,7 +346,7 @@ def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS):
                 % (host, made["address"], made["control_address"], short, ", bare" if made["bare"] else ""))
         _write(os.path.join(directory, "known_hosts"),
                "".join("%s %s" % (h["address"], h["host_key"]) for h in hosts))
-        status = {"name": name, "key": key, "hosts": hosts}
+        status = {"name": name, "key": key, "hosts": hosts, "user": user, "made_user": made_user}
         _write(_status_file(name), json.dumps(status, indent=2))
         inventory = os.path.join(directory, "inventory.yml")
         _write(inventory, render_inventory(status))
@@ -324,6 +355,8 @@ def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS):
         return inventory
     except BaseException:
         down(name)
+        if made_user:
+            _remove_user(user)
         raise
 
 
@@ -447,14 +480,17 @@ def render_inventory(status):
     lines = ["# Made by tests/fleet/fleet up; removed by tests/fleet/fleet down.", "all:", "  children:",
              "    fleet:", "      hosts:"]
     for host in status["hosts"]:
+        user = status.get("user")
         lines += [
             "        %s:" % host["name"],
             "          ansible_host: %s" % host["address"],
-            "          ansible_user: root",
+            "          ansible_user: %s" % (user or "root"),
             "          ansible_ssh_private_key_file: %s" % status["key"],
             "          ansible_python_interpreter: %s" % host["python"],
             "          ansible_ssh_common_args: '-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes'" % known_hosts,
-            "          ansible_remote_tmp: /var/tmp/.ansible-tmp",
+            # root's own: a become user keeps its remote files under its home (~/.ansible/tmp), as on real hosts
+            "          ansible_remote_tmp: %s" % ("~/.ansible/tmp" if user else "/var/tmp/.ansible-tmp"),
+            "          ansible_become: %s" % ("true" if user else "false"),
             "          fleet_python_version: '%s'" % host["python_version"],
             "          fleet_bare: %s" % ("true" if host["bare"] else "false"),
         ]

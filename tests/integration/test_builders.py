@@ -8,8 +8,7 @@ import os
 import pytest
 import yaml
 
-from tests.fleet import fleetlib
-from tests.fleet.fixtures import Fleet, ansible
+from tests.fleet.fixtures import ansible, own_fleet
 
 pytestmark = pytest.mark.fleet
 
@@ -18,15 +17,9 @@ IMPORT_EXTENSION = "import cext._speedups as s; print(s.__file__)"
 
 
 @pytest.fixture(scope="module")
-def builder_fleet(fleet):  # after the session fleet's checks: root and namespaces are there
-    try:
-        inventory = fleetlib.up(NAME, 3, tmpfs_size="256M", pythons=("3.11", "3.11", "3.12"))
-    except fleetlib.FleetError as exc:
-        pytest.fail("the builder fleet did not come up: %s" % exc)
-    try:
-        yield Fleet(NAME, inventory)
-    finally:
-        fleetlib.down(NAME)
+def builder_fleet(fleet):
+    with own_fleet(NAME, 3, tmpfs_size="256M", pythons=("3.11", "3.11", "3.12")) as builders:
+        yield builders
 
 
 @pytest.fixture(scope="module")
