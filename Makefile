@@ -52,19 +52,27 @@ lint: dev
 integration: dev
 	$(BIN)/python -m pytest tests/integration -q -m "not network"
 
-# The oldest ansible-core the collection supports (meta/runtime.yml) and the newest libraries the execution
-# environment's ranges allow (meta/ee-requirements.txt): the unit tier on both, one fleet migration on the oldest.
+# The oldest ansible-core the collection supports (meta/runtime.yml), the newest (it needs Python 3.12, which pyenv
+# keeps here) and the newest libraries the execution environment's ranges allow (meta/ee-requirements.txt): the
+# unit tier on each, one fleet migration on the oldest and the newest core.
 OLDEST_CORE := ansible-core>=2.16,<2.17
+NEWEST_CORE_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
 compat: dev
 	@for venv in .venv-oldest-core .venv-ee-newest; do [ -x $$venv/bin/python ] || $(PYTHON) -m venv $$venv; done
+	@[ -n "$(NEWEST_CORE_PYTHON)" ] || { echo "make compat: the newest ansible-core needs Python 3.12 (pyenv install 3.12)" >&2; exit 1; }
+	[ -x .venv-newest-core/bin/python ] || $(NEWEST_CORE_PYTHON) -m venv .venv-newest-core
+	.venv-newest-core/bin/python -m pip install -q --upgrade ansible-core -r meta/ee-requirements.txt pytest pyyaml
+	.venv-newest-core/bin/ansible --version | head -1
+	.venv-newest-core/bin/python -m pytest tests/unit -q -p no:cacheprovider
 	.venv-oldest-core/bin/python -m pip install -q "$(OLDEST_CORE)" -r meta/ee-requirements.txt pytest pyyaml
 	.venv-ee-newest/bin/python -m pip install -q --upgrade "$$(grep '^ansible-core==' requirements-dev.txt)" \
 		-r meta/ee-requirements.txt pytest pyyaml
 	.venv-oldest-core/bin/ansible --version | head -1
 	.venv-oldest-core/bin/python -m pytest tests/unit -q -p no:cacheprovider
 	.venv-ee-newest/bin/python -m pytest tests/unit -q -p no:cacheprovider
-	PYMIGRATE_VENV=$(CURDIR)/.venv-oldest-core $(BIN)/python -m pytest -q -p no:cacheprovider \
-		"tests/integration/test_migrate.py::test_migrate_end_to_end"
+	for venv in .venv-oldest-core .venv-newest-core; do \
+		PYMIGRATE_VENV=$(CURDIR)/$$venv $(BIN)/python -m pytest -q -p no:cacheprovider \
+			"tests/integration/test_migrate.py::test_migrate_end_to_end" || exit 1; done
 
 bench: dev
 	$(BIN)/python benchmarks/bundle_build.py
