@@ -106,9 +106,9 @@ def _pip_index_env(indexes) -> dict:
 
 
 def _sdist_members(path: str) -> tuple:
-    """(member names without the top directory, {name: text} of pyproject.toml and setup.py)."""
+    """(member names without the top directory, {name: text} of its PKG-INFO, pyproject.toml and setup.py)."""
     names, texts = [], {}
-    wanted = ("pyproject.toml", "setup.py")
+    wanted = ("PKG-INFO", "pyproject.toml", "setup.py")
     if path.endswith(".zip"):
         with zipfile.ZipFile(path) as archive:
             for name in archive.namelist():
@@ -128,10 +128,17 @@ def _sdist_members(path: str) -> tuple:
     return names, texts
 
 
+def _build_system(pyproject: str) -> str:
+    """The text of pyproject.toml's [build-system] table (read without a TOML parser: the control node may run a
+    Python without tomllib), so that other tables' keys are never taken for its own."""
+    match = re.search(r"^\[build-system\][ \t]*$(.*?)(?=^\[)", pyproject + "\n[", re.S | re.M)
+    return match.group(1) if match else ""
+
+
 def build_requires(path: str) -> tuple:
     """The sdist's ``[build-system] requires`` (PEP 518), or the default when it has none."""
     _names, texts = _sdist_members(path)
-    match = _REQUIRES.search(texts.get("pyproject.toml", ""))
+    match = _REQUIRES.search(_build_system(texts.get("pyproject.toml", "")))
     if not match:
         return DEFAULT_BUILD_REQUIRES
     return tuple(re.findall(r"""["']([^"']+)["']""", match.group(1)))
@@ -141,16 +148,8 @@ def static_metadata(path: str):
     """Core metadata from the sdist's PKG-INFO when PEP 643 makes its dependencies trustworthy (Metadata-Version
     2.2 or later, Requires-Dist and Requires-Python not Dynamic); else None."""
     try:
-        if path.endswith(".zip"):
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/PKG-INFO")]
-                data = archive.read(names[0]) if names else None
-        else:
-            with tarfile.open(path) as archive:
-                member = next((m for m in archive if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")), None)
-                handle = archive.extractfile(member) if member is not None else None
-                data = handle.read() if handle is not None else None
-    except (OSError, tarfile.TarError, zipfile.BadZipFile):
+        data = _sdist_members(path)[1].get("PKG-INFO")
+    except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError):
         return None
     if not data:
         return None
@@ -159,7 +158,7 @@ def static_metadata(path: str):
     dynamic = {field.lower() for field in raw.get("dynamic", [])}
     if version < (2, 2) or {"requires-dist", "requires-python"} & dynamic:
         return None
-    return parse_metadata(data, os.path.basename(path))
+    return parse_metadata(data.encode("utf-8"), os.path.basename(path))
 
 
 def compiled_reason(path: str) -> str | None:
@@ -174,7 +173,7 @@ def compiled_reason(path: str) -> str | None:
                                                        if len(sources) > 1 else "")
     if "Cargo.toml" in names:
         return "it ships a Rust crate (Cargo.toml)"
-    pyproject = texts.get("pyproject.toml", "")
+    pyproject = _build_system(texts.get("pyproject.toml", ""))
     backend = _BACKEND.search(pyproject)
     if backend and backend.group(1).split(".")[0] in COMPILING_BACKENDS:
         return "its build backend %s compiles" % backend.group(1)
