@@ -207,9 +207,16 @@ class SdistBuilder:
         self._lock = threading.Lock()
         self._verdicts: dict[str, concurrent.futures.Future] = {}
 
-    def verdict(self, sdist: DistFile, target=None) -> SdistVerdict:
+    def verdict(self, sdist: DistFile, target=None, ships_platform_wheels: bool = False) -> SdistVerdict:
         """What ``sdist`` gives ``target``: a pure wheel built here (the same for every target), a wheel a builder
-        made for this target, a build pending on a builder, or why none."""
+        made for this target, a build pending on a builder, or why none. ``ships_platform_wheels``: the release has
+        compiled wheels for other targets, so its sdist compiles too; without a builder for ``target`` nothing is
+        downloaded to find that out."""
+        if ships_platform_wheels and target is not None and target.key() not in self.builders:
+            if not any(wheel for wheel in built_wheels(os.path.dirname(self.built_dir), t.cast(str, sdist.sha256))):
+                return SdistVerdict(reason="only an sdist for this target, and the release's other wheels are "
+                                           "compiled: it compiles; no builder host has this profile's facts "
+                                           "(pymigrate_builders)", compiles=True)
         shared = self._shared_verdict(sdist)
         if not shared.compiles or target is None:
             return shared

@@ -220,7 +220,8 @@ class _Provider(AbstractProvider):
         if sdist is not None:
             if self.sdists is None:
                 return None, "; ".join(filter(None, [misfit, "only an sdist, and pymigrate_build_sdists is off"]))
-            verdict = self.sdists.verdict(sdist, self.target)
+            compiled = any(tag.abi != "none" or tag.platform != "any" for tags in misfits for tag in tags)
+            verdict = self.sdists.verdict(sdist, self.target, ships_platform_wheels=compiled)
             if verdict.wheel is not None or verdict.pending:
                 metadata = verdict.metadata if verdict.pending else self.client.metadata(verdict.wheel)
                 reason = self._excluded_python(metadata.requires_python, " (from its metadata)")

@@ -72,7 +72,7 @@ def test_newest_release_with_only_a_compiling_sdist_falls_back_to_the_last_wheel
     assert builder.builds == 0  # known to compile before any build was tried
 
 
-def test_wheels_for_a_newer_glibc_only_fall_back_and_a_pin_says_why(client, builder):
+def test_wheels_for_a_newer_glibc_only_fall_back_and_a_pin_says_why(index, client, builder):
     assert resolve(target(libc_version="2.17"), wanted("glibcnew"), client, builder)["glibcnew"].version == "1.0"
     assert resolve(target(libc_version="2.28"), wanted("glibcnew"), client, builder)["glibcnew"].version == "2.0"
     with pytest.raises(PyMigrateError) as err:
@@ -80,11 +80,13 @@ def test_wheels_for_a_newer_glibc_only_fall_back_and_a_pin_says_why(client, buil
     message = str(err.value)
     assert "glibcnew 2.0" in message
     assert "no wheel for a glibc 2.17 x86_64 target (only manylinux_2_28_x86_64)" in message
-    assert "compiles (it ships sources to compile (glibcnew/_speedups.c))" in message
+    assert "the release's other wheels are compiled: it compiles; no builder host" in message
+    assert index.downloads(".tar.gz") == []  # its compiled wheels said so: the sdist was not even fetched
     with pytest.raises(PyMigrateError) as err:  # nothing fits: every version tried, newest first, with its reason
         resolve(target(libc="musl", libc_version="1.2"), wanted("glibcnew"), client, builder)
     assert ("no version of glibcnew fits this profile (glibcnew); newest tried: 2.0: no wheel for a musl 1.2 x86_64 "
-            "target (only manylinux_2_28_x86_64); only an sdist, which compiles") in str(err.value)
+            "target (only manylinux_2_28_x86_64); only an sdist for this target, and the release's other wheels are "
+            "compiled") in str(err.value)
     assert "1.0: no wheel for a musl 1.2 x86_64 target (only manylinux2014_x86_64, manylinux_2_17_x86_64)" in str(
         err.value)
     assert builder.builds == 0
