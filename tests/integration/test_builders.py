@@ -12,7 +12,7 @@ from tests.fleet.fixtures import ansible, own_fleet
 
 pytestmark = pytest.mark.fleet
 
-NAME = "pmb"
+NAME = "pmc"
 IMPORT_EXTENSION = "import cext._speedups as s; print(s.__file__)"
 
 
