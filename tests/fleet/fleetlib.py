@@ -181,8 +181,6 @@ def down(name):
     check_name(name)
     directory = state_dir(name)
     status = load_status(name) or {"hosts": []}
-    if status.get("made_user"):
-        _remove_user(status["user"])
     hosts = {host["name"] for host in status["hosts"]}
     if os.path.isdir(directory):
         for entry in os.listdir(directory):
@@ -210,6 +208,8 @@ def down(name):
     deadline = time.time() + 10
     while time.time() < deadline and any(os.path.exists("/sys/class/net/" + _veth(host)) for host in hosts):
         time.sleep(0.05)
+    if status.get("made_user"):  # last: userdel refuses while the user's sessions in the namespaces still run
+        _remove_user(status["user"])
     shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -298,10 +298,11 @@ def _sudoers(user):
 
 
 def _remove_user(user):
-    for path in (_sudoers(user),):
-        if os.path.exists(path):
-            os.unlink(path)
-    _run(["userdel", "--remove", user], check=False)
+    if os.path.exists(_sudoers(user)):
+        os.unlink(_sudoers(user))
+    result = _run(["userdel", "--remove", user], check=False)
+    if result.returncode != 0:
+        log("warning: user %s was not removed: %s" % (user, result.stderr.strip()))
 
 
 def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS, user=None):
