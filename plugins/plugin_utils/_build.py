@@ -212,8 +212,11 @@ class SdistBuilder:
         made for this target, a build pending on a builder, or why none. ``ships_platform_wheels``: the release has
         compiled wheels for other targets, so its sdist compiles too; without a builder for ``target`` nothing is
         downloaded to find that out."""
-        if ships_platform_wheels and target is not None and target.key() not in self.builders:
-            if not any(wheel for wheel in built_wheels(os.path.dirname(self.built_dir), t.cast(str, sdist.sha256))):
+        if ships_platform_wheels and target is not None:
+            built = self._built_wheel(sdist, target)  # a builder's wheel from an earlier run needs no download
+            if built is not None:
+                return built
+            if target.key() not in self.builders:
                 return SdistVerdict(reason="only an sdist for this target, and the release's other wheels are "
                                            "compiled: it compiles; no builder host has this profile's facts "
                                            "(pymigrate_builders)", compiles=True)

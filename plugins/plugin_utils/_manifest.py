@@ -227,6 +227,8 @@ def carried_builds(manifest: t.Mapping) -> list:
 def with_builds(bundle_dir: str, manifest: dict) -> dict:
     """The manifest with the wheels builder hosts made (``built/`` records) in place of the sdists its profiles
     carried for them; a build not made yet stays marked, and the hosts of its profile wait (``_profile``)."""
+    if not any(profile.get("builds") for profile in manifest.get("profiles", {}).values()):
+        return manifest  # the usual bundle, read once per host per run: no copy
     manifest = copy.deepcopy(manifest)
     for profile in manifest.get("profiles", {}).values():
         for build in profile.get("builds", []):
