@@ -26,9 +26,8 @@ import sys
 import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import index_config, local_source, redact
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Requirement
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._reqfile import as_layer, read_requirements_file
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._reqfile import constraints_of, read_requirements_file
 
 DEFAULT_SOURCE = "pip's default (the public index)"
 SECTIONS = ("global", "install")
@@ -236,8 +235,7 @@ def choose_indexes(index_url: str | None, extra_index_urls: t.Sequence[str] = ()
     constraints: dict = {}
     for path in settings.constraints:
         # A constraints file's lines are constraints, also those it includes with -r.
-        requirements, specs = as_layer(read_requirements_file(path, host="the control node",
-                                                              var="pip's constraint setting"))
-        for name, spec in list(specs.items()) + [(n, str(Requirement(r).specifier)) for n, r in requirements.items()]:
+        specs = constraints_of(read_requirements_file(path, host="the control node", var="pip's constraint setting"))
+        for name, spec in specs.items():
             constraints[name] = ",".join(filter(None, [constraints.get(name, ""), spec]))  # every file applies
     return IndexChoice(indexes, ca_bundle or settings.ca_bundle, constraints, describe(settings))

@@ -367,14 +367,24 @@ def as_layer(rf: RequirementsFile) -> tuple[dict, dict]:
     dropped: they mean nothing to a constraint); a constraint with a marker is refused, since a layer holds one
     specifier per project for every target."""
     requirements = {name: text for name, text, _hashes in rf.requirements}
-    constraints = {}
-    for name, text, _hashes in rf.constraints:
-        requirement = Requirement(text)
-        if requirement.marker is not None:
-            path, lineno, raw = rf.origin("constraint", name)
-            raise _line_error("constraint %s has an environment marker; a constraint with a marker can't be layered "
-                              "per target yet" % name, path, lineno, raw, rf.host, rf.var,
-                              hint="Remove the marker, or set the constraint in the inventory of the hosts it "
-                                   "applies to (pymigrate_envs.<env>.constraints in their group or host vars)")
-        constraints[name] = str(requirement.specifier)
+    constraints = {name: _constraint_spec(rf, "constraint", name, text) for name, text, _hashes in rf.constraints}
     return requirements, constraints
+
+
+def constraints_of(rf: RequirementsFile) -> dict:
+    """{name: specifier string} of a constraints file (pip's ``-c``): its own lines and those it includes are all
+    constraints; markers are refused as in ``as_layer``."""
+    constraints = {name: _constraint_spec(rf, "requirement", name, text) for name, text, _hashes in rf.requirements}
+    constraints.update((name, _constraint_spec(rf, "constraint", name, text)) for name, text, _hashes in rf.constraints)
+    return constraints
+
+
+def _constraint_spec(rf: RequirementsFile, kind: str, name: str, text: str) -> str:
+    requirement = Requirement(text)
+    if requirement.marker is not None:
+        path, lineno, raw = rf.origin(kind, name)
+        raise _line_error("constraint %s has an environment marker; a constraint with a marker can't be layered "
+                          "per target yet" % name, path, lineno, raw, rf.host, rf.var,
+                          hint="Remove the marker, or set the constraint in the inventory of the hosts it "
+                               "applies to (pymigrate_envs.<env>.constraints in their group or host vars)")
+    return str(requirement.specifier)

@@ -32,7 +32,11 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import
     canonicalize_name,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, WantedSet
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._reqfile import as_layer, read_requirements_file
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._reqfile import (
+    as_layer,
+    constraints_of,
+    read_requirements_file,
+)
 
 LAYERS = ("requirements", "group_requirements", "host_requirements")
 ENV_LAYERS = ("pymigrate_envs", "pymigrate_group_envs", "pymigrate_host_envs")
@@ -146,12 +150,13 @@ class FileLayer:
     hashes: t.Mapping[str, tuple]
 
 
-def read_file_layer(host: str, var: str, path: t.Any) -> FileLayer:
+def read_file_layer(host: str, var: str, path: t.Any, constraints_only: bool = False) -> FileLayer:
+    """A requirements file, or with ``constraints_only`` a constraints file (pip's ``-c``: every line a constraint)."""
     if not isinstance(path, str) or not path.strip():
         raise PyMigrateError("must be the path of a requirements file on the control node", host=host, var=var,
                              value=path)
     rf = read_requirements_file(os.path.expanduser(path), host=host, var=var)
-    requirements, constraints = as_layer(rf)
+    requirements, constraints = ({}, constraints_of(rf)) if constraints_only else as_layer(rf)
     hashes = {name: tuple(sorted(h.split(":", 1)[1] for h in found))
               for name, _text, found in list(rf.requirements) + list(rf.constraints) if found}
     return FileLayer(requirements, constraints, hashes)
@@ -198,19 +203,6 @@ def _wanted_set(host: str, layers: t.Sequence[tuple], files: t.Sequence[FileLaye
         hashes.update((name, found) for name, found in layer.hashes.items()
                       if name in requirements or name in constraints)
     return WantedSet(requirements, constraints, prereleases, hashes)
-
-
-def _file_constraints(host: str, layer: FileLayer) -> dict:
-    """A constraints file given as pymigrate_constraints_file: its lines are constraints (specifiers only)."""
-    constraints = dict(layer.constraints)
-    for name, text in layer.requirements.items():
-        requirement = Requirement(text)
-        if requirement.marker is not None:
-            raise PyMigrateError("a constraint with an environment marker cannot be applied per target yet",
-                                 host=host, var="pymigrate_constraints_file", value=text,
-                                 hint="Remove the marker, or constrain the hosts it applies to in their own vars")
-        constraints[name] = str(requirement.specifier)
-    return constraints
 
 
 def _constraints(host: str, var: str, value: t.Any) -> dict:
@@ -276,9 +268,10 @@ def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
     global_constraints = _constraints(host, "pymigrate_constraints", hostvars.get("pymigrate_constraints"))
     if hostvars.get("pymigrate_constraints_file"):
         # A constraints file's lines are constraints; the inline variable wins per package.
-        constraint_file = read_file_layer(host, "pymigrate_constraints_file", hostvars["pymigrate_constraints_file"])
+        constraint_file = read_file_layer(host, "pymigrate_constraints_file", hostvars["pymigrate_constraints_file"],
+                                          constraints_only=True)
         files.append(constraint_file)
-        global_constraints = dict(_file_constraints(host, constraint_file), **global_constraints)
+        global_constraints = dict(constraint_file.constraints, **global_constraints)
     global_prereleases = _bool(host, "pymigrate_allow_prereleases", hostvars.get("pymigrate_allow_prereleases", False))
     global_smoke = _module_names(host, "pymigrate_smoke_imports", hostvars.get("pymigrate_smoke_imports"))
     allow_empty = _bool(host, "pymigrate_allow_empty", hostvars.get("pymigrate_allow_empty", False))
