@@ -5,8 +5,10 @@
 """Push: one call learns what the host store lacks, one stream carries it, one call verifies it in.
 
 Like ansible.builtin.copy it compares checksums before sending, but in batch: a per-file stat would be
-about three round trips per file per host. The host's files come from its slice of the bundle manifest,
-read here once; the host's environments are returned with the result for the install that follows.
+about three round trips per file per host. The host's files and environments come from its slice of the bundle
+(written once by the bundle build). The inventory call also asks each environment's state against its lock; when
+the survey of the same run already asked it for the same slice, the host is not asked again. The environments go
+back with the result, each with its ``known_state``, for the install that follows.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ MODULE = "airgap.pymigrate.wheel_store"
 
 class ActionModule(ActionBase):
 
-    TRANSFERS_FILES = True
+    # The remote temporary directory is made only when a stream is sent (below): a push with nothing to send must
+    # not cost the host a mkdir and an rm (ActionBase makes one up front for actions that transfer files).
+    TRANSFERS_FILES = False
     _requires_connection = True
 
     def run(self, tmp=None, task_vars=None):
@@ -39,22 +43,33 @@ class ActionModule(ActionBase):
         if not bundle_dir or not os.path.isdir(bundle_dir):
             raise AnsibleActionFail("bundle_dir %r is not a directory on the control node; build or import "
                                     "a bundle first" % (bundle_dir,))
+        envs = None
         if args.get("files") is None:
             try:
-                manifest = _manifest.with_builds(bundle_dir, _manifest.read(
-                    bundle_dir, check_mode=self._task.check_mode,
-                    serial=int(serial) if serial not in (None, "") else None))
-                args["files"] = _manifest.host_files(manifest, host)
-                result.update(envs=_manifest.host_envs(manifest, host), serial=manifest.get("serial"))
-                # The host checks each environment's path and interpreter in the same call, before any file moves.
-                args["environments"] = [{"path": env["path"], "python": env["python"]} for env in result["envs"]]
+                host_slice = _manifest.host_slice(bundle_dir, host, check_mode=self._task.check_mode,
+                                                  serial=int(serial) if serial not in (None, "") else None)
             except PyMigrateError as exc:
                 return dict(result, failed=True, msg=str(exc))
-
-        listing = self._execute_module(module_name=MODULE, module_args=dict(args, state="inventory"),
-                                       task_vars=task_vars)
-        if listing.get("failed"):
-            return dict(result, **listing)
+            args["files"], envs = host_slice["files"], host_slice["envs"]
+            result.update(envs=envs, serial=host_slice["serial"])
+            # The host checks each environment's path and interpreter in the same call, before any file moves, and
+            # says whether its current generation already holds the lock.
+            args["environments"] = [{"path": env["path"], "python": env["python"], "lock_id": env["lock_id"],
+                                     "packages": env["packages"]} for env in envs]
+            listing = self._surveyed(task_vars, host_slice, args.get("verify_installed") or "size")
+            if listing is not None:
+                result["asked_host"] = False
+        if result.get("asked_host") is not False:
+            listing = self._execute_module(module_name=MODULE, module_args=dict(args, state="inventory"),
+                                           task_vars=task_vars)
+            if listing.get("failed"):
+                return dict(result, **listing)
+            result["asked_host"] = True
+        if envs is not None:
+            states = {state["path"]: state for state in listing.get("environments") or []}
+            for env in envs:
+                if env["path"] in states:
+                    env["known_state"] = states[env["path"]]
         missing = listing["missing"] + [item["path"] for item in listing["corrupt"]]
         by_path = {item["path"]: item for item in args["files"]}
         sent_bytes = sum(int(by_path[path]["size"]) for path in missing)
@@ -80,6 +95,16 @@ class ActionModule(ActionBase):
             received["sent"] = []
             return dict(result, **received)
         return result
+
+    @staticmethod
+    def _surveyed(task_vars, host_slice, verify):
+        """The survey's answer for this very slice, checked the same way, from this run (else None: ask the host)."""
+        check = ((task_vars or {}).get("__pymigrate_target_facts") or {}).get("rollout_check") or {}
+        if check.get("error") or check.get("slice_id") != host_slice["slice_id"] or check.get("verify") != verify:
+            return None
+        if any(state.get("error") for state in check.get("environments") or []):
+            return None  # the inventory call refuses it, before any file moves, with the reason
+        return dict(check["store"], environments=check.get("environments") or [])
 
     @staticmethod
     def _make_stream(bundle_dir, paths):

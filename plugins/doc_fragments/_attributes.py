@@ -71,3 +71,59 @@ options:
         type: int
         required: true
 """
+
+    # The environments of a host's slice, each with its lock: wheel_store and target_facts check them.
+    ENVIRONMENTS = r"""
+options:
+  environments:
+    description:
+      - Environments the files are for. Each O(environments[].path) must be absent or managed by the collection, its
+        parent directories owned by root and writable by no one else, and its interpreter O(environments[].python)
+        (when given) must exist - M(airgap.pymigrate.wheel_store) refuses otherwise before anything happens,
+        M(airgap.pymigrate.target_facts) reports it in RV(airgap.pymigrate.target_facts#module:rollout_check).
+      - Given with its lock (O(environments[].packages)), the module also reports whether the environment's current
+        generation holds that lock unchanged, so that the install has nothing to ask the host when nothing changed.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The environment's stable path.
+        type: path
+        required: true
+      python:
+        description: The interpreter the environment is built with.
+        type: path
+      lock_id:
+        description: The id of the environment's lock (with O(environments[].packages)).
+        type: str
+      packages:
+        description: The environment's lock, as P(airgap.pymigrate.bundle_host_envs#filter) gives it.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Distribution name.
+            type: str
+            required: true
+          version:
+            description: Version.
+            type: str
+            required: true
+          filename:
+            description: Wheel file name in the store.
+            type: str
+            required: true
+          sha256:
+            description: sha256 of the wheel.
+            type: str
+            required: true
+          size:
+            description: Size of the wheel in bytes.
+            type: int
+  verify_installed:
+    description: How the environments are checked against their locks - V(size) or V(full) (also sha256).
+    type: str
+    choices: [size, full]
+    default: size
+"""

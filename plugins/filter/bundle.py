@@ -14,12 +14,13 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 
-def _wrap(function):
+def _wrap(function, slice_key):
     def filter_function(manifest_or_bundle_dir, host, check_mode=False):
         try:
             if isinstance(manifest_or_bundle_dir, str):
+                # The host's slice, written once by the bundle build: not the whole fleet's manifest for every host.
                 bundle_dir = os.path.expanduser(manifest_or_bundle_dir)
-                manifest_or_bundle_dir = _manifest.with_builds(bundle_dir, _manifest.read(bundle_dir, check_mode))
+                return _manifest.host_slice(bundle_dir, host, check_mode=check_mode)[slice_key]
             if not isinstance(manifest_or_bundle_dir, dict):
                 raise AnsibleFilterError("%s expects a bundle directory or a parsed bundle manifest (a dict), got %s"
                                          % (function.__name__, type(manifest_or_bundle_dir).__name__))
@@ -35,6 +36,6 @@ class FilterModule:
 
     def filters(self):
         return {
-            "bundle_host_files": _wrap(_manifest.host_files),
-            "bundle_host_envs": _wrap(_manifest.host_envs),
+            "bundle_host_files": _wrap(_manifest.host_files, "files"),
+            "bundle_host_envs": _wrap(_manifest.host_envs, "envs"),
         }

@@ -23,10 +23,12 @@ author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
   - airgap.pymigrate._attributes
+  - airgap.pymigrate._attributes.ACTION
+  - airgap.pymigrate._attributes.ENVIRONMENTS
 attributes:
   check_mode:
     support: full
-    details: Read-only; runs the same in check mode.
+    details: Read-only, except that the slice check removes store files with wrong bytes (not in check mode).
   diff_mode:
     support: none
   idempotent:
@@ -41,8 +43,39 @@ options:
   store_dir:
     description:
       - The host's wheel store; when given, RV(target_facts.store_have) lists the sha256 of the files it holds
-        (for the survey file carried out of the enclave).
+        (for the survey file carried out of the enclave). With O(slice_id), the store whose files are checked.
     type: path
+  bundle_dir:
+    description:
+      - A bundle directory on the control node (action plugin option). When it holds a bundle that covers this host,
+        the same call also checks the host's slice of it - which store files are present with the right bytes and
+        whether each environment's current generation holds its lock unchanged - and returns RV(rollout_check).
+        The push and the install of the same run use that answer instead of asking the host again, so a run with
+        nothing to do costs this one call per host.
+    type: path
+  slice_id:
+    description:
+      - Digest of the host's slice of the bundle (set by the action plugin from O(bundle_dir), with O(files) and
+        O(environments)); with it, the module checks the slice and returns RV(rollout_check).
+    type: str
+  files:
+    description: The store files of the slice, each with C(path), C(sha256) and C(size) (in O(store_dir)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Store path, C(files/sha256/<2 hex>/<sha256>/<filename>).
+        type: str
+        required: true
+      sha256:
+        description: Expected sha256 hex digest.
+        type: str
+        required: true
+      size:
+        description: Expected size in bytes.
+        type: int
+        required: true
 notes:
   - The facts describe the interpreter that runs the module (C(ansible_python_interpreter)); survey each
     interpreter you install into by setting it per task.
@@ -106,23 +139,52 @@ target_facts:
       elements: str
       returned: success
       sample: [4f2d5c1e8a7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d]
+rollout_check:
+  description:
+    - What the host holds of its slice of the bundle in O(bundle_dir) - the store inventory (as
+      M(airgap.pymigrate.wheel_store) returns it) and each environment's state against its lock (C(current) true
+      when nothing is to be done).
+  returned: when O(bundle_dir) holds a bundle that covers the host
+  type: dict
+  sample: {slice_id: 9c1e..., verify: size,
+           store: {present: [files/sha256/4f/4f2d.../demo-1.0-py3-none-any.whl], missing: [], corrupt: [],
+                   removed_partials: []},
+           environments: [{path: /opt/pymigrate/venv, lock_id: 3f2a1b0c9d8e, current: true}]}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENT_ARGUMENT_SPEC, check
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FILE_ARGUMENT_SPEC, StoreError
 from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import collect
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(space_path=dict(type="path", default="/opt"), store_dir=dict(type="path")),
+        argument_spec=dict(
+            space_path=dict(type="path", default="/opt"), store_dir=dict(type="path"), bundle_dir=dict(type="path"),
+            verify_installed=dict(type="str", choices=["size", "full"], default="size"),
+            slice_id=dict(type="str"),
+            files=dict(type="list", elements="dict", default=[], options=FILE_ARGUMENT_SPEC),
+            environments=dict(type="list", elements="dict", default=[], options=ENVIRONMENT_ARGUMENT_SPEC),
+        ),
         supports_check_mode=True,
     )
+    params = module.params
     try:
-        facts = collect(module.params["space_path"], module.params["store_dir"])
+        facts = collect(params["space_path"], params["store_dir"])
     except (OSError, ValueError, RuntimeError) as exc:
         module.fail_json(msg="could not collect target facts with %s: %s" % (module._name, exc))
-    module.exit_json(changed=False, target_facts=facts, ansible_facts={"pymigrate_target_facts": facts})
+    result = dict(changed=False, target_facts=facts, ansible_facts={"pymigrate_target_facts": facts})
+    if params["slice_id"]:
+        # A slice that cannot be checked is no failure of the survey: the push asks again and says why.
+        try:
+            found = check(params["store_dir"] or "/var/lib/pymigrate/store", params["files"], params["environments"],
+                          params["verify_installed"], repair=not module.check_mode)
+            result["rollout_check"] = dict(found, slice_id=params["slice_id"], verify=params["verify_installed"])
+        except (StoreError, OSError) as exc:
+            result["rollout_check"] = {"slice_id": params["slice_id"], "error": str(exc)}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
   - airgap.pymigrate._attributes
+  - airgap.pymigrate._attributes.ACTION
 attributes:
   check_mode:
     support: full
@@ -118,6 +119,13 @@ options:
     type: str
     choices: [repair, report, fail]
     default: repair
+  known_state:
+    description:
+      - The environment's state against this lock as the host reported it earlier in the same run
+        (RV(airgap.pymigrate.wheel_push#module:envs[].known_state)). When it says the current generation holds the lock
+        unchanged (C(current)) for the same O(lock_id), the action plugin returns that state without contacting the
+        host; otherwise it is ignored.
+    type: dict
   state:
     description: V(present) installs the lock; V(rollback) switches back to the previous generation.
     type: str
@@ -197,7 +205,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import VenvError, ensure, rollback
 
 
-def _lines(packages):
+def _lines(packages):  # the diff's text; the action plugin makes the same for a state it already knows
     return "".join("%s==%s\n" % item for item in sorted(packages.items()))
 
 
@@ -219,6 +227,7 @@ def main():
             lock_timeout=dict(type="int", default=300),
             verify_installed=dict(type="str", choices=["size", "full"], default="size"),
             drift_action=dict(type="str", choices=["repair", "report", "fail"], default="repair"),
+            known_state=dict(type="dict"),  # read by the action plugin only
             state=dict(type="str", choices=["present", "rollback"], default="present"),
         ),
         required_if=[("state", "present", ["packages", "installer"])],

@@ -17,6 +17,8 @@ description:
   - Files with wrong bytes and partial files left by an interrupted push are removed and sent again.
   - Runs as an action plugin on the control node that calls M(airgap.pymigrate.wheel_store) on the host;
     no rsync needed, C(become) works.
+  - The same call reports whether each of the host's environments already holds its lock (RV(envs[].known_state)),
+    so that M(airgap.pymigrate.venv_install) does not contact the host for an environment with nothing to do.
 author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
@@ -50,6 +52,16 @@ options:
     description:
       - The files to push; by default this host's files from the bundle manifest in O(bundle_dir).
     required: false
+  verify_installed:
+    description:
+      - How the host's environments are checked against their locks in the same call - V(size) or V(full) (sha256).
+      - When the survey of the same run (M(airgap.pymigrate.target_facts) with
+        O(airgap.pymigrate.target_facts#module:bundle_dir), registered as C(__pymigrate_target_facts)) already
+        checked this host's slice the same way, its answer is used
+        and the host is not contacted unless files are missing.
+    type: str
+    choices: [size, full]
+    default: size
 """
 
 EXAMPLES = r"""
@@ -68,6 +80,17 @@ envs:
   returned: when O(files) is not given
   type: list
   elements: dict
+  contains:
+    known_state:
+      description:
+        - The environment's state against its lock as the host reported it in this run (C(current) true when its
+          current generation holds the lock unchanged); pass it to M(airgap.pymigrate.venv_install).
+      type: dict
+      returned: when the host reported it
+asked_host:
+  description: Whether the host was asked for its store inventory (false when the survey of this run had answered).
+  returned: when O(files) is not given
+  type: bool
 serial:
   description: The serial of the bundle manifest the files came from.
   returned: when O(files) is not given

@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - airgap.pymigrate._attributes
   - airgap.pymigrate._attributes.STORE_FILES
+  - airgap.pymigrate._attributes.ENVIRONMENTS
 attributes:
   check_mode:
     support: full
@@ -41,22 +42,6 @@ options:
   src:
     description: Path on the host of the push stream; required with O(state=received).
     type: path
-  environments:
-    description:
-      - Environments the files are for, checked before anything else happens - each O(environments[].path) must
-        be absent or managed by the collection, its parent directories owned by root and writable by no one else,
-        and its interpreter O(environments[].python) (when given) must exist.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      path:
-        description: The environment's stable path.
-        type: path
-        required: true
-      python:
-        description: The interpreter the environment is built with.
-        type: path
 """
 
 EXAMPLES = r"""
@@ -99,6 +84,15 @@ removed_partials:
   type: list
   elements: str
   sample: []
+environments:
+  description:
+    - For each environment of O(environments) given with its lock, whether its current generation holds the lock
+      unchanged (C(current)), its generation, installed packages and any drift; C(error) when it cannot be read.
+  returned: O(state=inventory)
+  type: list
+  elements: dict
+  sample: [{path: /opt/app/venv, lock_id: 3f2a1b0c9d8e, current: true, drift: [], installed: {demo: "1.0"},
+            generation: /opt/app/.venv.generations/1-3f2a1b0c9d8e}]
 received:
   description: Store paths received and verified.
   returned: O(state=received)
@@ -111,6 +105,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import (
+    ENVIRONMENT_ARGUMENT_SPEC,
+    environment_state,
+)
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     FILE_ARGUMENT_SPEC,
     StoreError,
@@ -128,8 +126,8 @@ def main():
             files=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC),
             state=dict(type="str", choices=["inventory", "verified", "received"], default="inventory"),
             src=dict(type="path"),
-            environments=dict(type="list", elements="dict", default=[], options=dict(
-                path=dict(type="path", required=True), python=dict(type="path"))),
+            environments=dict(type="list", elements="dict", default=[], options=ENVIRONMENT_ARGUMENT_SPEC),
+            verify_installed=dict(type="str", choices=["size", "full"], default="size"),
         ),
         required_if=[("state", "received", ["src"])],
         supports_check_mode=True,
@@ -153,6 +151,8 @@ def main():
                 os.makedirs(store_dir, mode=0o755, exist_ok=True)
                 os.chmod(store_dir, 0o755)
             result = inventory(store_dir, params["files"], repair=not module.check_mode)
+            locked = [env for env in params["environments"] if env["packages"] is not None]
+            result["environments"] = [environment_state(env, store_dir, params["verify_installed"]) for env in locked]
             module.exit_json(changed=False, **result)
         if module.check_mode:
             module.exit_json(changed=True, received=[])

@@ -371,6 +371,9 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
             progress("bundle serial %d written to %s" % (result["serial"], bundle_dir))
         else:
             progress("nothing changed: the bundle stays at serial %s" % result["serial"])
+            if previous and previous.get("serial") is not None:  # a bundle from before slices: written once now
+                _manifest.write_slices(bundle_dir, previous)
+                _manifest.publish_slices(bundle_dir, previous)
         return result
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

@@ -14,8 +14,11 @@ install, rollback, export and import read it through here.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
+import re
+import shutil
 import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath, write_atomic
@@ -31,6 +34,11 @@ MANIFEST = "manifest.json"
 CHECK_DIR = ".check"
 # Every serial's manifest, never rewritten: a rollout reads the serial it started with, whatever builds meanwhile.
 SERIALS_DIR = "manifests"
+# Each host's slice (its files and environments) of each recent serial, written once with the manifest: a rollout
+# reads only its host's slice, so the controller's work per host does not grow with the fleet.
+SLICES_DIR = "slices"
+CURRENT_SLICES = "current"  # the newest serial with slices (a rollout without a pinned serial deploys it)
+KEEP_SLICE_SERIALS = 5  # older serials are computed from manifests/<serial>.json when a rollout still asks
 
 
 def new(indexes: t.Sequence[str], uploaded_prior_to: str | None) -> dict:
@@ -135,7 +143,9 @@ def write(bundle_dir: str, manifest: dict) -> None:
     and drop a stale proposal."""
     os.makedirs(os.path.join(bundle_dir, SERIALS_DIR), exist_ok=True)
     write_atomic(os.path.join(bundle_dir, SERIALS_DIR, "%d.json" % manifest["serial"]), _dump(manifest))
+    write_slices(bundle_dir, manifest)
     write_atomic(os.path.join(bundle_dir, MANIFEST), _dump(manifest))
+    publish_slices(bundle_dir, manifest)
     proposal = os.path.join(bundle_dir, CHECK_DIR, MANIFEST)
     if os.path.exists(proposal):
         os.unlink(proposal)
@@ -283,6 +293,97 @@ def host_envs(manifest: t.Mapping, host: str) -> list:
                      "installer": installer, "smoke_imports": env.get("smoke_imports") or [],
                      "lock_id": packages_lock_id(packages)})
     return envs
+
+
+def slice_id(files: t.Sequence, envs: t.Sequence) -> str:
+    """What a host must hold, as one digest: the same for two serials that give the host the same files and
+    environments (the serial itself is left out), so a check of one holds for the other."""
+    envs = [{k: v for k, v in env.items() if k != "serial"} for env in envs]
+    return hashlib.sha256(json.dumps({"files": list(files), "envs": envs}, sort_keys=True).encode()).hexdigest()
+
+
+def make_slice(manifest: t.Mapping, host: str) -> dict:
+    """One host's share of the bundle: the store files it needs, the arguments of each environment's install."""
+    files, envs = host_files(manifest, host), host_envs(manifest, host)
+    return {"host": host, "serial": manifest.get("serial"), "files": files, "envs": envs,
+            "slice_id": slice_id(files, envs)}
+
+
+def _slices_dir(bundle_dir: str, serial) -> str:
+    return os.path.join(bundle_dir, SLICES_DIR, str(serial))
+
+
+def write_slices(bundle_dir: str, manifest: t.Mapping) -> None:
+    """Every host's slice of ``manifest`` under ``slices/<serial>/``, made complete before it appears (renamed into
+    place). Not for a bundle whose profiles wait for builder hosts: their slices change as the wheels arrive."""
+    if any(profile.get("builds") for profile in manifest.get("profiles", {}).values()):
+        return
+    final = _slices_dir(bundle_dir, manifest["serial"])
+    if os.path.isdir(final):
+        return  # a serial never changes once written
+    work = final + ".tmp-%d" % os.getpid()
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    try:
+        for host in manifest.get("hosts") or {}:
+            # Plain writes: the directory appears whole by its rename; a torn file reads as invalid and is recomputed.
+            with open(os.path.join(work, _slice_name(host)), "w") as handle:
+                json.dump(make_slice(manifest, host), handle, sort_keys=True)
+        os.rename(work, final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def publish_slices(bundle_dir: str, manifest: t.Mapping) -> None:
+    """Point ``slices/current`` at the manifest's serial (after manifest.json, so a reader never sees slices newer
+    than the manifest) and drop the slices of old serials."""
+    root = os.path.join(bundle_dir, SLICES_DIR)
+    current = os.path.join(root, CURRENT_SLICES)
+    if not os.path.isdir(_slices_dir(bundle_dir, manifest["serial"])):
+        if os.path.exists(current):
+            os.unlink(current)  # this serial is read from its manifest
+        return
+    try:
+        with open(current, "rb") as handle:
+            if handle.read() == b"%d\n" % manifest["serial"]:
+                return  # a re-run with nothing new writes nothing
+    except OSError:
+        pass
+    write_atomic(current, b"%d\n" % manifest["serial"])
+    serials = sorted(int(name) for name in os.listdir(root) if name.isdigit())
+    for old in serials[:-KEEP_SLICE_SERIALS]:
+        shutil.rmtree(_slices_dir(bundle_dir, old), ignore_errors=True)
+
+
+def _slice_name(host: str) -> str:
+    # Inventory names may hold characters a file name cannot (``/``); the digest keeps them apart.
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:80]
+    return "%s-%s.json" % (safe, hashlib.sha256(host.encode("utf-8")).hexdigest()[:12])
+
+
+def host_slice(bundle_dir: str, host: str, check_mode: bool = False, serial: int | None = None) -> dict:
+    """The host's slice of the bundle a run deploys (see ``path``): read from ``slices/`` when the bundle build
+    wrote it, else computed from the manifest (a check-mode proposal, a bundle waiting for builders, an old serial)."""
+    proposal = check_mode and os.path.exists(os.path.join(bundle_dir, CHECK_DIR, MANIFEST))
+    if not proposal:
+        wanted = serial
+        if wanted is None:
+            try:
+                with open(os.path.join(bundle_dir, SLICES_DIR, CURRENT_SLICES)) as handle:
+                    wanted = int(handle.read().strip())
+            except (OSError, ValueError):
+                wanted = None
+        if wanted is not None and os.path.isdir(_slices_dir(bundle_dir, wanted)):
+            try:
+                with open(os.path.join(_slices_dir(bundle_dir, wanted), _slice_name(host))) as handle:
+                    return json.load(handle)
+            except FileNotFoundError:
+                raise PyMigrateError("host %s is not in the bundle (serial %s); rebuild the bundle with this host in "
+                                     "the inventory or limit the run to hosts it covers" % (host, wanted))
+            except (OSError, ValueError):
+                pass  # unreadable: computed from the manifest below
+    return make_slice(with_builds(bundle_dir, read(bundle_dir, check_mode, serial=serial)), host)
 
 
 def metadata_files(manifest: t.Mapping) -> list:

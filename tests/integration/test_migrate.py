@@ -74,6 +74,16 @@ def _installed_changed(output):
     return hosts
 
 
+def remote_commands(output):
+    """{host address: number of remote commands} from ansible-playbook -vvv output."""
+    counts = {}
+    for line in output.splitlines():
+        if "ESTABLISH SSH CONNECTION" in line and line.startswith("<"):
+            address = line[1:].split(">", 1)[0]
+            counts[address] = counts.get(address, 0) + 1
+    return counts
+
+
 def environments(fleet, world):
     """{(host, path): {name: version}} read through each environment's own interpreter."""
     found = {}
@@ -112,11 +122,15 @@ def test_migrate_end_to_end(fleet, world):
     report = summary(world)
     assert report["counts"] == {"changed": len(fleet.hosts)} and report["retry"] == []
 
-    second = migrate(world)
+    second = migrate(world, "-vvv")
     stats = recap(second.stdout)
     assert all(stats[h["name"]]["changed"] == 0 for h in fleet.hosts), second.stdout[-3000:]
     assert "changed: [" not in second.stdout
     assert all(item["files_sent"] == 0 and item["status"] == "ok" for item in summary(world)["hosts"])
+    # Nothing to do costs one module call per host: the survey also checks the store and the environments, and
+    # push and install take its answer (every remote command opens an SSH session of its own, which -vvv logs).
+    sessions = remote_commands(second.stdout)
+    assert {h["name"]: sessions.get(h["address"], 0) for h in fleet.hosts} == {h["name"]: 1 for h in fleet.hosts}
 
     # A pin change upgrades only the environments it affects; check mode predicts exactly that.
     change = ["-e", '{"pymigrate_group_requirements": {"alpha": "==2.0"}}']

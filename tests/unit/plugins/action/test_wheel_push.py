@@ -15,7 +15,7 @@ def bundle_dir(tmp_path):
     return str(tmp_path)
 
 
-def push(bundle_dir, host_name, present=(), check_mode=False):
+def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_vars=None):
     action = make_action("wheel_push", {"bundle_dir": bundle_dir, "store_dir": "/var/lib/pymigrate/store"},
                          check_mode=check_mode)
     calls = []
@@ -25,7 +25,9 @@ def push(bundle_dir, host_name, present=(), check_mode=False):
         if module_args["state"] == "inventory":
             paths = [item["path"] for item in module_args["files"]]
             return {"present": [p for p in paths if p in present], "missing": [p for p in paths if p not in present],
-                    "corrupt": [], "removed_partials": []}
+                    "corrupt": [], "removed_partials": [],
+                    "environments": [{"path": env["path"], "lock_id": env["lock_id"], "current": env["path"] in current}
+                                     for env in module_args["environments"]]}
         return {"received": [item["path"] for item in module_args["files"]], "changed": True}
 
     action._execute_module = execute_module
@@ -33,7 +35,7 @@ def push(bundle_dir, host_name, present=(), check_mode=False):
     action._fixup_perms2 = lambda paths: None
     action._make_tmp_path = lambda: "/tmp/remote"
     action._remove_tmp_path = lambda path: None
-    return action.run(task_vars={"inventory_hostname": host_name}), calls
+    return action.run(task_vars=dict(task_vars or {}, inventory_hostname=host_name)), calls
 
 
 def test_the_host_slice_decides_what_is_sent_and_the_envs_come_back(bundle_dir):
@@ -42,9 +44,13 @@ def test_the_host_slice_decides_what_is_sent_and_the_envs_come_back(bundle_dir):
     result, calls = push(bundle_dir, "web2", present=wanted[:1])
     assert [c["state"] for c in calls] == ["inventory", "received"]
     assert [item["path"] for item in calls[0]["files"]] == wanted
-    assert calls[0]["environments"] == [{"path": "/opt/pymigrate/venv", "python": None}]  # checked before any file
-    assert result["sent"] == wanted[1:] and result["present"] == 1 and result["changed"]
-    assert result["envs"] == _manifest.host_envs(manifest, "web2")
+    envs = _manifest.host_envs(manifest, "web2")
+    # Checked before any file moves, and against the lock: the install learns the environment's state from this call.
+    assert calls[0]["environments"] == [{"path": "/opt/pymigrate/venv", "python": None, "lock_id": envs[0]["lock_id"],
+                                         "packages": envs[0]["packages"]}]
+    assert result["sent"] == wanted[1:] and result["present"] == 1 and result["changed"] and result["asked_host"]
+    assert result["envs"] == [dict(envs[0], known_state={"path": "/opt/pymigrate/venv", "lock_id": envs[0]["lock_id"],
+                                                         "current": False})]
     assert [p["name"] for p in result["envs"][0]["packages"]] == ["alpha"]
 
 
@@ -70,3 +76,36 @@ def test_no_bundle_directory(tmp_path):
     from ansible.errors import AnsibleActionFail
     with pytest.raises(AnsibleActionFail, match="not a directory on the control node"):
         push(str(tmp_path / "none"), "web1")
+
+
+def _survey_check(bundle_dir, host_name, present, current, **changes):
+    host_slice = _manifest.host_slice(bundle_dir, host_name)
+    check = {"slice_id": host_slice["slice_id"], "verify": "size",
+             "store": {"present": present, "missing": [f["path"] for f in host_slice["files"] if f["path"] not in present],
+                       "corrupt": [], "removed_partials": []},
+             "environments": [{"path": env["path"], "lock_id": env["lock_id"], "current": current}
+                              for env in host_slice["envs"]]}
+    check.update(changes)
+    return {"__pymigrate_target_facts": {"rollout_check": check}}
+
+
+def test_the_survey_of_the_same_slice_answers_and_the_host_is_not_asked(bundle_dir):
+    wanted = [item["path"] for item in _manifest.host_files(_manifest.read(bundle_dir), "web1")]
+    result, calls = push(bundle_dir, "web1", task_vars=_survey_check(bundle_dir, "web1", wanted, True))
+    assert calls == [] and result["asked_host"] is False and result["sent"] == [] and not result["changed"]
+    assert result["envs"][0]["known_state"]["current"] is True
+
+
+def test_the_survey_answer_is_not_used_for_another_slice_or_check(bundle_dir):
+    wanted = [item["path"] for item in _manifest.host_files(_manifest.read(bundle_dir), "web1")]
+    for changes in ({"slice_id": "0" * 64}, {"verify": "full"}, {"error": "store not owned by root"},
+                    {"environments": [{"path": "/opt/pymigrate/venv", "current": False, "error": "not ours"}]}):
+        result, calls = push(bundle_dir, "web1", present=wanted,
+                             task_vars=_survey_check(bundle_dir, "web1", wanted, True, **changes))
+        assert [c["state"] for c in calls] == ["inventory"] and result["asked_host"], changes
+
+
+def test_files_the_survey_found_missing_are_sent_without_a_second_inventory(bundle_dir):
+    wanted = [item["path"] for item in _manifest.host_files(_manifest.read(bundle_dir), "web1")]
+    result, calls = push(bundle_dir, "web1", task_vars=_survey_check(bundle_dir, "web1", wanted[1:], False))
+    assert [c["state"] for c in calls] == ["received"] and result["sent"] == wanted[:1]

@@ -177,7 +177,7 @@ def test_write_read_round_trip_and_stale_proposal_removed(tmp_path):
     assert not proposal.exists()
     assert _manifest.read(bundle) == manifest
     assert _manifest.read(bundle, check_mode=True) == manifest
-    assert sorted(os.listdir(bundle)) == [".check", "manifest.json", "manifests"]
+    assert sorted(os.listdir(bundle)) == [".check", "manifest.json", "manifests", "slices"]
     text = (tmp_path / "manifest.json").read_text()
     assert text.endswith("}\n") and json.loads(text) == manifest
     # Every serial is kept: a rollout that started on serial 3 reads it even after serial 4 is written.
@@ -252,3 +252,42 @@ def test_metadata_files_order():
         "manifest.json", "sbom.cdx.json", "pylock.a.toml", "requirements.a.txt", "pylock.b.toml",
         "requirements.b.txt", "pylock.c.toml", "requirements.c.txt"]
     assert _manifest.metadata_files({"profiles": {}}) == ["manifest.json", "sbom.cdx.json"]
+
+
+def test_each_host_slice_is_written_once_with_the_manifest_and_read_alone(tmp_path):
+    manifest, _names = build()
+    manifest.update(serial=3, created="2026-11-25T12:00:00Z")
+    bundle = str(tmp_path)
+    _manifest.write(bundle, manifest)
+    assert (tmp_path / "slices" / "current").read_text() == "3\n"
+    assert len(os.listdir(tmp_path / "slices" / "3")) == len(manifest["hosts"])
+    for host_name in manifest["hosts"]:
+        expected = _manifest.make_slice(manifest, host_name)
+        assert expected["files"] == _manifest.host_files(manifest, host_name)
+        assert expected["envs"] == _manifest.host_envs(manifest, host_name)
+        assert _manifest.host_slice(bundle, host_name) == expected
+    # The slice is what a rollout reads: the fleet's manifest is not parsed for it (a broken one goes unnoticed).
+    (tmp_path / "manifest.json").write_text("not json")
+    assert _manifest.host_slice(bundle, "web1") == _manifest.make_slice(manifest, "web1")
+    with pytest.raises(PyMigrateError, match="host db9 is not in the bundle .serial 3."):
+        _manifest.host_slice(bundle, "db9")
+
+
+def test_a_slice_id_ignores_the_serial_but_not_the_content(tmp_path):
+    manifest, _names = build()
+    first = _manifest.make_slice(dict(manifest, serial=3), "web1")
+    assert first["slice_id"] == _manifest.make_slice(dict(manifest, serial=4), "web1")["slice_id"]
+    assert first["slice_id"] != _manifest.make_slice(manifest, "web2")["slice_id"]  # web2 lacks web1's tools env
+
+
+def test_old_serials_and_proposals_are_computed_from_their_manifest(tmp_path):
+    manifest, _names = build()
+    bundle = str(tmp_path)
+    for serial in range(1, 8):
+        _manifest.write(bundle, dict(manifest, serial=serial))
+    assert sorted(os.listdir(tmp_path / "slices")) == ["3", "4", "5", "6", "7", "current"]  # the newest five kept
+    assert _manifest.host_slice(bundle, "web1", serial=1)["serial"] == 1  # from manifests/1.json
+    proposal = dict(manifest, serial=7, hosts={"web1": manifest["hosts"]["web2"]})
+    _manifest.write_proposal(bundle, proposal)
+    assert _manifest.host_slice(bundle, "web1", check_mode=True) == _manifest.make_slice(proposal, "web1")
+    assert _manifest.host_slice(bundle, "web1") == _manifest.make_slice(dict(manifest, serial=7), "web1")

@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Survey, plus the rollout's question in the same call: with ``bundle_dir``, the host's slice of the bundle there
+(read once, from the slice the bundle build wrote) goes along, and the host says what it holds of it. The push of the
+same run reads that answer when its own slice is the same, so a run with nothing to do contacts each host once."""
+
+from __future__ import annotations
+
+import os
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+
+MODULE = "airgap.pymigrate.target_facts"
+
+
+def rollout_arguments(bundle_dir: str, host: str, check_mode: bool) -> dict | None:
+    """The module's slice options for ``host``, or None when there is no bundle covering the host yet."""
+    if not os.path.isfile(os.path.join(bundle_dir, _manifest.MANIFEST)):
+        return None
+    try:
+        host_slice = _manifest.host_slice(bundle_dir, host, check_mode=check_mode)
+    except PyMigrateError:
+        return None  # a new host, or a bundle still waiting for builders: the push asks the host itself
+    return {"slice_id": host_slice["slice_id"], "files": host_slice["files"],
+            "environments": [{"path": env["path"], "python": env["python"], "lock_id": env["lock_id"],
+                              "packages": env["packages"]} for env in host_slice["envs"]]}
+
+
+class ActionModule(ActionBase):
+
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = dict(self._task.args)
+        bundle_dir = os.path.expanduser(str(args.pop("bundle_dir", "") or ""))
+        for name in ("slice_id", "files", "environments"):  # only this plugin sets them
+            args.pop(name, None)
+        if bundle_dir:
+            host = (task_vars or {}).get("inventory_hostname")
+            args.update(rollout_arguments(bundle_dir, host, self._task.check_mode) or {})
+        result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+        return result

@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The install, skipped on the control node when this run already learnt that it has nothing to do.
+
+The push's inventory call (or the survey's) reports each environment's state against its lock; when that says
+the current generation holds this very lock unchanged, the host is not asked again: the result is the module's
+no-op result, built from what the host said. Anything else (a new lock, drift, rollback) runs the module.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+MODULE = "airgap.pymigrate.venv_install"
+
+
+def _lines(packages):
+    return "".join("%s==%s\n" % item for item in sorted(packages.items()))
+
+
+def known_result(known: dict | None, args: dict) -> dict | None:
+    """The no-op result the module would return, when ``known`` shows the current generation holds the lock."""
+    if not known or not known.get("current") or (args.get("state") or "present") != "present":
+        return None
+    if not args.get("lock_id") or known.get("lock_id") != args["lock_id"] or known.get("drift"):
+        return None
+    installed = known.get("installed") or {}
+    return {"changed": False, "generation": known.get("generation"), "previous_generation": None,
+            "packages": known.get("packages") or installed, "installed": installed,
+            "changes": known.get("changes") or {}, "pip_ran": False, "drift": [],
+            "msg": "the current generation holds this lock unchanged (checked earlier in this run)"}
+
+
+class ActionModule(ActionBase):
+
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = dict(self._task.args)
+        known = known_result(args.pop("known_state", None), args)
+        if known is not None:
+            result.update(known)
+            if self._task.diff:
+                result["diff"] = {"before": _lines(known["installed"]), "after": _lines(known["packages"]),
+                                  "before_header": "%s (before)" % args.get("path"),
+                                  "after_header": "%s (after)" % args.get("path")}
+            return result
+        result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+        return result

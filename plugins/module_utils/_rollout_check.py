@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Runs on target hosts (standard library only, Python 3.8+).
+
+What a host holds of its slice of the bundle, in one call: which store files are present with the right bytes,
+and whether each environment's current generation was built from its lock and still matches it. The survey
+(target_facts) and the push's inventory both ask it, so a run with nothing to do costs one module call per host:
+push, verify and install then have nothing to send or build and do not contact the host again.
+"""
+
+import os
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import check_owned, inventory
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import VenvError, ensure
+
+# An environment's lock as modules take it (venv_install's packages, wheel_store's and target_facts' environments).
+PACKAGES_ARGUMENT_SPEC = dict(name=dict(type="str", required=True), version=dict(type="str", required=True),
+                              filename=dict(type="str", required=True), sha256=dict(type="str", required=True),
+                              size=dict(type="int"))
+ENVIRONMENT_ARGUMENT_SPEC = dict(path=dict(type="path", required=True), python=dict(type="path"),
+                                 lock_id=dict(type="str"),
+                                 packages=dict(type="list", elements="dict", options=PACKAGES_ARGUMENT_SPEC))
+
+
+def environment_state(env, store_dir, verify="size"):
+    """The installed state of one environment against its lock (read-only): ``current`` is true when the current
+    generation holds the lock and no drift was found; ``error`` says why the environment could not be read."""
+    state = {"path": env["path"], "lock_id": env.get("lock_id"), "current": False}
+    try:
+        found = ensure(env["path"], env.get("python"), store_dir, env["packages"], None, lock_id=env.get("lock_id"),
+                       check_mode=True, verify=verify, drift_action="report")
+    except VenvError as exc:
+        state["error"] = str(exc)
+        return state
+    found.pop("before", None)
+    state.update(found)
+    state["lock_id"] = env.get("lock_id")
+    state["current"] = not found["changed"] and not found["drift"]
+    return state
+
+
+def check(store_dir, files, environments, verify="size", repair=True):
+    """Store inventory of ``files`` plus the state of each of ``environments`` (dicts with path, python, lock_id,
+    packages). A store that does not exist yet holds nothing; one that root does not own alone is an error."""
+    if os.path.isdir(store_dir):
+        check_owned(store_dir)
+        store = inventory(store_dir, files, repair=repair)
+    else:
+        store = {"present": [], "missing": [item["path"] for item in files], "corrupt": [], "removed_partials": []}
+    return {"store": store, "environments": [environment_state(env, store_dir, verify) for env in environments]}
