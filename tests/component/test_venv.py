@@ -1,6 +1,7 @@
 """venv_install logic on this machine: generations, atomic switch, no-op re-runs, rollback, failures that
 leave the current generation untouched. Runs the host-side code under several interpreters."""
 
+import base64
 import glob
 import hashlib
 import io
@@ -309,3 +310,40 @@ def test_uv_and_pip_install_the_same_set(world, uv_world, capsys):
     assert holds["pip"] == holds["uv"] == dict(("pkg%02d" % n, "1.%d" % n) for n in range(20))
     with capsys.disabled():
         print("\n20 synthetic wheels, ensure() end to end: pip %.2f s, uv %.2f s" % (timings["pip"], timings["uv"]))
+
+
+def _tool_wheel(store):
+    """A wheel with a console script and a data script: their RECORD rows point outside site-packages."""
+    files = {"tool/__init__.py": b"def main():\n    print('tool')\n",
+             "tool-1.0.data/scripts/rawscript": b"#!python\nprint('raw')\n",
+             "tool-1.0.dist-info/METADATA": wheels.metadata_text("tool", "1.0").encode(),
+             "tool-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                         b"Tag: py3-none-any\n",
+             "tool-1.0.dist-info/entry_points.txt": b"[console_scripts]\ntool = tool:main\n"}
+
+    def digest(data):
+        return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    record = "".join("%s,%s,%d\n" % (name, digest(data), len(data)) for name, data in files.items())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        archive.writestr("tool-1.0.dist-info/RECORD", record + "tool-1.0.dist-info/RECORD,,\n")
+    return dict(_add(store, "tool-1.0-py3-none-any.whl", buffer.getvalue()), name="tool", version="1.0")
+
+
+@pytest.mark.parametrize("kind", ["pip", "uv"])
+def test_scripts_outside_site_packages_are_verified_for_both_kinds(kind, world, uv_world):
+    target = world if kind == "pip" else uv_world
+    tool = _tool_wheel(target["store"])
+    result = run(PYTHONS[-1], target, [tool])
+    assert result.get("failed") is None, result
+    with open(_dist_info_file(target, "tool", "1.0", "INSTALLER")) as handle:
+        assert handle.read().strip() == kind
+    assert venv_module.verify_generation(result["generation"], [tool], full=True) == []
+    script = os.path.join(result["generation"], "bin", "tool")
+    assert subprocess.run([script], check=True, stdout=subprocess.PIPE, text=True).stdout == "tool\n"
+    with open(script, "a") as handle:
+        handle.write("# tampered\n")
+    assert [(f["kind"], f["file"]) for f in venv_module.verify_generation(result["generation"], [tool])] == [
+        ("modified file", script)]
