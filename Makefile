@@ -15,7 +15,11 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .PHONY: dev system-deps demo test unit component sanity lint integration compat bench clean build ee changelog docs
 
-dev: system-deps $(STAMP) .collections/ansible_collections/airgap/pymigrate
+# The real uv wheel (installer kind uv) for the component tests, downloaded once: the test hosts have no index.
+UV_VERSION := 0.13.9
+UV_WHEEL_STAMP := build/wheelhouse/.uv-$(UV_VERSION)
+
+dev: system-deps $(STAMP) .collections/ansible_collections/airgap/pymigrate $(UV_WHEEL_STAMP)
 
 system-deps:
 	@tests/tools/system-deps
@@ -24,6 +28,11 @@ $(STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(UV_WHEEL_STAMP): | $(STAMP)
+	mkdir -p build/wheelhouse
+	$(BIN)/python -m pip download -q --no-deps --only-binary :all: --dest build/wheelhouse uv==$(UV_VERSION)
 	touch $@
 
 .collections/ansible_collections/airgap/pymigrate:

@@ -14,7 +14,9 @@ Layout, for a stable path ``/opt/app/venv``::
     /opt/app/.venv.lock                   flock: one run per environment at a time
 
 pip is run from the bundle's pip wheel file as a tool (``python pip.whl/pip install``): hosts without pip
-or ensurepip work, and the environment ends up holding exactly the lock, nothing else.
+or ensurepip work, and the environment ends up holding exactly the lock, nothing else. The installer may
+instead be the uv wheel from the package index (installer kind ``uv``): its static ``uv`` binary is
+extracted into a private directory next to the generations for the build, and removed after it.
 """
 
 import base64
@@ -28,7 +30,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     FileLock,
@@ -43,6 +47,12 @@ GENERATION_FILE = "pymigrate-generation.json"
 # Smoke imports run this fixed code with the module name as an argument: no inventory text ever becomes code.
 SMOKE_RUNNER = "import importlib, sys; importlib.import_module(sys.argv[1])"
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+INSTALLER_KINDS = ("pip", "uv")
+# The uv wheel on the package index carries the binary as a wheel script: uv-<version>.data/scripts/uv.
+UV_BINARY_MEMBER = re.compile(r"^uv-[^/]+\.data/scripts/uv$")
+# The private directory the uv binary is extracted into, inside the generations directory (never a generation:
+# generations() only lists names starting with a number).
+UV_TOOL_PREFIX = ".pymigrate-uv-"
 
 
 class VenvError(Exception):
@@ -84,6 +94,86 @@ def packages_lock_id(packages):
     """The identity of a lock: what is installed (names, versions, file hashes), not where it came from."""
     text = json.dumps(sorted((_normalize(p["name"]), p["version"], p["sha256"]) for p in packages))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def installer_kind(installer):
+    """``pip`` (the default) or ``uv``: which tool the installer wheel is."""
+    kind = installer.get("kind") or "pip"
+    if kind not in INSTALLER_KINDS:
+        raise VenvError("installer kind %r of %s is neither pip nor uv; rebuild the bundle"
+                        % (kind, installer.get("filename")))
+    return kind
+
+
+def wheel_platform(filename):
+    """The platform tag of a wheel file name (``manylinux_2_17_x86_64.manylinux2014_x86_64``), or ``unknown``."""
+    parts = filename[: -len(".whl")].split("-") if filename.endswith(".whl") else []
+    return parts[-1] if len(parts) >= 5 else "unknown"
+
+
+def uv_binary_member(names, filename, store_dir):
+    """The member of the uv wheel ``filename`` that is the uv binary (``uv-<version>.data/scripts/uv``)."""
+    found = [name for name in names if UV_BINARY_MEMBER.match(name)]
+    if len(found) != 1:
+        raise VenvError("%s in the store %s holds %s uv binary (uv-<version>.data/scripts/uv), so it is not the uv "
+                        "wheel from the package index; rebuild the bundle with the uv wheel for this host's platform, "
+                        "or use the pip installer" % (filename, store_dir, "no" if not found else "more than one"))
+    return found[0]
+
+
+# What every uv command gets: no configuration file (uv.toml, pyproject.toml: user, system or project) is read, no
+# network is reached, no cache is kept (a temporary one, in the private directory, removed afterwards), no
+# interpreter is ever downloaded, and its output stays plain text for the error messages.
+UV_COMMON = ["--no-config", "--offline", "--no-cache", "--no-python-downloads", "--no-progress", "--color", "never"]
+
+
+def uv_install_command(uv, python, requirements):
+    """``uv pip install`` of exactly the requirements file (local wheel paths of the store, each with
+    ``--hash=sha256:``) into the environment of ``python``.
+
+    --no-index, --offline: the store's files only; --no-deps: nothing resolved beyond the lock (``uv pip check``
+    afterwards finds what is missing); --require-hashes: uv checks each file's sha256 as pip does (it accepts
+    local paths with --hash in a requirements file, and refuses a line without one); --no-build: a wheel or
+    nothing, never a build; --link-mode copy: files of their own, not links into a cache; no --compile-bytecode:
+    no bytecode, as pip's --no-compile (uv compiles only when asked).
+    """
+    return [uv, "pip", "install", "--python", python, "--no-index", "--no-deps", "--require-hashes", "--no-build",
+            "--link-mode", "copy", "-r", requirements] + UV_COMMON
+
+
+def uv_check_command(uv, python):
+    return [uv, "pip", "check", "--python", python] + UV_COMMON
+
+
+def uv_environment(environ, tool_dir):
+    """The environment uv runs with: the caller's without any UV_* setting (they would change what uv installs
+    or where it looks) nor an activated environment, configuration files off, temporary files in ``tool_dir``."""
+    env = dict((key, value) for key, value in environ.items()
+               if not key.startswith("UV_") and key not in ("VIRTUAL_ENV", "CONDA_PREFIX"))
+    env.update(UV_NO_CONFIG="1", UV_OFFLINE="1", UV_PYTHON_DOWNLOADS="never", TMPDIR=tool_dir)
+    return env
+
+
+def _check_uv_runs(binary, filename, tool_dir):
+    """``uv --version``, so that a binary for another platform fails here, saying so, before anything is built."""
+    host = "%s %s" % (os.uname().sysname, os.uname().machine)
+    advice = ("rebuild the bundle with the uv wheel for this host's platform, or use the pip installer")
+    try:
+        result = subprocess.run([binary, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=uv_environment(os.environ, tool_dir), cwd=tool_dir, timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        raise VenvError("the uv binary from %s did not answer uv --version in 120 s on this host (%s); %s"
+                        % (filename, host, advice))
+    except OSError as exc:
+        hint = ""
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            hint = " (is %s on a file system mounted noexec?)" % os.path.dirname(tool_dir)
+        raise VenvError("the uv binary from %s (built for %s) cannot run on this host (%s): %s%s; %s"
+                        % (filename, wheel_platform(filename), host, exc.strerror or exc, hint, advice))
+    if result.returncode != 0:
+        raise VenvError("the uv binary from %s (built for %s) does not run on this host (%s): uv --version exited "
+                        "%d: %s; %s" % (filename, wheel_platform(filename), host, result.returncode,
+                                        result.stdout.decode("utf-8", "replace").strip()[-600:], advice))
 
 
 class Environment(object):
@@ -168,42 +258,90 @@ class Environment(object):
 
     def build(self, python, packages, installer, lock_id, smoke_imports=(), force_manual_venv=False):
         """Build and check a new generation; returns its path. Removes it on any failure."""
+        kind = installer_kind(installer)
         _makedirs_private(self.generations_dir)
         generation = self._next_generation(lock_id)
-        try:
-            _create_venv(python, generation, force_manual_venv)
-            gen_python = os.path.join(generation, "bin", "python")
-            pip = [gen_python, os.path.join(self.store_path(installer["sha256"], installer["filename"]), "pip")]
-            requirements = os.path.join(generation, "pymigrate-requirements.txt")
-            with open(requirements, "w") as handle:
-                for item in packages:
-                    handle.write("%s --hash=sha256:%s\n"
-                                 % (self.store_path(item["sha256"], item["filename"]), item["sha256"]))
-            common = ["--disable-pip-version-check", "--no-input", "--no-cache-dir"]
-            _run(pip + ["install", "--no-index", "--no-deps", "--require-hashes", "--no-compile", "-r", requirements]
-                 + common, "pip install into %s" % generation, generation)
-            _run(pip + ["check"] + common[:2], "pip check in %s" % generation, generation)
-            for module in smoke_imports:
-                if not MODULE_NAME.match(module):
-                    raise VenvError("smoke import %r is not a dotted module name such as yaml or email.mime" % module)
-                _run([gen_python, "-c", SMOKE_RUNNER, module], "smoke import of %s in %s" % (module, generation),
-                     generation)
-            installed = self.installed(generation)
-            wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
-            if installed != wanted:
-                raise VenvError("%s holds %s after install, not the lock"
-                                % (generation, diff_packages(wanted, installed)))
-            record = {"lock_id": lock_id, "packages": wanted, "python": python,
-                      "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-            write_atomic(os.path.join(generation, GENERATION_FILE),
-                         json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))
-        except OSError as exc:
-            shutil.rmtree(generation, ignore_errors=True)
-            raise VenvError(_oserror_text(exc, self.parent))
-        except BaseException:
-            shutil.rmtree(generation, ignore_errors=True)
-            raise
+        # The uv binary is extracted (and shown to run) before the generation exists, and removed whatever happens.
+        with self._uv_tool(installer) if kind == "uv" else contextlib.nullcontext() as uv:
+            try:
+                _create_venv(python, generation, force_manual_venv)
+                gen_python = os.path.join(generation, "bin", "python")
+                requirements = os.path.join(generation, "pymigrate-requirements.txt")
+                with open(requirements, "w") as handle:
+                    for item in packages:
+                        handle.write("%s --hash=sha256:%s\n"
+                                     % (self.store_path(item["sha256"], item["filename"]), item["sha256"]))
+                if kind == "uv":
+                    binary, tool_dir = uv
+                    env = uv_environment(os.environ, tool_dir)
+                    _run(uv_install_command(binary, gen_python, requirements), "uv pip install into %s" % generation,
+                         generation, env=env, cwd=tool_dir)
+                    _run(uv_check_command(binary, gen_python), "uv pip check in %s" % generation, generation,
+                         env=env, cwd=tool_dir)
+                else:
+                    pip = [gen_python, os.path.join(self.store_path(installer["sha256"], installer["filename"]), "pip")]
+                    common = ["--disable-pip-version-check", "--no-input", "--no-cache-dir"]
+                    _run(pip + ["install", "--no-index", "--no-deps", "--require-hashes", "--no-compile", "-r",
+                                requirements] + common, "pip install into %s" % generation, generation)
+                    _run(pip + ["check"] + common[:2], "pip check in %s" % generation, generation)
+                for module in smoke_imports:
+                    if not MODULE_NAME.match(module):
+                        raise VenvError("smoke import %r is not a dotted module name such as yaml or email.mime"
+                                        % module)
+                    _run([gen_python, "-c", SMOKE_RUNNER, module], "smoke import of %s in %s" % (module, generation),
+                         generation)
+                installed = self.installed(generation)
+                wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
+                if installed != wanted:
+                    raise VenvError("%s holds %s after install, not the lock"
+                                    % (generation, diff_packages(wanted, installed)))
+                record = {"lock_id": lock_id, "packages": wanted, "python": python,
+                          "installer": {"kind": kind, "filename": installer["filename"],
+                                        "sha256": installer["sha256"]},
+                          "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                write_atomic(os.path.join(generation, GENERATION_FILE),
+                             json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))
+            except OSError as exc:
+                shutil.rmtree(generation, ignore_errors=True)
+                raise VenvError(_oserror_text(exc, self.parent))
+            except BaseException:
+                shutil.rmtree(generation, ignore_errors=True)
+                raise
         return generation
+
+    @contextlib.contextmanager
+    def _uv_tool(self, installer):
+        """The uv binary of the (verified) uv wheel ``installer``, extracted into a private directory (0700, the
+        binary 0755) inside the generations directory: yields (binary, directory); the directory is removed
+        afterwards whatever happens. Directories left by a run that was killed are removed first (the caller
+        holds the environment's lock, so no other run is using them)."""
+        for entry in os.listdir(self.generations_dir):
+            if entry.startswith(UV_TOOL_PREFIX):
+                shutil.rmtree(os.path.join(self.generations_dir, entry), ignore_errors=True)
+        wheel = self.store_path(installer["sha256"], installer["filename"])
+        try:
+            tool_dir = tempfile.mkdtemp(prefix=UV_TOOL_PREFIX, dir=self.generations_dir)
+        except OSError as exc:
+            raise VenvError(_oserror_text(exc, self.generations_dir))
+        try:
+            os.chmod(tool_dir, 0o700)
+            binary = os.path.join(tool_dir, "uv")
+            try:
+                with zipfile.ZipFile(wheel) as archive:
+                    member = uv_binary_member(archive.namelist(), installer["filename"], self.store_dir)
+                    with archive.open(member) as source:
+                        with os.fdopen(os.open(binary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700), "wb") as target:
+                            shutil.copyfileobj(source, target, 1024 * 1024)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+                raise VenvError("%s in the store %s is not a readable wheel (%s); run the push again to replace it"
+                                % (installer["filename"], self.store_dir, exc))
+            os.chmod(binary, 0o755)
+            _check_uv_runs(binary, installer["filename"], tool_dir)
+            yield binary, tool_dir
+        except OSError as exc:
+            raise VenvError(_oserror_text(exc, self.generations_dir))
+        finally:
+            shutil.rmtree(tool_dir, ignore_errors=True)
 
     def switch(self, generation):
         """Point ``path`` at ``generation`` atomically: a new symlink renamed over the old one."""
@@ -356,9 +494,9 @@ def _create_venv(python, generation, force_manual):
         os.symlink(executable, os.path.join(bindir, name))
 
 
-def _run(argv, what, where):
+def _run(argv, what, where, env=None, cwd=None):
     try:
-        result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+        result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd, check=False)
     except OSError as exc:
         raise VenvError("%s failed: %s" % (what, exc))
     if result.returncode != 0:
@@ -420,7 +558,8 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_gene
         if check_mode:
             return result
         if not installer:
-            raise VenvError("no installer (pip wheel) given for %s; rebuild the bundle" % path)
+            raise VenvError("no installer (pip or uv wheel) given for %s; rebuild the bundle" % path)
+        installer_kind(installer)
         env.verify_files(packages, installer)
         generation = env.build(python or sys.executable, packages, installer, lock_id, smoke_imports, force_manual_venv)
         env.switch(generation)

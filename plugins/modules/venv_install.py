@@ -16,6 +16,10 @@ description:
     O(smoke_imports), and only then switches the stable O(path) (a symlink) to it atomically.
   - pip runs from the pip wheel in the store (O(installer)), so hosts whose Python has no pip and no
     C(ensurepip) work; where the C(venv) module is missing, the environment is created by hand.
+  - With O(installer.kind=uv) the installer is the C(uv) wheel from the package index instead; its C(uv) binary
+    is extracted into a private directory next to the generations for the build (and removed after it), and
+    installs the lock with no index, offline, hashes required, no configuration file read and no cache kept, then
+    runs C(uv pip check). The wheel must be the one for the host's platform.
   - Any failure (a bad file, disk full, C(pip check), a smoke import) removes the half-built generation and
     leaves the current one untouched. Packages not in the lock are gone after the switch.
   - When the current generation was built from the same lock, it is verified (as C(rpm -V) verifies system
@@ -77,7 +81,7 @@ options:
         description: Size in bytes.
         type: int
   installer:
-    description: The pip wheel in the store that installs the environment. Required with O(state=present).
+    description: The pip or uv wheel in the store that installs the environment. Required with O(state=present).
     type: dict
     suboptions:
       filename:
@@ -88,6 +92,13 @@ options:
         description: sha256 of the wheel.
         type: str
         required: true
+      kind:
+        description:
+          - Which installer the wheel is. V(pip) runs pip from the pip wheel; V(uv) runs the C(uv) binary of the uv
+            wheel (for the host's platform). The generation records which one built it.
+        type: str
+        choices: [pip, uv]
+        default: pip
   lock_id:
     description: Identity of the lock; defaults to a digest of the packages.
     type: str
@@ -180,7 +191,7 @@ changes:
   type: dict
   sample: {added: [], removed: [], upgraded: ["alpha 1.0 -> 1.1"], downgraded: []}
 pip_ran:
-  description: Whether pip ran (false when the environment already matched).
+  description: Whether the installer (pip or uv) ran (false when the environment already matched).
   returned: success
   type: bool
 drift:
@@ -220,7 +231,8 @@ def main():
                 filename=dict(type="str", required=True), sha256=dict(type="str", required=True),
                 size=dict(type="int"))),
             installer=dict(type="dict", options=dict(filename=dict(type="str", required=True),
-                                                     sha256=dict(type="str", required=True))),
+                                                     sha256=dict(type="str", required=True),
+                                                     kind=dict(type="str", choices=["pip", "uv"], default="pip"))),
             lock_id=dict(type="str"),
             keep_generations=dict(type="int", default=3),
             smoke_imports=dict(type="list", elements="str", default=[]),

@@ -1,14 +1,20 @@
 """venv_install logic on this machine: generations, atomic switch, no-op re-runs, rollback, failures that
 leave the current generation untouched. Runs the host-side code under several interpreters."""
 
+import base64
+import glob
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import time
+import zipfile
 
 import pytest
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _venv as venv_module
 from tests.index import catalog, wheels
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -142,3 +148,202 @@ def test_a_smoke_import_is_never_code(python, world, tmp_path):
                  smoke_imports=["os; open(%r, 'w')" % str(marker)])
     assert result["failed"] and "is not a dotted module name" in result["msg"] and not marker.exists()
     assert not os.path.lexists(world["path"])  # the half-built generation is gone, nothing was switched
+
+
+# -- installer kind uv: the real uv wheel from the package index (`make dev` downloads it into build/wheelhouse) --
+UV_WHEELHOUSE = os.path.join(ROOT, "build", "wheelhouse")
+
+
+def uv_wheel():
+    found = sorted(glob.glob(os.path.join(UV_WHEELHOUSE, "uv-*-py3-none-*.whl")))
+    if not found:
+        pytest.fail("no uv wheel in %s: run `make dev` (it downloads the uv wheel once, with network access)"
+                    % UV_WHEELHOUSE)
+    return found[-1]
+
+
+@pytest.fixture
+def uv_world(world):
+    with open(uv_wheel(), "rb") as handle:
+        uv = _add(world["store"], os.path.basename(uv_wheel()), handle.read())
+    return dict(world, installer=dict(uv, kind="uv"))
+
+
+def _store_file(world, item):
+    return os.path.join(world["store"], "files", "sha256", item["sha256"][:2], item["sha256"], item["filename"])
+
+
+def _generations_dir(world):
+    return os.path.join(os.path.dirname(world["path"]), ".venv.generations")
+
+
+def _no_uv_left(world):
+    """The private uv directory is gone after every build, whatever happened."""
+    gens = _generations_dir(world)
+    return not [e for e in (os.listdir(gens) if os.path.isdir(gens) else []) if e.startswith(".pymigrate-uv-")]
+
+
+def _dist_info_file(world, name, version, filename):
+    site = glob.glob(os.path.join(os.path.realpath(world["path"]), "lib", "python3*", "site-packages"))[0]
+    return os.path.join(site, "%s-%s.dist-info" % (name, version), filename)
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=lambda p: p.split("/versions/")[-1].split("/")[0])
+def test_uv_builds_exactly_the_lock_and_reruns_are_noops(python, uv_world):
+    world = uv_world
+    alpha, extra = _wheel(world["store"], "alpha", "1.0"), _wheel(world["store"], "extra", "1.0")
+    first = run(python, world, [alpha, extra], smoke_imports=["alpha", "extra"])
+    assert first.get("failed") is None, first
+    assert first["changed"] and first["pip_ran"] and installed(world) == {"alpha": "1.0", "extra": "1.0"}
+    with open(os.path.join(first["generation"], venv_module.GENERATION_FILE)) as handle:
+        record = json.load(handle)
+    assert record["installer"] == {"kind": "uv", "filename": world["installer"]["filename"],
+                                   "sha256": world["installer"]["sha256"]}
+    assert record["packages"] == {"alpha": "1.0", "extra": "1.0"}
+    with open(_dist_info_file(world, "alpha", "1.0", "INSTALLER")) as handle:
+        assert handle.read().strip() == "uv"  # uv built it, and verify_generation reads its RECORD as pip's
+    assert venv_module.verify_generation(first["generation"], [alpha, extra], full=True) == []
+    assert not glob.glob(os.path.join(first["generation"], "lib", "python3*", "site-packages", "**", "*.pyc"),
+                         recursive=True)  # no bytecode compiled, as pip's --no-compile
+    assert _no_uv_left(world)
+    again = run(python, world, [alpha, extra])
+    assert again == dict(again, changed=False, pip_ran=False, drift=[], generation=first["generation"])
+
+
+def test_uv_drift_is_found_and_repaired_like_pip(uv_world):
+    world, python = uv_world, PYTHONS[-1]
+    alpha = _wheel(world["store"], "alpha", "1.0")
+    first = run(python, world, [alpha])
+    module = os.path.join(os.path.dirname(_dist_info_file(world, "alpha", "1.0", "RECORD")), "..", "alpha",
+                          "__init__.py")
+    with open(module, "a") as handle:
+        handle.write("# tampered\n")
+    report = run(python, world, [alpha], drift_action="report")
+    assert not report["changed"] and [(f["kind"], f["distribution"]) for f in report["drift"]] == [
+        ("modified file", "alpha")]
+    repaired = run(python, world, [alpha])
+    assert repaired["changed"] and repaired["generation"] != first["generation"]
+    assert repaired["reason"].startswith("repaired drift: modified file alpha")
+    assert venv_module.verify_generation(repaired["generation"], [alpha], full=True) == []
+    assert _no_uv_left(world)
+
+
+def test_uv_and_the_manual_venv(uv_world):
+    result = run(PYTHONS[0], uv_world, [_wheel(uv_world["store"], "alpha", "1.0")], force_manual_venv=True)
+    assert result.get("failed") is None, result
+    assert installed(uv_world) == {"alpha": "1.0"}
+
+
+def test_uv_failures_leave_the_current_generation(uv_world):
+    world, python = uv_world, PYTHONS[0]
+    good = _wheel(world["store"], "alpha", "1.0")
+    current = run(python, world, [good])["generation"]
+    needy = _wheel(world["store"], "needy", "1.0", requires=["missingdep>=1"])
+    result = run(python, world, [good, needy])
+    assert result["failed"] and "uv pip check in" in result["msg"] and "missingdep" in result["msg"]
+    smoke = run(python, world, [good], smoke_imports=["nosuchmodule"], lock_id="other")
+    assert smoke["failed"] and "smoke import of nosuchmodule" in smoke["msg"]
+    assert os.path.realpath(world["path"]) == current and installed(world) == {"alpha": "1.0"}
+    assert os.listdir(_generations_dir(world)) == [os.path.basename(current)]  # nothing else left, no uv dir
+
+
+def test_a_uv_wheel_that_differs_from_the_store_is_refused(uv_world):
+    world = uv_world
+    with open(_store_file(world, world["installer"]), "ab") as handle:
+        handle.write(b"x")
+    result = run(PYTHONS[-1], world, [_wheel(world["store"], "alpha", "1.0")])
+    assert result["failed"] and world["installer"]["filename"] in result["msg"]
+    assert "run the push again" in result["msg"]
+    assert "expected %s" % world["installer"]["sha256"] in result["msg"]
+    assert not os.path.lexists(world["path"])
+
+
+def _fake_uv_wheel(world, members):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o755 << 16
+            archive.writestr(info, data)
+    item = _add(world["store"], "uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                buffer.getvalue())
+    return dict(world, installer=dict(item, kind="uv"))
+
+
+def test_a_uv_wheel_without_the_binary_is_refused(world):
+    fake = _fake_uv_wheel(world, {"uv/__init__.py": b"", "uv-0.13.9.dist-info/METADATA": b"Name: uv\n"})
+    result = run(PYTHONS[-1], fake, [_wheel(world["store"], "alpha", "1.0")])
+    assert result["failed"], result
+    assert "holds no uv binary (uv-<version>.data/scripts/uv)" in result["msg"]
+    assert fake["installer"]["filename"] in result["msg"] and "use the pip installer" in result["msg"]
+    assert not os.path.lexists(world["path"]) and _no_uv_left(world)
+    assert os.listdir(_generations_dir(world)) == []
+
+
+def test_a_uv_binary_that_cannot_run_here_is_refused(world):
+    fake = _fake_uv_wheel(world, {"uv-0.13.9.data/scripts/uv": b"\x7fELF\x02\x01\x01" + b"\0" * 100})
+    result = run(PYTHONS[-1], fake, [_wheel(world["store"], "alpha", "1.0")])
+    assert result["failed"], result
+    assert "cannot run on this host" in result["msg"] and "manylinux_2_17_x86_64" in result["msg"]
+    assert "uv wheel for this host's platform" in result["msg"]
+    assert not os.path.lexists(world["path"]) and _no_uv_left(world)
+
+
+def test_an_unknown_installer_kind_is_refused(world):
+    result = run(PYTHONS[-1], dict(world, installer=dict(world["installer"], kind="conda")),
+                 [_wheel(world["store"], "alpha", "1.0")])
+    assert result["failed"] and "installer kind 'conda'" in result["msg"] and "neither pip nor uv" in result["msg"]
+
+
+def test_uv_and_pip_install_the_same_set(world, uv_world, capsys):
+    """The same synthetic lock with each installer: the same distributions, both without drift (times printed)."""
+    packages = [_wheel(world["store"], "pkg%02d" % number, "1.%d" % number) for number in range(20)]
+    timings, holds = {}, {}
+    for kind, base in (("pip", world), ("uv", uv_world)):
+        target = dict(base, path=os.path.join(os.path.dirname(base["path"]), "venv-" + kind))
+        start = time.monotonic()
+        result = run(PYTHONS[-1], target, packages)
+        timings[kind] = time.monotonic() - start
+        assert result.get("failed") is None, result
+        holds[kind] = installed(target)
+        assert venv_module.verify_generation(result["generation"], packages, full=True) == []
+    assert holds["pip"] == holds["uv"] == dict(("pkg%02d" % n, "1.%d" % n) for n in range(20))
+    with capsys.disabled():
+        print("\n20 synthetic wheels, ensure() end to end: pip %.2f s, uv %.2f s" % (timings["pip"], timings["uv"]))
+
+
+def _tool_wheel(store):
+    """A wheel with a console script and a data script: their RECORD rows point outside site-packages."""
+    files = {"tool/__init__.py": b"def main():\n    print('tool')\n",
+             "tool-1.0.data/scripts/rawscript": b"#!python\nprint('raw')\n",
+             "tool-1.0.dist-info/METADATA": wheels.metadata_text("tool", "1.0").encode(),
+             "tool-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                         b"Tag: py3-none-any\n",
+             "tool-1.0.dist-info/entry_points.txt": b"[console_scripts]\ntool = tool:main\n"}
+
+    def digest(data):
+        return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    record = "".join("%s,%s,%d\n" % (name, digest(data), len(data)) for name, data in files.items())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        archive.writestr("tool-1.0.dist-info/RECORD", record + "tool-1.0.dist-info/RECORD,,\n")
+    return dict(_add(store, "tool-1.0-py3-none-any.whl", buffer.getvalue()), name="tool", version="1.0")
+
+
+@pytest.mark.parametrize("kind", ["pip", "uv"])
+def test_scripts_outside_site_packages_are_verified_for_both_kinds(kind, world, uv_world):
+    target = world if kind == "pip" else uv_world
+    tool = _tool_wheel(target["store"])
+    result = run(PYTHONS[-1], target, [tool])
+    assert result.get("failed") is None, result
+    with open(_dist_info_file(target, "tool", "1.0", "INSTALLER")) as handle:
+        assert handle.read().strip() == kind
+    assert venv_module.verify_generation(result["generation"], [tool], full=True) == []
+    script = os.path.join(result["generation"], "bin", "tool")
+    assert subprocess.run([script], check=True, stdout=subprocess.PIPE, text=True).stdout == "tool\n"
+    with open(script, "a") as handle:
+        handle.write("# tampered\n")
+    assert [(f["kind"], f["file"]) for f in venv_module.verify_generation(result["generation"], [tool])] == [
+        ("modified file", script)]

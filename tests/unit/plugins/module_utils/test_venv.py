@@ -3,8 +3,13 @@ generations with pip is in tests/component/test_venv.py)."""
 
 import base64
 import hashlib
+import io
 import os
+import stat
 import sys
+import zipfile
+
+import pytest
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils import _venv
 
@@ -74,3 +79,94 @@ def test_lock_id_is_the_same_for_the_same_files_whatever_the_name_spelling():
 def test_diff_packages_orders_versions():
     assert _venv.diff_packages({"a": "1.9", "b": "1.0"}, {"a": "1.10", "c": "2"}) == {
         "added": ["c==2"], "removed": ["b==1.0"], "upgraded": ["a 1.9 -> 1.10"], "downgraded": []}
+
+
+# -- installer kind uv: the pure parts (building real generations with the uv wheel is in tests/component) --
+UV_WHEEL = "uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+
+
+def test_installer_kind_defaults_to_pip_and_refuses_others():
+    assert _venv.installer_kind({"filename": "pip-24.2-py3-none-any.whl"}) == "pip"
+    assert _venv.installer_kind({"filename": "pip-24.2-py3-none-any.whl", "kind": None}) == "pip"
+    assert _venv.installer_kind({"filename": UV_WHEEL, "kind": "uv"}) == "uv"
+    with pytest.raises(_venv.VenvError, match="installer kind 'conda' of x.whl is neither pip nor uv"):
+        _venv.installer_kind({"filename": "x.whl", "kind": "conda"})
+
+
+def test_the_uv_binary_member_and_the_wheel_platform():
+    names = ["uv/__init__.py", "uv-0.13.9.data/scripts/uvx", "uv-0.13.9.data/scripts/uv", "uv-0.13.9.dist-info/RECORD"]
+    assert _venv.uv_binary_member(names, UV_WHEEL, "/store") == "uv-0.13.9.data/scripts/uv"
+    for bad in (["uv/__init__.py", "uv-0.13.9.data/scripts/uvx"], ["x/uv-0.13.9.data/scripts/uv"]):
+        with pytest.raises(_venv.VenvError, match=r"holds no uv binary .* not the uv wheel from the package index"):
+            _venv.uv_binary_member(bad, UV_WHEEL, "/store")
+    assert _venv.wheel_platform(UV_WHEEL) == "manylinux_2_17_x86_64.manylinux2014_x86_64"
+    assert _venv.wheel_platform("uv-0.13.9-py3-none-macosx_11_0_arm64.whl") == "macosx_11_0_arm64"
+    assert _venv.wheel_platform("not-a-wheel") == "unknown"
+
+
+def test_the_uv_command_lines_are_offline_configless_cacheless_and_exact():
+    install = _venv.uv_install_command("/t/uv", "/g/bin/python", "/g/req.txt")
+    assert install[:3] == ["/t/uv", "pip", "install"]
+    assert install[install.index("--python") + 1] == "/g/bin/python"
+    assert install[install.index("-r") + 1] == "/g/req.txt"
+    assert install[install.index("--link-mode") + 1] == "copy"
+    for flag in ("--no-index", "--no-deps", "--require-hashes", "--no-build", "--no-config", "--offline", "--no-cache",
+                 "--no-python-downloads"):
+        assert flag in install
+    assert "--compile-bytecode" not in install
+    check = _venv.uv_check_command("/t/uv", "/g/bin/python")
+    assert check[:5] == ["/t/uv", "pip", "check", "--python", "/g/bin/python"]
+    assert {"--no-config", "--offline", "--no-cache"} <= set(check)
+
+
+def test_the_uv_environment_drops_every_uv_setting():
+    env = _venv.uv_environment({"PATH": "/usr/bin", "UV_INDEX_URL": "http://evil", "UV_COMPILE_BYTECODE": "1",
+                                "UV_CACHE_DIR": "/root/.cache", "VIRTUAL_ENV": "/other", "LANG": "C"}, "/t")
+    assert env == {"PATH": "/usr/bin", "LANG": "C", "UV_NO_CONFIG": "1", "UV_OFFLINE": "1",
+                   "UV_PYTHON_DOWNLOADS": "never", "TMPDIR": "/t"}
+
+
+def _uv_env(tmp_path, script=b"#!/bin/sh\necho uv 0.13.9\n", members=None):
+    env = _venv.Environment(str(tmp_path / "app" / "venv"), str(tmp_path / "store"))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in (members or {"uv-0.13.9.data/scripts/uv": script}).items():
+            archive.writestr(name, data)
+    data = buffer.getvalue()
+    installer = {"filename": UV_WHEEL, "sha256": hashlib.sha256(data).hexdigest(), "kind": "uv"}
+    path = env.store_path(installer["sha256"], UV_WHEEL)
+    os.makedirs(os.path.dirname(path))
+    with open(path, "wb") as handle:
+        handle.write(data)
+    _venv._makedirs_private(env.generations_dir)
+    return env, installer
+
+
+def test_the_uv_binary_is_private_while_used_and_gone_afterwards(tmp_path):
+    env, installer = _uv_env(tmp_path)
+    stale = os.path.join(env.generations_dir, _venv.UV_TOOL_PREFIX + "killed")
+    os.makedirs(stale)  # left by a run that was killed: removed (the caller holds the environment's lock)
+    with env._uv_tool(installer) as (binary, tool_dir):
+        assert os.path.dirname(tool_dir) == env.generations_dir and os.path.dirname(binary) == tool_dir
+        assert stat.S_IMODE(os.stat(tool_dir).st_mode) == 0o700 and stat.S_IMODE(os.stat(binary).st_mode) == 0o755
+        assert os.listdir(env.generations_dir) == [os.path.basename(tool_dir)]
+        assert env.generations() == []  # never taken for a generation
+    assert os.listdir(env.generations_dir) == []
+    with pytest.raises(RuntimeError):
+        with env._uv_tool(installer):
+            raise RuntimeError("the build failed")
+    assert os.listdir(env.generations_dir) == []
+
+
+def test_a_uv_binary_that_fails_or_a_wheel_that_is_no_zip_is_refused_and_cleaned_up(tmp_path):
+    env, installer = _uv_env(tmp_path, script=b"#!/bin/sh\necho 'GLIBC_2.99 not found' >&2\nexit 1\n")
+    with pytest.raises(_venv.VenvError, match=r"does not run on this host .*exited 1: GLIBC_2.99 not found; rebuild"):
+        with env._uv_tool(installer):
+            pass
+    assert os.listdir(env.generations_dir) == []
+    with open(env.store_path(installer["sha256"], UV_WHEEL), "wb") as handle:
+        handle.write(b"not a zip")
+    with pytest.raises(_venv.VenvError, match=r"%s in the store .* is not a readable wheel" % UV_WHEEL):
+        with env._uv_tool(installer):
+            pass
+    assert os.listdir(env.generations_dir) == []
