@@ -65,6 +65,8 @@ class ActionModule(ControllerActionBase):
         version_policy=dict(type="str", choices=["per_profile", "uniform"], default="per_profile"),
         defer_builds=dict(type="bool", default=False),
         installer_requirement=dict(type="str", default="pip"),
+        installer=dict(type="str", choices=["pip", "uv"], default="pip"),
+        uv_requirement=dict(type="str", default="uv"),
         workers=dict(type="int", default=8),
         lock_timeout=dict(type="int", default=300),
     )
@@ -109,7 +111,8 @@ class ActionModule(ControllerActionBase):
                                   lock_timeout=params["lock_timeout"], build_timeout=params["build_timeout"],
                                   builders=self._builders(params["builders"], task_vars, survey),
                                   require_built=params["require_built"], version_policy=params["version_policy"],
-                                  defer_builds=params["defer_builds"],
+                                  defer_builds=params["defer_builds"], installer=params["installer"],
+                                  uv_requirement=params["uv_requirement"],
                                   progress=lambda line: display.display("pymigrate bundle: " + line))
         finally:
             client.close()

@@ -109,6 +109,19 @@ options:
     description: The pip requirement carried in the bundle to install on hosts that have no pip.
     type: str
     default: pip
+  installer:
+    description:
+      - What installs each environment on the hosts. V(pip) (pip run from its wheel) or V(uv) - the uv wheel for each
+        profile's platform (manylinux and musllinux, x86_64 and aarch64) is carried instead of pip and runs on the
+        host from the store with no index, installing exactly the lock (much faster than pip).
+      - A profile no uv wheel fits falls back to pip, and the run says so (RV(installers) lists each profile's).
+    type: str
+    choices: [pip, uv]
+    default: pip
+  uv_requirement:
+    description: The uv requirement carried with O(installer=uv), for example C(uv==0.13.9).
+    type: str
+    default: uv
   workers:
     description: Parallel downloads and metadata reads.
     type: int
@@ -191,6 +204,11 @@ changes:
   returned: success
   type: dict
   sample: {"web1:default": {added: [], removed: [], upgraded: ["requests 2.31.0 -> 2.32.3"], downgraded: []}}
+installers:
+  description: The installer each profile carries (C(pip) or C(uv)).
+  returned: when the bundle was resolved
+  type: dict
+  sample: {py311-x86_64: uv, py39-musl: pip}
 differing_versions:
   description: Projects whose version differs between profiles, with the version of each profile.
   returned: success

@@ -79,8 +79,32 @@ def plan_profiles(hosts: t.Sequence[HostInput]) -> tuple:
     return build_profiles(entries), envs_by_member
 
 
+def resolve_installer(profile, client, installer: str = "pip", installer_requirement: str = "pip",
+                      uv_requirement: str = "uv", progress=None):
+    """The installer wheel for the profile's target: uv when asked for and a wheel of it fits the target (uv is a
+    binary: never built from its sdist), else pip (pure Python, for any target), saying why uv was not taken."""
+    if installer == "uv":
+        try:
+            return [p for p in resolve(profile.target, WantedSet({"uv": uv_requirement}), client,
+                                       profile=profile.name) if p.name == "uv"][0]
+        except PyMigrateError as exc:
+            if progress:
+                progress("profile %s installs with pip: no uv wheel (%s) fits it: %s"
+                         % (profile.name, uv_requirement, exc.message))
+    try:
+        return [p for p in resolve(profile.target, WantedSet({"pip": installer_requirement}), client,
+                                   profile=profile.name) if p.name == "pip"][0]
+    except PyMigrateError as exc:
+        raise PyMigrateError("cannot bundle an installer (%s) for profile %s: %s"
+                             % (installer_requirement, profile.name, exc.message),
+                             var="pymigrate_installer_requirement", value=installer_requirement,
+                             hint="The bundle carries pip so hosts without pip can install; make it available "
+                                  "on the index")
+
+
 def resolve_profiles(profiles: t.Sequence, client, *, uploaded_prior_to=None, sdists=None,
-                     installer_requirement: str = "pip", progress=None) -> dict:
+                     installer_requirement: str = "pip", installer: str = "pip", uv_requirement: str = "uv",
+                     progress=None) -> dict:
     """{profile name: (pins, installer pin)}; profiles resolve in parallel and share the client's reads."""
 
     def resolve_one(profile):
@@ -91,17 +115,9 @@ def resolve_profiles(profiles: t.Sequence, client, *, uploaded_prior_to=None, sd
             # A new error: the one caught may be shared by every profile that read the same failed page.
             raise PyMigrateError("%s (hosts: %s)" % (exc.message, ", ".join(profile.members)), host=exc.host,
                                  var=exc.var, value=exc.value, hint=exc.hint) from None
-        # The installer (pip) is resolved for each profile's Python: it must run on the target's interpreter.
-        try:
-            installer = [p for p in resolve(profile.target, WantedSet({"pip": installer_requirement}), client,
-                                            profile=profile.name) if p.name == "pip"][0]
-        except PyMigrateError as exc:
-            raise PyMigrateError("cannot bundle an installer (%s) for profile %s: %s"
-                                 % (installer_requirement, profile.name, exc.message),
-                                 var="pymigrate_installer_requirement", value=installer_requirement,
-                                 hint="The bundle carries pip so hosts without pip can install; make it available "
-                                      "on the index")
-        return profile.name, (pins, installer)
+        # The installer is resolved for each profile's target: it must run on the target's interpreter and platform.
+        return profile.name, (pins, resolve_installer(profile, client, installer, installer_requirement,
+                                                      uv_requirement, progress))
 
     # Most of the time is spent waiting on the index, so threads pay even on two cores.
     resolved = {}
@@ -264,7 +280,7 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
                  workers: int = 8, keep_hosts: t.Iterable[str] = (), lock_timeout: float = 300,
                  build_timeout: float = DEFAULT_BUILD_TIMEOUT, builders: t.Sequence[BuilderInput] = (),
                  require_built: bool = False, version_policy: str = "per_profile", defer_builds: bool = False,
-                 progress=None) -> dict:
+                 installer: str = "pip", uv_requirement: str = "uv", progress=None) -> dict:
     """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict.
 
     ``keep_hosts`` (inventory hosts outside this run) keep their entries of the previous bundle. One build at a
@@ -276,7 +292,8 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
     still missing then an error). ``version_policy`` "uniform" gives every profile the same version of each project
     where one fits all (resolve_uniform); either way the result lists the projects whose versions differ.
     ``defer_builds`` (builders out of reach of this control node): the bundle is written with the pending builds in
-    its manifest and their files in its store, for deploy.yml to run inside.
+    its manifest and their files in its store, for deploy.yml to run inside. ``installer`` "uv" carries uv
+    (``uv_requirement``) for every profile a uv wheel fits, pip for the others (said, and listed in the result).
     """
     profiles, envs_by_member = plan_profiles(hosts)
     if not check_mode:
@@ -289,12 +306,13 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
                              uploaded_prior_to=uploaded_prior_to, build_sdists=build_sdists,
                              installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts,
                              build_timeout=build_timeout, version_policy=version_policy, defer_builds=defer_builds,
+                             installer=installer, uv_requirement=uv_requirement,
                              progress=progress or (lambda line: None))
 
 
 def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, uploaded_prior_to, build_sdists,
                   installer_requirement, workers, keep_hosts, build_timeout, builders, require_built,
-                  version_policy, defer_builds, progress) -> dict:
+                  version_policy, defer_builds, installer, uv_requirement, progress) -> dict:
     work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
     try:
         # Check mode builds sdists in the work directory only, never in the bundle's store, and keeps any build
@@ -310,7 +328,8 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
         progress("resolving %d profile(s) for %d host environment(s)" % (len(profiles), len(envs_by_member)))
         resolver = resolve_uniform if version_policy == "uniform" else resolve_profiles
         resolved = resolver(profiles, client, uploaded_prior_to=uploaded_prior_to, sdists=sdists,
-                            installer_requirement=installer_requirement, progress=progress)
+                            installer_requirement=installer_requirement, installer=installer,
+                            uv_requirement=uv_requirement, progress=progress)
         deferred: list = []
         if sdists is not None and sdists.pending:
             # Nothing is written until the builders' wheels are in (the second pass resolves with them), unless the
@@ -359,7 +378,8 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
                   "profiles": {p.name: {"members": p.members, "packages": manifest["profiles"][p.name]["packages"]}
                                for p in profiles},
                   "fetched": [d.filename for d in to_fetch], "changes": changes, "diff": diff, "bundle_dir": bundle_dir,
-                  "kept_hosts": sorted(set(keep_hosts) & set(manifest["hosts"])), "differing_versions": differing}
+                  "kept_hosts": sorted(set(keep_hosts) & set(manifest["hosts"])), "differing_versions": differing,
+                  "installers": {name: pair[1].name for name, pair in sorted(resolved.items())}}
         if check_mode:
             manifest["serial"], manifest["created"] = result["serial"], format_time(utc_now())
             _manifest.write_proposal(bundle_dir, manifest)

@@ -287,7 +287,8 @@ def host_envs(manifest: t.Mapping, host: str) -> list:
         installer = None
         if profile.get("installer"):
             meta = manifest["files"][profile["installer"]]
-            installer = {"filename": profile["installer"].rsplit("/", 1)[-1], "sha256": meta["sha256"]}
+            installer = {"filename": profile["installer"].rsplit("/", 1)[-1], "sha256": meta["sha256"],
+                         "kind": "uv" if meta.get("project") == "uv" else "pip"}
         envs.append({"name": env_name, "path": env["path"], "python": env.get("python"),
                      "serial": manifest.get("serial"), "profile": env["profile"], "packages": packages,
                      "installer": installer, "smoke_imports": env.get("smoke_imports") or [],

@@ -152,3 +152,38 @@ def test_builders_serve_the_profiles_of_their_own_facts_and_a_map_is_checked():
     assert err.value.var == "pymigrate_builders" and by_python["3.12"].name in str(err.value)
     with pytest.raises(PyMigrateError, match="builder b1 cannot build for profile %s" % by_python["3.12"].name):
         _bundle.match_builders([_bundle.BuilderInput("b1", target_311, "/p", by_python["3.12"].name)], profiles)
+
+
+def _with_uv_wheel(client, tag):
+    """Serve one uv wheel with the platform ``tag`` (uv is a binary: its wheels are platform wheels)."""
+    import dataclasses
+    dist = client.project_files("pip")[0]
+    filename = "uv-0.13.9-py3-none-%s.whl" % tag
+    uv = dataclasses.replace(dist, project="uv", version="0.13.9", filename=filename,
+                             url=dist.url.rsplit("/", 1)[0] + "/" + filename)
+    client._files["uv"] = [uv]
+    client._meta[uv.url] = client._meta[dist.url]
+    client._data[uv.url] = client._data[dist.url]
+    return client
+
+
+def test_installer_uv_carries_the_uv_wheel_that_fits_each_profile(tmp_path):
+    client = _with_uv_wheel(FakeIndexClient(RELEASES), "manylinux_2_17_x86_64.manylinux2014_x86_64")
+    lines = []
+    result, _client = build(tmp_path, [host("a")], client=client, installer="uv", progress=lines.append)
+    assert list(result["installers"].values()) == ["uv"]
+    manifest = _manifest.read(str(tmp_path))
+    assert sorted(f["project"] for f in manifest["files"].values()) == ["alpha", "beta", "uv"]  # no pip
+    env = _manifest.host_envs(manifest, "a")[0]
+    assert env["installer"]["kind"] == "uv" and env["installer"]["filename"].startswith("uv-0.13.9-")
+    assert not any("installs with pip" in line for line in lines)
+
+
+def test_a_profile_no_uv_wheel_fits_installs_with_pip_and_the_run_says_so(tmp_path):
+    client = _with_uv_wheel(FakeIndexClient(RELEASES), "musllinux_1_1_x86_64")  # the declared targets are glibc
+    lines = []
+    result, _client = build(tmp_path, [host("a")], client=client, installer="uv", progress=lines.append)
+    assert list(result["installers"].values()) == ["pip"]
+    assert [line for line in lines if "installs with pip: no uv wheel (uv) fits it" in line]
+    env = _manifest.host_envs(_manifest.read(str(tmp_path)), "a")[0]
+    assert env["installer"]["kind"] == "pip" and env["installer"]["filename"] == "pip-24.2-py3-none-any.whl"

@@ -106,7 +106,7 @@ def test_host_envs_are_venv_install_arguments():
     assert default["path"] == "/opt/pymigrate/venv" and default["python"] == "/usr/bin/python3.11"
     assert default["profile"] == names["web"]
     assert default["smoke_imports"] == ["requests"]
-    assert default["installer"] == {"filename": "pip-24.0-py3-none-any.whl", "sha256": "cc" * 32}
+    assert default["installer"] == {"filename": "pip-24.0-py3-none-any.whl", "sha256": "cc" * 32, "kind": "pip"}
     assert default["packages"] == [
         {"name": "idna", "version": "3.7", "filename": "idna-3.7-py3-none-any.whl", "sha256": "bb" * 32, "size": 400},
         {"name": "requests", "version": "2.32.3", "filename": "requests-2.32.3-py3-none-any.whl",
