@@ -1,6 +1,7 @@
 """Benchmark: roll a real bundle out to 8, 24 and 48 air-gapped fleet hosts, against the playbooks users write.
 
     .venv/bin/python benchmarks/fleet_migrate.py [--sizes 8,24,48] [--installer pip,uv] [--forks N]
+                                                 [--host-storage tmpfs|disk]
                                                  [--requirements requests,boto3,...|FILE]
 
 Needs root (the fleet: tests/fleet/fleetlib.py, name pmb, Python 3.11 and 3.12 hosts, round robin).
@@ -17,10 +18,13 @@ Preparation, outside every timing:
   measurement an estimate from the wheels' packed and unpacked sizes) plus 16 MiB for its sshd, 160 MiB for
   each busy host (at most --forks at once) and 1.5 GiB for the controller, against MemAvailable. With the
   default set the baselines leave about 400 MB per host (wheels plus venv), so 48 hosts need about 25 GiB
-  and are refused on a 24 GiB machine. The tmpfs cap of each host mount is 1.5 times the estimate. Then the
-  fleet comes up, playbooks/bundle.yml builds the bundle from the mirror for its hosts, and each profile's
-  wheels are packed once into a versioned .tar.gz (top directory plain-tarball-<python>-<digest>/, a RELEASE
-  file as its last member).
+  and are refused on a 24 GiB machine unless --host-storage disk: then a directory of
+  /var/cache/pymigrate-fleet-bench/<host>/ is bind-mounted over each host's /opt and /var/lib/pymigrate
+  (inside its mount namespace), the files count against free disk (plus 5 GiB) instead of memory, and the
+  times include the page cache's writeback (compare sizes within one storage kind only). The tmpfs cap of
+  each host mount is 1.5 times the estimate. Then the fleet comes up, playbooks/bundle.yml builds the
+  bundle from the mirror for its hosts, and each profile's wheels are packed once into a versioned .tar.gz
+  (top directory plain-tarball-<python>-<digest>/, a RELEASE file as its last member).
 
 Timed, per size, on the same hosts, each approach starting from hosts it left clean (the previous approach's
 /var/lib/pymigrate/*, /opt/pymigrate and /opt/plain* are removed between approaches, untimed, so that the
@@ -48,7 +52,7 @@ hosts' tmpfs memory stays bounded); every ansible command with ANSIBLE_CONFIG=an
 
 Prints one JSON row per size (every time in seconds; the ratios ours_first/tarball_first,
 ours_first/plain_first, ours_noop/ping, migrate_noop/ping, ours_noop/tarball_noop; the bytes our no-ops
-sent; the changed counts of the no-ops' recaps; the host tmpfs MB each approach left on host 1), then
+sent; the changed counts of the no-ops' recaps; the MB each approach left on host 1, by du), then
 {"results": [...]}. No timing is asserted.
 """
 
@@ -82,6 +86,7 @@ BIN = os.path.join(ROOT, ".venv", "bin")
 ONE_BATCH = ["-e", '{"pymigrate_serial": ["100%"]}']  # like the baselines: all hosts at once
 CLEAN = "rm -rf /var/lib/pymigrate/* /opt/pymigrate /opt/plain* /var/tmp/.ansible-tmp/*"
 HOST_DIRS = ["/opt", "/var/lib/pymigrate", "/var/tmp", "/tmp", "/root/.ansible"]
+DISK_ROOT = "/var/cache/pymigrate-fleet-bench"  # outside the hosts' private dirs, so visible inside them
 CONTROLLER_HEADROOM = 1536 * 1024 ** 2  # ansible-playbook and its forks, the mirror
 SESSION_MEMORY = 16 * 1024 ** 2  # per host: its sshd and an idle session
 BUSY_MEMORY = 160 * 1024 ** 2  # per busy host (at most --forks at once): pip or a module's Python
@@ -276,10 +281,20 @@ def clean_hosts(hosts):
 
 
 def host_used_mb(host):
-    """MB used on the host's private tmpfs mounts (what the last approach left there)."""
-    out = subprocess.run(fleetlib.exec_argv(NAME, host, ["df", "-k", "--output=used"] + HOST_DIRS), check=False,
-                         stdout=subprocess.PIPE, text=True).stdout.split()[1:]
-    return round(sum(int(n) for n in out if n.isdigit()) / 1024, 1)
+    """MB the last approach left in the host's private dirs (du: also right for --host-storage disk)."""
+    out = subprocess.run(fleetlib.exec_argv(NAME, host, ["du", "-skx"] + HOST_DIRS), check=False,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.split()
+    return round(sum(int(n) for n in out[0::2] if n.isdigit()) / 1024, 1)
+
+
+def bind_disk(hosts):
+    """--host-storage disk: a directory of DISK_ROOT bind-mounted over each host's /opt and /var/lib/pymigrate,
+    inside the host's mount namespace (its later sessions see it)."""
+    for host in hosts:
+        for target, part in (("/opt", "opt"), ("/var/lib/pymigrate", "lib")):
+            source = os.path.join(DISK_ROOT, host, part)
+            os.makedirs(source, mode=0o755)
+            subprocess.run(fleetlib.exec_argv(NAME, host, ["mount", "--bind", source, target]), check=True)
 
 
 def summary_bytes(report_dir):
@@ -353,21 +368,33 @@ def one_size(size, args, work, requirements, mirror_url, measured):
     need, packed, unpacked = per_host_need(files, measured)
     available = mem_available()
     busy = min(size, args.forks or 16)
-    total = size * (need + SESSION_MEMORY) + busy * BUSY_MEMORY + CONTROLLER_HEADROOM
+    on_disk = args.host_storage == "disk"
+    if on_disk:
+        free = shutil.disk_usage(os.path.dirname(DISK_ROOT)).free
+        if size * need + 5 * 2 ** 30 > free:
+            refused = {"hosts": size, "refused": "--host-storage disk: needs about %d MiB on %s (%d hosts x %d MiB "
+                       "+ 5 GiB), %d MiB free" % ((size * need + 5 * 2 ** 30) // 2 ** 20, DISK_ROOT, size,
+                                                  need // 2 ** 20, free // 2 ** 20)}
+            print(json.dumps(refused), flush=True)
+            return refused, measured
+    total = size * ((0 if on_disk else need) + SESSION_MEMORY) + busy * BUSY_MEMORY + CONTROLLER_HEADROOM
     if total > available:
         refused = {"hosts": size, "refused": "will not fit: needs about %d MiB (%d hosts x (%d MiB of tmpfs files "
                    "+ %d MiB sshd) + %d busy hosts x %d MiB + %d MiB for the controller), %d MiB available"
                    % (total // 2 ** 20, size, need // 2 ** 20, SESSION_MEMORY // 2 ** 20, busy,
                       BUSY_MEMORY // 2 ** 20, CONTROLLER_HEADROOM // 2 ** 20, available // 2 ** 20)}
+        refused["refused"] += "" if on_disk else "; --host-storage disk keeps the hosts' files on disk"
         print(json.dumps(refused), flush=True)
         return refused, measured
     # The cap of each private tmpfs mount: /opt may hold a wheel copy, its unpacked venv and the tarball's.
     tmpfs_mb = max(256, int(1.5 * (2 * packed + 1.4 * unpacked)) // 2 ** 20)
     inventory = fleetlib.up(NAME, size, tmpfs_size="%dM" % tmpfs_mb, pythons=PYTHONS)
     hosts = [host["name"] for host in fleetlib.load_status(NAME)["hosts"]]
-    row = {"hosts": size, "tmpfs_size_mb": tmpfs_mb}
+    row = {"hosts": size, "tmpfs_size_mb": tmpfs_mb, "host_storage": args.host_storage}
     used = {}
     try:
+        if on_disk:
+            bind_disk(hosts)
         base = os.path.join(work, "size-%d" % size)
         os.makedirs(base)
         wheel_root = os.path.join(base, "wheels")
@@ -438,13 +465,14 @@ def one_size(size, args, work, requirements, mirror_url, measured):
         clean_hosts(hosts)
     finally:
         fleetlib.down(NAME)
+        shutil.rmtree(DISK_ROOT, ignore_errors=True)
     row.update({
         "ours_first/tarball_first": ratio(row.get("ours_first_s"), row.get("tarball_first_s")),
         "ours_first/plain_first": ratio(row.get("ours_first_s"), row.get("plain_first_s")),
         "ours_noop/ping": ratio(row.get("ours_noop_s"), row.get("ping_s")),
         "migrate_noop/ping": ratio(row.get("migrate_noop_s"), row.get("ping_s")),
         "ours_noop/tarball_noop": ratio(row.get("ours_noop_s"), row.get("tarball_noop_s")),
-        "host1_tmpfs_mb_after_first": used,
+        "host1_mb_after_first": used,
     })
     for installer in args.installer[1:] if args.installer[0] == "pip" else []:
         if row.get("ours_%s_first_s" % installer) is not None:
@@ -460,6 +488,8 @@ def main():
     parser.add_argument("--requirements", default=",".join(REQUIREMENTS),
                         help="comma-separated requirements, or a file with one a line")
     parser.add_argument("--forks", type=int, default=None, help="ANSIBLE_FORKS (default: ansible.cfg's)")
+    parser.add_argument("--host-storage", choices=("tmpfs", "disk"), default="tmpfs",
+                        help="where the hosts' /opt and /var/lib/pymigrate live (disk: for sizes tmpfs cannot hold)")
     args = parser.parse_args()
     args.installer = [item.strip() for item in args.installer.split(",") if item.strip()]
     if "pip" not in args.installer:
@@ -482,6 +512,7 @@ def main():
         if server:
             server.stop()
         fleetlib.down(NAME)
+        shutil.rmtree(DISK_ROOT, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"results": rows}))
 
