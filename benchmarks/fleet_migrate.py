@@ -1,7 +1,7 @@
 """Benchmark: roll a real bundle out to 8, 24 and 48 air-gapped fleet hosts, against the playbooks users write.
 
     .venv/bin/python benchmarks/fleet_migrate.py [--sizes 8,24,48] [--installer pip,uv] [--forks N]
-                                                 [--host-storage tmpfs|disk]
+                                                 [--host-storage tmpfs|disk] [--plain-max-hosts 8]
                                                  [--requirements requests,boto3,...|FILE]
 
 Needs root (the fleet: tests/fleet/fleetlib.py, name pmb, Python 3.11 and 3.12 hosts, round robin).
@@ -39,7 +39,8 @@ hosts' tmpfs memory stays bounded); every ansible command with ANSIBLE_CONFIG=an
   summary.json. An installer run that fails (or an installer this revision does not know: uv while
   pymigrate_installer is not in roles/*/meta/argument_specs.yml) is printed with its reason and left out;
   the rest still runs;
-- plain: ansible.builtin.copy of the profile's wheel directory, a venv (`creates:`), then the venv's pip
+- plain (at sizes up to --plain-max-hosts, default 8: it is the weak baseline and the slowest):
+  ansible.builtin.copy of the profile's wheel directory, a venv (`creates:`), then the venv's pip
   with --no-index --find-links (ansible.builtin.pip needs packaging importable by the host's Python, which
   these hosts lack) - first run, then its re-run;
 - tarball: an experienced user's playbook: ansible.builtin.unarchive of the tarball from the control node
@@ -445,7 +446,9 @@ def one_size(size, args, work, requirements, mirror_url, measured):
                 os.link(path, os.path.join(wheel_root, version, os.path.basename(path)))
         tarball_vars = write_json(os.path.join(base, "tarballs.json"),
                                   {"all": {"vars": {"tarballs": pack_tarballs(work, by_version)}}})
-        baselines = [("plain", PLAIN, inventories), ("tarball", TARBALL, inventories + [tarball_vars])]
+        baselines = [("tarball", TARBALL, inventories + [tarball_vars])]
+        if size <= args.plain_max_hosts:  # the weak baseline, and the slowest: measured on the small sizes only
+            baselines.insert(0, ("plain", PLAIN, inventories))
         missing = synchronize_missing(args.forks)
         if missing:
             print("synchronize: skipped (%s)" % missing, flush=True)
@@ -476,8 +479,10 @@ def one_size(size, args, work, requirements, mirror_url, measured):
     })
     for installer in args.installer[1:] if args.installer[0] == "pip" else []:
         if row.get("ours_%s_first_s" % installer) is not None:
-            row["ours_%s_first/tarball_first" % installer] = ratio(row["ours_%s_first_s" % installer],
-                                                                    row.get("tarball_first_s"))
+            first = row["ours_%s_first_s" % installer]
+            row["ours_%s_first/tarball_first" % installer] = ratio(first, row.get("tarball_first_s"))
+            row["ours_%s_noop/ping" % installer] = ratio(row["ours_%s_noop_s" % installer], row.get("ping_s"))
+            row["migrate_%s_noop/ping" % installer] = ratio(row["migrate_%s_noop_s" % installer], row.get("ping_s"))
     return row, max(used.values()) * 2 ** 20 if used else measured
 
 
@@ -488,6 +493,8 @@ def main():
     parser.add_argument("--requirements", default=",".join(REQUIREMENTS),
                         help="comma-separated requirements, or a file with one a line")
     parser.add_argument("--forks", type=int, default=None, help="ANSIBLE_FORKS (default: ansible.cfg's)")
+    parser.add_argument("--plain-max-hosts", type=int, default=8,
+                        help="run the plain copy + pip baseline only at sizes up to this (it is the slowest)")
     parser.add_argument("--host-storage", choices=("tmpfs", "disk"), default="tmpfs",
                         help="where the hosts' /opt and /var/lib/pymigrate live (disk: for sizes tmpfs cannot hold)")
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 """Benchmark: the controller's cost of a large inventory - 100, 200 and 500 hosts simulated over a few real ones.
 
     .venv/bin/python benchmarks/fleet_scale.py [--sizes 100,200,500] [--real-hosts 4] [--forks N]
-                                               [--requirements alpha,netio]
+                                               [--requirements alpha,netio] [--installer uv|pip]
 
 Needs root (the fleet: tests/fleet/fleetlib.py, name pms, Python 3.11 and 3.12 hosts).
 
@@ -16,7 +16,8 @@ per-host work - templating, task queueing, results, the bundle's and the report'
 
 Packages: the synthetic test index (tests/index, the default catalog, with the bundled pip wheel) served
 on 127.0.0.1 by tests/index/server.py; the default set, alpha and netio (pure wheels, with netio's
-dependencies), keeps the first runs cheap. No other network.
+dependencies), keeps the first runs cheap, and so does the installer, uv by default (the real uv wheel that
+`make dev` downloads into build/wheelhouse, served by the same index). No other network.
 
 Per size, from clean hosts (/opt/sim/* removed on the real hosts) and a fresh bundle and report dir:
 `ansible-playbook -i INVENTORY playbooks/migrate.yml` (all hosts in one batch) first run, then its no-op
@@ -175,6 +176,9 @@ def main():
     parser.add_argument("--real-hosts", type=int, default=4)
     parser.add_argument("--forks", type=int, default=None, help="ANSIBLE_FORKS (default: ansible.cfg's)")
     parser.add_argument("--requirements", default="alpha,netio", help="comma-separated, from the synthetic index")
+    parser.add_argument("--installer", choices=("uv", "pip"), default="uv",
+                        help="pymigrate_installer of the runs (uv: the wheel `make dev` puts in build/wheelhouse is "
+                             "served by the index; it makes the first runs of hundreds of hosts short)")
     args = parser.parse_args()
     from tests.fleet import fleetlib
     from tests.index import catalog
@@ -183,7 +187,12 @@ def main():
     sizes = [int(n) for n in args.sizes.split(",")]
     requirements = [item.strip() for item in args.requirements.split(",") if item.strip()]
     work = tempfile.mkdtemp(prefix="pymigrate-scale-bench-")
-    server = IndexServer(catalog.build(os.path.join(work, "index")))
+    index_dir = catalog.build(os.path.join(work, "index"))
+    if args.installer == "uv":
+        wheelhouse = os.path.join(ROOT, "build", "wheelhouse")
+        if not catalog.add_wheel_files(index_dir, wheelhouse, names=("uv",)):
+            raise SystemExit("no uv wheel in %s: run `make dev`, or pass --installer pip" % wheelhouse)
+    server = IndexServer(index_dir)
     # Per simulated host: a store with the pip wheel and the set (about 2 MB) and a small venv.
     per_real = -(-max(sizes) // args.real_hosts)
     tmpfs = "%dM" % max(256, per_real * 8)
@@ -196,6 +205,7 @@ def main():
             base = os.path.join(work, "size-%d" % size)
             os.makedirs(base)
             common = {"pymigrate_index_url": server.url, "pymigrate_requirements": requirements,
+                      "pymigrate_installer": args.installer,
                       "pymigrate_bundle_dir": os.path.join(base, "bundle"),
                       "pymigrate_report_dir": os.path.join(base, "report")}
             sim = sim_inventory(os.path.join(base, "inventory.yml"), size, reals, common)

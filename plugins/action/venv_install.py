@@ -11,6 +11,8 @@ no-op result, built from what the host said. Anything else (a new lock, drift, r
 
 from __future__ import annotations
 
+import re
+
 from ansible.plugins.action import ActionBase
 
 MODULE = "airgap.pymigrate.venv_install"
@@ -26,10 +28,13 @@ def known_result(known: dict | None, args: dict) -> dict | None:
         return None
     if not args.get("lock_id") or known.get("lock_id") != args["lock_id"] or known.get("drift"):
         return None
-    installed = known.get("installed") or {}
+    # No drift means the generation holds exactly the lock's distributions and versions (names as the module
+    # normalises them), so nothing else needs to travel back from the host.
+    installed = {re.sub(r"[-_.]+", "-", str(item["name"])).lower(): str(item["version"])
+                 for item in args.get("packages") or []}
     return {"changed": False, "generation": known.get("generation"), "previous_generation": None,
-            "packages": known.get("packages") or installed, "installed": installed,
-            "changes": known.get("changes") or {}, "pip_ran": False, "drift": [],
+            "packages": installed, "installed": installed, "pip_ran": False, "drift": [],
+            "changes": {"added": [], "removed": [], "upgraded": [], "downgraded": []},
             "msg": "the current generation holds this lock unchanged (checked earlier in this run)"}
 
 

@@ -73,7 +73,9 @@ class ActionModule(ActionBase):
         missing = listing["missing"] + [item["path"] for item in listing["corrupt"]]
         by_path = {item["path"]: item for item in args["files"]}
         sent_bytes = sum(int(by_path[path]["size"]) for path in missing)
-        result.update(sent=missing, sent_bytes=sent_bytes, present=len(listing["present"]),
+        present = listing["present"]
+        present = present if isinstance(present, int) else len(present)  # the survey's answer counts them
+        result.update(sent=missing, sent_bytes=sent_bytes, present=present,
                       repaired=listing["corrupt"], changed=bool(missing) or bool(listing["removed_partials"]))
         if not missing or self._task.check_mode:
             return result

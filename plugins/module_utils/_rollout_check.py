@@ -34,10 +34,9 @@ def environment_state(env, store_dir, verify="size"):
     except VenvError as exc:
         state["error"] = str(exc)
         return state
-    found.pop("before", None)
-    state.update(found)
-    state["lock_id"] = env.get("lock_id")
-    state["current"] = not found["changed"] and not found["drift"]
+    # Only what decides whether the install has work: the controller keeps this for every host of the run.
+    state.update(generation=found["generation"], drift=found["drift"],
+                 current=not found["changed"] and not found["drift"])
     return state
 
 

@@ -49,6 +49,31 @@ def supported_tags() -> list:
     return [str(tag) for tag in _tags.sys_tags()]
 
 
+def compact_tags(tags) -> dict:
+    """The tag list, losslessly shorter: runs of tags that share interpreter and ABI, each run's platforms stored
+    once (the same platform list recurs for every run). A host's ~700 tags become a few dozen strings, which is
+    what the controller holds per host for the run (hundreds of hosts)."""
+    platform_lists: list = []
+    runs: list = []
+    for tag in tags:
+        interpreter, abi, platform_tag = tag.split("-")
+        if not runs or runs[-1][0] != interpreter or runs[-1][1] != abi:
+            runs.append([interpreter, abi, []])
+        runs[-1][2].append(platform_tag)
+    result = []
+    for interpreter, abi, platforms in runs:
+        if platforms not in platform_lists:
+            platform_lists.append(platforms)
+        result.append([interpreter, abi, platform_lists.index(platforms)])
+    return {"platforms": platform_lists, "runs": result}
+
+
+def expand_tags(compact) -> list:
+    """The tag list ``compact_tags`` shortened, in its order."""
+    return ["%s-%s-%s" % (interpreter, abi, platform_tag) for interpreter, abi, index in compact["runs"]
+            for platform_tag in compact["platforms"][index]]
+
+
 def _abi_tags() -> list:
     if _tags.interpreter_name() == "cp":
         return _tags._cpython_abis(sys.version_info[:2])  # pylint: disable=protected-access
@@ -133,9 +158,11 @@ def store_have(store_dir: str | None) -> list:
                   for entry in os.listdir(os.path.join(root, prefix)))
 
 
-def collect(space_path: str = "/opt", store_dir: str | None = None) -> dict:
-    """Everything the control node needs to resolve for this interpreter, JSON-serialisable."""
+def collect(space_path: str = "/opt", store_dir: str | None = None, compact: bool = False) -> dict:
+    """Everything the control node needs to resolve for this interpreter, JSON-serialisable. ``compact`` gives
+    the tags as ``tags_compact`` (see compact_tags) instead of ``tags``."""
     family, version = libc()
+    tags = supported_tags()
     machine = platform.machine()
     abis = _abi_tags()
     return {
@@ -162,7 +189,7 @@ def collect(space_path: str = "/opt", store_dir: str | None = None) -> dict:
             "os_release": os_release(),
         },
         "markers": marker_environment(),
-        "tags": supported_tags(),
+        ("tags_compact" if compact else "tags"): compact_tags(tags) if compact else tags,
         "tooling": tooling_facts(),
         "space": free_space(space_path),
         "store_have": store_have(store_dir),

@@ -53,6 +53,16 @@ options:
         The push and the install of the same run use that answer instead of asking the host again, so a run with
         nothing to do costs this one call per host.
     type: path
+  list_store:
+    description: With O(store_dir), list the sha256 of every file the store holds (RV(target_facts.store_have)).
+    type: bool
+    default: true
+  compact_tags:
+    description:
+      - Return the tags as RV(target_facts.tags_compact) instead of RV(target_facts.tags) - the same list, losslessly
+        shorter, so that the controller holds a few dozen strings per host instead of hundreds (fleets of hundreds).
+    type: bool
+    default: false
   slice_id:
     description:
       - Digest of the host's slice of the bundle (set by the action plugin from O(bundle_dir), with O(files) and
@@ -121,8 +131,16 @@ target_facts:
       description: Supported wheel tags, most preferred first.
       type: list
       elements: str
-      returned: success
+      returned: unless O(compact_tags)
       sample: [cp311-cp311-manylinux_2_36_x86_64, cp311-abi3-manylinux_2_36_x86_64, py3-none-any]
+    tags_compact:
+      description:
+        - With O(compact_tags), in place of RV(target_facts.tags) - runs of tags sharing interpreter and ABI, each as
+          C([interpreter, abi, index]) into C(platforms), a list of platform lists (each stored once).
+      type: dict
+      returned: with O(compact_tags)
+      sample: {platforms: [[manylinux_2_36_x86_64, linux_x86_64], [any]],
+               runs: [[cp311, cp311, 0], [cp311, abi3, 0], [py3, none, 1]]}
     tooling:
       description: Whether pip, venv and ensurepip are usable by this interpreter.
       type: dict
@@ -142,13 +160,12 @@ target_facts:
 rollout_check:
   description:
     - What the host holds of its slice of the bundle in O(bundle_dir) - the store inventory (as
-      M(airgap.pymigrate.wheel_store) returns it) and each environment's state against its lock (C(current) true
-      when nothing is to be done).
+      M(airgap.pymigrate.wheel_store) returns it, with the number of files present rather than their paths) and each
+      environment's state against its lock (C(current) true when nothing is to be done).
   returned: when O(bundle_dir) holds a bundle that covers the host
   type: dict
   sample: {slice_id: 9c1e..., verify: size,
-           store: {present: [files/sha256/4f/4f2d.../demo-1.0-py3-none-any.whl], missing: [], corrupt: [],
-                   removed_partials: []},
+           store: {present: 12, missing: [], corrupt: [], removed_partials: []},
            environments: [{path: /opt/pymigrate/venv, lock_id: 3f2a1b0c9d8e, current: true}]}
 """
 
@@ -164,6 +181,8 @@ def main():
         argument_spec=dict(
             space_path=dict(type="path", default="/opt"), store_dir=dict(type="path"), bundle_dir=dict(type="path"),
             verify_installed=dict(type="str", choices=["size", "full"], default="size"),
+            compact_tags=dict(type="bool", default=False),
+            list_store=dict(type="bool", default=True),
             slice_id=dict(type="str"),
             files=dict(type="list", elements="dict", default=[], options=FILE_ARGUMENT_SPEC),
             environments=dict(type="list", elements="dict", default=[], options=ENVIRONMENT_ARGUMENT_SPEC),
@@ -172,7 +191,8 @@ def main():
     )
     params = module.params
     try:
-        facts = collect(params["space_path"], params["store_dir"])
+        facts = collect(params["space_path"], params["store_dir"] if params["list_store"] else None,
+                        compact=params["compact_tags"])
     except (OSError, ValueError, RuntimeError) as exc:
         module.fail_json(msg="could not collect target facts with %s: %s" % (module._name, exc))
     result = dict(changed=False, target_facts=facts, ansible_facts={"pymigrate_target_facts": facts})
@@ -181,6 +201,8 @@ def main():
         try:
             found = check(params["store_dir"] or "/var/lib/pymigrate/store", params["files"], params["environments"],
                           params["verify_installed"], repair=not module.check_mode)
+            # The push needs how many files are present, not their names: the controller keeps this per host.
+            found["store"]["present"] = len(found["store"]["present"])
             result["rollout_check"] = dict(found, slice_id=params["slice_id"], verify=params["verify_installed"])
         except (StoreError, OSError) as exc:
             result["rollout_check"] = {"slice_id": params["slice_id"], "error": str(exc)}

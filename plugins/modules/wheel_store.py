@@ -87,11 +87,11 @@ removed_partials:
 environments:
   description:
     - For each environment of O(environments) given with its lock, whether its current generation holds the lock
-      unchanged (C(current)), its generation, installed packages and any drift; C(error) when it cannot be read.
+      unchanged (C(current)), its generation and any drift; C(error) when it cannot be read.
   returned: O(state=inventory)
   type: list
   elements: dict
-  sample: [{path: /opt/app/venv, lock_id: 3f2a1b0c9d8e, current: true, drift: [], installed: {demo: "1.0"},
+  sample: [{path: /opt/app/venv, lock_id: 3f2a1b0c9d8e, current: true, drift: [],
             generation: /opt/app/.venv.generations/1-3f2a1b0c9d8e}]
 received:
   description: Store paths received and verified.

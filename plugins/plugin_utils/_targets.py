@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import typing as t
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import expand_tags
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import packaging_tags as ptags
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, Target
 
@@ -38,8 +39,8 @@ def target_from_facts(facts: t.Mapping, host: str | None = None) -> Target:
     """A Target from a target_facts result (or the same dict from a survey file)."""
     try:
         markers = dict(facts["markers"])
-        tags = list(facts["tags"])
-    except (KeyError, TypeError):
+        tags = list(facts["tags"]) if "tags" in facts else expand_tags(facts["tags_compact"])
+    except (KeyError, TypeError, ValueError, IndexError):
         raise PyMigrateError("target facts lack 'markers' and 'tags'", host=host,
                              hint="Run airgap.pymigrate.target_facts on the host or re-create the survey file")
     missing = [key for key in MARKER_KEYS if key not in markers]

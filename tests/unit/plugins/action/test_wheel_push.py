@@ -81,7 +81,7 @@ def test_no_bundle_directory(tmp_path):
 def _survey_check(bundle_dir, host_name, present, current, **changes):
     host_slice = _manifest.host_slice(bundle_dir, host_name)
     check = {"slice_id": host_slice["slice_id"], "verify": "size",
-             "store": {"present": present, "missing": [f["path"] for f in host_slice["files"] if f["path"] not in present],
+             "store": {"present": len(present), "missing": [f["path"] for f in host_slice["files"] if f["path"] not in present],
                        "corrupt": [], "removed_partials": []},
              "environments": [{"path": env["path"], "lock_id": env["lock_id"], "current": current}
                               for env in host_slice["envs"]]}
