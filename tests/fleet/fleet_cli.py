@@ -1,6 +1,8 @@
-"""CLI of tests/fleet/fleet (which runs main() below): bring the air-gapped test fleet up or down (see fleetlib.py for the design).
+"""CLI of tests/fleet/fleet (which runs main() below): bring the air-gapped test fleet up or down.
 
+See fleetlib.py for the design.
   fleet up --hosts N [--name NAME] [--tmpfs-size 256M] [--bare HOST[,HOST]] [--pythons 3.9,3.11]
+           [--containers [--containers-size 1G]]
       prints the path of the fleet's Ansible inventory
   fleet down [--name NAME]
   fleet exec HOST [--name NAME] -- CMD...   run CMD inside the host's namespaces
@@ -32,6 +34,10 @@ def main(argv):
                       help="Python X.Y versions to spread over the hosts (those present in pyenv)")
     p_up.add_argument("--user", default=None,
                       help="connect as this unprivileged user with password-less sudo (become) instead of root")
+    p_up.add_argument("--containers", action="store_true",
+                      help="give each host podman with its own image store and /etc/containers")
+    p_up.add_argument("--containers-size", default="1G",
+                      help="size of each host's image store tmpfs (/var/lib/containers; only what is used counts)")
     p_down = sub.add_parser("down", help="remove everything this fleet made")
     p_status = sub.add_parser("status", help="print the fleet's hosts as JSON")
     p_exec = sub.add_parser("exec", help="run a command inside a host's namespaces")
@@ -50,7 +56,8 @@ def main(argv):
         if args.command == "up":
             bare = [item for item in args.bare.split(",") if item]
             pythons = [item for item in args.pythons.split(",") if item]
-            print(fleetlib.up(args.name, args.hosts, args.tmpfs_size, bare, pythons, user=args.user))
+            print(fleetlib.up(args.name, args.hosts, args.tmpfs_size, bare, pythons, user=args.user,
+                              containers=args.containers, containers_size=args.containers_size))
         elif args.command == "down":
             fleetlib.check_tools()
             fleetlib.down(args.name)

@@ -12,7 +12,12 @@ Standard library only. Every host ``<name>-hN`` gets:
   ``ensurepip`` is deleted from an overlay of its stdlib dir, so ``python -m pip`` and ``import ensurepip``
   fail there (as on minimal server images) while other hosts with the same Python are unaffected;
 - if ``nft`` or ``iptables`` exists, a rule in the namespace that rejects NEW outgoing connections
-  (besides the missing route; the local test index listens on 127.0.0.1 only anyway).
+  (besides the missing route; the local test index listens on 127.0.0.1 only anyway);
+- with ``containers=True``, podman of its own: in its mount namespace private tmpfs mounts on
+  /var/lib/containers (the image store), /run/containers (podman's run state) and /run/runc (runc's container
+  state), and a per-host directory of the state dir bind-mounted over /etc/containers (containers.conf,
+  storage.conf, policy.json as tests/fleet/containers.py writes them), so ``podman`` run inside the host without
+  any env variable uses that host's own images, and hosts never see each other's (or the control node's).
 
 Address plan: fleet name -> slot = crc32(name) % 200 + 20 (20..219) -> 10.231.<slot>.0/24, cut into
 /30s: host i (1..63) gets 10.231.<slot>.4i+1 (control node's veth end) and .4i+2 (host's eth0).
@@ -33,10 +38,18 @@ import sys
 import time
 import zlib
 
+try:
+    from tests.fleet import containers as containers_lib
+except ImportError:  # run as tests/fleet/fleet: fleet_cli.py puts tests/fleet first on sys.path
+    import containers as containers_lib
+
 STATE_ROOT = "/run/pymigrate-fleet"
 PYENV_ROOT = os.environ.get("PYENV_ROOT", "/root/.pyenv")
 DEFAULT_PYTHONS = ("3.9", "3.11", "3.12", "3.13")
 PRIVATE_DIRS = ("/opt", "/var/tmp", "/tmp", "/var/lib/pymigrate", "/root/.ansible")
+# containers=True: (mount point, tmpfs size or None for the image store's size); /etc/containers is bind-mounted.
+CONTAINER_DIRS = (("/var/lib/containers", None), ("/run/containers", "64M"), ("/run/runc", "16M"))
+ETC_CONTAINERS = "/etc/containers"
 MAX_HOSTS_PER_FLEET = 63          # /30 per host inside one /24
 MEMORY_PER_HOST = 64 * 1024 ** 2  # sshd + sessions + tmpfs head room
 TOOLS = {"sshd": "openssh-server", "ssh-keygen": "openssh-client", "ip": "iproute2",
@@ -231,18 +244,74 @@ def _wait_dead(pids, timeout=5.0):
         time.sleep(0.05)
 
 
+def _descendants(pids):
+    """``pids`` and every process below them (a podman container leaves the host's network namespace for one of
+    its own, but stays a child of its conmon, which is in the host's)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as handle:
+                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return sorted(found)
+
+
 def _kill_namespace_processes(ns, directory):
     """Sessions that outlive their sshd (ControlPersist masters, a killed test) keep a namespace busy.
 
-    Only processes inside our own namespace are signalled: they were started by our sshd.
+    Only processes inside our own namespace, and their descendants (containers under a conmon), are
+    signalled: they were started by our sshd.
     """
     pids = [int(pid) for pid in _run(["ip", "netns", "pids", ns], check=False).stdout.split() if pid.isdigit()]
+    pids = _descendants(pids)
+    container_ids = [_conmon_container(pid) for pid in pids]
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     _wait_dead(pids)
+    _remove_container_cgroups([cid for cid in container_ids if cid])
+
+
+def _conmon_container(pid):
+    """The container ID a conmon process watches (its ``-c ID``), else None."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            argv = handle.read().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    if not argv or os.path.basename(argv[0]) != "conmon" or "-c" not in argv[:-1]:
+        return None
+    cid = argv[argv.index("-c") + 1]
+    return cid if re.match(r"^[0-9a-f]{64}$", cid) else None
+
+
+def _remove_container_cgroups(container_ids):
+    """The cgroups (machine-wide, cgroupfs manager) of containers whose conmon was killed by us: podman's
+    cleanup never ran for them. Only directories named libpod-<ID> below a libpod_parent, now empty of tasks."""
+    if not container_ids:
+        return
+    roots = [os.path.join("/sys/fs/cgroup", entry) for entry in os.listdir("/sys/fs/cgroup")] + ["/sys/fs/cgroup"]
+    for root in roots:
+        for cid in container_ids:
+            top = os.path.join(root, "libpod_parent", "libpod-" + cid)
+            if not os.path.isdir(top) or os.path.islink(root):
+                continue
+            for current, _dirs, _files in sorted(os.walk(top), key=lambda item: -len(item[0])):
+                try:
+                    os.rmdir(current)
+                except OSError as exc:
+                    log("warning: cgroup %s left: %s" % (current, exc))
 
 
 def _veth(host):
@@ -305,14 +374,22 @@ def _remove_user(user):
         log("warning: user %s was not removed: %s" % (user, result.stderr.strip()))
 
 
-def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS, user=None):
-    """Bring up ``count`` hosts; ``user``: connect as that unprivileged user with sudo (``become``) instead of root."""
+def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS, user=None, containers=False,
+       containers_size="1G"):
+    """Bring up ``count`` hosts; ``user``: connect as that unprivileged user with sudo (``become``) instead of root.
+
+    ``containers``: each host gets podman with a private image store (a tmpfs of ``containers_size`` on
+    /var/lib/containers; tmpfs takes only what is used) and its own /etc/containers (see the module docstring)."""
     check_name(name)
     if count < 1:
         raise FleetError("--hosts must be at least 1, got %d" % count)
     if not re.match(r"^[0-9]+[kmgKMG%]?$", tmpfs_size):
         raise FleetError("--tmpfs-size %r: use a tmpfs size such as 256M or 1G" % (tmpfs_size,))
+    if containers and not re.match(r"^[0-9]+[kmgKMG%]?$", containers_size):
+        raise FleetError("--containers-size %r: use a tmpfs size such as 1G" % (containers_size,))
     check_tools()
+    if containers:
+        check_podman()
     check_namespaces()
     limit, available = max_hosts()
     if count > limit:
@@ -328,7 +405,8 @@ def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS, user=No
     bare = ["%s-%s" % (name, item) if re.match(r"^h[0-9]+$", item) else item for item in bare]  # h3 = <name>-h3
     unknown = sorted(set(bare) - set(host_names))
     if unknown:
-        raise FleetError("--bare names unknown host(s) %s; hosts are %s..%s" % (", ".join(unknown), host_names[0], host_names[-1]))
+        raise FleetError("--bare names unknown host(s) %s; hosts are %s..%s"
+                         % (", ".join(unknown), host_names[0], host_names[-1]))
     down(name)  # leftovers of a crashed run (or the previous fleet of this name)
     directory = state_dir(name)
     os.makedirs(directory, mode=0o711)  # the login user reads its authorized key below it
@@ -339,12 +417,17 @@ def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS, user=No
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pymigrate-fleet-" + name, "-f", key])
         for path in PRIVATE_DIRS + ("/run/sshd",):  # /run/sshd: sshd's privilege separation directory
             os.makedirs(path, exist_ok=True)
+        if containers:  # mount points only: on the control node they stay as they are (empty if made here)
+            for path in [path for path, _size in CONTAINER_DIRS] + [ETC_CONTAINERS]:
+                os.makedirs(path, exist_ok=True)
         for index, host in enumerate(host_names, start=1):
             short, python = interpreters[(index - 1) % len(interpreters)]
-            hosts.append(_up_host(name, index, host, key, python, short, host in bare, tmpfs_size))
+            hosts.append(_up_host(name, index, host, key, python, short, host in bare, tmpfs_size,
+                                  containers_size if containers else None))
             made = hosts[-1]
-            log("%s: %s (control side %s), Python %s%s"
-                % (host, made["address"], made["control_address"], short, ", bare" if made["bare"] else ""))
+            log("%s: %s (control side %s), Python %s%s%s"
+                % (host, made["address"], made["control_address"], short, ", bare" if made["bare"] else "",
+                   ", podman" if containers else ""))
         _write(os.path.join(directory, "known_hosts"),
                "".join("%s %s" % (h["address"], h["host_key"]) for h in hosts))
         status = {"name": name, "key": key, "hosts": hosts, "user": user, "made_user": made_user}
@@ -361,7 +444,15 @@ def up(name, count, tmpfs_size="256M", bare=(), pythons=DEFAULT_PYTHONS, user=No
         raise
 
 
-def _up_host(name, index, host, key, python, short, bare, tmpfs_size):
+def check_podman():
+    missing = [tool for tool in ("podman", "runc", "conmon") if not _which(tool) and not os.access(
+        "/usr/libexec/podman/" + tool, os.X_OK)]
+    if missing:
+        raise FleetError("fleet hosts with containers need %s; install: apt-get install -y podman runc"
+                         % ", ".join(missing))
+
+
+def _up_host(name, index, host, key, python, short, bare, tmpfs_size, containers_size=None):
     directory = os.path.join(state_dir(name), host)
     os.makedirs(directory)
     control_ip, host_ip = addresses(name, index)
@@ -394,8 +485,15 @@ def _up_host(name, index, host, key, python, short, bare, tmpfs_size):
         "AcceptEnv LANG LC_*",
         "",
     ]))
-    mounts = ["mount -t tmpfs -o size=%s,mode=%s tmpfs %s" % (tmpfs_size, "1777" if path.endswith("tmp") else "0755", path)
-              for path in PRIVATE_DIRS]
+    mounts = ["mount -t tmpfs -o size=%s,mode=%s tmpfs %s"
+              % (tmpfs_size, "1777" if path.endswith("tmp") else "0755", path) for path in PRIVATE_DIRS]
+    if containers_size:
+        etc = os.path.join(directory, "etc-containers")
+        containers_lib.host_engine_files(etc)
+        mounts += ["mount -t tmpfs -o size=%s,mode=0700 tmpfs %s" % (size or containers_size, path)
+                   for path, size in CONTAINER_DIRS]
+        mounts.append("mount --bind %s %s" % (_quote(etc), ETC_CONTAINERS))
+        mounts += _cgroup_mounts()
     if bare:
         # Minimal server images ship Python without pip and ensurepip. In this host's mounts only:
         # - site-packages (pip, setuptools, ...) is covered by an empty directory bind-mounted over it;
@@ -419,8 +517,38 @@ def _up_host(name, index, host, key, python, short, bare, tmpfs_size):
     with open(host_key + ".pub") as handle:
         public = handle.read().split()
     return {"name": host, "address": host_ip, "control_address": control_ip, "python": python,
-            "python_version": short, "bare": bare, "host_key": "%s %s\n" % (public[0], public[1]),
-            "pid_file": pid_file, "state_dir": directory}
+            "python_version": short, "bare": bare, "containers": bool(containers_size),
+            "host_key": "%s %s\n" % (public[0], public[1]), "pid_file": pid_file, "state_dir": directory}
+
+
+def _cgroup_mounts(mountinfo="/proc/self/mountinfo"):
+    """Commands that mount the control node's cgroup hierarchies again under /sys/fs/cgroup in a host.
+
+    ``ip netns exec`` mounts a fresh sysfs on /sys (for the namespace's own /sys/class/net), which hides
+    /sys/fs/cgroup; runc then fails with "no cgroup mount found in mountinfo". Mounting a hierarchy again
+    (cgroup v1 with the same controllers, or cgroup2) attaches to the same one, so podman's cgroupfs manager
+    works as on the control node."""
+    commands = []
+    with open(mountinfo) as handle:
+        for line in handle:
+            fields, _sep, tail = line.partition(" - ")
+            target = fields.split()[4].replace("\\040", " ")
+            fstype, _source, options = (tail.split() + ["", "", ""])[:3]
+            if target != "/sys/fs/cgroup" and not target.startswith("/sys/fs/cgroup/"):
+                continue
+            kept = ",".join(option for option in options.split(",") if option not in ("rw", "ro"))
+            if fstype == "tmpfs" and target == "/sys/fs/cgroup":
+                commands.append("mount -t tmpfs -o mode=755 cgroup_root /sys/fs/cgroup")
+            elif fstype in ("cgroup", "cgroup2"):
+                option = " -o %s" % _quote(kept) if kept and fstype == "cgroup" else ""
+                commands.append("mkdir -p %s; mount -t %s%s %s %s" % (_quote(target), fstype, option, fstype,
+                                                                     _quote(target)))
+    if os.path.isdir("/sys/fs/cgroup") and commands and commands[0].startswith("mount -t tmpfs"):
+        for entry in sorted(os.listdir("/sys/fs/cgroup")):  # cpu -> cpu,cpuacct and the like
+            path = os.path.join("/sys/fs/cgroup", entry)
+            if os.path.islink(path):
+                commands.insert(1, "ln -s %s %s" % (_quote(os.readlink(path)), _quote(path)))
+    return commands
 
 
 def _reject_new_outgoing(host):
@@ -494,6 +622,7 @@ def render_inventory(status):
             "          ansible_become: %s" % ("true" if user else "false"),
             "          fleet_python_version: '%s'" % host["python_version"],
             "          fleet_bare: %s" % ("true" if host["bare"] else "false"),
+            "          fleet_containers: %s" % ("true" if host.get("containers") else "false"),
         ]
     return "\n".join(lines) + "\n"
 
