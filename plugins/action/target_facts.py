@@ -28,7 +28,8 @@ def rollout_arguments(bundle_dir: str, host: str, check_mode: bool) -> dict | No
         return None  # a new host, or a bundle still waiting for builders: the push asks the host itself
     return {"slice_id": host_slice["slice_id"], "files": host_slice["files"],
             "environments": [{"path": env["path"], "python": env["python"], "lock_id": env["lock_id"],
-                              "packages": env["packages"]} for env in host_slice["envs"]]}
+                              "packages": env["packages"]} for env in host_slice["envs"]
+                             if env.get("strategy") != "image"]}
 
 
 class ActionModule(ActionBase):

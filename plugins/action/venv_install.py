@@ -7,6 +7,8 @@
 The push's inventory call (or the survey's) reports each environment's state against its lock; when that says
 the current generation holds this very lock unchanged, the host is not asked again: the result is the module's
 no-op result, built from what the host said. Anything else (a new lock, drift, rollback) runs the module.
+An environment of the image strategy (``image``) runs airgap.pymigrate.image_install instead: the same task
+installs both kinds, one worker per host.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 from ansible.plugins.action import ActionBase
 
 MODULE = "airgap.pymigrate.venv_install"
+IMAGE_MODULE = "airgap.pymigrate.image_install"
 
 
 def _lines(packages):
@@ -46,6 +49,16 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
+        image, serial, engine = args.pop("image", None), args.pop("serial", None), args.pop("engine", None) or "auto"
+        if image:  # the image strategy: the environment is an image to load and switch, not a venv to build
+            module_args = {"name": image["name"], "serial": serial, "image": image, "engine": engine,
+                           "python": "%s/bin/python" % args["path"], "smoke_imports": args.get("smoke_imports") or [],
+                           "store_dir": args.get("store_dir") or "/var/lib/pymigrate/store"}
+            if (args.get("state") or "present") == "rollback":
+                module_args = {"name": image["name"], "engine": engine, "state": "rollback"}
+            result.update(self._execute_module(module_name=IMAGE_MODULE, module_args=module_args,
+                                               task_vars=task_vars))
+            return result
         known = known_result(args.pop("known_state", None), args)
         if known is not None:
             result.update(known)

@@ -54,8 +54,9 @@ class ActionModule(ActionBase):
             result.update(envs=envs, serial=host_slice["serial"])
             # The host checks each environment's path and interpreter in the same call, before any file moves, and
             # says whether its current generation already holds the lock.
+            # (An image environment's path is inside its image: the host has nothing there to check.)
             args["environments"] = [{"path": env["path"], "python": env["python"], "lock_id": env["lock_id"],
-                                     "packages": env["packages"]} for env in envs]
+                                     "packages": env["packages"]} for env in envs if env.get("strategy") != "image"]
             listing = self._surveyed(task_vars, host_slice, args.get("verify_installed") or "size")
             if listing is not None:
                 result["asked_host"] = False
@@ -68,7 +69,7 @@ class ActionModule(ActionBase):
         if envs is not None:
             states = {state["path"]: state for state in listing.get("environments") or []}
             for env in envs:
-                if env["path"] in states:
+                if env["path"] in states and env.get("strategy") != "image":
                     env["known_state"] = states[env["path"]]
         missing = listing["missing"] + [item["path"] for item in listing["corrupt"]]
         by_path = {item["path"]: item for item in args["files"]}

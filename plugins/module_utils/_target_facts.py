@@ -131,8 +131,9 @@ def tooling_facts() -> dict:
                     pip_version = line.split("=", 1)[1].strip().strip("\"'")
                     break
     # A namespace package left behind (e.g. an emptied directory) is not a working pip or ensurepip.
-    ensurepip = _module_available("ensurepip") and os.path.isfile(
-        os.path.join(os.path.dirname(importlib.util.find_spec("ensurepip").origin or "/"), "__init__.py"))
+    ensurepip_spec = importlib.util.find_spec("ensurepip") if _module_available("ensurepip") else None
+    ensurepip = ensurepip_spec is not None and os.path.isfile(
+        os.path.join(os.path.dirname(ensurepip_spec.origin or "/"), "__init__.py"))
     return {"pip": bool(pip_version), "pip_version": pip_version, "venv": _module_available("venv"),
             "ensurepip": ensurepip}
 

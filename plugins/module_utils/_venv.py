@@ -134,11 +134,13 @@ def uv_install_command(uv, python, requirements):
     --no-index, --offline: the store's files only; --no-deps: nothing resolved beyond the lock (``uv pip check``
     afterwards finds what is missing); --require-hashes: uv checks each file's sha256 as pip does (it accepts
     local paths with --hash in a requirements file, and refuses a line without one); --no-build: a wheel or
-    nothing, never a build; --link-mode copy: files of their own, not links into a cache; no --compile-bytecode:
-    no bytecode, as pip's --no-compile (uv compiles only when asked).
+    nothing, never a build; --link-mode hardlink: the files uv unpacks into its temporary cache (inside the
+    private directory beside the generations, so on the same file system) are linked, not copied, into the
+    generation, and become its own when that directory is removed (uv copies where links fail); no
+    --compile-bytecode: no bytecode, as pip's --no-compile (uv compiles only when asked).
     """
     return [uv, "pip", "install", "--python", python, "--no-index", "--no-deps", "--require-hashes", "--no-build",
-            "--link-mode", "copy", "-r", requirements] + UV_COMMON
+            "--link-mode", "hardlink", "-r", requirements] + UV_COMMON
 
 
 def uv_check_command(uv, python):

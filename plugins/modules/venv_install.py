@@ -137,6 +137,21 @@ options:
         unchanged (C(current)) for the same O(lock_id), the action plugin returns that state without contacting the
         host; otherwise it is ignored.
     type: dict
+  image:
+    description:
+      - For an environment of the image strategy (C(strategy=image) in P(airgap.pymigrate.bundle_host_envs#filter)),
+        its image; the action plugin then runs M(airgap.pymigrate.image_install) instead (load from the store,
+        smoke-run with no network, tag C(<name>:<serial>) and C(<name>:current)), and O(path) is the environment's
+        path inside the image.
+    type: dict
+  serial:
+    description: With O(image), the bundle serial the image is tagged with.
+    type: int
+  engine:
+    description: With O(image), the container engine - V(auto), V(podman) or V(docker).
+    type: str
+    choices: [auto, podman, docker]
+    default: auto
   state:
     description: V(present) installs the lock; V(rollback) switches back to the previous generation.
     type: str
@@ -239,7 +254,10 @@ def main():
             lock_timeout=dict(type="int", default=300),
             verify_installed=dict(type="str", choices=["size", "full"], default="size"),
             drift_action=dict(type="str", choices=["repair", "report", "fail"], default="repair"),
-            known_state=dict(type="dict"),  # read by the action plugin only
+            known_state=dict(type="dict"),  # read by the action plugin only, as are the next three
+            image=dict(type="dict"),
+            serial=dict(type="int"),
+            engine=dict(type="str", choices=["auto", "podman", "docker"], default="auto"),
             state=dict(type="str", choices=["present", "rollback"], default="present"),
         ),
         required_if=[("state", "present", ["packages", "installer"])],

@@ -39,6 +39,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
     SdistBuilder,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, missing_files, store_path
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._image import ImageBuilder
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Requirement, Version, canonicalize_name
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._lockfile import (
@@ -66,12 +67,21 @@ class HostInput:
     target: t.Any
 
 
-def plan_profiles(hosts: t.Sequence[HostInput]) -> tuple:
-    """(profiles, {"host:env": (host, EnvSpec)}): host environments grouped by (target, wanted set)."""
-    entries, envs_by_member = [], {}
+def plan_profiles(hosts: t.Sequence[HostInput], image_target=None) -> tuple:
+    """(profiles, {"host:env": (host, EnvSpec)}): host environments grouped by (target, wanted set, carrier).
+
+    An environment of the image strategy is resolved for its base image's interpreter (``image_target(base image,
+    python)`` gives (image ID, Target)), not for the host's."""
+    entries: list = []
+    envs_by_member = {}
     for item in hosts:
         for env_name, env in sorted(item.envs.items()):
-            entries.append((item.host, env_name, item.target, env.wanted))
+            if env.carrier:
+                base_id, target = image_target(env.carrier["base_image"], env.python)
+                carrier = dict(env.carrier, base_id=base_id, path=env.path, python=env.python)
+                entries.append((item.host, env_name, target, env.wanted, carrier))
+            else:
+                entries.append((item.host, env_name, item.target, env.wanted))
             envs_by_member["%s:%s" % (item.host, env_name)] = (item.host, env)
     if not entries:
         raise PyMigrateError("no host to bundle for: no host has target facts, a survey entry or pymigrate_target",
@@ -116,8 +126,9 @@ def resolve_profiles(profiles: t.Sequence, client, *, uploaded_prior_to=None, sd
             raise PyMigrateError("%s (hosts: %s)" % (exc.message, ", ".join(profile.members)), host=exc.host,
                                  var=exc.var, value=exc.value, hint=exc.hint) from None
         # The installer is resolved for each profile's target: it must run on the target's interpreter and platform.
-        return profile.name, (pins, resolve_installer(profile, client, installer, installer_requirement,
-                                                      uv_requirement, progress))
+        # An image is built with pip (in its build container).
+        return profile.name, (pins, resolve_installer(profile, client, "pip" if profile.carrier else installer,
+                                                      installer_requirement, uv_requirement, progress))
 
     # Most of the time is spent waiting on the index, so threads pay even on two cores.
     resolved = {}
@@ -295,7 +306,10 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
     its manifest and their files in its store, for deploy.yml to run inside. ``installer`` "uv" carries uv
     (``uv_requirement``) for every profile a uv wheel fits, pip for the others (said, and listed in the result).
     """
-    profiles, envs_by_member = plan_profiles(hosts)
+    images = None
+    if any(env.carrier for item in hosts for env in item.envs.values()):
+        images = ImageBuilder(bundle_dir, bundle_dir, progress=progress)  # its work dir is set once there is one
+    profiles, envs_by_member = plan_profiles(hosts, image_target=images.target if images else None)
     if not check_mode:
         os.makedirs(bundle_dir, exist_ok=True)
     lock = (FileLock(os.path.join(bundle_dir, ".lock"), lock_timeout, PyMigrateError) if os.path.isdir(bundle_dir)
@@ -306,13 +320,13 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
                              uploaded_prior_to=uploaded_prior_to, build_sdists=build_sdists,
                              installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts,
                              build_timeout=build_timeout, version_policy=version_policy, defer_builds=defer_builds,
-                             installer=installer, uv_requirement=uv_requirement,
+                             installer=installer, uv_requirement=uv_requirement, images=images,
                              progress=progress or (lambda line: None))
 
 
 def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, uploaded_prior_to, build_sdists,
                   installer_requirement, workers, keep_hosts, build_timeout, builders, require_built,
-                  version_policy, defer_builds, installer, uv_requirement, progress) -> dict:
+                  version_policy, defer_builds, installer, uv_requirement, images, progress) -> dict:
     work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
     try:
         # Check mode builds sdists in the work directory only, never in the bundle's store, and keeps any build
@@ -358,6 +372,7 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
             _manifest.add_profile(manifest, profile, pins, installer, envs_by_member,
                                   builds=[build for build in deferred if build["sdist_sha256"] in sdists_of_profile
                                           and build["target_key"] == profile.target.key()])
+        image_plans = _known_images(images, profiles, resolved, manifest, work_dir, progress)
         carried = _manifest.carry_over(previous, manifest, keep_hosts)
         all_files = [pin.file for pins, installer in resolved.values() for pin in list(pins) + [installer]]
         to_fetch = missing_files(all_files, bundle_dir)
@@ -374,7 +389,9 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
             progress("versions differ between profiles: %s" % "; ".join(
                 "%s (%s)" % (project, ", ".join("%s in %s" % (v, p) for p, v in sorted(by.items())))
                 for project, by in differing.items()))
-        result = {"changed": bool(to_fetch) or not unchanged, "serial": (previous or {}).get("serial"),
+        to_build = [plan for plan in image_plans if plan["record"] is None]
+        result = {"changed": bool(to_fetch) or bool(to_build) or not unchanged,
+                  "serial": (previous or {}).get("serial"),
                   "profiles": {p.name: {"members": p.members, "packages": manifest["profiles"][p.name]["packages"]}
                                for p in profiles},
                   "fetched": [d.filename for d in to_fetch], "changes": changes, "diff": diff, "bundle_dir": bundle_dir,
@@ -387,6 +404,9 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
             progress("fetching %d of %d file(s), %.1f MB" % (len(to_fetch), len({d.sha256 for d in all_files}),
                                                              sum(d.size or 0 for d in to_fetch) / 1e6))
             fetch_all(all_files, bundle_dir, client, max_workers=workers)
+            for plan in to_build:  # from the wheels just fetched, in a build container with no network
+                record = images.build(plan["key"], plan["carrier"], plan["files"], plan["installer"])
+                _manifest.add_image(manifest, plan["profile"], record)
             result["serial"] = write_bundle(bundle_dir, manifest, texts, resolved, stale, previous, carried)
             progress("bundle serial %d written to %s" % (result["serial"], bundle_dir))
         else:
@@ -397,6 +417,31 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
         return result
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _known_images(images, profiles, resolved, manifest, work_dir, progress) -> list:
+    """For each image profile, its build plan; the record of an image built earlier from the same key goes into the
+    manifest at once (a re-run builds nothing)."""
+    plans = []
+    for profile in profiles:
+        if not profile.carrier:
+            continue
+        images.work_dir = work_dir
+        pins, installer = resolved[profile.name]
+        files = [{"path": store_relpath(p.file.sha256, p.file.filename), "sha256": p.file.sha256,
+                  "filename": p.file.filename} for p in pins]
+        tool = {"path": store_relpath(installer.file.sha256, installer.file.filename),
+                "sha256": installer.file.sha256, "filename": installer.file.filename}
+        key = images.key(profile.carrier, files, tool)
+        record = images.known(key)
+        if record is not None:
+            _manifest.add_image(manifest, profile.name, record)
+        else:
+            progress("profile %s: its image (%s on %s) is to be built" % (
+                profile.name, profile.carrier["image_name"], profile.carrier["base_image"]))
+        plans.append({"profile": profile.name, "key": key, "carrier": profile.carrier, "files": files,
+                      "installer": tool, "record": record})
+    return plans
 
 
 def _with_sizes(resolved: dict, bundle_dir: str, client, *, fetch: bool, workers: int) -> dict:

@@ -89,6 +89,18 @@ def add_profile(manifest: dict, profile, pins: t.Sequence, installer, envs_by_me
             "profile": profile.name, "path": env.path, "python": env.python, "smoke_imports": list(env.smoke_imports)}
 
 
+def add_image(manifest: dict, profile_name: str, record: t.Mapping) -> None:
+    """The image that carries a profile of the image strategy: its blobs are store files like wheels (hosts get
+    these, not the wheels), the rest says how to load and name it."""
+    for blob in record["blobs"]:
+        manifest["files"][blob["path"]] = {"size": blob["size"], "sha256": blob["sha256"], "project": record["name"],
+                                           "version": "oci-" + blob["kind"], "filename": blob["path"].rsplit("/", 1)[1]}
+    manifest["profiles"][profile_name]["image"] = {
+        key: record[key] for key in ("key", "name", "image_id", "manifest_digest", "index", "layers", "base_image",
+                                     "base_id", "path", "python")}
+    manifest["profiles"][profile_name]["image"]["blobs"] = [blob["path"] for blob in record["blobs"]]
+
+
 def path(bundle_dir: str, check_mode: bool = False, serial: int | None = None) -> str:
     """The manifest a run uses: in check mode the proposal the bundle build wrote, when there is one; else the one
     of ``serial`` (when given and kept), else the newest."""
@@ -267,6 +279,9 @@ def host_files(manifest: t.Mapping, host: str) -> list:
     wanted = set()
     for env in _host_envs(manifest, host).values():
         profile = _profile(manifest, env["profile"], host)
+        if profile.get("image"):  # the image's blobs, not the wheels it was built from
+            wanted.update(profile["image"]["blobs"])
+            continue
         wanted.update(profile.get("files", []))
         if profile.get("installer"):
             wanted.add(profile["installer"])
@@ -289,10 +304,16 @@ def host_envs(manifest: t.Mapping, host: str) -> list:
             meta = manifest["files"][profile["installer"]]
             installer = {"filename": profile["installer"].rsplit("/", 1)[-1], "sha256": meta["sha256"],
                          "kind": "uv" if meta.get("project") == "uv" else "pip"}
-        envs.append({"name": env_name, "path": env["path"], "python": env.get("python"),
-                     "serial": manifest.get("serial"), "profile": env["profile"], "packages": packages,
-                     "installer": installer, "smoke_imports": env.get("smoke_imports") or [],
-                     "lock_id": packages_lock_id(packages)})
+        entry = {"name": env_name, "path": env["path"], "python": env.get("python"),
+                 "serial": manifest.get("serial"), "profile": env["profile"], "packages": packages,
+                 "installer": installer, "smoke_imports": env.get("smoke_imports") or [],
+                 "lock_id": packages_lock_id(packages), "strategy": "venv"}
+        if profile.get("image"):
+            image = profile["image"]
+            entry.update(strategy="image", installer=None, image={
+                "name": image["name"], "image_id": image["image_id"], "index": image["index"],
+                "blobs": [_file_entry(manifest, relpath) for relpath in image["blobs"]]})
+        envs.append(entry)
     return envs
 
 

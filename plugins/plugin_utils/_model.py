@@ -100,6 +100,9 @@ class Profile:
     target: Target
     wanted: WantedSet
     members: list = dataclasses.field(default_factory=list)  # ["host:envname", ...]
+    # None: installed on each host as a venv; else how it is carried: {"strategy": "image", "base_image": ...,
+    # "base_id": image ID, "image_name": ..., "path": venv path in the image, "python": base interpreter}.
+    carrier: t.Mapping | None = None
 
 
 @dataclasses.dataclass(frozen=True)

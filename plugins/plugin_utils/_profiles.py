@@ -13,20 +13,24 @@ import typing as t
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import Profile, Target, WantedSet
 
 
-def profile_name(target: Target, wanted: WantedSet) -> str:
+def profile_name(target: Target, wanted: WantedSet, carrier: t.Mapping | None = None) -> str:
     """Readable and stable: best tag's interpreter and platform, plus a digest of everything that matters."""
-    digest = hashlib.sha256(json.dumps([target.key(), wanted.key()], sort_keys=True).encode()).hexdigest()[:10]
+    key = [target.key(), wanted.key()] + ([sorted(carrier.items())] if carrier else [])
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     interpreter, _abi, platform = (target.tags[0].split("-") + ["", "", ""])[:3]
-    return "%s-%s-%s" % (interpreter, platform, digest)
+    return "%s%s-%s-%s" % ("image-" if carrier else "", interpreter, platform, digest)
 
 
 def build_profiles(entries: t.Iterable[tuple]) -> list:
-    """[(host, env name, Target, WantedSet), ...] -> [Profile], one per distinct (target, wanted set)."""
+    """[(host, env name, Target, WantedSet[, carrier]), ...] -> [Profile], one per distinct (target, wanted set,
+    carrier): an image is built once for every host environment that wants the same one."""
     profiles = {}
-    for host, env_name, target, wanted in entries:
-        key = (target.key(), wanted.key())
+    for host, env_name, target, wanted, *rest in entries:
+        carrier = rest[0] if rest else None
+        key = (target.key(), wanted.key(), json.dumps(carrier, sort_keys=True))
         if key not in profiles:
-            profiles[key] = Profile(name=profile_name(target, wanted), target=target, wanted=wanted)
+            profiles[key] = Profile(name=profile_name(target, wanted, carrier), target=target, wanted=wanted,
+                                    carrier=carrier)
         profiles[key].members.append("%s:%s" % (host, env_name))
     result = sorted(profiles.values(), key=lambda profile: profile.name)
     for profile in result:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import MODULE_NAME
@@ -41,7 +42,11 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._reqfile import (
 LAYERS = ("requirements", "group_requirements", "host_requirements")
 ENV_LAYERS = ("pymigrate_envs", "pymigrate_group_envs", "pymigrate_host_envs")
 ENV_KEYS = ("path", "python", "requirements", "requirements_file", "constraints", "smoke_imports",
-            "allow_prereleases")
+            "allow_prereleases", "strategy", "base_image", "image_name")
+STRATEGIES = ("venv", "image")
+# Inside an image the environment's interpreter is the base image's; the venv lives at the usual path.
+DEFAULT_IMAGE_PYTHON = "/usr/bin/python3"
+IMAGE_NAME = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*$")
 DEFAULT_VENV_PATH = "/opt/pymigrate/venv"
 # Environments never go here: the operating system's own trees (under /usr only /usr/local is for local software).
 SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc", "/root",
@@ -59,6 +64,8 @@ class EnvSpec:
     python: str | None
     wanted: WantedSet
     smoke_imports: tuple = ()
+    # None for a venv on the host; for the image strategy {"strategy": "image", "base_image", "image_name"}.
+    carrier: t.Mapping | None = None
 
 
 def _parse_entry(host: str, var: str, project: t.Any, spec: t.Any) -> tuple:
@@ -261,6 +268,30 @@ def _not_empty(host: str, var: str, wanted: WantedSet, allow_empty: bool) -> Wan
     return wanted
 
 
+def _carrier(host: str, env_name: str, settings: t.Mapping, hostvars: t.Mapping) -> dict | None:
+    """The image strategy's settings of one environment (``settings``: {key: (variable, value)} of the environment,
+    else the pymigrate_ variable), or None for a venv built on the host."""
+    def setting(key):
+        return settings.get(key) or ("pymigrate_" + key, hostvars.get("pymigrate_" + key))
+    var, strategy = setting("strategy")
+    strategy = strategy or "venv"
+    if strategy not in STRATEGIES:
+        raise PyMigrateError("must be venv or image", host=host, var=var, value=strategy)
+    if strategy == "venv":
+        return None
+    base_var, base = setting("base_image")
+    if not isinstance(base, str) or not base.strip():
+        raise PyMigrateError("the image strategy needs a base image the site trusts: an image in the control node's "
+                             "image store or an OCI/docker archive file", host=host, var=base_var, value=base,
+                             hint="Set pymigrate_base_image, for example registry.example.com/python:3.11")
+    name_var, name = setting("image_name")
+    name = name or "localhost/pymigrate-%s" % env_name
+    if not isinstance(name, str) or not IMAGE_NAME.match(name):
+        raise PyMigrateError("must be an image repository name without a tag, such as localhost/app-env",
+                             host=host, var=name_var, value=name)
+    return {"strategy": "image", "base_image": base.strip(), "image_name": name}
+
+
 def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
     """{env name: EnvSpec} for one host, from its (already Ansible-merged) variables."""
     requirement_layers = _with_files(host, hostvars, ["pymigrate_" + layer for layer in LAYERS])
@@ -280,7 +311,9 @@ def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
         path = _env_path(host, "pymigrate_venv_path", hostvars.get("pymigrate_venv_path", DEFAULT_VENV_PATH))
         wanted = _wanted_set(host, requirement_layers, files, global_constraints, global_prereleases)
         _not_empty(host, "pymigrate_requirements", wanted, allow_empty)
-        return {"default": EnvSpec("default", path, None, wanted, global_smoke)}
+        carrier = _carrier(host, "default", {}, hostvars)
+        return {"default": EnvSpec("default", path, DEFAULT_IMAGE_PYTHON if carrier else None, wanted, global_smoke,
+                                   carrier)}
     # Same layering for several environments: pymigrate_envs (all) -> pymigrate_group_envs ->
     # pymigrate_host_envs; per environment, settings are replaced key by key and requirements per package.
     merged: dict[str, dict] = {}
@@ -297,7 +330,7 @@ def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
                 raise PyMigrateError("unknown key(s) %s" % ", ".join(unknown), host=host, var=where,
                                      value=dict(settings), hint="Allowed keys: %s" % ", ".join(ENV_KEYS))
             env = merged.setdefault(str(env_name), {"layers": [], "constraints": dict(global_constraints)})
-            for key in ("path", "python", "smoke_imports", "allow_prereleases"):
+            for key in ("path", "python", "smoke_imports", "allow_prereleases", "strategy", "base_image", "image_name"):
                 if key in settings:
                     env[key] = (where + "." + key, settings[key])
             if settings.get("requirements_file"):
@@ -319,7 +352,11 @@ def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
         env_files = files + [value for _var, value in env["layers"] if isinstance(value, FileLayer)]
         wanted = _wanted_set(host, env["layers"], env_files, env["constraints"], prereleases)
         _not_empty(host, env["layers"][0][0], wanted, allow_empty)
-        result[env_name] = EnvSpec(env_name, path, python, wanted, smoke)
+        carrier = _carrier(host, env_name, {key: env[key] for key in ("strategy", "base_image", "image_name")
+                                            if key in env}, hostvars)
+        if carrier and python is None:
+            python = DEFAULT_IMAGE_PYTHON
+        result[env_name] = EnvSpec(env_name, path, python, wanted, smoke, carrier)
     paths = [spec.path for spec in result.values()]
     if len(set(paths)) != len(paths):
         raise PyMigrateError("two environments share one path", host=host, var="pymigrate_envs", value=sorted(paths))

@@ -206,6 +206,10 @@ def test_uv_builds_exactly_the_lock_and_reruns_are_noops(python, uv_world):
     assert not glob.glob(os.path.join(first["generation"], "lib", "python3*", "site-packages", "**", "*.pyc"),
                          recursive=True)  # no bytecode compiled, as pip's --no-compile
     assert _no_uv_left(world)
+    # Linked from uv's temporary cache, which is gone: every installed file is the generation's own.
+    site = glob.glob(os.path.join(first["generation"], "lib", "python3*", "site-packages"))[0]
+    links = [os.stat(os.path.join(d, f)).st_nlink for d, _s, names in os.walk(site) for f in names]
+    assert links and set(links) == {1}
     again = run(python, world, [alpha, extra])
     assert again == dict(again, changed=False, pip_ran=False, drift=[], generation=first["generation"])
 

@@ -541,8 +541,8 @@ def _cgroup_mounts(mountinfo="/proc/self/mountinfo"):
                 commands.append("mount -t tmpfs -o mode=755 cgroup_root /sys/fs/cgroup")
             elif fstype in ("cgroup", "cgroup2"):
                 option = " -o %s" % _quote(kept) if kept and fstype == "cgroup" else ""
-                commands.append("mkdir -p %s; mount -t %s%s %s %s" % (_quote(target), fstype, option, fstype,
-                                                                     _quote(target)))
+                commands.append("mkdir -p %s; mount -t %s%s %s %s"
+                                % (_quote(target), fstype, option, fstype, _quote(target)))
     if os.path.isdir("/sys/fs/cgroup") and commands and commands[0].startswith("mount -t tmpfs"):
         for entry in sorted(os.listdir("/sys/fs/cgroup")):  # cpu -> cpu,cpuacct and the like
             path = os.path.join("/sys/fs/cgroup", entry)

@@ -109,7 +109,7 @@ def test_the_uv_command_lines_are_offline_configless_cacheless_and_exact():
     assert install[:3] == ["/t/uv", "pip", "install"]
     assert install[install.index("--python") + 1] == "/g/bin/python"
     assert install[install.index("-r") + 1] == "/g/req.txt"
-    assert install[install.index("--link-mode") + 1] == "copy"
+    assert install[install.index("--link-mode") + 1] == "hardlink"
     for flag in ("--no-index", "--no-deps", "--require-hashes", "--no-build", "--no-config", "--offline", "--no-cache",
                  "--no-python-downloads"):
         assert flag in install

@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Phase 5 for the image strategy: load the profile's image from the host's store, check it, switch its tag.
+
+Runs on target hosts: standard library only, Python 3.8+.
+
+The image's blobs arrive in the content-addressed store like wheels (each verified by sha256). They are laid
+out as an OCI image layout (hard links, nothing copied) and loaded with the host's engine, then the image is
+smoke-run with no network and only then tagged ``<name>:<serial>`` and ``<name>:current``; earlier serials'
+tags stay for rollback. A history file records which image each serial was, for rollback.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256, write_atomic
+
+HISTORY_DIR = "/var/lib/pymigrate/images"
+OCI_LAYOUT = '{"imageLayoutVersion": "1.0.0"}'
+
+
+class ImageError(Exception):
+    """Meant for the user: what failed, where, and what to do."""
+
+
+def find_engine(choice="auto"):
+    """The path of the container engine: podman or docker (``auto``: podman first)."""
+    names = ["podman", "docker"] if choice == "auto" else [choice]
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise ImageError("no container engine (%s) on this host; install one, or set pymigrate_container_engine to the "
+                     "engine the host has" % " or ".join(names))
+
+
+def _run(argv, what, stdin=None):
+    try:
+        result = subprocess.run(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    except OSError as exc:
+        raise ImageError("%s: cannot run %s: %s" % (what, argv[0], exc))
+    if result.returncode != 0:
+        raise ImageError("%s failed (exit %d): %s" % (what, result.returncode,
+                                                      result.stderr.decode("utf-8", "replace").strip()[-1500:]))
+    return result.stdout.decode("utf-8", "replace")
+
+
+def image_id(engine, reference):
+    """The ID (sha256 hex) of ``reference`` in the host's image store, or None."""
+    result = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}", reference], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, check=False)
+    if result.returncode != 0:
+        return None
+    return result.stdout.decode().strip().replace("sha256:", "") or None
+
+
+def _history_path(name):
+    return os.path.join(HISTORY_DIR, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".json")
+
+
+def read_history(name):
+    try:
+        with open(_history_path(name)) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return []
+
+
+def _write_history(name, history):
+    os.makedirs(HISTORY_DIR, mode=0o755, exist_ok=True)
+    write_atomic(_history_path(name), json.dumps(history, indent=1).encode("utf-8"))
+
+
+def _verify_blobs(store_dir, blobs):
+    for blob in blobs:
+        path = os.path.join(store_dir, blob["path"])
+        if not os.path.isfile(path):
+            raise ImageError("image blob %s is missing from the store %s; run the push again"
+                             % (blob["sha256"], store_dir))
+        actual = file_sha256(path)
+        if actual != blob["sha256"]:
+            raise ImageError("image blob %s in the store %s has sha256 %s: it was altered; run the push again to "
+                             "replace it" % (blob["sha256"], store_dir, actual))
+
+
+def _load(engine, store_dir, image):
+    """Lay the verified blobs out as an OCI image layout (symbolic links into the store, nothing copied) and load it.
+
+    The layout's path becomes part of the name podman gives what it loads, so it must be a valid image reference:
+    a directory of our own naming under /var/tmp, not the store's path (which the site chooses)."""
+    layout = os.path.join("/var/tmp" if os.path.isdir("/var/tmp") else "/tmp", "pymigrate-oci-%d" % os.getpid())
+    shutil.rmtree(layout, ignore_errors=True)
+    os.makedirs(layout, mode=0o700)
+    try:
+        os.makedirs(os.path.join(layout, "blobs", "sha256"))
+        for blob in image["blobs"]:
+            os.symlink(os.path.join(os.path.abspath(store_dir), blob["path"]),
+                       os.path.join(layout, "blobs", "sha256", blob["sha256"]))
+        with open(os.path.join(layout, "oci-layout"), "w") as handle:
+            handle.write(OCI_LAYOUT)
+        with open(os.path.join(layout, "index.json"), "w") as handle:
+            json.dump(image["index"], handle)
+        if os.path.basename(engine) == "docker":
+            # docker loads an OCI layout as a tar stream (Docker 25 and later).
+            stream = tempfile.TemporaryFile()
+            with tarfile.open(fileobj=stream, mode="w", dereference=True) as tar:
+                for entry in sorted(os.listdir(layout)):
+                    tar.add(os.path.join(layout, entry), arcname=entry)
+            stream.seek(0)
+            _run([engine, "load"], "loading the image %s with docker" % image["name"], stdin=stream)
+        else:
+            _run([engine, "pull", "-q", "oci:" + layout], "loading the image %s with podman" % image["name"])
+            # podman names what it pulled after the layout's path: only our tags name it.
+            for tag in json.loads(_run([engine, "image", "inspect", "--format", "{{json .RepoTags}}",
+                                        image["image_id"]], "reading the loaded image's tags") or "[]") or []:
+                if layout.strip("/") in tag:
+                    _run([engine, "untag", image["image_id"], tag], "removing the load's temporary name")
+    finally:
+        shutil.rmtree(layout, ignore_errors=True)
+
+
+def smoke_run(engine, reference, python, modules):
+    """Import ``modules`` with the image's environment, in a container with no network."""
+    code = "; ".join("import %s" % module for module in modules) or "import sys"
+    _run([engine, "run", "--rm", "--network", "none", reference, python, "-c", code],
+         "smoke run of %s (%s)" % (reference, code))
+
+
+def ensure(store_dir, name, serial, image, engine_choice="auto", smoke_imports=(), python=None, check_mode=False):
+    """Make ``<name>:current`` the image ``image`` (loaded from the store when the host lacks it). Returns a result
+    dict: changed, image_id, previous_image_id, tags."""
+    engine = find_engine(engine_choice)
+    wanted = image["image_id"]
+    current = image_id(engine, name + ":current")
+    serial_tag = "%s:%s" % (name, serial)
+    result = {"changed": False, "image_id": wanted, "previous_image_id": current, "engine": engine,
+              "tags": [serial_tag, name + ":current"], "loaded": False}
+    if current == wanted and image_id(engine, serial_tag) == wanted:
+        return result
+    result["changed"] = True
+    if check_mode:
+        return result
+    if image_id(engine, wanted) is None:
+        _verify_blobs(store_dir, image["blobs"])
+        _load(engine, store_dir, image)
+        result["loaded"] = True
+        if image_id(engine, wanted) != wanted:
+            raise ImageError("the image loaded from the store is not %s; run the push again" % wanted)
+    smoke_run(engine, wanted, python, smoke_imports)
+    _run([engine, "tag", wanted, serial_tag], "tagging %s" % serial_tag)
+    _run([engine, "tag", wanted, name + ":current"], "tagging %s:current" % name)
+    history = [entry for entry in read_history(name) if entry.get("serial") != serial]
+    history.append({"serial": serial, "image_id": wanted})
+    _write_history(name, history)
+    return result
+
+
+def rollback(name, engine_choice="auto", check_mode=False):
+    """Point ``<name>:current`` at the image of the serial before the current one (its tag was kept)."""
+    engine = find_engine(engine_choice)
+    current = image_id(engine, name + ":current")
+    if current is None:
+        raise ImageError("%s:current is not on this host; there is nothing to roll back" % name)
+    earlier = [entry for entry in read_history(name) if entry["image_id"] != current
+               and image_id(engine, "%s:%s" % (name, entry["serial"])) == entry["image_id"]]
+    if not earlier:
+        return {"changed": False, "image_id": current, "previous_image_id": None,
+                "msg": "no earlier image of %s; left as it is" % name}
+    target = earlier[-1]
+    if not check_mode:
+        _run([engine, "tag", target["image_id"], name + ":current"], "switching %s:current back" % name)
+        history = [entry for entry in read_history(name) if entry["image_id"] != current]
+        _write_history(name, history)
+    return {"changed": True, "image_id": target["image_id"], "previous_image_id": current,
+            "serial": target["serial"]}

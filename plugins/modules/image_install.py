@@ -1,0 +1,174 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: image_install
+short_description: Load a profile's OCI image from the host's store, smoke-run it, and switch its tag
+version_added: 0.2.0
+description:
+  - The image strategy's install (C(pymigrate_strategy=image)). The image's blobs are in the host's wheel store
+    (sent by M(airgap.pymigrate.wheel_push), each verified by sha256); they are verified again, laid out as an OCI
+    image layout with hard links, and loaded with the host's container engine.
+  - The image is run with no network importing the O(smoke_imports) with its environment's interpreter, and only
+    then tagged C(<name>:<serial>) and C(<name>:current). Earlier serials' tags stay, for O(state=rollback).
+  - When C(<name>:current) is already the image, nothing runs and nothing changes.
+author:
+  - airgap.pymigrate maintainers (@airgap)
+extends_documentation_fragment:
+  - airgap.pymigrate._attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports whether the tag would move; loads nothing.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  name:
+    description: The image repository on the host, for example C(localhost/pymigrate-default).
+    type: str
+    required: true
+  serial:
+    description: The bundle serial, the tag the image gets besides C(current). Required with O(state=present).
+    type: int
+  image:
+    description: The image, as P(airgap.pymigrate.bundle_host_envs#filter) gives it (C(image) of the environment).
+    type: dict
+    suboptions:
+      name:
+        description: The image repository.
+        type: str
+        required: true
+      image_id:
+        description: The image ID (the sha256 of its config).
+        type: str
+        required: true
+      index:
+        description: The OCI image index of the layout (C(index.json)).
+        type: dict
+        required: true
+      blobs:
+        description: The image's blobs in the store.
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          path:
+            description: Store path, C(files/sha256/<2 hex>/<sha256>/oci-blob).
+            type: str
+            required: true
+          sha256:
+            description: The blob's digest.
+            type: str
+            required: true
+          size:
+            description: Size in bytes.
+            type: int
+            required: true
+  store_dir:
+    description: The host's content-addressed store.
+    type: path
+    default: /var/lib/pymigrate/store
+  engine:
+    description: The container engine - V(podman), V(docker), or V(auto) (podman when present, else docker).
+    type: str
+    choices: [auto, podman, docker]
+    default: auto
+  python:
+    description: The environment's interpreter inside the image (for the smoke run).
+    type: str
+    default: /opt/pymigrate/venv/bin/python
+  smoke_imports:
+    description: Modules the smoke run imports.
+    type: list
+    elements: str
+    default: []
+  state:
+    description: V(present) loads and tags the image; V(rollback) moves C(current) back to the serial before.
+    type: str
+    choices: [present, rollback]
+    default: present
+"""
+
+EXAMPLES = r"""
+- name: Switch each image environment to this bundle's image
+  airgap.pymigrate.image_install:
+    name: "{{ item.image.name }}"
+    serial: "{{ item.serial }}"
+    image: "{{ item.image }}"
+    smoke_imports: "{{ item.smoke_imports }}"
+  loop: "{{ '/srv/pymigrate/bundle' | airgap.pymigrate.bundle_host_envs(inventory_hostname)
+            | selectattr('strategy', 'equalto', 'image') }}"
+
+- name: Roll back
+  airgap.pymigrate.image_install:
+    name: localhost/pymigrate-default
+    state: rollback
+"""
+
+RETURN = r"""
+image_id:
+  description: The image C(<name>:current) names after the run.
+  returned: success
+  type: str
+  sample: 3371e52a177dbc3a479d55cc45b6927d8c7acc2d002cbe7d0028406df55181f3
+previous_image_id:
+  description: The image C(<name>:current) named before (null when there was none).
+  returned: success
+  type: str
+loaded:
+  description: Whether the image was loaded from the store in this run (false when the host had it).
+  returned: O(state=present)
+  type: bool
+tags:
+  description: The tags the image has after the run.
+  returned: O(state=present)
+  type: list
+  elements: str
+  sample: [localhost/pymigrate-default:4, localhost/pymigrate-default:current]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._image import ImageError, ensure, rollback
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FILE_ARGUMENT_SPEC
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            serial=dict(type="int"),
+            image=dict(type="dict", options=dict(
+                name=dict(type="str", required=True), image_id=dict(type="str", required=True),
+                index=dict(type="dict", required=True),
+                blobs=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC))),
+            store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
+            engine=dict(type="str", choices=["auto", "podman", "docker"], default="auto"),
+            python=dict(type="str", default="/opt/pymigrate/venv/bin/python"),
+            smoke_imports=dict(type="list", elements="str", default=[]),
+            state=dict(type="str", choices=["present", "rollback"], default="present"),
+        ),
+        required_if=[("state", "present", ["serial", "image"])],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        if params["state"] == "rollback":
+            result = rollback(params["name"], params["engine"], check_mode=module.check_mode)
+        else:
+            result = ensure(params["store_dir"], params["name"], params["serial"], params["image"], params["engine"],
+                            params["smoke_imports"], params["python"], check_mode=module.check_mode)
+    except (ImageError, OSError) as exc:
+        module.fail_json(msg="image %s: %s" % (params["name"], exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
