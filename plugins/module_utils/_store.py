@@ -12,6 +12,7 @@ place, shared by every profile), the filename is kept because pip needs it to re
 import errno
 import fcntl
 import hashlib
+import json
 import os
 import re
 import socket
@@ -117,13 +118,43 @@ def _describe_oserror(exc, where):
     return "%s: %s" % (where, exc)
 
 
-def inventory(store_dir, wanted, repair=True):
+# {store path: [size, inode, ctime_ns]} of the files hashed and found right: a file whose size, inode and ctime are
+# those it had then has not been written, renamed over or chmod'ed since (any of these sets the ctime, which only a
+# change of the clock can set back), so it is not hashed again; git's index trusts the same stat data. Installs
+# still hash every file they use (the environment's verify_files), and state=verified audits hash them all.
+VERIFIED_CACHE = ".verified.json"
+
+
+def _stat_key(info):
+    return [info.st_size, info.st_ino, info.st_ctime_ns]
+
+
+def load_verified(store_dir):
+    try:
+        with open(os.path.join(store_dir, VERIFIED_CACHE)) as handle:
+            cache = json.load(handle)
+        return cache if isinstance(cache, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def save_verified(store_dir, cache):
+    try:
+        write_atomic(os.path.join(store_dir, VERIFIED_CACHE), json.dumps(cache, sort_keys=True).encode("utf-8"))
+    except OSError:
+        pass  # a cache: without it the next run hashes again
+
+
+def inventory(store_dir, wanted, repair=True, trust_verified=True):
     """Which of ``wanted`` ({path, sha256, size}) the store holds with the right bytes.
 
-    One pass, one remote call: every present file is hashed (the hash is the proof of "same bytes").
+    One pass, one remote call: every present file is hashed (the hash is the proof of "same bytes"), unless it
+    was hashed before and has not changed since (``VERIFIED_CACHE``; ``trust_verified=False`` hashes all).
     With ``repair``, files with wrong bytes and partial files left by an interrupted push are removed so
     that the next push sends them again.
     """
+    cache = load_verified(store_dir) if trust_verified else {}
+    known = dict(cache)
     present, missing, corrupt, removed_partials = [], [], [], []
     for item in wanted:
         relpath = item["path"]
@@ -136,22 +167,30 @@ def inventory(store_dir, wanted, repair=True):
             os.unlink(partial)
             removed_partials.append(relpath)
         try:
-            size = os.lstat(full).st_size
+            info = os.lstat(full)
         except OSError:
             missing.append(relpath)
             continue
+        size = info.st_size
         if os.path.islink(full) or not os.path.isfile(full):
             problem = "not a regular file"
         elif item.get("size") is not None and size != item["size"]:
             problem = "size %d, expected %d" % (size, item["size"])
+        elif known.get(relpath) == _stat_key(info):
+            present.append(relpath)  # hashed before and not written since
+            continue
         elif file_sha256(full) != sha256:
             problem = "sha256 differs"
         else:
             present.append(relpath)
+            cache[relpath] = _stat_key(info)
             continue
+        cache.pop(relpath, None)
         corrupt.append({"path": relpath, "problem": problem})
         if repair:
             os.unlink(full)
+    if trust_verified and repair and cache != known:
+        save_verified(store_dir, cache)
     return {"present": present, "missing": missing, "corrupt": corrupt, "removed_partials": removed_partials}
 
 
@@ -246,6 +285,7 @@ def receive(store_dir, archive_path, expected):
     """
     by_path = dict((item["path"], item) for item in expected)
     received = []
+    verified = load_verified(store_dir)
     try:
         stream = tarfile.open(archive_path, mode="r|")
     except (tarfile.TarError, OSError) as exc:
@@ -271,6 +311,8 @@ def receive(store_dir, archive_path, expected):
                                  % (member.name, actual, item["sha256"]))
             fsync_dir(os.path.dirname(final))
             received.append(member.name)
+            verified[member.name] = _stat_key(os.lstat(final))
+    save_verified(store_dir, verified)  # hashed on arrival: the next inventory need not hash them again
     missing = sorted(set(by_path) - set(received))
     if missing:
         raise StoreError("push stream ended before %d expected file(s) arrived, first %s; run the push again"

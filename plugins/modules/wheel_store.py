@@ -12,8 +12,8 @@ short_description: Take stock of a host's wheel store, verify it, or receive a p
 version_added: 0.1.0
 description:
   - The host half of M(airgap.pymigrate.wheel_push), and the store audit (O(state=verified)).
-  - With O(state=inventory), hashes every file of O(files) present in the store and reports which are
-    present, missing or corrupt; corrupt files and partial files of an interrupted push are removed (not in
+  - With O(state=inventory), hashes every file of O(files) present in the store (except those hashed before and
+    not written since - same size, inode and ctime) and reports which are present, missing or corrupt; corrupt files and partial files of an interrupted push are removed (not in
     check mode) so that the next push sends them again.
   - With O(state=verified), hashes every file of O(files) and fails, naming each file, when one is missing, has the
     wrong size or the wrong sha256 (in check mode it reports them without failing). Read-only; the next push replaces
@@ -139,7 +139,7 @@ def main():
         for env in params["environments"]:  # refused before anything moves: see check_environment
             check_environment(env["path"], env["python"])
         if params["state"] == "verified":
-            found = inventory(store_dir, params["files"], repair=False)
+            found = inventory(store_dir, params["files"], repair=False, trust_verified=False)  # an audit hashes all
             problems = ["%s (missing)" % path for path in found["missing"]]
             problems += ["%s (%s)" % (item["path"], item["problem"]) for item in found["corrupt"]]
             if problems and not module.check_mode:

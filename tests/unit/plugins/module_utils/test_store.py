@@ -131,3 +131,34 @@ def test_a_path_writable_or_owned_by_another_user_is_refused(tmp_path):
     os.chmod(sticky, 0o1777)
     with pytest.raises(_store.StoreError, match="mode 1777"):
         _store.check_owned(str(sticky))  # sticky is fine above a path, never as the path itself
+
+
+def test_a_file_hashed_before_and_not_written_since_is_not_hashed_again(tmp_path, monkeypatch):
+    store = str(tmp_path)
+    data = b"wheel bytes"
+    item = _item(data)
+    full = _place(store, item, data)
+    hashed = []
+    real = _store.file_sha256
+    monkeypatch.setattr(_store, "file_sha256", lambda path: hashed.append(path) or real(path))
+    assert _store.inventory(store, [item])["present"] == [item["path"]] and len(hashed) == 1
+    assert _store.inventory(store, [item])["present"] == [item["path"]] and len(hashed) == 1  # trusted
+    assert _store.inventory(store, [item], trust_verified=False)["present"] == [item["path"]] and len(hashed) == 2
+    # The same size written over, even with its old mtime put back: the ctime moved, so it is hashed and found.
+    before = os.stat(full)
+    with open(full, "r+b") as handle:
+        handle.write(b"W")
+    os.utime(full, ns=(before.st_atime_ns, before.st_mtime_ns))
+    found = _store.inventory(store, [item])
+    assert found["corrupt"] == [{"path": item["path"], "problem": "sha256 differs"}] and len(hashed) == 3
+    assert not os.path.exists(full)  # repaired: removed for the next push
+
+
+def test_files_received_are_trusted_by_the_next_inventory(tmp_path, monkeypatch):
+    store = str(tmp_path / "store")
+    os.makedirs(store)
+    data = b"pushed wheel"
+    item = _item(data)
+    assert _store.receive(store, _stream(tmp_path, [(item["path"], data)]), [item]) == [item["path"]]
+    monkeypatch.setattr(_store, "file_sha256", lambda path: pytest.fail("hashed again: %s" % path))
+    assert _store.inventory(store, [item])["present"] == [item["path"]]
