@@ -30,7 +30,10 @@ def test_ansible_builder_takes_the_shipped_execution_environment_files(tmp_path)
     subprocess.run([os.path.join(bin_dir, "ansible-builder"), "create", "-f", str(tmp_path / "execution-environment.yml"),
                     "-c", str(tmp_path / "context")], cwd=str(tmp_path), check=True, stdout=subprocess.PIPE)
     assert (tmp_path / "context" / "_build" / "airgap-pymigrate.tar.gz").exists()
-    assert "ansible-galaxy" in (tmp_path / "context" / "Dockerfile").read_text()
+    # ansible-builder names it after the container runtime it finds (Containerfile with podman, else Dockerfile).
+    build_file = [tmp_path / "context" / name for name in ("Containerfile", "Dockerfile")
+                  if (tmp_path / "context" / name).exists()]
+    assert build_file and "ansible-galaxy" in build_file[0].read_text()
     subprocess.run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "install", "--force", "-p",
                     str(tmp_path / "installed"),
                     str(tmp_path / "build" / "airgap-pymigrate.tar.gz")], check=True, stdout=subprocess.PIPE)
