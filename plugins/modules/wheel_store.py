@@ -13,8 +13,9 @@ version_added: 0.1.0
 description:
   - The host half of M(airgap.pymigrate.wheel_push), and the store audit (O(state=verified)).
   - With O(state=inventory), hashes every file of O(files) present in the store (except those hashed before and
-    not written since - same size, inode and ctime) and reports which are present, missing or corrupt; corrupt files and partial files of an interrupted push are removed (not in
-    check mode) so that the next push sends them again.
+    not written since - same size, inode and ctime) and reports which are present, missing or corrupt; corrupt
+    files and partial files of an interrupted push are removed (not in check mode) so that the next push sends
+    them again.
   - With O(state=verified), hashes every file of O(files) and fails, naming each file, when one is missing, has the
     wrong size or the wrong sha256 (in check mode it reports them without failing). Read-only; the next push replaces
     what is wrong.
