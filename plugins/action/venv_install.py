@@ -13,9 +13,9 @@ installs both kinds, one worker per host.
 
 from __future__ import annotations
 
-import re
-
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import _normalize as normalize_name
 
 MODULE = "airgap.pymigrate.venv_install"
 IMAGE_MODULE = "airgap.pymigrate.image_install"
@@ -33,8 +33,7 @@ def known_result(known: dict | None, args: dict) -> dict | None:
         return None
     # No drift means the generation holds exactly the lock's distributions and versions (names as the module
     # normalises them), so nothing else needs to travel back from the host.
-    installed = {re.sub(r"[-_.]+", "-", str(item["name"])).lower(): str(item["version"])
-                 for item in args.get("packages") or []}
+    installed = {normalize_name(str(item["name"])): str(item["version"]) for item in args.get("packages") or []}
     return {"changed": False, "generation": known.get("generation"), "previous_generation": None,
             "packages": installed, "installed": installed, "pip_ran": False, "drift": [],
             "changes": {"added": [], "removed": [], "upgraded": [], "downgraded": []},

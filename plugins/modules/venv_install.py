@@ -228,6 +228,7 @@ reason:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import PACKAGES_ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import VenvError, ensure, rollback
 
 
@@ -241,10 +242,7 @@ def main():
             path=dict(type="path", required=True),
             python=dict(type="path"),
             store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
-            packages=dict(type="list", elements="dict", options=dict(
-                name=dict(type="str", required=True), version=dict(type="str", required=True),
-                filename=dict(type="str", required=True), sha256=dict(type="str", required=True),
-                size=dict(type="int"))),
+            packages=dict(type="list", elements="dict", options=PACKAGES_ARGUMENT_SPEC),
             installer=dict(type="dict", options=dict(filename=dict(type="str", required=True),
                                                      sha256=dict(type="str", required=True),
                                                      kind=dict(type="str", choices=["pip", "uv"], default="pip"))),

@@ -422,11 +422,13 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
 def _known_images(images, profiles, resolved, manifest, work_dir, progress) -> list:
     """For each image profile, its build plan; the record of an image built earlier from the same key goes into the
     manifest at once (a re-run builds nothing)."""
-    plans = []
+    plans: list = []
+    if images is None:
+        return plans
+    images.work_dir = work_dir  # the run's work directory exists only now
     for profile in profiles:
         if not profile.carrier:
             continue
-        images.work_dir = work_dir
         pins, installer = resolved[profile.name]
         files = [{"path": store_relpath(p.file.sha256, p.file.filename), "sha256": p.file.sha256,
                   "filename": p.file.filename} for p in pins]
