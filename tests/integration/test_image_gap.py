@@ -1,0 +1,153 @@
+"""The image strategy across the gap, over real SSH: survey.yml inside -> bundle.yml + signed archive outside (the
+base images surveyed and the images built on the outside control node) -> deploy.yml inside with the index
+stopped. The hosts end with ``<name>:current`` whose venv imports the locked modules; the same archive again
+changes nothing; an archive whose image blob was altered (same tar format, same size, other bytes) is refused on
+arrival naming the member, and nothing is installed. Two hosts with podman and different Pythons, a fleet of its
+own (pmg)."""
+
+import json
+import os
+import tarfile
+
+import pytest
+import yaml
+
+from tests.fleet import containers
+from tests.fleet.fixtures import _unavailable_reason, ansible, own_fleet
+from tests.index import catalog
+from tests.index.server import IndexServer
+
+pytestmark = pytest.mark.fleet
+
+NAME = "pmg"
+IMAGE = "localhost/pymigrate-default"
+CHECK = ("import importlib.metadata as m, json, sys, alpha, netio; print(json.dumps({'python': '%d.%d' % "
+         "sys.version_info[:2], 'packages': {d.metadata['Name'].lower(): d.version for d in m.distributions()}}))")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    reason = _unavailable_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the fleet tests: " + reason)
+        pytest.skip(reason)
+    base = tmp_path_factory.mktemp("image-gap")
+    engine_env = containers.control_env(str(base / "podman"))
+    for version in ("3.11", "3.12"):
+        containers.build_base_image(version, env=engine_env, cache_dir=str(base / "rootfs"))
+    index = IndexServer(catalog.build(str(base / "index")))
+    try:
+        with own_fleet(NAME, 2, tmpfs_size="768M", containers=True, pythons=["3.11", "3.12"]) as fleet:
+            h1, h2 = fleet.hosts[0]["name"], fleet.hosts[1]["name"]
+            inventory = {"all": {"vars": {
+                "pymigrate_strategy": "image", "pymigrate_requirements": {"alpha": "==1.1", "netio": ""},
+                "pymigrate_smoke_imports": ["alpha", "netio"], "pymigrate_serial": ["100%"],
+                "pymigrate_report_dir": str(base / "reports"), "pymigrate_import_dir": str(base / "inside-store")},
+                "hosts": {h1: {"pymigrate_base_image": "localhost/pmtest-python:3.11"},
+                          h2: {"pymigrate_base_image": "localhost/pmtest-python:3.12"}}}}
+            extra = base / "vars.yml"
+            extra.write_text(yaml.safe_dump(inventory))
+            keys = base / "signing.key", base / "signing.pub"
+            yield {"fleet": fleet, "base": base, "extra": str(extra), "env": engine_env, "index": index, "h1": h1,
+                   "h2": h2, "keys": keys, "survey": base / "survey.json"}
+    finally:
+        index.stop()
+
+
+def playbook(world, name, *args, check=True):
+    return ansible(["ansible-playbook", "-i", world["extra"], "playbooks/%s.yml" % name] + list(args),
+                   world["fleet"].inventory, env=world["env"], check=check)
+
+
+def deploy(world, archive, check=True):
+    return playbook(world, "deploy", "-e", "pymigrate_archive=%s" % archive, "-e",
+                    json.dumps({"pymigrate_trusted_keys": [str(world["keys"][1])]}), check=check)
+
+
+def in_image(world, host):
+    out = world["fleet"].exec(host, ["podman", "run", "--rm", "--network", "none", IMAGE + ":current",
+                                     "/opt/pymigrate/venv/bin/python", "-c", CHECK], check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def host_images(world, host):
+    return world["fleet"].exec(host, ["podman", "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.Id}}"],
+                               check=True).stdout.split("\n")
+
+
+def recap(result, world):
+    lines = result.stdout.split("PLAY RECAP")[-1].splitlines()
+    return [line for line in lines if line.startswith(NAME + "-")]
+
+
+def test_survey_bundle_archive_deploy_carries_the_image(world):
+    fleet = world["fleet"]
+    ansible(["ansible", "localhost", "-m", "airgap.pymigrate.bundle_archive", "-a",
+             "state=keypair private_key_path=%s public_key_path=%s" % world["keys"]], fleet.inventory)
+    playbook(world, "survey", "-e", "pymigrate_survey_file=%s" % world["survey"])
+    assert set(json.loads(world["survey"].read_text())["hosts"]) == {world["h1"], world["h2"]}
+    # Outside: no host is contacted; the base images are in the outside control node's store.
+    playbook(world, "bundle", "-e", "pymigrate_survey_file=%s" % world["survey"], "-e",
+             "pymigrate_index_url=" + world["index"].url, "-e", "pymigrate_bundle_dir=%s" % (world["base"] / "outside"),
+             "-e", "pymigrate_archive=%s" % (world["base"] / "full.tar"), "-e",
+             "pymigrate_signing_key=%s" % world["keys"][0])
+    manifest = json.loads((world["base"] / "outside" / "manifest.json").read_text())
+    images = {name: profile["image"] for name, profile in manifest["profiles"].items()}
+    assert len(images) == 2 and all(image["blobs"] for image in images.values())
+    with tarfile.open(world["base"] / "full.tar") as tar:
+        names = tar.getnames()
+    for image in images.values():  # every blob of both images crosses in the archive
+        assert set(image["blobs"]) <= set(names)
+    world["index"].stop()  # from here on, nothing can reach an index
+
+    first = deploy(world, world["base"] / "full.tar")
+    assert all("failed=0" in line and "changed=0" not in line for line in recap(first, world)), first.stdout[-3000:]
+    for host, python in ((world["h1"], "3.11"), (world["h2"], "3.12")):
+        found = in_image(world, host)
+        assert found["python"] == python
+        assert found["packages"]["alpha"] == "1.1" and "netio" in found["packages"]
+        assert any(line.startswith(IMAGE + ":current ") for line in host_images(world, host))
+    summary = json.loads((world["base"] / "reports" / "summary.json").read_text())
+    assert summary["counts"] == {"changed": 2} and summary["run"]["playbook"] == "deploy.yml"
+
+    before = {host: host_images(world, host) for host in (world["h1"], world["h2"])}
+    again = deploy(world, world["base"] / "full.tar")
+    assert all("changed=0" in line and "failed=0" in line for line in recap(again, world)), again.stdout[-3000:]
+    summary = json.loads((world["base"] / "reports" / "summary.json").read_text())
+    assert all(item["bytes_sent"] == 0 and item["status"] == "ok" for item in summary["hosts"])
+    assert {host: host_images(world, host) for host in before} == before
+
+
+def tampered_copy(source, dest, member):
+    """``source`` with ``member``'s bytes changed (same size, same tar layout): archive.json and its signature
+    untouched, so only the member's own sha256 can tell."""
+    with open(source, "rb") as handle:
+        data = bytearray(handle.read())
+    with tarfile.open(source) as tar:
+        info = tar.getmember(member)
+    offset = info.offset_data + info.size // 2
+    data[offset] ^= 0xFF
+    with open(dest, "wb") as handle:
+        handle.write(bytes(data))
+    with tarfile.open(dest) as tar:  # still a well-formed tar with the same members
+        assert tar.getnames() and tar.getmember(member).size == info.size
+
+
+def test_an_archive_with_a_tampered_image_blob_is_refused_and_nothing_is_installed(world):
+    fleet = world["fleet"]
+    manifest = json.loads((world["base"] / "outside" / "manifest.json").read_text())
+    image = [p["image"] for p in manifest["profiles"].values() if "3.12" in json.dumps(p["target"])][0]
+    layer = [path for path in image["blobs"] if image["layers"][-1] in path][0]
+    # The archive already accepted, with its environment layer changed: a copy of an accepted archive is read
+    # and verified again, so only that member's sha256 can stop it.
+    tampered_copy(world["base"] / "full.tar", world["base"] / "tampered.tar", layer)
+    accepted = (world["base"] / "inside-store" / "accepted.json").read_text()
+    for host in (world["h1"], world["h2"]):  # the hosts have no image: only a refused archive keeps them so
+        fleet.exec(host, ["sh", "-c", "podman rmi -af >/dev/null"], check=True)
+    refused = deploy(world, world["base"] / "tampered.tar", check=False)
+    assert refused.returncode != 0
+    assert "archive member %s" % layer in refused.stdout and "it was changed" in refused.stdout, refused.stdout[-3000:]
+    for host in (world["h1"], world["h2"]):
+        assert not [line for line in host_images(world, host) if line.strip()]  # nothing loaded
+    assert (world["base"] / "inside-store" / "accepted.json").read_text() == accepted
