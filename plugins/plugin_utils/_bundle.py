@@ -262,12 +262,14 @@ def changes_against(previous: dict | None, manifest: dict, members: t.Iterable[s
     return changes, diff
 
 
-def lock_texts(profiles: t.Sequence, resolved: t.Mapping) -> dict:
-    """{file name: text} of every profile's pylock.toml and hashed requirements file."""
+def lock_texts(profiles: t.Sequence, resolved: t.Mapping, manifest: t.Mapping | None = None) -> dict:
+    """{file name: text} of every profile's pylock.toml and hashed requirements file; a profile whose image the
+    ``manifest`` records has it in its lock as the environment's carrier."""
     texts = {}
     for profile in profiles:
         pins = resolved[profile.name][0]
-        texts["pylock.%s.toml" % profile.name] = render_pylock(profile, pins)
+        image = ((manifest or {}).get("profiles", {}).get(profile.name) or {}).get("image")
+        texts["pylock.%s.toml" % profile.name] = render_pylock(profile, pins, image)
         texts["requirements.%s.txt" % profile.name] = render_requirements(profile, pins)
     return texts
 
@@ -376,7 +378,7 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
         carried = _manifest.carry_over(previous, manifest, keep_hosts)
         all_files = [pin.file for pins, installer in resolved.values() for pin in list(pins) + [installer]]
         to_fetch = missing_files(all_files, bundle_dir)
-        texts = lock_texts(profiles, resolved)
+        texts = lock_texts(profiles, resolved, manifest)  # an image still to build: its lock is written after it
         for name in carried:  # their locks stay as the previous build wrote them
             for lock_name in (manifest["profiles"][name]["lock"], manifest["profiles"][name]["requirements"]):
                 texts[lock_name] = _read_text(os.path.join(bundle_dir, lock_name)) or ""
@@ -407,6 +409,9 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
             for plan in to_build:  # from the wheels just fetched, in a build container with no network
                 record = images.build(plan["key"], plan["carrier"], plan["files"], plan["installer"])
                 _manifest.add_image(manifest, plan["profile"], record)
+            if to_build:  # their locks name the images just built
+                texts.update(lock_texts([p for p in profiles if p.name in {plan["profile"] for plan in to_build}],
+                                        resolved, manifest))
             result["serial"] = write_bundle(bundle_dir, manifest, texts, resolved, stale, previous, carried)
             progress("bundle serial %d written to %s" % (result["serial"], bundle_dir))
         else:
@@ -464,20 +469,30 @@ def _with_sizes(resolved: dict, bundle_dir: str, client, *, fetch: bool, workers
     return {name: ([sized(pin) for pin in pins], sized(installer)) for name, (pins, installer) in resolved.items()}
 
 
-def _carried_components(bundle_dir: str, components: list, carried: set) -> list:
-    """The new SBOM's components plus those of the previous SBOM that belong to profiles carried over."""
+def _carried_components(bundle_dir: str, sbom: dict, carried: set) -> None:
+    """Add to the new SBOM the components (and the images' dependencies) of the previous SBOM that belong to
+    profiles carried over."""
+    components = sbom["components"]
     try:
         with open(os.path.join(bundle_dir, SBOM_FILE)) as handle:
-            previous = json.load(handle).get("components") or []
-    except (OSError, ValueError):
-        previous = []
+            document = json.load(handle)
+        previous = document.get("components") or []
+        previous_dependencies = document.get("dependencies") or []
+    except (OSError, ValueError, AttributeError):
+        previous, previous_dependencies = [], []
     by_ref = {component["bom-ref"]: component for component in components}
     for component in previous:
         properties = [p for p in component.get("properties", []) if p.get("value") in carried]
         if properties:
             entry = by_ref.setdefault(component["bom-ref"], dict(component, properties=[]))
             entry["properties"] = entry["properties"] + [p for p in properties if p not in entry["properties"]]
-    return [by_ref[ref] for ref in sorted(by_ref)]
+    sbom["components"] = [by_ref[ref] for ref in sorted(by_ref)]
+    dependencies = {item["ref"]: item for item in sbom.get("dependencies", [])}
+    for item in previous_dependencies:
+        if isinstance(item, dict) and item.get("ref") in by_ref:
+            dependencies.setdefault(item["ref"], item)
+    if dependencies:
+        sbom["dependencies"] = [dependencies[ref] for ref in sorted(dependencies)]
 
 
 def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.Mapping, stale: t.Sequence,
@@ -487,9 +502,12 @@ def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.
     manifest["serial"], manifest["created"] = serial, format_time(utc_now())
     for name, text in texts.items():
         write_atomic(os.path.join(bundle_dir, name), text.encode("utf-8"))
-    sbom = render_sbom({name: pins for name, (pins, _installer) in resolved.items()}, serial, manifest["created"])
+    images = {name: manifest["profiles"][name]["image"] for name in resolved
+              if manifest["profiles"].get(name, {}).get("image")}
+    sbom = render_sbom({name: pins for name, (pins, _installer) in resolved.items()}, serial, manifest["created"],
+                       images)
     if carried:
-        sbom["components"] = _carried_components(bundle_dir, sbom["components"], set(carried))
+        _carried_components(bundle_dir, sbom, set(carried))
     write_atomic(os.path.join(bundle_dir, SBOM_FILE),
                  (json.dumps(sbom, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     _manifest.write(bundle_dir, manifest)

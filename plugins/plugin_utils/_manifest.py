@@ -196,7 +196,8 @@ def carry_over(previous: t.Mapping | None, manifest: dict, hosts: t.Iterable[str
             old = previous["profiles"][env["profile"]]
             if env["profile"] not in manifest["profiles"]:
                 manifest["profiles"][env["profile"]] = dict(old, members=[])
-                for relpath in old["files"] + [old["installer"]]:
+                # An image profile's hosts get its image's blobs: they are store files of the bundle too.
+                for relpath in old["files"] + [old["installer"]] + list((old.get("image") or {}).get("blobs", [])):
                     manifest["files"][relpath] = previous["files"][relpath]
                 carried.append(env["profile"])
             members = manifest["profiles"][env["profile"]]["members"]

@@ -3,7 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """CycloneDX 1.5 JSON SBOM of a bundle: every file as a component with version, purl, sha256 and the
-licence the metadata declares (an SPDX expression when given, the free-text licence otherwise)."""
+licence the metadata declares (an SPDX expression when given, the free-text licence otherwise). The image that
+carries a profile of the image strategy is a component of type ``container`` (purl ``pkg:oci/...``, the manifest
+digest as its hash, the base image as its pedigree's ancestor), linked in ``dependencies`` to the Python packages
+installed in it."""
 
 from __future__ import annotations
 
@@ -21,6 +24,33 @@ def purl(pin: Pin) -> str:
     return "pkg:pypi/%s@%s?file_name=%s" % (quote(pin.name), quote(pin.version), quote(pin.file.filename))
 
 
+def image_purl(image: t.Mapping) -> str:
+    """purl type oci: the image name's last segment, the manifest digest as the version (its ``:`` percent-encoded,
+    as the purl spec's examples have it), the whole name as repository_url."""
+    name = image["name"].lower()
+    ref = "pkg:oci/%s@%s" % (quote(name.rsplit("/", 1)[-1]), quote("sha256:" + image["manifest_digest"], safe=""))
+    return ref + ("?repository_url=%s" % quote(name, safe="/.:-_") if "/" in name else "")
+
+
+def image_component(profile: str, image: t.Mapping) -> dict:
+    """The container component of one profile's image (a manifest ``profiles.<name>.image``)."""
+    ref = image_purl(image)
+    properties = [{"name": "airgap.pymigrate:profile", "value": profile},
+                  {"name": "airgap.pymigrate:image-id", "value": "sha256:" + image["image_id"]},
+                  {"name": "airgap.pymigrate:environment-path", "value": image["path"]}]
+    properties += [{"name": "airgap.pymigrate:layer", "value": "sha256:" + layer} for layer in image["layers"]]
+    return {
+        "type": "container", "bom-ref": ref, "name": image["name"], "version": "sha256:" + image["manifest_digest"],
+        "purl": ref, "hashes": [{"alg": "SHA-256", "content": image["manifest_digest"]}],
+        "description": "the environment of profile %s on the base image %s" % (profile, image["base_image"]),
+        "pedigree": {"ancestors": [{"type": "container", "bom-ref": "%s#base" % ref, "name": image["base_image"],
+                                    "version": "sha256:" + image["base_id"],
+                                    "properties": [{"name": "airgap.pymigrate:image-id",
+                                                    "value": "sha256:" + image["base_id"]}]}]},
+        "properties": properties,
+    }
+
+
 def _licenses(pin: Pin) -> list:
     if pin.license_expression:
         return [{"expression": pin.license_expression}]
@@ -31,8 +61,18 @@ def _licenses(pin: Pin) -> list:
     return [{"license": {"name": text.splitlines()[0][:200]}}]
 
 
-def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, created: str) -> dict:
+def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, created: str,
+                images: t.Mapping[str, t.Mapping] | None = None) -> dict:
+    """``images``: {profile: the manifest's record of its image} for the profiles of the image strategy."""
     components: dict[str, dict] = {}
+    dependencies: dict[str, set] = {}
+    for profile, image in sorted((images or {}).items()):
+        component = image_component(profile, image)
+        if component["bom-ref"] in components:  # the same image for two profiles (same base, same lock)
+            components[component["bom-ref"]]["properties"].append(component["properties"][0])
+        else:
+            components[component["bom-ref"]] = component
+        dependencies.setdefault(component["bom-ref"], set()).update(purl(pin) for pin in pins_by_profile[profile])
     for profile, pins in sorted(pins_by_profile.items()):
         for pin in pins:
             ref = purl(pin)
@@ -55,7 +95,7 @@ def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, c
                     entry["properties"].append(prop)
     # A serial number derived from the bundle serial and content keeps rebuilds of the same bundle equal.
     seed = "%d:%s" % (serial, ",".join(sorted(components)))
-    return {
+    document = {
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
         "serialNumber": "urn:uuid:%s" % uuid.uuid5(uuid.NAMESPACE_URL, "airgap.pymigrate:" + seed),
@@ -69,3 +109,7 @@ def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, c
         },
         "components": [components[key] for key in sorted(components)],
     }
+    if dependencies:
+        document["dependencies"] = [{"ref": ref, "dependsOn": sorted(refs)}
+                                    for ref, refs in sorted(dependencies.items())]
+    return document

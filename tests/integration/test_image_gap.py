@@ -8,6 +8,7 @@ own (pmg)."""
 import json
 import os
 import tarfile
+import tomllib
 
 import pytest
 import yaml
@@ -81,6 +82,24 @@ def recap(result, world):
     return [line for line in lines if line.startswith(NAME + "-")]
 
 
+def carried_in_lock_and_sbom(bundle_dir, manifest):
+    """Each profile's lock names its image as the environment's carrier; the SBOM has the image as a container
+    component that depends on the packages of the lock."""
+    sbom = json.loads((bundle_dir / "sbom.cdx.json").read_text())
+    by_ref = {c["bom-ref"]: c for c in sbom["components"]}
+    for profile in manifest["profiles"].values():
+        image = profile["image"]
+        carrier = tomllib.loads((bundle_dir / profile["lock"]).read_text())["tool"]["airgap-pymigrate"]["carrier"]
+        assert carrier["kind"] == "oci-image" and carrier["image-id"] == "sha256:" + image["image_id"]
+        assert carrier["manifest-digest"] == "sha256:" + image["manifest_digest"]
+        assert carrier["base-image"] == image["base_image"] and carrier["layers"][-1] == "sha256:" + image["layers"][-1]
+        component = [c for c in sbom["components"] if c["type"] == "container"
+                     and c["hashes"] == [{"alg": "SHA-256", "content": image["manifest_digest"]}]][0]
+        assert component["purl"].startswith("pkg:oci/pymigrate-default@sha256%3A" + image["manifest_digest"])
+        depends = [d["dependsOn"] for d in sbom["dependencies"] if d["ref"] == component["bom-ref"]][0]
+        assert {by_ref[ref]["name"]: by_ref[ref]["version"] for ref in depends} == profile["packages"]
+
+
 def test_survey_bundle_archive_deploy_carries_the_image(world):
     fleet = world["fleet"]
     ansible(["ansible", "localhost", "-m", "airgap.pymigrate.bundle_archive", "-a",
@@ -99,6 +118,7 @@ def test_survey_bundle_archive_deploy_carries_the_image(world):
         names = tar.getnames()
     for image in images.values():  # every blob of both images crosses in the archive
         assert set(image["blobs"]) <= set(names)
+    carried_in_lock_and_sbom(world["base"] / "outside", manifest)
     world["index"].stop()  # from here on, nothing can reach an index
 
     first = deploy(world, world["base"] / "full.tar")
@@ -108,6 +128,7 @@ def test_survey_bundle_archive_deploy_carries_the_image(world):
         assert found["python"] == python
         assert found["packages"]["alpha"] == "1.1" and "netio" in found["packages"]
         assert any(line.startswith(IMAGE + ":current ") for line in host_images(world, host))
+    carried_in_lock_and_sbom(world["base"] / "inside-store" / "current", manifest)  # they crossed with it
     summary = json.loads((world["base"] / "reports" / "summary.json").read_text())
     assert summary["counts"] == {"changed": 2} and summary["run"]["playbook"] == "deploy.yml"
 

@@ -187,3 +187,86 @@ def test_a_profile_no_uv_wheel_fits_installs_with_pip_and_the_run_says_so(tmp_pa
     assert [line for line in lines if "installs with pip: no uv wheel (uv) fits it" in line]
     env = _manifest.host_envs(_manifest.read(str(tmp_path)), "a")[0]
     assert env["installer"]["kind"] == "pip" and env["installer"]["filename"] == "pip-24.2-py3-none-any.whl"
+
+
+def _image_host(name, python="3.11"):
+    variables = {"pymigrate_requirements": {"alpha": ""}, "pymigrate_strategy": "image",
+                 "pymigrate_base_image": "localhost/python:%s" % python}
+    return _bundle.HostInput(name, _wanted.wanted_sets_for_host(name, variables),
+                             _targets.target_from_declaration({"python": python}))
+
+
+@pytest.fixture
+def no_engine(monkeypatch):
+    """The image builder without podman: the base image's facts are the declared target's, and a build saves a
+    small OCI layout (config, one layer, manifest) whose digests depend on what went into it, through the
+    builder's own code that stores the blobs and records the image. Returns the list of keys built."""
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _image
+    from ansible_collections.airgap.pymigrate.plugins.module_utils._store import write_atomic
+    import hashlib
+    built = []
+
+    def target(self, base_image, python):
+        return hashlib.sha256(base_image.encode()).hexdigest(), _targets.target_from_declaration({"python": base_image.rsplit(":", 1)[1]})
+
+    def build(self, key, carrier, files, installer):
+        layout = os.path.join(str(self.work_dir), "oci-" + key[:8])
+        blobs = os.path.join(layout, "blobs", "sha256")
+        os.makedirs(blobs)
+
+        def blob(data):
+            digest = hashlib.sha256(data).hexdigest()
+            with open(os.path.join(blobs, digest), "wb") as handle:
+                handle.write(data)
+            return {"digest": "sha256:" + digest, "size": len(data)}
+        layer = blob(json.dumps([f["sha256"] for f in files]).encode())
+        config = blob(json.dumps({"rootfs": {"diff_ids": [layer["digest"]]}, "key": key}).encode())
+        manifest = blob(json.dumps({"config": config, "layers": [layer]}).encode())
+        with open(os.path.join(layout, "index.json"), "w") as handle:
+            json.dump({"manifests": [manifest]}, handle)
+        record = self._store_layout(layout, key, carrier)
+        os.makedirs(os.path.join(self.bundle_dir, _image.IMAGES_DIR), exist_ok=True)
+        write_atomic(os.path.join(self.bundle_dir, _image.IMAGES_DIR, key + ".json"), json.dumps(record).encode())
+        built.append(key)
+        return record
+    monkeypatch.setattr(_image.ImageBuilder, "target", target)
+    monkeypatch.setattr(_image.ImageBuilder, "build", build)
+    return built
+
+
+def test_the_lock_and_sbom_of_an_image_profile_name_the_image_built_and_a_rerun_changes_nothing(tmp_path, no_engine):
+    import tomllib
+    result, _client = build(tmp_path, [_image_host("a"), _image_host("b", python="3.12")])
+    assert result["changed"] and len(no_engine) == 2
+    manifest = _manifest.read(str(tmp_path))
+    sbom = json.loads((tmp_path / "sbom.cdx.json").read_text())
+    containers = {c["bom-ref"]: c for c in sbom["components"] if c["type"] == "container"}
+    assert len(containers) == 2
+    for name, profile in manifest["profiles"].items():
+        image = profile["image"]
+        carrier = tomllib.loads((tmp_path / profile["lock"]).read_text())["tool"]["airgap-pymigrate"]["carrier"]
+        assert carrier["kind"] == "oci-image" and carrier["image-id"] == "sha256:" + image["image_id"]
+        assert carrier["manifest-digest"] == "sha256:" + image["manifest_digest"]
+        assert carrier["layers"] == ["sha256:" + layer for layer in image["layers"]]
+        assert carrier["base-image"] == image["base_image"] and carrier["base-image-id"] == "sha256:" + image["base_id"]
+        component = [c for c in containers.values() if c["hashes"][0]["content"] == image["manifest_digest"]][0]
+        assert {"name": "airgap.pymigrate:profile", "value": name} in component["properties"]
+        depends = [d["dependsOn"] for d in sbom["dependencies"] if d["ref"] == component["bom-ref"]][0]
+        assert sorted(c["name"] for c in sbom["components"] if c["bom-ref"] in depends) == ["alpha", "beta"]
+    before = {name: (tmp_path / name).read_text() for name in os.listdir(tmp_path) if name.endswith((".toml", ".json"))}
+    again, _client = build(tmp_path, [_image_host("a"), _image_host("b", python="3.12")])
+    assert not again["changed"] and again["serial"] == 1 and len(no_engine) == 2  # nothing built, nothing written
+    assert before == {name: (tmp_path / name).read_text() for name in before}
+
+
+def test_a_host_carried_over_keeps_its_image_in_the_sbom(tmp_path, no_engine):
+    build(tmp_path, [_image_host("a"), _image_host("b", python="3.12")])
+    sbom = json.loads((tmp_path / "sbom.cdx.json").read_text())
+    kept = [c["bom-ref"] for c in sbom["components"] if c["type"] == "container" and "3.12" in json.dumps(c)]
+    newer = dict(RELEASES, alpha={"1.0": [], "2.0": ["beta>=1"], "3.0": []})  # host a only gets alpha 3.0
+    result, _client = build(tmp_path, [_image_host("a")], keep_hosts=["b"], client=FakeIndexClient(newer))
+    assert result["changed"] and result["kept_hosts"] == ["b"]
+    sbom = json.loads((tmp_path / "sbom.cdx.json").read_text())
+    refs = {c["bom-ref"] for c in sbom["components"]}
+    assert len([c for c in sbom["components"] if c["type"] == "container"]) == 2 and set(kept) <= refs
+    assert set(kept) <= {d["ref"] for d in sbom["dependencies"]}

@@ -30,3 +30,27 @@ def test_pylock_is_valid_pep751_toml_and_requirements_are_hashed():
 def test_diff_pins():
     assert _lockfile.diff_pins({"a": "1.0", "b": "2.0", "c": "1.0"}, {"a": "1.1", "b": "1.9", "d": "1"}) == {
         "added": ["d==1"], "removed": ["c==1.0"], "upgraded": ["a 1.0 -> 1.1"], "downgraded": ["b 2.0 -> 1.9"]}
+
+
+IMAGE = {"key": "k" * 64, "name": "localhost/pymigrate-web", "image_id": "1f" * 32, "manifest_digest": "2e" * 32,
+         "index": {}, "layers": ["3d" * 32, "4c" * 32], "base_image": "localhost/python:3.11", "base_id": "5b" * 32,
+         "path": "/opt/pymigrate/venv", "python": "/usr/bin/python3", "blobs": []}
+
+
+def test_the_image_of_a_profile_is_its_carrier_in_a_tool_table_of_the_lock():
+    profile = _profiles.build_profiles([("a", "default", _targets.target_from_declaration({"python": "3.11"}),
+                                         _wanted.wanted_sets_for_host("a", {"pymigrate_allow_empty": True})["default"].wanted)])[0]
+    pins = [_pin("req", "2.0"), _pin("idna", "3.0", "cd" * 32)]
+    plain = tomllib.loads(_lockfile.render_pylock(profile, pins))
+    assert "carrier" not in plain["tool"]["airgap-pymigrate"]
+    lock = tomllib.loads(_lockfile.render_pylock(profile, pins, IMAGE))
+    assert lock["packages"] == plain["packages"]  # the packages stay what pip or uv would install
+    assert lock["tool"]["airgap-pymigrate"]["profile"] == profile.name
+    assert lock["tool"]["airgap-pymigrate"]["carrier"] == {
+        "kind": "oci-image", "name": "localhost/pymigrate-web", "image-id": "sha256:" + "1f" * 32,
+        "manifest-digest": "sha256:" + "2e" * 32, "base-image": "localhost/python:3.11",
+        "base-image-id": "sha256:" + "5b" * 32, "layers": ["sha256:" + "3d" * 32, "sha256:" + "4c" * 32],
+        "environment-path": "/opt/pymigrate/venv", "python": "/usr/bin/python3"}
+    # No interpreter named: the key is left out (TOML has no null).
+    assert "python" not in tomllib.loads(_lockfile.render_pylock(profile, pins, dict(IMAGE, python=None)))[
+        "tool"]["airgap-pymigrate"]["carrier"]

@@ -87,3 +87,37 @@ def test_serial_number_is_stable_and_depends_on_serial_and_content():
     assert first["serialNumber"] == again["serialNumber"]
     assert _sbom.render_sbom({"p1": [REQUESTS, IDNA]}, 6, CREATED)["serialNumber"] != first["serialNumber"]
     assert _sbom.render_sbom({"p1": [REQUESTS]}, 5, CREATED)["serialNumber"] != first["serialNumber"]
+
+
+IMAGE = {"key": "k" * 64, "name": "localhost/pymigrate-web", "image_id": "1f" * 32, "manifest_digest": "2e" * 32,
+         "index": {}, "layers": ["3d" * 32, "4c" * 32], "base_image": "localhost/python:3.11", "base_id": "5b" * 32,
+         "path": "/opt/pymigrate/venv", "python": "/usr/bin/python3", "blobs": []}
+
+
+def test_an_image_is_a_container_component_that_depends_on_the_packages_in_it():
+    sbom = _sbom.render_sbom({"p1": [REQUESTS, IDNA], "p2": [URLLIB3]}, 3, CREATED, images={"p1": IMAGE})
+    containers = [c for c in sbom["components"] if c["type"] == "container"]
+    assert len(containers) == 1
+    image = containers[0]
+    ref = "pkg:oci/pymigrate-web@sha256%3A" + "2e" * 32 + "?repository_url=localhost/pymigrate-web"
+    assert image["bom-ref"] == image["purl"] == ref
+    assert image["name"] == "localhost/pymigrate-web" and image["version"] == "sha256:" + "2e" * 32
+    assert image["hashes"] == [{"alg": "SHA-256", "content": "2e" * 32}]
+    assert image["pedigree"]["ancestors"][0]["name"] == "localhost/python:3.11"
+    assert image["pedigree"]["ancestors"][0]["version"] == "sha256:" + "5b" * 32
+    props = {(p["name"], p["value"]) for p in image["properties"]}
+    assert ("airgap.pymigrate:profile", "p1") in props and ("airgap.pymigrate:image-id", "sha256:" + "1f" * 32) in props
+    assert {v for n, v in props if n == "airgap.pymigrate:layer"} == {"sha256:" + "3d" * 32, "sha256:" + "4c" * 32}
+    # The packages installed in the image: linked by dependencies; a venv profile's packages are not.
+    assert sbom["dependencies"] == [{"ref": ref, "dependsOn": sorted([_sbom.purl(IDNA), _sbom.purl(REQUESTS)])}]
+    refs = {c["bom-ref"] for c in sbom["components"]}
+    assert set(sbom["dependencies"][0]["dependsOn"]) <= refs and len(refs) == len(sbom["components"])
+    assert "dependencies" not in _sbom.render_sbom({"p1": [REQUESTS]}, 3, CREATED)
+    json.dumps(sbom)
+
+
+def test_two_profiles_of_one_image_give_one_container_component():
+    sbom = _sbom.render_sbom({"p1": [REQUESTS], "p2": [REQUESTS]}, 3, CREATED, images={"p1": IMAGE, "p2": IMAGE})
+    containers = [c for c in sbom["components"] if c["type"] == "container"]
+    assert len(containers) == 1
+    assert {p["value"] for p in containers[0]["properties"] if p["name"] == "airgap.pymigrate:profile"} == {"p1", "p2"}
