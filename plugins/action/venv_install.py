@@ -49,10 +49,13 @@ class ActionModule(ActionBase):
         del tmp
         args = dict(self._task.args)
         image, serial, engine = args.pop("image", None), args.pop("serial", None), args.pop("engine", None) or "auto"
+        registry = args.pop("registry", None)
         if image:  # the image strategy: the environment is an image to load and switch, not a venv to build
             module_args = {"name": image["name"], "serial": serial, "image": image, "engine": engine,
                            "python": "%s/bin/python" % args["path"], "smoke_imports": args.get("smoke_imports") or [],
                            "store_dir": args.get("store_dir") or "/var/lib/pymigrate/store"}
+            if registry:  # pulled from the registry inside the enclave, not loaded from the store
+                module_args["registry"] = registry
             if (args.get("state") or "present") == "rollback":
                 module_args = {"name": image["name"], "engine": engine, "state": "rollback"}
             result.update(self._execute_module(module_name=IMAGE_MODULE, module_args=module_args,

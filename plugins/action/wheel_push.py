@@ -40,6 +40,9 @@ class ActionModule(ActionBase):
         bundle_dir = os.path.expanduser(str(args.pop("bundle_dir", "") or ""))
         host = args.pop("host", None) or (task_vars or {}).get("inventory_hostname")
         serial = args.pop("serial", None)
+        image_blobs = args.pop("image_blobs", True)
+        image_blobs = image_blobs if isinstance(image_blobs, bool) else str(image_blobs).lower() in ("1", "true", "yes")
+        skipped: set = set()
         if not bundle_dir or not os.path.isdir(bundle_dir):
             raise AnsibleActionFail("bundle_dir %r is not a directory on the control node; build or import "
                                     "a bundle first" % (bundle_dir,))
@@ -51,6 +54,9 @@ class ActionModule(ActionBase):
             except PyMigrateError as exc:
                 return dict(result, failed=True, msg=str(exc))
             args["files"], envs = host_slice["files"], host_slice["envs"]
+            if not image_blobs:  # the hosts pull their images from the registry inside the enclave
+                skipped = {blob["path"] for env in envs if env.get("image") for blob in env["image"]["blobs"]}
+                args["files"] = [item for item in args["files"] if item["path"] not in skipped]
             result.update(envs=envs, serial=host_slice["serial"])
             # The host checks each environment's path and interpreter in the same call, before any file moves, and
             # says whether its current generation already holds the lock.
@@ -71,7 +77,8 @@ class ActionModule(ActionBase):
             for env in envs:
                 if env["path"] in states and env.get("strategy") != "image":
                     env["known_state"] = states[env["path"]]
-        missing = listing["missing"] + [item["path"] for item in listing["corrupt"]]
+        missing = [path for path in listing["missing"] + [item["path"] for item in listing["corrupt"]]
+                   if path not in skipped]  # (the survey's answer covers the whole slice)
         by_path = {item["path"]: item for item in args["files"]}
         sent_bytes = sum(int(by_path[path]["size"]) for path in missing)
         present = listing["present"]

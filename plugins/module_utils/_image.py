@@ -10,12 +10,19 @@ The image's blobs arrive in the content-addressed store like wheels (each verifi
 out as an OCI image layout (hard links, nothing copied) and loaded with the host's engine, then the image is
 smoke-run with no network and only then tagged ``<name>:<serial>`` and ``<name>:current``; earlier serials'
 tags stay for rollback. A history file records which image each serial was, for rollback.
+
+With a registry inside the enclave (``pymigrate_registry``), the control node pushes each image there once
+(``publish``: the registry is asked first, by the image's ID) and the hosts pull it instead of receiving its blobs;
+a pulled image counts only when its ID (the sha256 of its config, which names every layer's digest) is the
+bundle's.
 """
 
+import http.client
 import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import tarfile
 import tempfile
@@ -90,6 +97,121 @@ def _verify_blobs(store_dir, blobs):
                              "replace it" % (blob["sha256"], store_dir, actual))
 
 
+MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json, "
+                  "application/vnd.docker.distribution.manifest.v2+json")
+DEFAULT_NAMESPACE = "pymigrate"
+REGISTRY_ARGUMENT_SPEC = dict(url=dict(type="str", required=True), tls_verify=dict(type="bool", default=True),
+                              namespace=dict(type="str", default=DEFAULT_NAMESPACE))
+
+
+def registry_reference(registry, image):
+    """``<url>/<namespace>/<last part of the image name>:<image ID>``: one tag per image content, so a push is
+    needed once and a host can pull it knowing only the bundle."""
+    namespace = registry.get("namespace")
+    namespace = (DEFAULT_NAMESPACE if namespace is None else namespace).strip("/")  # "": directly under the url
+    repository = "%s/%s" % (namespace, image["name"].rsplit("/", 1)[-1]) if namespace else \
+        image["name"].rsplit("/", 1)[-1]
+    return "%s/%s:%s" % (registry["url"].rstrip("/"), repository, image["image_id"])
+
+
+def _tls_flag(engine, registry):
+    """podman's --tls-verify (docker has none: an insecure registry is the daemon's insecure-registries)."""
+    if os.path.basename(engine) == "docker":
+        return []
+    return ["--tls-verify=%s" % ("true" if registry.get("tls_verify", True) else "false")]
+
+
+def registry_has(registry, image, timeout=30):
+    """Whether the registry holds the image under its tag (its manifest names the image's config), asked over the
+    registry API: https (unverified only with tls_verify false, which also allows plain http)."""
+    reference = registry_reference(registry, image)
+    host, rest = reference.split("/", 1)
+    repository, tag = rest.rsplit(":", 1)
+    verify = registry.get("tls_verify", True)
+    schemes = ["https"] if verify else ["https", "http"]
+    last_error = None
+    for scheme in schemes:
+        if scheme == "https":
+            context = ssl.create_default_context()
+            if not verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            connection = http.client.HTTPSConnection(host, timeout=timeout, context=context)
+        else:
+            connection = http.client.HTTPConnection(host, timeout=timeout)
+        try:
+            connection.request("GET", "/v2/%s/manifests/%s" % (repository, tag), headers={"Accept": MANIFEST_TYPES})
+            response = connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            last_error = exc
+            continue
+        finally:
+            connection.close()
+        if response.status == 404:
+            return False
+        if response.status != 200:
+            raise ImageError("the registry %s answered %d %s for %s" % (host, response.status, response.reason,
+                                                                        reference))
+        try:
+            manifest = json.loads(body.decode("utf-8"))
+        except ValueError:
+            raise ImageError("the registry %s gave no JSON manifest for %s" % (host, reference))
+        config = (manifest.get("config") or {}).get("digest") if isinstance(manifest, dict) else None
+        return config == "sha256:" + image["image_id"]
+    raise ImageError("cannot reach the registry %s (%s); check pymigrate_registry.url and tls_verify"
+                     % (host, last_error))
+
+
+def publish(store_dir, image, registry, engine_choice="auto", check_mode=False):
+    """Push the image to the registry unless it holds it already: from the store (the blobs verified, loaded into
+    the engine's store here, pushed, and removed again when it was not there before). Returns a result dict."""
+    reference = registry_reference(registry, image)
+    result = {"changed": False, "reference": reference, "image_id": image["image_id"], "pushed": False}
+    if registry_has(registry, image):
+        return result
+    result["changed"] = True
+    if check_mode:
+        return result
+    engine = find_engine(engine_choice)
+    had = image_id(engine, image["image_id"]) is not None
+    if not had:
+        _verify_blobs(store_dir, image["blobs"])
+        _load(engine, store_dir, image)
+    try:
+        if os.path.basename(engine) == "docker":
+            _push_docker(engine, image, reference)
+        else:
+            _run([engine, "push", "-q"] + _tls_flag(engine, registry) + [image["image_id"], reference],
+                 "pushing the image %s to %s" % (image["name"], reference))
+    finally:
+        if not had:
+            subprocess.run([engine, "rmi", "-f", image["image_id"]], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False)
+    if not registry_has(registry, image):
+        raise ImageError("the registry does not hold %s after the push" % reference)
+    result["pushed"] = True
+    return result
+
+
+def _push_docker(engine, image, reference):
+    _run([engine, "tag", image["image_id"], reference], "tagging %s" % reference)
+    try:
+        _run([engine, "push", "-q", reference], "pushing the image %s to %s" % (image["name"], reference))
+    finally:
+        subprocess.run([engine, "rmi", reference], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def _pull(engine, registry, image):
+    """Pull the image from the registry; only our tags name it afterwards."""
+    reference = registry_reference(registry, image)
+    _run([engine, "pull", "-q"] + _tls_flag(engine, registry) + [reference],
+         "pulling the image %s from %s" % (image["name"], reference))
+    subprocess.run([engine, "rmi", reference] if os.path.basename(engine) == "docker" else
+                   [engine, "untag", image["image_id"], reference], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=False)
+
+
 def _load(engine, store_dir, image):
     """Lay the verified blobs out as an OCI image layout (symbolic links into the store, nothing copied) and load it.
 
@@ -133,21 +255,28 @@ def smoke_run(engine, reference, python, modules):
          "smoke run of %s (%s)" % (reference, code))
 
 
-def ensure(store_dir, name, serial, image, engine_choice="auto", smoke_imports=(), python=None, check_mode=False):
-    """Make ``<name>:current`` the image ``image`` (loaded from the store when the host lacks it). Returns a result
-    dict: changed, image_id, previous_image_id, tags."""
+def ensure(store_dir, name, serial, image, engine_choice="auto", smoke_imports=(), python=None, check_mode=False,
+           registry=None):
+    """Make ``<name>:current`` the image ``image`` (loaded from the store when the host lacks it, or pulled from
+    ``registry`` when given). Returns a result dict: changed, image_id, previous_image_id, tags, loaded, pulled."""
     engine = find_engine(engine_choice)
     wanted = image["image_id"]
     current = image_id(engine, name + ":current")
     serial_tag = "%s:%s" % (name, serial)
     result = {"changed": False, "image_id": wanted, "previous_image_id": current, "engine": engine,
-              "tags": [serial_tag, name + ":current"], "loaded": False}
+              "tags": [serial_tag, name + ":current"], "loaded": False, "pulled": False}
     if current == wanted and image_id(engine, serial_tag) == wanted:
         return result
     result["changed"] = True
     if check_mode:
         return result
-    if image_id(engine, wanted) is None:
+    if image_id(engine, wanted) is None and registry:
+        _pull(engine, registry, image)
+        result["pulled"] = True
+        if image_id(engine, wanted) != wanted:
+            raise ImageError("the image pulled from %s is not %s: the registry holds another image under its tag"
+                             % (registry_reference(registry, image), wanted))
+    elif image_id(engine, wanted) is None:
         _verify_blobs(store_dir, image["blobs"])
         _load(engine, store_dir, image)
         result["loaded"] = True

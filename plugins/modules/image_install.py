@@ -17,6 +17,9 @@ description:
   - The image is run with no network importing the O(smoke_imports) with its environment's interpreter, and only
     then tagged C(<name>:<serial>) and C(<name>:current). Earlier serials' tags stay, for O(state=rollback).
   - When C(<name>:current) is already the image, nothing runs and nothing changes.
+  - With O(registry) (C(pymigrate_registry)), a host that lacks the image pulls it from the registry inside the
+    enclave (where M(airgap.pymigrate.image_publish) pushed it) instead of loading it from its store; the pulled
+    image counts only when its ID is the bundle's.
 author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
@@ -89,6 +92,26 @@ options:
     type: list
     elements: str
     default: []
+  registry:
+    description:
+      - The registry inside the enclave to pull the image from, as C(pymigrate_registry) gives it; the image is
+        C(<url>/<namespace>/<last part of its name>:<image ID>).
+    type: dict
+    suboptions:
+      url:
+        description: The registry's address, C(host:port) with no scheme, for example C(registry.enclave:5000).
+        type: str
+        required: true
+      tls_verify:
+        description:
+          - Verify the registry's TLS certificate (podman's C(--tls-verify)); V(false) also allows plain HTTP.
+          - Docker takes this from its daemon's C(insecure-registries) instead.
+        type: bool
+        default: true
+      namespace:
+        description: The repository path under which the images are kept (empty - directly under O(registry.url)).
+        type: str
+        default: pymigrate
   state:
     description: V(present) loads and tags the image; V(rollback) moves C(current) back to the serial before.
     type: str
@@ -126,6 +149,10 @@ loaded:
   description: Whether the image was loaded from the store in this run (false when the host had it).
   returned: O(state=present)
   type: bool
+pulled:
+  description: Whether the image was pulled from O(registry) in this run.
+  returned: O(state=present)
+  type: bool
 tags:
   description: The tags the image has after the run.
   returned: O(state=present)
@@ -136,7 +163,12 @@ tags:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._image import ImageError, ensure, rollback
+from ansible_collections.airgap.pymigrate.plugins.module_utils._image import (
+    REGISTRY_ARGUMENT_SPEC,
+    ImageError,
+    ensure,
+    rollback,
+)
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FILE_ARGUMENT_SPEC
 
 
@@ -153,6 +185,7 @@ def main():
             engine=dict(type="str", choices=["auto", "podman", "docker"], default="auto"),
             python=dict(type="str", default="/opt/pymigrate/venv/bin/python"),
             smoke_imports=dict(type="list", elements="str", default=[]),
+            registry=dict(type="dict", options=REGISTRY_ARGUMENT_SPEC),
             state=dict(type="str", choices=["present", "rollback"], default="present"),
         ),
         required_if=[("state", "present", ["serial", "image"])],
@@ -164,7 +197,8 @@ def main():
             result = rollback(params["name"], params["engine"], check_mode=module.check_mode)
         else:
             result = ensure(params["store_dir"], params["name"], params["serial"], params["image"], params["engine"],
-                            params["smoke_imports"], params["python"], check_mode=module.check_mode)
+                            params["smoke_imports"], params["python"], check_mode=module.check_mode,
+                            registry=params["registry"])
     except (ImageError, OSError) as exc:
         module.fail_json(msg="image %s: %s" % (params["name"], exc))
     module.exit_json(**result)

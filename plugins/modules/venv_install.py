@@ -152,6 +152,24 @@ options:
     type: str
     choices: [auto, podman, docker]
     default: auto
+  registry:
+    description:
+      - With O(image), the registry inside the enclave to pull it from (C(pymigrate_registry)); see
+        O(airgap.pymigrate.image_install#module:registry).
+    type: dict
+    suboptions:
+      url:
+        description: The registry's address, C(host:port) with no scheme.
+        type: str
+        required: true
+      tls_verify:
+        description: Verify the registry's TLS certificate; V(false) also allows plain HTTP.
+        type: bool
+        default: true
+      namespace:
+        description: The repository path under which the images are kept.
+        type: str
+        default: pymigrate
   state:
     description: V(present) installs the lock; V(rollback) switches back to the previous generation.
     type: str
@@ -256,6 +274,10 @@ def main():
             image=dict(type="dict"),
             serial=dict(type="int"),
             engine=dict(type="str", choices=["auto", "podman", "docker"], default="auto"),
+            # image_install's registry (module_utils/_image.py REGISTRY_ARGUMENT_SPEC, not shipped with this module)
+            registry=dict(type="dict", options=dict(url=dict(type="str", required=True),
+                                                    tls_verify=dict(type="bool", default=True),
+                                                    namespace=dict(type="str", default="pymigrate"))),
             state=dict(type="str", choices=["present", "rollback"], default="present"),
         ),
         required_if=[("state", "present", ["packages", "installer"])],

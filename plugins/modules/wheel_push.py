@@ -52,6 +52,12 @@ options:
     description:
       - The files to push; by default this host's files from the bundle manifest in O(bundle_dir).
     required: false
+  image_blobs:
+    description:
+      - Whether the blobs of the host's image environments (C(pymigrate_strategy=image)) are sent; V(false) when the
+        hosts pull their images from the registry inside the enclave (C(pymigrate_registry)) instead.
+    type: bool
+    default: true
   verify_installed:
     description:
       - How the host's environments are checked against their locks in the same call - V(size) or V(full) (sha256).

@@ -7,8 +7,14 @@ own (pmg)."""
 
 import json
 import os
+import re
+import shutil
+import socket
+import subprocess
 import tarfile
+import time
 import tomllib
+import urllib.request
 
 import pytest
 import yaml
@@ -172,3 +178,94 @@ def test_an_archive_with_a_tampered_image_blob_is_refused_and_nothing_is_install
     for host in (world["h1"], world["h2"]):
         assert not [line for line in host_images(world, host) if line.strip()]  # nothing loaded
     assert (world["base"] / "inside-store" / "accepted.json").read_text() == accepted
+
+
+@pytest.fixture(scope="module")
+def registry(world):
+    """Debian's docker-registry on the control node, listening on h1's control-side veth address (a local address
+    the hosts can be given a route to; nothing outside reaches it), with its own config and storage in the test's
+    temporary directory; started and stopped by its pid. The hosts' outgoing-connection rule gets one exception:
+    that address and port."""
+    binary = shutil.which("docker-registry")
+    if not binary:
+        message = "docker-registry is not installed; install it (as root): apt-get install -y docker-registry"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    fleet = world["fleet"]
+    address = fleet.host(world["h1"])["control_address"]
+    with socket.socket() as probe:  # a free port on that address
+        probe.bind((address, 0))
+        port = probe.getsockname()[1]
+    directory = world["base"] / "registry"
+    (directory / "storage").mkdir(parents=True)
+    config = directory / "config.yml"
+    config.write_text(yaml.safe_dump({"version": 0.1, "log": {"level": "warn"},
+                                      "storage": {"filesystem": {"rootdirectory": str(directory / "storage")}},
+                                      "http": {"addr": "%s:%d" % (address, port)}}))
+    log = open(directory / "registry.log", "wb")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen("http://%s:%d/v2/" % (address, port), timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.time() > deadline:
+                    pytest.fail("docker-registry did not come up: %s" % (directory / "registry.log").read_text())
+                time.sleep(0.2)
+        for host in (world["h1"], world["h2"]):
+            item = fleet.host(host)
+            if item["control_address"] != address:  # h2's only peer is its own veth end: a route to h1's
+                subprocess.run(["ip", "netns", "exec", host, "ip", "route", "add", address + "/32", "via",
+                                item["control_address"]], check=True)
+            subprocess.run(["ip", "netns", "exec", host, "nft", "insert", "rule", "inet", "pymigrate_fleet", "output",
+                            "ip", "daddr", address, "tcp", "dport", str(port), "accept"], check=False)
+        yield {"url": "%s:%d" % (address, port), "storage": directory / "storage", "log": directory / "registry.log"}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def publish_lines(result):
+    """ok or changed, per host, of the task that pushes the images to the registry (it runs on the control node)."""
+    sections = [part.split("TASK [")[0] for part in result.stdout.split("Push this host's images to the registry")[1:]]
+    return [line.split(":", 1)[0] for section in sections for line in section.splitlines()
+            if re.match(r"^(ok|changed): \[.* -> localhost\]", line)]  # one section per batch
+
+
+def test_with_a_registry_inside_each_image_is_pushed_once_and_the_hosts_pull_it(world, registry):
+    fleet = world["fleet"]
+    manifest = json.loads((world["base"] / "inside-store" / "current" / "manifest.json").read_text())
+    images = {profile["image"]["image_id"] for profile in manifest["profiles"].values()}
+    # The hosts start without the images and without their blobs: only the registry can give them.
+    for host in (world["h1"], world["h2"]):
+        fleet.exec(host, ["sh", "-c", "podman rmi -af >/dev/null; rm -rf /var/lib/pymigrate/store/files"], check=True)
+    setting = json.dumps({"pymigrate_registry": {"url": registry["url"], "tls_verify": False}})
+    first = playbook(world, "deploy", "-e", "pymigrate_archive=%s" % (world["base"] / "full.tar"), "-e",
+                     json.dumps({"pymigrate_trusted_keys": [str(world["keys"][1])]}), "-e", setting)
+    assert publish_lines(first).count("changed") == len(images) == 2, first.stdout[-6000:]
+    tag_dir = registry["storage"] / "docker" / "registry" / "v2" / "repositories" / "pymigrate" / "pymigrate-default" \
+        / "_manifests" / "tags"
+    tags = {path.name: (path / "current" / "link").stat().st_mtime_ns for path in tag_dir.iterdir()}
+    assert set(tags) == images  # one tag per image content, its ID
+    summary = json.loads((world["base"] / "reports" / "summary.json").read_text())
+    assert all(item["bytes_sent"] == 0 and item["status"] == "changed" for item in summary["hosts"])
+    for host, python in ((world["h1"], "3.11"), (world["h2"], "3.12")):
+        assert fleet.exec(host, ["ls", "/var/lib/pymigrate/store/files"]).returncode != 0  # no blob was sent
+        found = in_image(world, host)
+        assert found["python"] == python and found["packages"]["alpha"] == "1.1"
+        names = [line.split()[0] for line in host_images(world, host) if line.strip()]
+        assert IMAGE + ":current" in names and not [name for name in names if registry["url"] in name]
+
+    again = playbook(world, "deploy", "-e", "pymigrate_archive=%s" % (world["base"] / "full.tar"), "-e",
+                     json.dumps({"pymigrate_trusted_keys": [str(world["keys"][1])]}), "-e", setting)
+    assert publish_lines(again) == ["ok", "ok"], again.stdout[-6000:]  # the registry was asked, nothing pushed
+    assert {path.name: (path / "current" / "link").stat().st_mtime_ns for path in tag_dir.iterdir()} == tags
+    assert all("changed=0" in line and "failed=0" in line for line in recap(again, world)), again.stdout[-3000:]

@@ -1,0 +1,69 @@
+"""The registry side of the image strategy on its own: the reference an image gets in the registry, and the
+question whether the registry holds it, asked of a real HTTP server on 127.0.0.1 speaking the registry API."""
+
+import http.server
+import json
+import threading
+
+import pytest
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _image
+
+IMAGE = {"name": "localhost/pymigrate-web", "image_id": "1f" * 32, "index": {}, "blobs": []}
+
+
+def test_the_reference_is_the_images_id_as_tag_under_the_namespace():
+    assert _image.registry_reference({"url": "reg:5000"}, IMAGE) == "reg:5000/pymigrate/pymigrate-web:" + "1f" * 32
+    assert _image.registry_reference({"url": "reg:5000/", "namespace": "/site/envs/"}, IMAGE) == \
+        "reg:5000/site/envs/pymigrate-web:" + "1f" * 32
+    assert _image.registry_reference({"url": "reg", "namespace": ""}, IMAGE) == "reg/pymigrate-web:" + "1f" * 32
+
+
+@pytest.fixture
+def registry():
+    """A registry API on 127.0.0.1 (plain HTTP) holding one manifest per path; records what was asked."""
+    manifests, asked = {}, []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append((self.path, self.headers.get("Accept")))
+            body = manifests.get(self.path)
+            if body is None:
+                self.send_response(404)
+                self.end_headers()
+                return
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"url": "127.0.0.1:%d" % server.server_address[1], "manifests": manifests, "asked": asked}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_registry_is_asked_for_the_tag_and_must_name_the_images_config(registry):
+    setting = {"url": registry["url"], "tls_verify": False}
+    path = "/v2/pymigrate/pymigrate-web/manifests/" + "1f" * 32
+    assert _image.registry_has(setting, IMAGE) is False  # 404: not there
+    assert registry["asked"][-1][0] == path and "application/vnd.oci.image.manifest.v1+json" in registry["asked"][-1][1]
+    registry["manifests"][path] = {"config": {"digest": "sha256:" + "1f" * 32}, "layers": []}
+    assert _image.registry_has(setting, IMAGE) is True
+    # Another image under the tag is not ours: it is pushed again (and a pull of it would be refused by its ID).
+    registry["manifests"][path] = {"config": {"digest": "sha256:" + "2e" * 32}, "layers": []}
+    assert _image.registry_has(setting, IMAGE) is False
+
+
+def test_with_tls_verified_a_plain_http_registry_is_not_trusted(registry):
+    with pytest.raises(_image.ImageError, match="cannot reach the registry 127.0.0.1"):
+        _image.registry_has({"url": registry["url"], "tls_verify": True}, IMAGE, timeout=5)
