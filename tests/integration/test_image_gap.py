@@ -269,3 +269,26 @@ def test_with_a_registry_inside_each_image_is_pushed_once_and_the_hosts_pull_it(
     assert publish_lines(again) == ["ok", "ok"], again.stdout[-6000:]  # the registry was asked, nothing pushed
     assert {path.name: (path / "current" / "link").stat().st_mtime_ns for path in tag_dir.iterdir()} == tags
     assert all("changed=0" in line and "failed=0" in line for line in recap(again, world)), again.stdout[-3000:]
+
+
+def test_a_host_refuses_another_image_under_its_tag_in_the_registry(world, registry):
+    fleet, h1 = world["fleet"], world["h1"]
+    manifest = json.loads((world["base"] / "inside-store" / "current" / "manifest.json").read_text())
+    profile = [p for p in manifest["profiles"].values() if "3.11" in json.dumps(p["target"])][0]
+    files = manifest["files"]
+    image = {"name": profile["image"]["name"], "image_id": profile["image"]["image_id"],
+             "index": profile["image"]["index"],
+             "blobs": [{"path": path, "sha256": files[path]["sha256"], "size": files[path]["size"]}
+                       for path in profile["image"]["blobs"]]}
+    # Someone with access to the registry puts another image (the 3.12 base) under h1's image's tag.
+    reference = "%s/pymigrate/%s:%s" % (registry["url"], image["name"].rsplit("/", 1)[1], image["image_id"])
+    containers.podman(["push", "-q", "--tls-verify=false", "localhost/pmtest-python:3.12", reference], world["env"])
+    fleet.exec(h1, ["sh", "-c", "podman rmi -af >/dev/null"], check=True)
+    args = {"name": image["name"], "serial": manifest["serial"], "image": image, "smoke_imports": ["alpha"],
+            "registry": {"url": registry["url"], "tls_verify": False}}
+    refused = ansible(["ansible", h1, "-m", "airgap.pymigrate.image_install", "-a", json.dumps(args)],
+                      fleet.inventory, check=False)
+    assert refused.returncode != 0
+    assert "the registry holds another image under its tag" in refused.stdout, refused.stdout[-2000:]
+    names = [line.split()[0] for line in host_images(world, h1) if line.strip()]
+    assert IMAGE + ":current" not in names  # nothing was tagged

@@ -1,12 +1,15 @@
 """The bundle build, step by step, against an in-memory index: profiles, resolution, what is written (and what
 check mode writes), no-op re-runs, pin changes, and errors that leave the previous bundle intact."""
 
+import hashlib
 import json
 import os
+import tomllib
 
 import pytest
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _bundle, _manifest, _targets, _wanted
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import write_atomic
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _bundle, _image, _manifest, _targets, _wanted
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 from tests.unit.plugins.plugin_utils.fake_index import FakeIndexClient
 
@@ -201,13 +204,11 @@ def no_engine(monkeypatch):
     """The image builder without podman: the base image's facts are the declared target's, and a build saves a
     small OCI layout (config, one layer, manifest) whose digests depend on what went into it, through the
     builder's own code that stores the blobs and records the image. Returns the list of keys built."""
-    from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _image
-    from ansible_collections.airgap.pymigrate.plugins.module_utils._store import write_atomic
-    import hashlib
     built = []
 
     def target(self, base_image, python):
-        return hashlib.sha256(base_image.encode()).hexdigest(), _targets.target_from_declaration({"python": base_image.rsplit(":", 1)[1]})
+        declared = _targets.target_from_declaration({"python": base_image.rsplit(":", 1)[1]})
+        return hashlib.sha256(base_image.encode()).hexdigest(), declared
 
     def build(self, key, carrier, files, installer):
         layout = os.path.join(str(self.work_dir), "oci-" + key[:8])
@@ -235,7 +236,6 @@ def no_engine(monkeypatch):
 
 
 def test_the_lock_and_sbom_of_an_image_profile_name_the_image_built_and_a_rerun_changes_nothing(tmp_path, no_engine):
-    import tomllib
     result, _client = build(tmp_path, [_image_host("a"), _image_host("b", python="3.12")])
     assert result["changed"] and len(no_engine) == 2
     manifest = _manifest.read(str(tmp_path))
