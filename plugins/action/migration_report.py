@@ -15,7 +15,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import wri
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _query
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, format_time, utc_now
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._report import fleet_summary, summary_lines
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._report import PHASES, fleet_summary, summary_lines
 
 STARTED = "__pymigrate_started"  # set by the first task of each pymigrate playbook
 
@@ -31,7 +31,14 @@ class ActionModule(ControllerActionBase):
     )
 
     def run_controller(self, params, task_vars):
-        hostvars = {host: task_vars.get("hostvars", {}).get(host, {}) for host in params["hosts"]}
+        # Only what the phases registered, host by host: each host's full variables (every role default and
+        # inventory var, templated on access) would otherwise be held for the whole fleet at once.
+        every_host = task_vars.get("hostvars", {})
+        wanted = [var for _phase, var in PHASES] + [STARTED]
+        hostvars = {}
+        for host in params["hosts"]:
+            variables = every_host.get(host) or {}
+            hostvars[host] = {var: variables[var] for var in wanted if var in variables}
         started = sorted(str(values[STARTED]) for values in hostvars.values() if values.get(STARTED))
         finished = format_time(utc_now())
         run = {"id": "%s-%s" % ((started[0] if started else finished).replace("-", "").replace(":", ""),

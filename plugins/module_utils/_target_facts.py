@@ -51,8 +51,9 @@ def supported_tags() -> list:
 
 def compact_tags(tags) -> dict:
     """The tag list, losslessly shorter: runs of tags that share interpreter and ABI, each run's platforms stored
-    once (the same platform list recurs for every run). A host's ~700 tags become a few dozen strings, which is
-    what the controller holds per host for the run (hundreds of hosts)."""
+    once (the same platform list recurs for every run). A host's ~700 tags become three strings, which is what the
+    controller holds per host for the run (hundreds of hosts): ``platforms``, the distinct platform lists, each
+    dot-joined like a compressed tag set (PEP 425); ``runs``, space-separated ``interpreter-abi-index`` into them."""
     platform_lists: list = []
     runs: list = []
     for tag in tags:
@@ -62,16 +63,21 @@ def compact_tags(tags) -> dict:
         runs[-1][2].append(platform_tag)
     result = []
     for interpreter, abi, platforms in runs:
-        if platforms not in platform_lists:
-            platform_lists.append(platforms)
-        result.append([interpreter, abi, platform_lists.index(platforms)])
-    return {"platforms": platform_lists, "runs": result}
+        joined = ".".join(platforms)
+        if joined not in platform_lists:
+            platform_lists.append(joined)
+        result.append("%s-%s-%d" % (interpreter, abi, platform_lists.index(joined)))
+    return {"platforms": platform_lists, "runs": " ".join(result)}
 
 
 def expand_tags(compact) -> list:
     """The tag list ``compact_tags`` shortened, in its order."""
-    return ["%s-%s-%s" % (interpreter, abi, platform_tag) for interpreter, abi, index in compact["runs"]
-            for platform_tag in compact["platforms"][index]]
+    platforms = [item.split(".") for item in compact["platforms"]]
+    tags: list = []
+    for run in compact["runs"].split():
+        interpreter, abi, index = run.split("-")
+        tags.extend("%s-%s-%s" % (interpreter, abi, platform_tag) for platform_tag in platforms[int(index)])
+    return tags
 
 
 def _abi_tags() -> list:

@@ -63,6 +63,13 @@ options:
         shorter, so that the controller holds a few dozen strings per host instead of hundreds (fleets of hundreds).
     type: bool
     default: false
+  set_fact:
+    description:
+      - Also set the facts as the host fact C(pymigrate_target_facts). With V(false) they are only in the result
+        (RV(target_facts)), so a play that registers the result (migrate.yml) keeps each host's facts once instead
+        of twice, which counts in fleets of hundreds. The bundle action reads either.
+    type: bool
+    default: true
   slice_id:
     description:
       - Digest of the host's slice of the bundle (set by the action plugin from O(bundle_dir), with O(files) and
@@ -135,12 +142,12 @@ target_facts:
       sample: [cp311-cp311-manylinux_2_36_x86_64, cp311-abi3-manylinux_2_36_x86_64, py3-none-any]
     tags_compact:
       description:
-        - With O(compact_tags), in place of RV(target_facts.tags) - runs of tags sharing interpreter and ABI, each as
-          C([interpreter, abi, index]) into C(platforms), a list of platform lists (each stored once).
+        - With O(compact_tags), in place of RV(target_facts.tags) - C(runs), the runs of tags sharing interpreter and
+          ABI, space-separated, each as C(interpreter-abi-index) into C(platforms), the distinct platform lists, each
+          stored once, dot-joined like a compressed tag set.
       type: dict
       returned: with O(compact_tags)
-      sample: {platforms: [[manylinux_2_36_x86_64, linux_x86_64], [any]],
-               runs: [[cp311, cp311, 0], [cp311, abi3, 0], [py3, none, 1]]}
+      sample: {platforms: [manylinux_2_36_x86_64.linux_x86_64, any], runs: cp311-cp311-0 cp311-abi3-0 py3-none-1}
     tooling:
       description: Whether pip, venv and ensurepip are usable by this interpreter.
       type: dict
@@ -183,6 +190,7 @@ def main():
             verify_installed=dict(type="str", choices=["size", "full"], default="size"),
             compact_tags=dict(type="bool", default=False),
             list_store=dict(type="bool", default=True),
+            set_fact=dict(type="bool", default=True),
             slice_id=dict(type="str"),
             files=dict(type="list", elements="dict", default=[], options=FILE_ARGUMENT_SPEC),
             environments=dict(type="list", elements="dict", default=[], options=ENVIRONMENT_ARGUMENT_SPEC),
@@ -195,7 +203,9 @@ def main():
                         compact=params["compact_tags"])
     except (OSError, ValueError, RuntimeError) as exc:
         module.fail_json(msg="could not collect target facts with %s: %s" % (module._name, exc))
-    result = dict(changed=False, target_facts=facts, ansible_facts={"pymigrate_target_facts": facts})
+    result = dict(changed=False, target_facts=facts)
+    if params["set_fact"]:
+        result["ansible_facts"] = {"pymigrate_target_facts": facts}
     if params["slice_id"]:
         # A slice that cannot be checked is no failure of the survey: the push asks again and says why.
         try:
