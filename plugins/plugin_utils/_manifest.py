@@ -318,6 +318,15 @@ def host_envs(manifest: t.Mapping, host: str) -> list:
     return envs
 
 
+ENV_REF_KEYS = ("name", "path", "lock_id", "serial", "strategy", "profile")
+
+
+def env_refs(envs: t.Sequence) -> list:
+    """What names each environment of ``host_envs`` (no packages, installer or image): the loop items of a task
+    over the environments, which Ansible keeps in every result of the loop for the rest of the run."""
+    return [{key: env.get(key) for key in ENV_REF_KEYS} for env in envs]
+
+
 def slice_id(files: t.Sequence, envs: t.Sequence) -> str:
     """What a host must hold, as one digest: the same for two serials that give the host the same files and
     environments (the serial itself is left out), so a check of one holds for the other."""
