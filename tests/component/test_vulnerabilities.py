@@ -139,3 +139,12 @@ def test_an_osv_export_is_the_source_and_travels_in_the_bundle(local_index, tmp_
     sbom = read_json(str(tmp_path / "b" / "sbom.cdx.json"))
     assert len(sbom["vulnerabilities"]) == 1 and len(sbom["vulnerabilities"][0]["affects"]) == 2
     assert sbom["vulnerabilities"][0]["recommendation"] == "Upgrade alpha to 2.0"
+    # The signed archive takes the reports and the OSV export inside, checked by their sha256.
+    _archive.generate_keypair(str(tmp_path / "key"), str(tmp_path / "key.pub"))
+    _archive.create_archive(str(tmp_path / "b"), str(tmp_path / "b.tar"),
+                            _archive.load_private_key(str(tmp_path / "key")))
+    _archive.import_archive(str(tmp_path / "b.tar"), str(tmp_path / "store"), [str(tmp_path / "key.pub")])
+    inside = tmp_path / "store" / "bundles" / str(result["serial"])
+    assert file_sha256(str(inside / "osv-db.zip")) == record["sha256"]
+    assert read_json(str(inside / ("vulnerabilities.%s.json" % profile_of(result, "old"))))["findings"][0]["id"] \
+        == "GHSA-alpha"
