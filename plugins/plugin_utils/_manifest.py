@@ -9,6 +9,7 @@ install, rollback, export and import read it through here.
     profiles: {name: {members, target, lock, requirements, packages: {name: version}, files: [relpath], installer}}
     hosts:    {host: {env: {profile, path, python, smoke_imports}}}
     files:    {relpath: {size, sha256, project, version, filename}}
+    vulnerabilities: {source, policy, reports: {profile: {json, text, counts}}, osv_db: {path, sha256, modified, ...}}
 """
 
 from __future__ import annotations
@@ -423,4 +424,9 @@ def metadata_files(manifest: t.Mapping) -> list:
     names = [MANIFEST, SBOM_FILE]
     for profile in sorted(manifest["profiles"].values(), key=lambda p: p["lock"]):
         names += [profile["lock"], profile["requirements"]]
+    vulnerabilities = manifest.get("vulnerabilities") or {}
+    for _name, report in sorted((vulnerabilities.get("reports") or {}).items()):
+        names += [report["json"], report["text"]]
+    if vulnerabilities.get("osv_db"):
+        names.append(vulnerabilities["osv_db"]["path"])  # the OSV export, for a rescan inside
     return names
