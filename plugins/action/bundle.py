@@ -15,7 +15,7 @@ import os
 
 from ansible.utils.display import Display
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _survey
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _survey, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import BuilderInput, HostInput, build_bundle
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient
@@ -69,6 +69,9 @@ class ActionModule(ControllerActionBase):
         uv_requirement=dict(type="str", default="uv"),
         workers=dict(type="int", default=8),
         lock_timeout=dict(type="int", default=300),
+        vulnerability_policy=dict(type="str", choices=list(_vulns.POLICIES), default="report"),
+        vulnerability_ignore=dict(type="list", elements="raw", default=[]),
+        osv_db=dict(type="path"),
     )
     MUTUALLY_EXCLUSIVE = [("index_password", "index_token")]
 
@@ -98,6 +101,9 @@ class ActionModule(ControllerActionBase):
         display.display("pymigrate bundle: " + choice.description)
         if choice.constraints:
             hosts = [dataclasses.replace(item, envs=with_constraints(item.envs, choice.constraints)) for item in hosts]
+        vulnerabilities = _vulns.VulnerabilityCheck(policy=params["vulnerability_policy"],
+                                                    ignores=_vulns.parse_ignores(params["vulnerability_ignore"]),
+                                                    osv_db=params["osv_db"] or None)
         client = IndexClient(choice.indexes, ca_bundle=choice.ca_bundle, workers=params["workers"],
                              cache_dir=os.path.join(params["bundle_dir"], ".cache"))
         try:
@@ -112,7 +118,7 @@ class ActionModule(ControllerActionBase):
                                   builders=self._builders(params["builders"], task_vars, survey),
                                   require_built=params["require_built"], version_policy=params["version_policy"],
                                   defer_builds=params["defer_builds"], installer=params["installer"],
-                                  uv_requirement=params["uv_requirement"],
+                                  uv_requirement=params["uv_requirement"], vulnerabilities=vulnerabilities,
                                   progress=lambda line: display.display("pymigrate bundle: " + line))
         finally:
             client.close()

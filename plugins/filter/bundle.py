@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-# Documentation: bundle_host_files.yml and bundle_host_envs.yml beside this file.
+# Documentation: bundle_host_files.yml, bundle_host_envs.yml and bundle_env_refs.yml beside this file.
 import os
 
 from ansible.errors import AnsibleFilterError
@@ -32,10 +32,18 @@ def _wrap(function, slice_key):
     return filter_function
 
 
+def bundle_env_refs(envs):
+    if not isinstance(envs, list) or not all(isinstance(env, dict) for env in envs):
+        raise AnsibleFilterError("bundle_env_refs expects the list bundle_host_envs returns, got %s"
+                                 % type(envs).__name__)
+    return _manifest.env_refs(envs)
+
+
 class FilterModule:
 
     def filters(self):
         return {
             "bundle_host_files": _wrap(_manifest.host_files, "files"),
             "bundle_host_envs": _wrap(_manifest.host_envs, "envs"),
+            "bundle_env_refs": bundle_env_refs,
         }

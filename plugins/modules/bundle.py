@@ -161,6 +161,40 @@ options:
     description: Fail instead of returning RV(pending_builds) (the role's second pass, after the builds).
     type: bool
     default: false
+  vulnerability_policy:
+    description:
+      - Every pinned project version is checked for known vulnerabilities before the bundle is written - in the
+        index's JSON API (C(<root>/pypi/<name>/<version>/json), field C(vulnerabilities), derived from the simple
+        index C(<root>/simple/) each pin came from, with the same credentials and CA bundle), or in O(osv_db) when
+        given. A pin whose index offers no JSON API is listed as skipped, not as clean. Withdrawn reports never count.
+      - Each profile's report is written into the bundle as C(vulnerabilities.<profile>.json) and
+        C(vulnerabilities.<profile>.txt) (a table), and the findings go into C(sbom.cdx.json) as its
+        C(vulnerabilities) section; the manifest lists the reports, so the signed archive carries them.
+      - V(report) only reports. V(fail) fails the build, writing nothing, when a finding is not ignored by
+        O(vulnerability_ignore); the message names each project, version, vulnerability id and fixed version.
+    type: str
+    choices: [report, fail]
+    default: report
+  vulnerability_ignore:
+    description:
+      - Findings to ignore, each a mapping with C(id) (the vulnerability id or one of its aliases), C(reason) (why it
+        does not matter here; it goes into the report and the SBOM) and C(expires) (an ISO date, the last day the
+        entry counts). An entry past its expiry no longer ignores, and the report says it expired.
+      - A missing id or reason, an unknown key or a bad date fails naming the entry.
+    type: list
+    elements: raw
+    default: []
+  osv_db:
+    description:
+      - Path on the control node of an OSV database export for the PyPI ecosystem (its C(all.zip), one C(<ID>.json)
+        OSV record per member, from C(https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip)). When given,
+        it is the source of the check instead of the index's JSON API (no network needed).
+      - Matching follows OSV - C(ECOSYSTEM) ranges with C(introduced), C(fixed), C(last_affected) and C(limit) events
+        and explicit C(versions), ordered as PEP 440 versions, names canonicalized; malformed records, C(GIT) and
+        C(SEMVER) ranges and unparsable versions are skipped and counted in the report.
+      - The file is carried in the bundle as C(osv-db.zip), its sha256, size and date (newest record) in the
+        manifest, so the signed archive takes it inside.
+    type: path
 notes:
   - Proxies come from the environment (C(HTTPS_PROXY)); credentials never appear in output or files.
 seealso:
@@ -237,4 +271,14 @@ bundle_dir:
   description: The bundle directory.
   returned: success
   type: str
+vulnerabilities:
+  description:
+    - The vulnerability check - its source (C(index) or C(osv)), the date it was made, the sha256 of O(osv_db) when
+      used, counts per profile (affected, ignored, skipped), and every finding not ignored.
+  returned: when the bundle was resolved
+  type: dict
+  sample: {source: index, checked_on: "2026-12-01", osv_db_sha256: null,
+           profiles: {py311-x86_64: {affected: 1, ignored: 0, skipped: 0}},
+           findings: [{project: alpha, version: "1.0", id: PYSEC-2024-1, aliases: [CVE-2024-0001], fixed_in: ["1.1"],
+                       state: affected}]}
 """

@@ -15,8 +15,9 @@ description:
     whether it holds the image (its tag C(<image ID>) with a manifest naming the image's config); only when it does
     not are the image's blobs verified by sha256 in O(store_dir), loaded with the container engine where the module
     runs, pushed, and removed from the engine's store again.
-  - The rollout runs it on the control node (C(delegate_to=localhost), one host at a time), with the bundle
-    directory as the store, before the hosts pull the image with M(airgap.pymigrate.image_install).
+  - The rollout runs it on the control node (C(delegate_to=localhost), once per batch with C(run_once), over the
+    batch's images), with the bundle directory as the store, before the hosts pull the image with
+    M(airgap.pymigrate.image_install).
   - Registries that need a login are not handled here; log the engine in first (C(podman login)).
 author:
   - airgap.pymigrate maintainers (@airgap)

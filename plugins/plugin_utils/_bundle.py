@@ -12,7 +12,8 @@ In check mode the only file written is the proposed manifest (``_manifest.write_
 Bundle directory (docs/bundle-format.md)::
 
     manifest.json                 serial, created, profiles, hosts, files (owned by _manifest.py)
-    sbom.cdx.json                 CycloneDX SBOM
+    sbom.cdx.json                 CycloneDX SBOM (with the known vulnerabilities found, _vulns.py)
+    vulnerabilities.<profile>.*   the vulnerability report per profile (JSON and a table); osv-db.zip when given
     pylock.<profile>.toml         PEP 751 lock per profile (paths relative to the bundle)
     requirements.<profile>.txt    pinned, hashed
     files/sha256/<2>/<64>/<name>  the content-addressed store shared by all profiles
@@ -30,8 +31,13 @@ import shutil
 import tempfile
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FileLock, store_relpath, write_atomic
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
+    FileLock,
+    file_sha256,
+    store_relpath,
+    write_atomic,
+)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
     BUILT_DIR,
     DEFAULT_BUILD_TIMEOUT,
@@ -284,8 +290,25 @@ def _read_text(path: str) -> str | None:
 
 def _stale_locks(bundle_dir: str, texts: t.Mapping) -> list:
     existing = (glob.glob(os.path.join(bundle_dir, "pylock.*.toml"))
-                + glob.glob(os.path.join(bundle_dir, "requirements.*.txt")))
+                + glob.glob(os.path.join(bundle_dir, "requirements.*.txt"))
+                + glob.glob(os.path.join(bundle_dir, "vulnerabilities.*.json"))
+                + glob.glob(os.path.join(bundle_dir, "vulnerabilities.*.txt")))
     return sorted({os.path.basename(p) for p in existing} - set(texts))
+
+
+def _carry_osv_db(bundle_dir: str, source: str, sha256: str) -> None:
+    """Copy the OSV export into the bundle (``osv-db.zip``, a metadata file the signed archive carries), unless the
+    same bytes are there already."""
+    target = os.path.join(bundle_dir, _vulns.OSV_DB_FILE)
+    if os.path.isfile(target) and file_sha256(target) == sha256:
+        return
+    temp = target + ".partial"
+    shutil.copyfile(source, temp)
+    if file_sha256(temp) != sha256:
+        os.unlink(temp)
+        raise PyMigrateError("the OSV database changed while the bundle was built", var="pymigrate_osv_db",
+                             value=source, hint="Run the bundle again once the download has finished")
+    os.replace(temp, target)
 
 
 def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check_mode: bool = False,
@@ -293,7 +316,7 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
                  workers: int = 8, keep_hosts: t.Iterable[str] = (), lock_timeout: float = 300,
                  build_timeout: float = DEFAULT_BUILD_TIMEOUT, builders: t.Sequence[BuilderInput] = (),
                  require_built: bool = False, version_policy: str = "per_profile", defer_builds: bool = False,
-                 installer: str = "pip", uv_requirement: str = "uv", progress=None) -> dict:
+                 installer: str = "pip", uv_requirement: str = "uv", vulnerabilities=None, progress=None) -> dict:
     """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict.
 
     ``keep_hosts`` (inventory hosts outside this run) keep their entries of the previous bundle. One build at a
@@ -307,6 +330,8 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
     ``defer_builds`` (builders out of reach of this control node): the bundle is written with the pending builds in
     its manifest and their files in its store, for deploy.yml to run inside. ``installer`` "uv" carries uv
     (``uv_requirement``) for every profile a uv wheel fits, pip for the others (said, and listed in the result).
+    ``vulnerabilities`` (a _vulns.VulnerabilityCheck) checks every pin for known vulnerabilities before anything is
+    written: the reports go into the bundle and its SBOM, and policy ``fail`` stops the build.
     """
     images = None
     if any(env.carrier for item in hosts for env in item.envs.values()):
@@ -323,12 +348,13 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
                              installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts,
                              build_timeout=build_timeout, version_policy=version_policy, defer_builds=defer_builds,
                              installer=installer, uv_requirement=uv_requirement, images=images,
-                             progress=progress or (lambda line: None))
+                             vulnerabilities=vulnerabilities, progress=progress or (lambda line: None))
 
 
 def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, uploaded_prior_to, build_sdists,
                   installer_requirement, workers, keep_hosts, build_timeout, builders, require_built,
-                  version_policy, defer_builds, installer, uv_requirement, images, progress) -> dict:
+                  version_policy, defer_builds, installer, uv_requirement, images, progress,
+                  vulnerabilities=None) -> dict:
     work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
     try:
         # Check mode builds sdists in the work directory only, never in the bundle's store, and keeps any build
@@ -374,14 +400,26 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
             _manifest.add_profile(manifest, profile, pins, installer, envs_by_member,
                                   builds=[build for build in deferred if build["sdist_sha256"] in sdists_of_profile
                                           and build["target_key"] == profile.target.key()])
+        outcome = None
+        if vulnerabilities is not None:  # policy fail stops here: nothing written yet
+            outcome = _vulns.check({name: pins for name, (pins, _installer) in resolved.items()}, client,
+                                   vulnerabilities, workers=workers, progress=progress)
+            manifest["vulnerabilities"] = _vulns.manifest_record(outcome, vulnerabilities.policy)
         image_plans = _known_images(images, profiles, resolved, manifest, work_dir, progress)
         carried = _manifest.carry_over(previous, manifest, keep_hosts)
         all_files = [pin.file for pins, installer in resolved.values() for pin in list(pins) + [installer]]
         to_fetch = missing_files(all_files, bundle_dir)
         texts = lock_texts(profiles, resolved, manifest)  # an image still to build: its lock is written after it
-        for name in carried:  # their locks stay as the previous build wrote them
+        if outcome is not None:
+            texts.update(_vulns.report_texts(outcome))
+        for name in carried:  # their locks (and vulnerability reports) stay as the previous build wrote them
             for lock_name in (manifest["profiles"][name]["lock"], manifest["profiles"][name]["requirements"]):
                 texts[lock_name] = _read_text(os.path.join(bundle_dir, lock_name)) or ""
+            old_report = (((previous or {}).get("vulnerabilities") or {}).get("reports") or {}).get(name)
+            if outcome is not None and old_report:
+                manifest["vulnerabilities"]["reports"][name] = old_report
+                for report_name in (old_report["json"], old_report["text"]):
+                    texts[report_name] = _read_text(os.path.join(bundle_dir, report_name)) or ""
         stale = _stale_locks(bundle_dir, texts)
         unchanged = (_manifest.equivalent(previous, manifest) and not stale
                      and all(_read_text(os.path.join(bundle_dir, name)) == text for name, text in texts.items()))
@@ -399,6 +437,8 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
                   "fetched": [d.filename for d in to_fetch], "changes": changes, "diff": diff, "bundle_dir": bundle_dir,
                   "kept_hosts": sorted(set(keep_hosts) & set(manifest["hosts"])), "differing_versions": differing,
                   "installers": {name: pair[1].name for name, pair in sorted(resolved.items())}}
+        if outcome is not None:
+            result["vulnerabilities"] = _vulns.result_summary(outcome)
         if check_mode:
             manifest["serial"], manifest["created"] = result["serial"], format_time(utc_now())
             _manifest.write_proposal(bundle_dir, manifest)
@@ -412,7 +452,10 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
             if to_build:  # their locks name the images just built
                 texts.update(lock_texts([p for p in profiles if p.name in {plan["profile"] for plan in to_build}],
                                         resolved, manifest))
-            result["serial"] = write_bundle(bundle_dir, manifest, texts, resolved, stale, previous, carried)
+            if outcome is not None and outcome["osv_db"]:
+                _carry_osv_db(bundle_dir, vulnerabilities.osv_db, outcome["osv_db"]["sha256"])
+            result["serial"] = write_bundle(bundle_dir, manifest, texts, resolved, stale, previous, carried,
+                                            vulnerabilities=outcome)
             progress("bundle serial %d written to %s" % (result["serial"], bundle_dir))
         else:
             progress("nothing changed: the bundle stays at serial %s" % result["serial"])
@@ -496,7 +539,7 @@ def _carried_components(bundle_dir: str, sbom: dict, carried: set) -> None:
 
 
 def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.Mapping, stale: t.Sequence,
-                 previous: dict | None, carried: t.Sequence[str] = ()) -> int:
+                 previous: dict | None, carried: t.Sequence[str] = (), vulnerabilities: t.Mapping | None = None) -> int:
     """Write locks, SBOM and (last) the manifest under the next serial; returns the serial."""
     serial = int((previous or {}).get("serial") or 0) + 1
     manifest["serial"], manifest["created"] = serial, format_time(utc_now())
@@ -508,6 +551,10 @@ def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.
                        images)
     if carried:
         _carried_components(bundle_dir, sbom, set(carried))
+    if vulnerabilities is not None:
+        found = _vulns.sbom_vulnerabilities(vulnerabilities, sbom["components"])
+        if found:
+            sbom["vulnerabilities"] = found
     write_atomic(os.path.join(bundle_dir, SBOM_FILE),
                  (json.dumps(sbom, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     _manifest.write(bundle_dir, manifest)

@@ -9,6 +9,7 @@ install, rollback, export and import read it through here.
     profiles: {name: {members, target, lock, requirements, packages: {name: version}, files: [relpath], installer}}
     hosts:    {host: {env: {profile, path, python, smoke_imports}}}
     files:    {relpath: {size, sha256, project, version, filename}}
+    vulnerabilities: {source, policy, reports: {profile: {json, text, counts}}, osv_db: {path, sha256, modified, ...}}
 """
 
 from __future__ import annotations
@@ -318,6 +319,15 @@ def host_envs(manifest: t.Mapping, host: str) -> list:
     return envs
 
 
+ENV_REF_KEYS = ("name", "path", "lock_id", "serial", "strategy", "profile")
+
+
+def env_refs(envs: t.Sequence) -> list:
+    """What names each environment of ``host_envs`` (no packages, installer or image): the loop items of a task
+    over the environments, which Ansible keeps in every result of the loop for the rest of the run."""
+    return [{key: env.get(key) for key in ENV_REF_KEYS} for env in envs]
+
+
 def slice_id(files: t.Sequence, envs: t.Sequence) -> str:
     """What a host must hold, as one digest: the same for two serials that give the host the same files and
     environments (the serial itself is left out), so a check of one holds for the other."""
@@ -414,4 +424,9 @@ def metadata_files(manifest: t.Mapping) -> list:
     names = [MANIFEST, SBOM_FILE]
     for profile in sorted(manifest["profiles"].values(), key=lambda p: p["lock"]):
         names += [profile["lock"], profile["requirements"]]
+    vulnerabilities = manifest.get("vulnerabilities") or {}
+    for _name, report in sorted((vulnerabilities.get("reports") or {}).items()):
+        names += [report["json"], report["text"]]
+    if vulnerabilities.get("osv_db"):
+        names.append(vulnerabilities["osv_db"]["path"])  # the OSV export, for a rescan inside
     return names

@@ -23,6 +23,8 @@
 | conflict-a, conflict-b, shared | 1.0 / 1.0 / 1.0, 2.0 | conflict-a needs shared==1.0, conflict-b needs shared==2.0 |
 | Foo_Bar.baz | 1.0 | a name that needs normalising (foo-bar-baz) |
 | nometa | 1.0 | no PEP 658 metadata file: metadata must be read from the wheel itself |
+| alpha 1.0 | (JSON API) | known-vulnerable: PYSEC-0000-1 (alias CVE-0000-0001, fixed in 1.1) and a withdrawn |
+|           |            | report PYSEC-0000-2; every other release has an empty ``vulnerabilities`` list |
 | pip | bundled | the pip wheel of this machine's newest ensurepip (for hosts without pip), if present; |
 |     |         | only with ``build(include_pip=True)`` (the default for ``build``, off for ``make_index``) |
 
@@ -54,7 +56,7 @@ PLATFORMS = ("manylinux_2_17_x86_64.manylinux2014_x86_64", "manylinux_2_28_aarch
 def release(name, version, requires=(), requires_python=None, extras=(), tags=(("py3-none-any",),),
             yanked=None, upload_time=None, sdist=False, wheel=True, platform_sdist=False, metadata_file=True,
             license_expression="MIT", summary=None, license=None, sdist_backend="intree", sdist_fails=False,
-            index_requires_python=True):
+            index_requires_python=True, vulnerabilities=()):
     """One release of a project: its wheels (one per entry of ``tags``, each a tuple of the tags that wheel
     claims) and/or an sdist. ``yanked``: None, True or a reason string. ``upload_time``: PEP 700 ISO time.
     ``metadata_file``: write the PEP 658 ``<file>.metadata`` next to the wheels. ``platform_sdist``: the
@@ -62,13 +64,28 @@ def release(name, version, requires=(), requires_python=None, extras=(), tags=((
     field; pass ``license_expression=None`` with it for plain metadata 2.1. ``sdist_backend``: "intree"
     (no build dependencies) or "setuptools" (needs setuptools and wheel in the index). ``platform_sdist="hidden"``:
     a platform build with no C source to betray it; ``sdist_fails``: the build fails with a long log.
-    ``index_requires_python=False``: Requires-Python only in the metadata, not on the index page."""
+    ``index_requires_python=False``: Requires-Python only in the metadata, not on the index page.
+    ``vulnerabilities``: the records the JSON API (``/pypi/<name>/<version>/json``) lists for this release
+    (PyPI's format: id, aliases, details, summary, fixed_in, link, source, withdrawn; see ``vulnerability``)."""
     return dict(name=name, version=version, requires=list(requires), requires_python=requires_python,
                 extras=list(extras), tags=[list(t) for t in tags], yanked=yanked, upload_time=upload_time,
                 sdist=sdist, wheel=wheel, platform_sdist=platform_sdist, metadata_file=metadata_file,
                 license_expression=license_expression, summary=summary or "Synthetic %s for tests" % name,
                 license=license, sdist_backend=sdist_backend, sdist_fails=sdist_fails,
-                index_requires_python=index_requires_python)
+                index_requires_python=index_requires_python, vulnerabilities=list(vulnerabilities))
+
+
+def vulnerability(vuln_id, fixed_in=(), aliases=(), summary=None, withdrawn=None):
+    """One record of the JSON API's ``vulnerabilities`` list, as PyPI gives it."""
+    return {"id": vuln_id, "aliases": list(aliases), "summary": summary or "Synthetic vulnerability %s" % vuln_id,
+            "details": "Details of %s.\nSecond line." % vuln_id, "fixed_in": list(fixed_in),
+            "link": "https://osv.dev/vulnerability/%s" % vuln_id, "source": "osv", "withdrawn": withdrawn}
+
+
+ALPHA_VULNERABILITIES = [
+    vulnerability("PYSEC-0000-1", fixed_in=["1.1"], aliases=["CVE-0000-0001"], summary="alpha 1.0 leaks secrets"),
+    vulnerability("PYSEC-0000-2", fixed_in=["2.0"], withdrawn="2024-07-01T00:00:00Z"),
+]
 
 
 def _expand(platform_set):
@@ -87,7 +104,7 @@ def _platform_wheels():
 def default_catalog():
     day = "2024-%02d-01T00:00:00Z"
     return [
-        release("alpha", "1.0", upload_time=day % 1),
+        release("alpha", "1.0", upload_time=day % 1, vulnerabilities=ALPHA_VULNERABILITIES),
         release("alpha", "1.1", upload_time=day % 6),
         release("alpha", "2.0", upload_time="2025-01-01T00:00:00Z"),
         release("netio", "4.0", requires=['backport-eg>=1.0; python_version < "3.11"', "idna-lite>=2.8"],
@@ -159,6 +176,7 @@ def build(directory, catalog=None, include_pip=True, build_tools_dir=None):
     projects = {}
     for rel in default_catalog() if catalog is None else catalog:
         project = projects.setdefault(wheels.normalize(rel["name"]), {"name": rel["name"], "files": []})
+        project.setdefault("vulnerabilities", {})[rel["version"]] = rel.get("vulnerabilities") or []
         metadata = wheels.metadata_text(rel["name"], rel["version"], rel["requires"], rel["requires_python"],
                                         rel["extras"], rel["license_expression"], rel["summary"],
                                         license=rel.get("license"))

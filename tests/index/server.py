@@ -1,7 +1,8 @@
 """A PEP 503 (HTML) / PEP 691 (JSON) simple index with PEP 658 metadata files, on 127.0.0.1 only.
 
 Serves a directory made by ``catalog.build``: ``index.json`` describes the projects, ``files/`` holds the
-files. Supports HTTP Range requests, optional basic auth, and fault switches for tests: corrupt bytes
+files, and the JSON API ``/pypi/<name>/<version>/json`` (``info``, ``urls`` and ``vulnerabilities``, as
+PyPI gives them). Supports HTTP Range requests, optional basic auth, and fault switches for tests: corrupt bytes
 for a file, N failures with 503, or 403 for everything (or for some paths). Every request is logged in
 ``.requests`` as ``(method, path, range header or None)``.
 
@@ -13,6 +14,7 @@ for a file, N failures with 503, or 403 for everything (or for some paths). Ever
     server.forbidden = True                        # 403 for everything (or a set of paths / file names)
     server.ranges = False                          # ignore Range headers (200 with the whole file)
     server.legacy_metadata_key = True              # JSON also carries "dist-info-metadata" (PEP 714 old key)
+    server.json_api = False                        # no JSON API (/pypi/<name>/<version>/json answers 404)
     server.downloads()                             # full-file GETs of wheels, in order
     server.stop()
 """
@@ -69,6 +71,7 @@ class IndexServer:
         self.forbidden = False    # True: 403 for everything; a set: 403 for those paths or file names
         self.ranges = True        # honour Range requests
         self.legacy_metadata_key = False  # JSON: also "dist-info-metadata" (pip < 23.1 chokes on its dict form)
+        self.json_api = True      # serve /pypi/<name>/<version>/json
         self._lock = threading.Lock()
         self.reload()
         handler = type("Handler", (_Handler,), {"index": self})
@@ -97,6 +100,7 @@ class IndexServer:
             self.fail_503.clear()
             self.forbidden = False
             self.ranges = True
+            self.json_api = True
 
     def is_forbidden(self, path):
         forbidden = self.forbidden
@@ -191,6 +195,9 @@ class _Handler(BaseHTTPRequestHandler):
         match = re.match(r"^/files/([^/]+)$", path)
         if match:
             return self._file(match.group(1))
+        match = re.match(r"^/pypi/([^/]+)/([^/]+)/json/?$", path)
+        if match and self.index.json_api:
+            return self._release_json(normalize(match.group(1)), match.group(2))
         return self._send(404, b"not found")
 
     def _page(self, body, content_type):
@@ -245,6 +252,19 @@ class _Handler(BaseHTTPRequestHandler):
         body = ('<!DOCTYPE html><html><head><meta name="pypi:repository-version" content="1.1"></head>'
                 "<body><h1>Links for %s</h1>\n%s\n</body></html>" % (name, "\n".join(links)))
         return self._page(body.encode(), kind)
+
+    def _release_json(self, name, version):
+        """PyPI's JSON API for one release: info, urls and the known vulnerabilities."""
+        project = self.index.projects.get(name)
+        files = [e for e in (project or {}).get("files", []) if _version_of(e["filename"]) == version]
+        if not files:
+            return self._send(404, b'{"message": "Not Found"}', "application/json")
+        body = {"info": {"name": project["name"], "version": version},
+                "urls": [{"filename": e["filename"], "url": "%s/files/%s" % (self.index.base, e["filename"]),
+                          "digests": {"sha256": e["sha256"]}, "size": e["size"], "yanked": bool(e["yanked"]),
+                          "upload_time_iso_8601": e["upload_time"]} for e in files],
+                "vulnerabilities": project.get("vulnerabilities", {}).get(version, [])}
+        return self._send(200, json.dumps(body).encode(), "application/json")
 
     def _file(self, filename):
         full = os.path.join(self.index.root, "files", filename)

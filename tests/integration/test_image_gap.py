@@ -234,8 +234,8 @@ def registry(world):
 
 
 def publish_lines(result):
-    """ok or changed, per host, of the task that pushes the images to the registry (it runs on the control node)."""
-    sections = [part.split("TASK [")[0] for part in result.stdout.split("Push this host's images to the registry")[1:]]
+    """ok or changed, per image, of the task that pushes the batch's images to the registry (on the control node)."""
+    sections = [part.split("TASK [")[0] for part in result.stdout.split("Push the batch's images to the registry")[1:]]
     return [line.split(":", 1)[0] for section in sections for line in section.splitlines()
             if re.match(r"^(ok|changed): \[.* -> localhost\]", line)]  # one section per batch
 

@@ -69,3 +69,26 @@ def test_errors_name_host_variable_and_value(tmp_path, args, hostvars, text):
     result, _module = run_action("bundle", args, task_vars(hostvars))
     assert result["failed"] and text in result["msg"], result["msg"]
     assert "p" not in result.get("invocation", {}).get("module_args", {}).get("index_password", "")
+
+
+@pytest.mark.parametrize("args, text", [
+    ({"vulnerability_ignore": [{"id": "PYSEC-1", "expires": "2026-12-31"}]},
+     "entry PYSEC-1 has no reason (variable pymigrate_vulnerability_ignore"),
+    ({"vulnerability_ignore": [{"id": "PYSEC-1", "reason": "r", "expires": "31.12.2026"}]},
+     "entry PYSEC-1: expires is not an ISO date (variable pymigrate_vulnerability_ignore, value '31.12.2026')"),
+    ({"osv_db": "/nonexistent/all.zip"}, "the OSV database file does not exist (variable pymigrate_osv_db"),
+])
+def test_vulnerability_settings_are_checked_before_anything_is_read(tmp_path, args, text):
+    hostvars = {"h": {"pymigrate_target": {"python": "3.11"}, "pymigrate_requirements": {"alpha": ""}}}
+    args = dict({"bundle_dir": str(tmp_path), "index_url": "http://index.invalid/simple/"}, **args)
+    result, _module = run_action("bundle", args, task_vars(hostvars))
+    assert result["failed"] and text in result["msg"], result["msg"]
+
+
+def test_an_index_without_the_json_api_is_reported_as_skipped(tmp_path):
+    hostvars = {"h": {"pymigrate_target": {"python": "3.11"}, "pymigrate_requirements": {"alpha": "==1.0"}}}
+    args = {"bundle_dir": str(tmp_path), "index_url": "http://index.invalid/simple/", "vulnerability_policy": "fail"}
+    result, _module = run_action("bundle", args, task_vars(hostvars))
+    assert not result.get("failed"), result.get("msg")
+    (counts,) = result["vulnerabilities"]["profiles"].values()
+    assert result["vulnerabilities"]["source"] == "index" and counts == {"affected": 0, "ignored": 0, "skipped": 1}

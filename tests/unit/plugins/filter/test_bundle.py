@@ -40,3 +40,13 @@ def test_check_mode_reads_the_proposal(bundle_dir):
 def test_errors_are_filter_errors_naming_what_is_wrong(value, host_name, text):
     with pytest.raises(AnsibleFilterError, match=text):
         FILTERS["bundle_host_files"](value, host_name)
+
+
+def test_env_refs_name_each_environment_without_its_packages(bundle_dir):
+    envs = FILTERS["bundle_host_envs"](bundle_dir, "web1")
+    refs = FILTERS["bundle_env_refs"](envs)
+    assert refs == [{"name": "default", "path": "/opt/pymigrate/venv", "lock_id": envs[0]["lock_id"],
+                     "serial": envs[0]["serial"], "strategy": "venv", "profile": envs[0]["profile"]}]
+    assert "packages" in envs[0] and all("packages" not in ref and "installer" not in ref for ref in refs)
+    with pytest.raises(AnsibleFilterError, match="expects the list bundle_host_envs returns"):
+        FILTERS["bundle_env_refs"]("/srv/bundle")
