@@ -27,7 +27,11 @@ import subprocess
 import tarfile
 import tempfile
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256, write_atomic
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
+    FILE_ARGUMENT_SPEC,
+    file_sha256,
+    write_atomic,
+)
 
 HISTORY_DIR = "/var/lib/pymigrate/images"
 OCI_LAYOUT = '{"imageLayoutVersion": "1.0.0"}'
@@ -100,6 +104,10 @@ def _verify_blobs(store_dir, blobs):
 MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json, "
                   "application/vnd.docker.distribution.manifest.v2+json")
 DEFAULT_NAMESPACE = "pymigrate"
+# The image of an environment as the bundle's slice gives it (image_install and image_publish take the same).
+IMAGE_ARGUMENT_SPEC = dict(name=dict(type="str", required=True), image_id=dict(type="str", required=True),
+                           index=dict(type="dict", required=True),
+                           blobs=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC))
 REGISTRY_ARGUMENT_SPEC = dict(url=dict(type="str", required=True), tls_verify=dict(type="bool", default=True),
                               namespace=dict(type="str", default=DEFAULT_NAMESPACE))
 

@@ -164,12 +164,12 @@ tags:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._image import (
+    IMAGE_ARGUMENT_SPEC,
     REGISTRY_ARGUMENT_SPEC,
     ImageError,
     ensure,
     rollback,
 )
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FILE_ARGUMENT_SPEC
 
 
 def main():
@@ -177,10 +177,7 @@ def main():
         argument_spec=dict(
             name=dict(type="str", required=True),
             serial=dict(type="int"),
-            image=dict(type="dict", options=dict(
-                name=dict(type="str", required=True), image_id=dict(type="str", required=True),
-                index=dict(type="dict", required=True),
-                blobs=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC))),
+            image=dict(type="dict", options=IMAGE_ARGUMENT_SPEC),
             store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
             engine=dict(type="str", choices=["auto", "podman", "docker"], default="auto"),
             python=dict(type="str", default="/opt/pymigrate/venv/bin/python"),

@@ -130,20 +130,17 @@ pushed:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._image import (
+    IMAGE_ARGUMENT_SPEC,
     REGISTRY_ARGUMENT_SPEC,
     ImageError,
     publish,
 )
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FILE_ARGUMENT_SPEC
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            image=dict(type="dict", required=True, options=dict(
-                name=dict(type="str", required=True), image_id=dict(type="str", required=True),
-                index=dict(type="dict", required=True),
-                blobs=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC))),
+            image=dict(type="dict", required=True, options=IMAGE_ARGUMENT_SPEC),
             store_dir=dict(type="path", required=True),
             registry=dict(type="dict", required=True, options=REGISTRY_ARGUMENT_SPEC),
             engine=dict(type="str", choices=["auto", "podman", "docker"], default="auto"),
