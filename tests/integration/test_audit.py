@@ -3,7 +3,8 @@
 1.1. The signed archive carries the export in; the index is stopped and the outside's export and bundle removed;
 deploy.yml rolls out; audit.yml (in check mode) finds the vulnerable alpha exactly on the first host, from the
 carried database only, and answers a JMESPath query. A stale database and a missing one fail closed before any
-host is contacted, and no audit.json claims the fleet clean.
+host is contacted, and no audit.json claims the fleet clean; policy fail fails after the report, an ignore entry
+lets it pass.
 
 Runs on the shared test fleet (PYMIGRATE_FLEET_NAME=pma PYMIGRATE_FLEET_HOSTS=2 for a small one of its own)."""
 
@@ -104,6 +105,18 @@ def test_audit_inside_from_the_carried_database_only(fleet, make_index, tmp_path
     assert "GHSA-aud1-alph-a100 (CVE-0000-1501): alpha 1.0 on 1 host(s): %s" % hosts[0] \
         in (reports / "audit.txt").read_text()
     assert "GHSA-aud1-alph-a100" in out.stdout  # the table is printed
+
+    # Policy fail (scheduled audits): the report is written and shown, then the run fails naming what and where;
+    # an ignore entry with its reason lets it pass.
+    failing = playbook("audit", "-e", "pymigrate_vulnerability_policy=fail", check=False)
+    assert failing.returncode != 0 and "GHSA-aud1-alph-a100: alpha 1.0 (fixed in 1.1) on %s" % hosts[0] \
+        in " ".join(failing.stdout.split())
+    assert failing.stdout.index("Show the audit") < failing.stdout.index("Stop when the fleet holds")
+    assert json.loads((reports / "audit.json").read_text())["run"]["id"] != document["run"]["id"]
+    ignore = {"pymigrate_vulnerability_policy": "fail", "pymigrate_vulnerability_ignore": [
+        {"id": "CVE-0000-1501", "reason": "alpha is not reachable from outside", "expires": "2999-12-31"}]}
+    playbook("audit", "-e", json.dumps(ignore))
+    assert json.loads((reports / "audit.json").read_text())["vulnerabilities"][0]["state"] == "ignored"
 
     def refused(*args):
         before = sorted(os.listdir(str(reports)))
