@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import write_atomic
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _query
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, format_time, utc_now
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._report import PHASES, fleet_summary, summary_lines
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._report import (
+    PHASES,
+    fleet_summary,
+    new_run,
+    summary_lines,
+    write_run_files,
+)
 
 STARTED = "__pymigrate_started"  # set by the first task of each pymigrate playbook
 
@@ -39,11 +42,7 @@ class ActionModule(ControllerActionBase):
         for host in params["hosts"]:
             variables = every_host.get(host) or {}
             hostvars[host] = {var: variables[var] for var in wanted if var in variables}
-        started = sorted(str(values[STARTED]) for values in hostvars.values() if values.get(STARTED))
-        finished = format_time(utc_now())
-        run = {"id": "%s-%s" % ((started[0] if started else finished).replace("-", "").replace(":", ""),
-                                uuid.uuid4().hex[:6]),
-               "playbook": params["playbook"], "started": started[0] if started else None, "finished": finished}
+        run = new_run((values.get(STARTED) for values in hostvars.values()), params["playbook"])
         summary = fleet_summary(params["hosts"], hostvars, run)
         result = {"changed": False, "summary": summary, "summary_lines": summary_lines(summary),
                   "run_dir": os.path.join(params["dest"], run["id"]),
@@ -56,20 +55,5 @@ class ActionModule(ControllerActionBase):
             files["query.json"] = json.dumps({"query": params["query"], "result": result["query_result"]},
                                              indent=1, sort_keys=True) + "\n"
         if not self._task.check_mode:
-            self._write(params["dest"], run["id"], files)
+            write_run_files(params["dest"], run["id"], files)
         return result
-
-    @staticmethod
-    def _write(dest, run_id, files):
-        """Into ``<dest>/<run id>/`` (kept), then the same files at ``<dest>/`` and ``latest`` -> this run."""
-        try:
-            os.makedirs(os.path.join(dest, run_id))
-            for name, text in files.items():
-                write_atomic(os.path.join(dest, run_id, name), text.encode("utf-8"))
-                write_atomic(os.path.join(dest, name), text.encode("utf-8"))
-            temp = os.path.join(dest, ".latest-%s" % run_id)
-            os.symlink(run_id, temp)
-            os.replace(temp, os.path.join(dest, "latest"))
-        except OSError as exc:
-            raise PyMigrateError("cannot write the report into %s: %s" % (dest, exc), var="pymigrate_report_dir",
-                                 value=dest)

@@ -10,7 +10,12 @@ writer and reader), so the summary can be unit tested without Ansible. The docum
 
 from __future__ import annotations
 
+import os
 import typing as t
+import uuid
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import write_atomic
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, format_time, utc_now
 
 # (phase, the variable its task registers). A phase belongs to a run when any host of the run registered it, so
 # deploy.yml (no survey) or a run with --skip-tags is judged by the phases it ran. Push verifies every file it keeps
@@ -127,3 +132,29 @@ def _env_text(info: t.Mapping) -> str:
     if info.get("reason"):
         parts.append("repaired")
     return " (%s)" % "; ".join(parts) if parts else ""
+
+
+# -- a run's files ------------------------------------------------------------------------------------------------
+def new_run(started: t.Iterable, playbook: str) -> dict:
+    """The ``run`` record of a document: id (earliest start of any host, or now, and a random suffix), playbook,
+    started and finished."""
+    starts = sorted(str(value) for value in started if value)
+    finished = format_time(utc_now())
+    stamp = (starts[0] if starts else finished).replace("-", "").replace(":", "")
+    return {"id": "%s-%s" % (stamp, uuid.uuid4().hex[:6]), "playbook": playbook,
+            "started": starts[0] if starts else None, "finished": finished}
+
+
+def write_run_files(dest: str, run_id: str, files: t.Mapping[str, str]) -> None:
+    """Into ``<dest>/<run id>/`` (kept), then the same files at ``<dest>/`` and ``latest`` -> this run."""
+    try:
+        os.makedirs(os.path.join(dest, run_id))
+        for name, text in files.items():
+            write_atomic(os.path.join(dest, run_id, name), text.encode("utf-8"))
+            write_atomic(os.path.join(dest, name), text.encode("utf-8"))
+        temp = os.path.join(dest, ".latest-%s" % run_id)
+        os.symlink(run_id, temp)
+        os.replace(temp, os.path.join(dest, "latest"))
+    except OSError as exc:
+        raise PyMigrateError("cannot write the report into %s: %s" % (dest, exc), var="pymigrate_report_dir",
+                             value=dest)

@@ -351,6 +351,15 @@ class VulnerabilityCheck:
                                  hint="Download the ecosystem's all.zip to the control node and give its path")
 
 
+def finding_entry(finding: Finding, ignores: t.Sequence[Ignore], today: datetime.date) -> dict:
+    """One finding as the reports write it (bundle time and playbooks/audit.yml): its fields and its state."""
+    entry = {"project": finding.project, "version": finding.version, "id": finding.id,
+             "aliases": list(finding.aliases), "summary": finding.summary, "details": finding.details,
+             "fixed_in": list(finding.fixed_in), "link": finding.link, "source": finding.source}
+    entry.update(_status(finding, ignores, today))
+    return entry
+
+
 def _status(finding: Finding, ignores: t.Sequence[Ignore], today: datetime.date) -> dict:
     """{"state": affected|ignored|ignore_expired, "ignore": {...}} of one finding."""
     state: dict = {"state": "affected"}
@@ -401,12 +410,7 @@ def check(pins_by_profile: t.Mapping[str, t.Sequence], client, settings: Vulnera
             if found is None:
                 skipped.append({"project": key[0], "version": key[1], "reason": reason})
                 continue
-            for finding in found:
-                entry = {"project": finding.project, "version": finding.version, "id": finding.id,
-                         "aliases": list(finding.aliases), "summary": finding.summary, "details": finding.details,
-                         "fixed_in": list(finding.fixed_in), "link": finding.link, "source": finding.source}
-                entry.update(_status(finding, settings.ignores, today))
-                findings.append(entry)
+            findings += [finding_entry(finding, settings.ignores, today) for finding in found]
         reports[profile] = {
             # No date of the check in it: a re-run the same day or later with the same findings changes nothing.
             "format": REPORT_FORMAT, "profile": profile, "source": source,
