@@ -123,7 +123,7 @@ def matches_pin(claimed: t.Mapping, pin: t.Mapping) -> bool:
     for key, value in pin.items():
         if key == "*":
             own = STRING_KEY.get(str(claimed.get("kind")), "repository")
-            if not _same("repository" if own == "repository" else own, claimed.get(own), value):
+            if not _same(own, claimed.get(own), value):
                 return False
         elif not _same(key, claimed.get(key), value):
             return False
@@ -211,8 +211,8 @@ def fetch(client, subject: Subject) -> tuple:
             return b"".join(response.iter_content(1 << 16)), redact(url)
         if response.status_code == 404 and not subject.url:
             return None, "the integrity API has none"
-        raise PyMigrateError("the provenance of %s at %s answered HTTP %d" % (subject.filename, redact(url),
-                                                                           response.status_code),
+        raise PyMigrateError("the provenance of %s at %s answered HTTP %d"
+                             % (subject.filename, redact(url), response.status_code),
                              var="pymigrate_provenance",
                              hint="The index lists provenance it does not serve: investigate before retrying")
     finally:
@@ -379,11 +379,10 @@ def check(pins_by_profile: t.Mapping[str, t.Sequence], client, settings: Provena
                              value=settings.policy,
                              hint="A changed publisher must be confirmed: pin it in pymigrate_trusted_publishers "
                                   "once you know the new one is the project's own")
-    outcome = {"policy": settings.policy, "files": files, "identities": identities, "blobs": blobs,
-               "verifier": verifier_version(module)}
-    outcome["counts"] = counts(files)
+    share = counts(files)
+    outcome: dict = {"policy": settings.policy, "files": files, "identities": identities, "blobs": blobs,
+                     "verifier": verifier_version(module), "counts": share}
     if progress:
-        share = outcome["counts"]
         progress("provenance (%s): %d of %d locked file(s) have provenance, %d verified%s"
                  % (settings.policy, share["with_provenance"], share["files"], share["verified"],
                     "" if module is not None else "; verification skipped: pypi-attestations is not installed "
@@ -452,6 +451,6 @@ def result_summary(outcome: t.Mapping) -> dict:
             "share_with_provenance": round(share["with_provenance"] / total, 4),
             "share_verified": round(share["verified"] / total, 4),
             "verification_skipped": outcome["verifier"] is None and share["with_provenance"] > 0,
-            "identities": {project: {k: v for k, v in identity.items()} for project, identity
+            "identities": {project: dict(identity) for project, identity
                            in sorted(outcome["identities"].items())},
             "absent": sorted(record["filename"] for record in outcome["files"].values() if record["state"] == "absent")}

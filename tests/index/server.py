@@ -3,9 +3,9 @@
 Serves a directory made by ``catalog.build``: ``index.json`` describes the projects, ``files/`` holds the
 files, and the JSON API ``/pypi/<name>/<version>/json`` (``info``, ``urls`` and ``vulnerabilities``, as
 PyPI gives them), and PEP 740 provenance: the simple API's ``provenance`` key (JSON) or ``data-provenance``
-(HTML), API version 1.3, and the integrity API ``/integrity/<project>/<version>/<filename>/provenance``. Supports HTTP Range requests, optional basic auth, and fault switches for tests: corrupt bytes
-for a file, N failures with 503, or 403 for everything (or for some paths). Every request is logged in
-``.requests`` as ``(method, path, range header or None)``.
+(HTML), API version 1.3, and the integrity API ``/integrity/<project>/<version>/<filename>/provenance``.
+Supports HTTP Range requests, optional basic auth, and fault switches for tests: corrupt bytes for a file, N
+failures with 503, or 403 for everything (or for some paths). Every request is logged in ``.requests`` as ``(method, path, range header or None)``.
 
     server = IndexServer(root, host="127.0.0.1", port=0, auth=None)   # starts serving in a thread
     server.url          # http://127.0.0.1:PORT/simple/
