@@ -15,7 +15,7 @@ import os
 
 from ansible.utils.display import Display
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _survey, _vulns
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _provenance, _survey, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import BuilderInput, HostInput, build_bundle
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient
@@ -72,6 +72,8 @@ class ActionModule(ControllerActionBase):
         vulnerability_policy=dict(type="str", choices=list(_vulns.POLICIES), default="report"),
         vulnerability_ignore=dict(type="list", elements="raw", default=[]),
         osv_db=dict(type="path"),
+        provenance=dict(type="str", choices=list(_provenance.POLICIES), default="record"),
+        trusted_publishers=dict(type="dict", default={}),
     )
     MUTUALLY_EXCLUSIVE = [("index_password", "index_token")]
 
@@ -104,6 +106,9 @@ class ActionModule(ControllerActionBase):
         vulnerabilities = _vulns.VulnerabilityCheck(policy=params["vulnerability_policy"],
                                                     ignores=_vulns.parse_ignores(params["vulnerability_ignore"]),
                                                     osv_db=params["osv_db"] or None)
+        provenance = _provenance.ProvenanceCheck(
+            policy=params["provenance"], trusted_publishers=_provenance.parse_trusted_publishers(
+                params["trusted_publishers"]))
         client = IndexClient(choice.indexes, ca_bundle=choice.ca_bundle, workers=params["workers"],
                              cache_dir=os.path.join(params["bundle_dir"], ".cache"))
         try:
@@ -119,6 +124,7 @@ class ActionModule(ControllerActionBase):
                                   require_built=params["require_built"], version_policy=params["version_policy"],
                                   defer_builds=params["defer_builds"], installer=params["installer"],
                                   uv_requirement=params["uv_requirement"], vulnerabilities=vulnerabilities,
+                                  provenance=provenance,
                                   progress=lambda line: display.display("pymigrate bundle: " + line))
         finally:
             client.close()

@@ -195,6 +195,31 @@ options:
       - The file is carried in the bundle as C(osv-db.zip), its sha256, size and date (newest record) in the
         manifest, so the signed archive takes it inside.
     type: path
+  provenance:
+    description:
+      - PEP 740 provenance of every locked file (for a wheel built from an sdist, of that sdist), fetched from the
+        URL the index gives (simple JSON C(provenance), HTML C(data-provenance)), else from the integrity API
+        C(<root>/integrity/<project>/<version>/<filename>/provenance) beside C(<root>/simple/), and verified offline
+        with the optional C(pypi-attestations) library against the expected identity of the project -
+        O(trusted_publishers), else the identity the previous bundle recorded, else the one the provenance names.
+      - The identity goes into the manifest and into each pylock's C(attestation-identities); the exact bytes
+        verified are kept next to the file in the store (C(<file>.provenance)) and carried in the signed archive.
+      - Under either policy, an identity other than the expected one, provenance that disappeared for a project the
+        previous bundle had it for, and provenance that does not verify fail the build, naming both identities.
+      - V(record) records what there is; without C(pypi-attestations) it records the files as unverified and says
+        verification was skipped. V(require) also fails on any locked file without provenance, and without
+        C(pypi-attestations) fails naming what to install (C(pip install pypi-attestations)).
+    type: str
+    choices: [record, require]
+    default: record
+  trusted_publishers:
+    description:
+      - Pinned publisher identities, project name to repository (C(owner/name), GitHub or GitLab), to an email
+        (Google), or to a mapping of publisher keys (C(kind), C(repository), C(workflow), C(environment), ...).
+        A pinned project must have provenance whose publisher has these values and whose attestations verify
+        against them; a pin also confirms a publisher that changed since the previous bundle.
+    type: dict
+    default: {}
 notes:
   - Proxies come from the environment (C(HTTPS_PROXY)); credentials never appear in output or files.
 seealso:
@@ -271,6 +296,18 @@ bundle_dir:
   description: The bundle directory.
   returned: success
   type: str
+provenance:
+  description:
+    - The provenance check - policy, verifier (C(null) when C(pypi-attestations) is missing and verification was
+      skipped), counts of locked files (with provenance, verified, unverified, absent), the shares of files with
+      provenance and verified, each project's identity and the files without provenance.
+  returned: when the bundle was resolved
+  type: dict
+  sample: {policy: record, verifier: pypi-attestations 0.0.31, share_with_provenance: 0.5, share_verified: 0.5,
+           verification_skipped: false, counts: {files: 2, with_provenance: 1, verified: 1, unverified: 0, absent: 1},
+           identities: {sampleproject: {kind: GitHub, repository: pypa/sampleproject, workflow: release.yml,
+                                        trust: tofu}},
+           absent: [alpha-1.0-py3-none-any.whl]}
 vulnerabilities:
   description:
     - The vulnerability check - its source (C(index) or C(osv)), the date it was made, the sha256 of O(osv_db) when

@@ -14,6 +14,7 @@ Bundle directory (docs/bundle-format.md)::
     manifest.json                 serial, created, profiles, hosts, files (owned by _manifest.py)
     sbom.cdx.json                 CycloneDX SBOM (with the known vulnerabilities found, _vulns.py)
     vulnerabilities.<profile>.*   the vulnerability report per profile (JSON and a table); osv-db.zip when given
+    files/sha256/<2>/<64>/<name>.provenance   the PEP 740 provenance verified for a locked file (_provenance.py)
     pylock.<profile>.toml         PEP 751 lock per profile (paths relative to the bundle)
     requirements.<profile>.txt    pinned, hashed
     files/sha256/<2>/<64>/<name>  the content-addressed store shared by all profiles
@@ -37,7 +38,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     store_relpath,
     write_atomic,
 )
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _vulns
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _provenance, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
     BUILT_DIR,
     DEFAULT_BUILD_TIMEOUT,
@@ -275,7 +276,8 @@ def lock_texts(profiles: t.Sequence, resolved: t.Mapping, manifest: t.Mapping | 
     for profile in profiles:
         pins = resolved[profile.name][0]
         image = ((manifest or {}).get("profiles", {}).get(profile.name) or {}).get("image")
-        texts["pylock.%s.toml" % profile.name] = render_pylock(profile, pins, image)
+        identities = _provenance.lock_identities((manifest or {}).get("provenance"), pins)
+        texts["pylock.%s.toml" % profile.name] = render_pylock(profile, pins, image, identities)
         texts["requirements.%s.txt" % profile.name] = render_requirements(profile, pins)
     return texts
 
@@ -283,6 +285,14 @@ def lock_texts(profiles: t.Sequence, resolved: t.Mapping, manifest: t.Mapping | 
 def _read_text(path: str) -> str | None:
     try:
         with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
             return handle.read()
     except OSError:
         return None
@@ -316,7 +326,8 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
                  workers: int = 8, keep_hosts: t.Iterable[str] = (), lock_timeout: float = 300,
                  build_timeout: float = DEFAULT_BUILD_TIMEOUT, builders: t.Sequence[BuilderInput] = (),
                  require_built: bool = False, version_policy: str = "per_profile", defer_builds: bool = False,
-                 installer: str = "pip", uv_requirement: str = "uv", vulnerabilities=None, progress=None) -> dict:
+                 installer: str = "pip", uv_requirement: str = "uv", vulnerabilities=None, provenance=None,
+                 progress=None) -> dict:
     """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict.
 
     ``keep_hosts`` (inventory hosts outside this run) keep their entries of the previous bundle. One build at a
@@ -331,7 +342,9 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
     its manifest and their files in its store, for deploy.yml to run inside. ``installer`` "uv" carries uv
     (``uv_requirement``) for every profile a uv wheel fits, pip for the others (said, and listed in the result).
     ``vulnerabilities`` (a _vulns.VulnerabilityCheck) checks every pin for known vulnerabilities before anything is
-    written: the reports go into the bundle and its SBOM, and policy ``fail`` stops the build.
+    written: the reports go into the bundle and its SBOM, and policy ``fail`` stops the build. ``provenance`` (a
+    _provenance.ProvenanceCheck) fetches and verifies the PEP 740 provenance of every locked file before anything is
+    written: identities go into the manifest and the pylocks, the verified bytes next to the files.
     """
     images = None
     if any(env.carrier for item in hosts for env in item.envs.values()):
@@ -348,13 +361,14 @@ def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check
                              installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts,
                              build_timeout=build_timeout, version_policy=version_policy, defer_builds=defer_builds,
                              installer=installer, uv_requirement=uv_requirement, images=images,
-                             vulnerabilities=vulnerabilities, progress=progress or (lambda line: None))
+                             vulnerabilities=vulnerabilities, provenance=provenance,
+                             progress=progress or (lambda line: None))
 
 
 def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, uploaded_prior_to, build_sdists,
                   installer_requirement, workers, keep_hosts, build_timeout, builders, require_built,
                   version_policy, defer_builds, installer, uv_requirement, images, progress,
-                  vulnerabilities=None) -> dict:
+                  vulnerabilities=None, provenance=None) -> dict:
     work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
     try:
         # Check mode builds sdists in the work directory only, never in the bundle's store, and keeps any build
@@ -405,8 +419,16 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
             outcome = _vulns.check({name: pins for name, (pins, _installer) in resolved.items()}, client,
                                    vulnerabilities, workers=workers, progress=progress)
             manifest["vulnerabilities"] = _vulns.manifest_record(outcome, vulnerabilities.policy)
+        attested = None
+        if provenance is not None:  # an identity that changed, or policy require unmet, stops here: nothing written
+            attested = _provenance.check({name: pins for name, (pins, _installer) in resolved.items()}, client,
+                                         provenance, previous, workers=workers, progress=progress)
+            manifest["provenance"] = _provenance.manifest_record(attested)
         image_plans = _known_images(images, profiles, resolved, manifest, work_dir, progress)
         carried = _manifest.carry_over(previous, manifest, keep_hosts)
+        if attested is not None and carried:
+            _provenance.carry_over(previous, manifest["provenance"],
+                                   [path for name in carried for path in manifest["profiles"][name]["files"]])
         all_files = [pin.file for pins, installer in resolved.values() for pin in list(pins) + [installer]]
         to_fetch = missing_files(all_files, bundle_dir)
         texts = lock_texts(profiles, resolved, manifest)  # an image still to build: its lock is written after it
@@ -421,8 +443,10 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
                 for report_name in (old_report["json"], old_report["text"]):
                     texts[report_name] = _read_text(os.path.join(bundle_dir, report_name)) or ""
         stale = _stale_locks(bundle_dir, texts)
+        blobs = attested["blobs"] if attested is not None else {}
         unchanged = (_manifest.equivalent(previous, manifest) and not stale
-                     and all(_read_text(os.path.join(bundle_dir, name)) == text for name, text in texts.items()))
+                     and all(_read_text(os.path.join(bundle_dir, name)) == text for name, text in texts.items())
+                     and all(_read_bytes(os.path.join(bundle_dir, name)) == data for name, data in blobs.items()))
         changes, diff = changes_against(previous, manifest, envs_by_member)
         differing = differing_versions(resolved)
         if differing:
@@ -439,6 +463,8 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
                   "installers": {name: pair[1].name for name, pair in sorted(resolved.items())}}
         if outcome is not None:
             result["vulnerabilities"] = _vulns.result_summary(outcome)
+        if attested is not None:
+            result["provenance"] = _provenance.result_summary(attested)
         if check_mode:
             manifest["serial"], manifest["created"] = result["serial"], format_time(utc_now())
             _manifest.write_proposal(bundle_dir, manifest)
@@ -454,6 +480,9 @@ def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, u
                                         resolved, manifest))
             if outcome is not None and outcome["osv_db"]:
                 _carry_osv_db(bundle_dir, vulnerabilities.osv_db, outcome["osv_db"]["sha256"])
+            for name, data in sorted(blobs.items()):  # the exact bytes verified, next to their files
+                os.makedirs(os.path.dirname(os.path.join(bundle_dir, name)), exist_ok=True)
+                write_atomic(os.path.join(bundle_dir, name), data)
             result["serial"] = write_bundle(bundle_dir, manifest, texts, resolved, stale, previous, carried,
                                             vulnerabilities=outcome)
             progress("bundle serial %d written to %s" % (result["serial"], bundle_dir))

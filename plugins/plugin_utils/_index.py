@@ -439,7 +439,9 @@ class IndexClient:
                     "requires-python": link.get("data-requires-python"),
                     # A valueless data-yanked attribute still means yanked (with no reason).
                     "yanked": (link["data-yanked"] or True) if "data-yanked" in link else False,
-                    "core-metadata": link.get("data-core-metadata", link.get("data-dist-info-metadata"))})
+                    "core-metadata": link.get("data-core-metadata", link.get("data-dist-info-metadata")),
+                    # PEP 740: an absolute URL; without the attribute the page does not say (older API).
+                    "provenance": link["data-provenance"] if link.get("data-provenance") else None})
         by_version: dict[str, list] = {}
         for item in items:
             version = _version_of(item["filename"])
@@ -447,7 +449,9 @@ class IndexClient:
                 by_version.setdefault(version, []).append([
                     item["filename"], item["url"], (item.get("hashes") or {}).get("sha256"), item.get("size"),
                     item.get("requires-python"), item.get("yanked"), item.get("upload-time"),
-                    item.get("core-metadata", item.get("dist-info-metadata"))])
+                    item.get("core-metadata", item.get("dist-info-metadata")),
+                    # JSON: null means "none"; a missing key (API before 1.3) means the page does not say.
+                    (item["provenance"] or "") if "provenance" in item else None])
         return self._page_dict(key, page_url, index_base, by_version)
 
     @staticmethod
@@ -467,12 +471,14 @@ class IndexClient:
 
     @staticmethod
     def _dist(page, item) -> DistFile:
-        filename, url, sha256, size, requires_python, yanked, upload_time, metadata = item
+        filename, url, sha256, size, requires_python, yanked, upload_time, metadata = item[:8]
+        provenance = item[8] if len(item) > 8 else None  # pages cached before provenance was read have 8 fields
         # Files are grouped by their version before they become DistFiles: one without a version never gets here.
         return DistFile(project=page["key"], version=t.cast(str, _version_of(filename)), filename=filename,
                         url=_absolute(page["page_url"], url), sha256=sha256, size=size,
                         requires_python=requires_python or None, yanked=_yanked(yanked), upload_time=upload_time,
-                        metadata_sha256=_metadata_hash(metadata), index_url=page["index_base"])
+                        metadata_sha256=_metadata_hash(metadata), index_url=page["index_base"],
+                        provenance_url=_absolute(page["page_url"], provenance) if provenance else provenance)
 
     # -- metadata -----------------------------------------------------------------------------------
     def prefetch(self, dist: DistFile) -> None:

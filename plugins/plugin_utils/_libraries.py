@@ -56,3 +56,13 @@ except ImportError:
     serialization = Ed25519PrivateKey = Ed25519PublicKey = None
     InvalidSignature = type("InvalidSignature", (Exception,), {})
     UnsupportedAlgorithm = type("UnsupportedAlgorithm", (Exception,), {})
+
+
+def pypi_attestations():
+    """The optional PEP 740 verifier (``pypi-attestations``, which brings sigstore), imported when a bundle checks
+    provenance, not when a plugin loads: None when it is not installed."""
+    try:
+        import pypi_attestations as module  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    return module

@@ -10,6 +10,8 @@ install, rollback, export and import read it through here.
     hosts:    {host: {env: {profile, path, python, smoke_imports}}}
     files:    {relpath: {size, sha256, project, version, filename}}
     vulnerabilities: {source, policy, reports: {profile: {json, text, counts}}, osv_db: {path, sha256, modified, ...}}
+    provenance: {policy, verifier, files: {relpath: {state, publisher, provenance, provenance_sha256, ...}},
+                 identities: {project: {kind, repository, ..., trust}}, counts}
 """
 
 from __future__ import annotations
@@ -429,4 +431,7 @@ def metadata_files(manifest: t.Mapping) -> list:
         names += [report["json"], report["text"]]
     if vulnerabilities.get("osv_db"):
         names.append(vulnerabilities["osv_db"]["path"])  # the OSV export, for a rescan inside
+    # The PEP 740 provenance verified at bundle time, next to each file in the store (its sha256 in the record).
+    provenance = (manifest.get("provenance") or {}).get("files") or {}
+    names += sorted({entry["provenance"] for entry in provenance.values() if entry.get("provenance")})
     return names

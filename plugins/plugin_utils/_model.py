@@ -120,6 +120,9 @@ class DistFile:
     upload_time: str | None = None      # ISO 8601 (PEP 700)
     metadata_sha256: str | None = None  # PEP 658/714 core metadata available when not None ('' = no hash)
     index_url: str = ""
+    # PEP 740 provenance of the file: its URL as the index gives it (simple JSON ``provenance``, HTML
+    # ``data-provenance``); "" when the index says there is none, None when the index does not say (older API).
+    provenance_url: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

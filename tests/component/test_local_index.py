@@ -41,7 +41,8 @@ def test_json_and_html_agree_and_hashes_match_files(local_index):
     _status, headers, body = _get(local_index.url + "fastcore/", accept="application/vnd.pypi.simple.v1+json")
     assert headers["Content-Type"] == "application/vnd.pypi.simple.v1+json"
     page = json.loads(body)
-    assert page["meta"]["api-version"] == "1.1"
+    assert page["meta"]["api-version"] == "1.3"  # PEP 740: every file says whether it has provenance
+    assert {item["provenance"] for item in page["files"]} == {None}
     assert len(page["files"]) == 4 * 5 + 2
     for item in page["files"][:3]:
         _status, _headers, data = _get(urllib.parse.urljoin(local_index.url + "fastcore/", item["url"]))

@@ -245,3 +245,26 @@ def add_wheel_files(directory, source_dir, names=("setuptools", "wheel"), upload
         added.append(filename)
     _save(directory, projects)
     return added
+
+
+def add_real_file(directory, path, provenance=None, upload_time="2025-04-21T00:00:00Z", requires_python=None):
+    """Copy a real file (a wheel or an sdist, e.g. one of tests/fixtures/provenance/) into the built index at
+    ``directory``, with its PEP 740 ``provenance`` file when given (served by the simple API's provenance key and the
+    integrity API); a wheel gets its PEP 658 metadata. A running IndexServer sees it after ``.reload()``."""
+    with open(os.path.join(directory, "index.json")) as handle:
+        projects = json.load(handle)["projects"]
+    filename = os.path.basename(path)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    metadata = wheels.read_wheel_metadata(path) if filename.endswith(".whl") else None
+    _path, entry = _file_entry(os.path.join(directory, "files"), filename, data,
+                               {"requires_python": requires_python, "upload_time": upload_time}, metadata)
+    if provenance:
+        with open(provenance, "rb") as handle:
+            wheels.write(os.path.join(directory, "files"), filename + ".provenance", handle.read())
+        entry["provenance"] = filename + ".provenance"
+    name = filename.split("-")[0]
+    files = projects.setdefault(wheels.normalize(name), {"name": name, "files": []})["files"]
+    files[:] = [f for f in files if f["filename"] != filename] + [entry]
+    _save(directory, projects)
+    return filename

@@ -2,9 +2,10 @@
 
 Serves a directory made by ``catalog.build``: ``index.json`` describes the projects, ``files/`` holds the
 files, and the JSON API ``/pypi/<name>/<version>/json`` (``info``, ``urls`` and ``vulnerabilities``, as
-PyPI gives them). Supports HTTP Range requests, optional basic auth, and fault switches for tests: corrupt bytes
-for a file, N failures with 503, or 403 for everything (or for some paths). Every request is logged in
-``.requests`` as ``(method, path, range header or None)``.
+PyPI gives them), and PEP 740 provenance: the simple API's ``provenance`` key (JSON) or ``data-provenance``
+(HTML), API version 1.3, and the integrity API ``/integrity/<project>/<version>/<filename>/provenance``.
+Supports HTTP Range requests, optional basic auth, and fault switches for tests: corrupt bytes for a file, N
+failures with 503, or 403 for everything (or for some paths). Every request is logged in ``.requests`` as ``(method, path, range header or None)``.
 
     server = IndexServer(root, host="127.0.0.1", port=0, auth=None)   # starts serving in a thread
     server.url          # http://127.0.0.1:PORT/simple/
@@ -15,6 +16,8 @@ for a file, N failures with 503, or 403 for everything (or for some paths). Ever
     server.ranges = False                          # ignore Range headers (200 with the whole file)
     server.legacy_metadata_key = True              # JSON also carries "dist-info-metadata" (PEP 714 old key)
     server.json_api = False                        # no JSON API (/pypi/<name>/<version>/json answers 404)
+    server.provenance_key = False                  # pages without PEP 740 provenance (API 1.1: clients must ask the
+                                                   # integrity API /integrity/<project>/<version>/<file>/provenance)
     server.downloads()                             # full-file GETs of wheels, in order
     server.stop()
 """
@@ -72,6 +75,7 @@ class IndexServer:
         self.ranges = True        # honour Range requests
         self.legacy_metadata_key = False  # JSON: also "dist-info-metadata" (pip < 23.1 chokes on its dict form)
         self.json_api = True      # serve /pypi/<name>/<version>/json
+        self.provenance_key = True  # simple pages say which files have provenance (API 1.3)
         self._lock = threading.Lock()
         self.reload()
         handler = type("Handler", (_Handler,), {"index": self})
@@ -101,6 +105,7 @@ class IndexServer:
             self.forbidden = False
             self.ranges = True
             self.json_api = True
+            self.provenance_key = True
 
     def is_forbidden(self, path):
         forbidden = self.forbidden
@@ -198,6 +203,9 @@ class _Handler(BaseHTTPRequestHandler):
         match = re.match(r"^/pypi/([^/]+)/([^/]+)/json/?$", path)
         if match and self.index.json_api:
             return self._release_json(normalize(match.group(1)), match.group(2))
+        match = re.match(r"^/integrity/([^/]+)/([^/]+)/([^/]+)/provenance/?$", path)
+        if match:
+            return self._integrity(normalize(match.group(1)), match.group(2), match.group(3))
         return self._send(404, b"not found")
 
     def _page(self, body, content_type):
@@ -228,13 +236,16 @@ class _Handler(BaseHTTPRequestHandler):
                         "hashes": {"sha256": entry["sha256"]}, "requires-python": entry["requires_python"],
                         "yanked": entry["yanked"] or False, "size": entry["size"],
                         "upload-time": entry["upload_time"]}
+                if self.index.provenance_key:  # PEP 740 (API 1.3): a URL, or null for a file without provenance
+                    item["provenance"] = ("%s/files/%s" % (self.index.base, entry["provenance"])
+                                          if entry.get("provenance") else None)
                 if entry["metadata_sha256"]:
                     # PEP 714: only the new key in JSON; pip < 23.1 crashes on a dict under the old one.
                     item["core-metadata"] = {"sha256": entry["metadata_sha256"]}
                     if self.index.legacy_metadata_key:
                         item["dist-info-metadata"] = {"sha256": entry["metadata_sha256"]}
                 files.append(item)
-            body = {"meta": {"api-version": "1.1"}, "name": name, "files": files,
+            body = {"meta": {"api-version": "1.3" if self.index.provenance_key else "1.1"}, "name": name, "files": files,
                     "versions": sorted({_version_of(e["filename"]) for e in project["files"]})}
             return self._page(json.dumps(body).encode(), JSON_TYPE)
         links = []
@@ -245,6 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
             if entry["yanked"]:
                 reason = entry["yanked"] if isinstance(entry["yanked"], str) else ""
                 attrs.append('data-yanked="%s"' % html.escape(reason))
+            if entry.get("provenance") and self.index.provenance_key:
+                attrs.append('data-provenance="%s/files/%s"' % (self.index.base, html.escape(entry["provenance"])))
             if entry["metadata_sha256"]:
                 attrs.append('data-dist-info-metadata="sha256=%s"' % entry["metadata_sha256"])
                 attrs.append('data-core-metadata="sha256=%s"' % entry["metadata_sha256"])
@@ -265,6 +278,17 @@ class _Handler(BaseHTTPRequestHandler):
                           "upload_time_iso_8601": e["upload_time"]} for e in files],
                 "vulnerabilities": project.get("vulnerabilities", {}).get(version, [])}
         return self._send(200, json.dumps(body).encode(), "application/json")
+
+    def _integrity(self, name, version, filename):
+        """PyPI's integrity API: the provenance object of one file, or 404 with PyPI's message."""
+        project = self.index.projects.get(name) or {}
+        entry = next((e for e in project.get("files", []) if e["filename"] == filename
+                      and _version_of(filename) == version), None)
+        if not entry or not entry.get("provenance"):
+            body = json.dumps({"message": "No provenance available for %s" % filename}).encode()
+            return self._send(404, body, "application/json")
+        with open(os.path.join(self.index.root, "files", entry["provenance"]), "rb") as handle:
+            return self._send(200, handle.read(), "application/vnd.pypi.integrity.v1+json")
 
     def _file(self, filename):
         full = os.path.join(self.index.root, "files", filename)

@@ -69,6 +69,8 @@ class FakeIndexClient:
     def get(self, url, headers=None, stream=False):
         if "/pypi/" in url and url.endswith("/json"):  # no JSON API here: the vulnerability check skips
             return _Response(404, b"")
+        if "/integrity/" in url:  # no integrity API either: the provenance check records the files as absent
+            return _Response(404, b'{"message": "No provenance available"}')
         self.downloads.append(url)
         data = self._data[url]
         return _Response(200, data + b"!" if url.rsplit("/", 1)[-1] in self.corrupt else data)

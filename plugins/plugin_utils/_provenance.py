@@ -1,0 +1,456 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PEP 740 provenance of the locked files, checked when the bundle is built (issue 15, part 3).
+
+For every file a profile locks (a wheel built from an sdist: the sdist it came from, the file the index served),
+the provenance URL comes from the index (simple JSON ``files[].provenance``, HTML ``data-provenance``); an index
+page that does not say (an API before 1.3) is asked at the integrity API ``<root>/integrity/<project>/<version>/
+<filename>/provenance`` beside ``<root>/simple/``. Every provenance is fetched through the bundle's IndexClient in
+parallel, and each of its attestations is verified offline (no sigstore service is asked: the trust root is the one
+the installed sigstore release carries) with ``pypi-attestations`` against the **expected** identity of the
+project, not against the publisher the provenance names:
+
+1. ``pymigrate_trusted_publishers`` (project -> repository, or an email for Google, or a mapping of publisher
+   keys), when it names the project;
+2. else the identity the previous bundle recorded (trust on first use, then pinned);
+3. else the one the provenance names (first use).
+
+A claim that differs from the expected identity fails the build naming both, under either policy; so does
+provenance that disappears for a project whose previous bundle had it, or provenance that is there but does not
+verify. ``pymigrate_provenance: require`` makes a file without provenance an error too, and needs the verifier;
+``record`` (default) records what it can, and without ``pypi-attestations`` records the files as *unverified*
+(it never claims a verification that did not run).
+
+The exact bytes verified travel next to the file in the store (``files/sha256/<2>/<64>/<name>.provenance``; their
+sha256 in the manifest), so the signed archive carries them: provenance objects are mutable on the index.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import typing as t
+import urllib.parse
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _libraries
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import canonicalize_name
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+
+POLICIES = ("record", "require")
+SUFFIX = ".provenance"
+INTEGRITY_TYPE = "application/vnd.pypi.integrity.v1+json"
+INSTALL_HINT = "pip install pypi-attestations"
+# The key a plain string in pymigrate_trusted_publishers names, per publisher kind.
+STRING_KEY = {"GitHub": "repository", "GitLab": "repository", "Google": "email"}
+# Publisher keys compared case-insensitively (repository names on GitHub and GitLab are).
+FOLDED = ("repository",)
+
+
+def provenance_path(sha256: str, filename: str) -> str:
+    """Where a file's provenance travels: next to the file in the store."""
+    return store_relpath(sha256, filename) + SUFFIX
+
+
+# -- settings ---------------------------------------------------------------------------------------------------
+def parse_policy(value: t.Any) -> str:
+    if value not in POLICIES:
+        raise PyMigrateError("must be one of %s" % ", ".join(POLICIES), var="pymigrate_provenance", value=value)
+    return value
+
+
+def parse_trusted_publishers(value: t.Any, var: str = "pymigrate_trusted_publishers") -> dict:
+    """{project: "owner/repo" | "email" | {kind?, repository?, workflow?, environment?, email?, ...}} ->
+    {canonical project: {key: value}} (a string becomes {"*": string}: the kind's own key, see STRING_KEY)."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise PyMigrateError("must be a mapping of project to publisher (repository)", var=var, value=value,
+                             hint='e.g. {"sampleproject": "pypa/sampleproject"}')
+    pins = {}
+    for project, pin in value.items():
+        if isinstance(pin, str) and pin.strip():
+            pins[canonicalize_name(str(project))] = {"*": pin.strip()}
+        elif isinstance(pin, dict) and pin and all(isinstance(k, str) and isinstance(v, str) for k, v in pin.items()):
+            pins[canonicalize_name(str(project))] = dict(pin)
+        else:
+            raise PyMigrateError("the publisher of %s must be a repository (owner/name), an email (Google) or a "
+                                 "mapping of publisher keys to strings" % project, var=var, value={project: pin})
+    return pins
+
+
+@dataclasses.dataclass
+class ProvenanceCheck:
+    """The bundle's provenance settings."""
+
+    policy: str = "record"
+    trusted_publishers: t.Mapping[str, t.Mapping[str, str]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        parse_policy(self.policy)
+
+
+# -- identities -------------------------------------------------------------------------------------------------
+def identity_of(publisher: t.Any) -> dict:
+    """A publisher (a pypi_attestations model or the JSON mapping) as its identity: kind plus its keys, without the
+    volatile ``claims`` and without unset keys."""
+    data = publisher.model_dump(mode="json") if hasattr(publisher, "model_dump") else dict(publisher or {})
+    return {key: value for key, value in sorted(data.items()) if key != "claims" and value is not None}
+
+
+def describe(identity: t.Mapping | None) -> str:
+    """``GitHub pypa/sampleproject (workflow release.yml, environment pypi)`` or ``none``."""
+    if not identity:
+        return "none"
+    main = identity.get("repository") or identity.get("email") or identity.get("*") or "?"
+    rest = ", ".join("%s %s" % (key, value) for key, value in sorted(identity.items())
+                     if key not in ("kind", "repository", "email", "*"))
+    return "%s %s%s" % (identity.get("kind", "publisher"), main, " (%s)" % rest if rest else "")
+
+
+def _same(key: str, left: t.Any, right: t.Any) -> bool:
+    if key in FOLDED and isinstance(left, str) and isinstance(right, str):
+        return left.lower() == right.lower()
+    return left == right
+
+
+def matches_pin(claimed: t.Mapping, pin: t.Mapping) -> bool:
+    """Whether a claimed identity has every key a pymigrate_trusted_publishers entry names."""
+    for key, value in pin.items():
+        if key == "*":
+            own = STRING_KEY.get(str(claimed.get("kind")), "repository")
+            if not _same(own, claimed.get(own), value):
+                return False
+        elif not _same(key, claimed.get(key), value):
+            return False
+    return True
+
+
+def same_identity(left: t.Mapping, right: t.Mapping) -> bool:
+    keys = set(left) | set(right)
+    return all(_same(key, left.get(key), right.get(key)) for key in keys)
+
+
+def expected_from_pin(claimed: t.Mapping, pin: t.Mapping) -> dict:
+    """The identity to verify against: the claim with every pinned key put in (they are equal once matched; the
+    verifier checks the certificate against these values)."""
+    expected = dict(claimed)
+    for key, value in pin.items():
+        expected[STRING_KEY.get(str(claimed.get("kind")), "repository") if key == "*" else key] = value
+    return expected
+
+
+# -- fetching ---------------------------------------------------------------------------------------------------
+def integrity_url(index_base: str, project: str, version: str, filename: str) -> str | None:
+    """``<root>/simple/`` -> ``<root>/integrity/<project>/<version>/<filename>/provenance``; None for an index that
+    has no such root (a local directory, a find-links directory)."""
+    if not index_base.startswith(("http://", "https://")):
+        return None
+    base = index_base if index_base.endswith("/") else index_base + "/"
+    parts = urllib.parse.urlsplit(base)
+    path = parts.path.rstrip("/")
+    root = path[: -len("/simple")] if path.endswith("/simple") else path.rsplit("/", 1)[0]
+    target = "%s/integrity/%s/%s/%s/provenance" % (root, urllib.parse.quote(canonicalize_name(project)),
+                                                   urllib.parse.quote(version), urllib.parse.quote(filename))
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, target, "", ""))
+
+
+@dataclasses.dataclass(frozen=True)
+class Subject:
+    """One file whose provenance is checked: the file the index served (for a wheel built from an sdist, the
+    sdist), and the locked file it stands for."""
+
+    project: str
+    version: str
+    filename: str
+    sha256: str
+    url: str | None        # the index's provenance URL ("" = the index says none; None = ask the integrity API)
+    index_url: str
+    locked: str             # store path of the locked file (the manifest's key)
+
+
+def subjects(pins_by_profile: t.Mapping[str, t.Sequence], client=None) -> list:
+    """Every locked file once, as a Subject; for a wheel built from an sdist, its sdist (found on the index page)."""
+    found: dict = {}
+    for pins in pins_by_profile.values():
+        for pin in pins:
+            locked = store_relpath(pin.file.sha256, pin.file.filename)
+            if locked in found:
+                continue
+            built = getattr(pin, "built_from", None) or {}
+            if built.get("sdist_sha256"):
+                sdist = None
+                if client is not None:
+                    sdist = next((d for d in client.version_files(pin.name, pin.version)
+                                  if d.sha256 == built["sdist_sha256"]), None)
+                found[locked] = Subject(canonicalize_name(pin.name), pin.version, built.get("sdist") or
+                                        pin.file.filename, built["sdist_sha256"],
+                                        sdist.provenance_url if sdist else None,
+                                        sdist.index_url if sdist else pin.file.index_url, locked)
+            else:
+                found[locked] = Subject(canonicalize_name(pin.name), pin.version, pin.file.filename,
+                                        pin.file.sha256, pin.file.provenance_url, pin.file.index_url, locked)
+    return [found[key] for key in sorted(found)]
+
+
+def fetch(client, subject: Subject) -> tuple:
+    """(raw bytes or None, where it was asked) of one subject's provenance. 404 from the integrity API means
+    none; the index naming a URL that then does not answer is an error."""
+    if subject.url == "":
+        return None, "the index lists none"
+    url = subject.url or integrity_url(subject.index_url, subject.project, subject.version, subject.filename)
+    if url is None:
+        return None, "the index %s has no integrity API" % redact(subject.index_url)
+    response = client.get(url, headers={"Accept": INTEGRITY_TYPE})
+    try:
+        if response.status_code == 200:
+            return b"".join(response.iter_content(1 << 16)), redact(url)
+        if response.status_code == 404 and not subject.url:
+            return None, "the integrity API has none"
+        raise PyMigrateError("the provenance of %s at %s answered HTTP %d"
+                             % (subject.filename, redact(url), response.status_code),
+                             var="pymigrate_provenance",
+                             hint="The index lists provenance it does not serve: investigate before retrying")
+    finally:
+        response.close()
+
+
+# -- verification -----------------------------------------------------------------------------------------------
+def _publisher(module, identity: t.Mapping):
+    classes = {"GitHub": "GitHubPublisher", "GitLab": "GitLabPublisher", "Google": "GooglePublisher",
+               "CircleCI": "CircleCIPublisher"}
+    name = classes.get(str(identity.get("kind")))
+    cls = getattr(module, name, None) if name else None
+    if cls is None:
+        raise PyMigrateError("publisher kind %s is not one the installed pypi-attestations can verify"
+                             % identity.get("kind"), var="pymigrate_provenance")
+    return cls(**{key: value for key, value in identity.items() if key in cls.model_fields})
+
+
+def parse(module, raw: bytes, subject: Subject):
+    """The Provenance model of raw bytes (with the verifier), else the plain JSON (without it)."""
+    if module is not None:
+        try:
+            return module.Provenance.model_validate_json(raw)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise PyMigrateError("the provenance of %s is not a PEP 740 provenance object: %s"
+                                 % (subject.filename, str(exc).splitlines()[0]), var="pymigrate_provenance")
+    import json  # pylint: disable=import-outside-toplevel
+    try:
+        document = json.loads(raw)
+        bundles = document["attestation_bundles"]
+        if not isinstance(bundles, list) or not all(isinstance(b, dict) and "publisher" in b for b in bundles):
+            raise ValueError("attestation_bundles")
+    except (ValueError, KeyError, TypeError):
+        raise PyMigrateError("the provenance of %s is not a PEP 740 provenance object" % subject.filename,
+                             var="pymigrate_provenance")
+    return document
+
+
+def claimed_identities(provenance) -> list:
+    bundles = (provenance.attestation_bundles if hasattr(provenance, "attestation_bundles")
+               else provenance["attestation_bundles"])
+    seen: list = []
+    for bundle in bundles:
+        identity = identity_of(bundle.publisher if hasattr(bundle, "publisher") else bundle["publisher"])
+        if not any(same_identity(identity, other) for other in seen):
+            seen.append(identity)
+    return seen
+
+
+def verify(module, provenance, identity: t.Mapping, subject: Subject) -> int:
+    """Verify every attestation of every bundle against ``identity`` (offline); the number verified."""
+    publisher = _publisher(module, identity)
+    dist = module.Distribution(name=subject.filename, digest=subject.sha256)
+    count = 0
+    for bundle in provenance.attestation_bundles:
+        for attestation in bundle.attestations:
+            try:
+                attestation.verify(publisher, dist, offline=True)
+            except module.VerificationError as exc:
+                raise PyMigrateError("the provenance of %s does not verify against %s: %s"
+                                     % (subject.filename, describe(identity), exc), var="pymigrate_provenance",
+                                     hint="The file or its attestations are not what the publisher signed: "
+                                          "investigate before bundling it")
+            count += 1
+    if not count:
+        raise PyMigrateError("the provenance of %s holds no attestation" % subject.filename,
+                             var="pymigrate_provenance")
+    return count
+
+
+# -- the check --------------------------------------------------------------------------------------------------
+def check(pins_by_profile: t.Mapping[str, t.Sequence], client, settings: ProvenanceCheck,
+          previous: t.Mapping | None = None, *, workers: int = 8, progress=None) -> dict:
+    """Fetch and verify the provenance of every locked file. Returns {"files": {locked: record}, "identities":
+    {project: identity}, "blobs": {provenance path: bytes}, "verifier", "counts"}. Raises on an identity that is not
+    the expected one, provenance that disappeared or does not verify, and under ``require`` on a file without it or
+    a missing verifier."""
+    module = _libraries.pypi_attestations()
+    if module is None and settings.policy == "require":
+        raise PyMigrateError("pymigrate_provenance require needs the PEP 740 verifier pypi-attestations on the "
+                             "control node", var="pymigrate_provenance", value="require",
+                             hint="Install it into the Python that runs Ansible (%s), or use record" % INSTALL_HINT)
+    previous_record = (previous or {}).get("provenance") or {}
+    old = {project: {k: v for k, v in identity.items() if k != "trust"}
+           for project, identity in (previous_record.get("identities") or {}).items() if identity}
+    old_files = previous_record.get("files") or {}
+    # A project some of whose files had no provenance before (partial coverage, as within some releases): only
+    # a file that had provenance and lost it counts as a disappearance.
+    partial = {entry.get("project") for entry in old_files.values() if entry.get("state") == "absent"}
+    items = subjects(pins_by_profile, client)
+    fetched: dict = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1)),
+                                               thread_name_prefix="pymigrate-provenance") as pool:
+        futures = {pool.submit(fetch, client, item): item for item in items}
+        for future in concurrent.futures.as_completed(futures):
+            fetched[futures[future].locked] = future.result()
+    files: dict = {}
+    blobs: dict = {}
+    identities: dict = {}
+    problems: list = []
+    for item in items:
+        raw, where = fetched[item.locked]
+        pin = settings.trusted_publishers.get(item.project)
+        before = old.get(item.project)
+        record: dict = {"project": item.project, "version": item.version, "filename": item.filename,
+                        "sha256": item.sha256}
+        if raw is None:
+            record.update(state="absent", reason=where)
+            if pin is not None:
+                problems.append("%s (%s): no provenance, but pymigrate_trusted_publishers pins %s"
+                                % (item.project, item.filename, describe(dict(pin, kind=pin.get("kind", "publisher")))))
+            elif before and (item.project not in partial or (old_files.get(item.locked) or {}).get("publisher")):
+                problems.append("%s (%s): provenance disappeared; the previous bundle recorded %s, now none"
+                                % (item.project, item.filename, describe(before)))
+            elif settings.policy == "require":
+                problems.append("%s (%s): no provenance (%s)" % (item.project, item.filename, where))
+            files[item.locked] = record
+            continue
+        provenance = parse(module, raw, item)
+        claimed = claimed_identities(provenance)
+        if len(claimed) != 1:
+            raise PyMigrateError("the provenance of %s names %d publishers (%s); one identity per project is "
+                                 "expected" % (item.filename, len(claimed), "; ".join(map(describe, claimed))),
+                                 var="pymigrate_trusted_publishers",
+                                 hint="Pin the project's publisher in pymigrate_trusted_publishers")
+        (identity,) = claimed
+        if pin is not None:
+            trust = "pinned"
+            if not matches_pin(identity, pin):
+                problems.append("%s (%s): the provenance names %s, but pymigrate_trusted_publishers pins %s"
+                                % (item.project, item.filename, describe(identity),
+                                   describe(dict(pin, kind=pin.get("kind", identity.get("kind"))))))
+                continue
+            expected = expected_from_pin(identity, pin)
+        elif before:
+            trust = "tofu"
+            if not same_identity(identity, before):
+                problems.append("%s (%s): the publisher identity changed: the previous bundle recorded %s, the "
+                                "provenance now names %s" % (item.project, item.filename, describe(before),
+                                                             describe(identity)))
+                continue
+            expected = dict(before)
+        else:
+            trust = "tofu"
+            expected = identity
+        other = identities.get(item.project)
+        if other is not None and not same_identity({k: v for k, v in other.items() if k != "trust"}, expected):
+            problems.append("%s: its files name different publishers, %s and %s" % (
+                item.project, describe(other), describe(expected)))
+            continue
+        # How it came to be trusted: pinned (pymigrate_trusted_publishers), or tofu (first use, then the previous
+        # bundle's): the same on a re-run, so a re-run with nothing new rewrites nothing.
+        identities[item.project] = dict(expected, trust=trust) if other is None else other
+        path = provenance_path(item.sha256, item.filename)
+        blobs[path] = raw
+        record.update(provenance=path, provenance_sha256=hashlib.sha256(raw).hexdigest(), publisher=expected)
+        if module is None:
+            record.update(state="unverified", reason="pypi-attestations is not installed (%s)" % INSTALL_HINT)
+        else:
+            record.update(state="verified", attestations=verify(module, provenance, expected, item))
+        files[item.locked] = record
+    if problems:
+        raise PyMigrateError("provenance check failed: %s" % "; ".join(problems), var="pymigrate_provenance",
+                             value=settings.policy,
+                             hint="A changed publisher must be confirmed: pin it in pymigrate_trusted_publishers "
+                                  "once you know the new one is the project's own")
+    share = counts(files)
+    outcome: dict = {"policy": settings.policy, "files": files, "identities": identities, "blobs": blobs,
+                     "verifier": verifier_version(module), "counts": share}
+    if progress:
+        progress("provenance (%s): %d of %d locked file(s) have provenance, %d verified%s"
+                 % (settings.policy, share["with_provenance"], share["files"], share["verified"],
+                    "" if module is not None else "; verification skipped: pypi-attestations is not installed "
+                                                  "(%s)" % INSTALL_HINT))
+    return outcome
+
+
+def verifier_version(module) -> str | None:
+    if module is None:
+        return None
+    try:
+        import importlib.metadata  # pylint: disable=import-outside-toplevel
+        return "pypi-attestations %s" % importlib.metadata.version("pypi-attestations")
+    except Exception:  # pylint: disable=broad-except
+        return "pypi-attestations"
+
+
+def counts(files: t.Mapping) -> dict:
+    states = [record["state"] for record in files.values()]
+    return {"files": len(states), "with_provenance": sum(1 for s in states if s != "absent"),
+            "verified": states.count("verified"), "unverified": states.count("unverified"),
+            "absent": states.count("absent")}
+
+
+# -- the bundle's record ----------------------------------------------------------------------------------------
+def manifest_record(outcome: t.Mapping) -> dict:
+    """``manifest.provenance``: policy, verifier, each locked file's record, each project's identity, counts."""
+    return {"policy": outcome["policy"], "verifier": outcome["verifier"], "files": dict(outcome["files"]),
+            "identities": dict(outcome["identities"]), "counts": dict(outcome["counts"])}
+
+
+def carry_over(previous: t.Mapping | None, record: dict, relpaths: t.Iterable[str]) -> None:
+    """Keep the previous bundle's provenance records of files of profiles carried over (hosts outside this run)."""
+    old = ((previous or {}).get("provenance") or {})
+    for relpath in relpaths:
+        if relpath in (old.get("files") or {}) and relpath not in record["files"]:
+            entry = old["files"][relpath]
+            record["files"][relpath] = entry
+            if entry.get("publisher") and entry["project"] not in record["identities"]:
+                record["identities"][entry["project"]] = (old.get("identities") or {}).get(entry["project"])
+    record["counts"] = counts(record["files"])
+
+
+def lock_identities(record: t.Mapping | None, pins: t.Sequence) -> dict:
+    """{project: [identity]} for a profile's pylock ``attestation-identities``: the publisher of each pinned file
+    that has provenance (PEP 751: kind plus the publisher's keys)."""
+    found: dict = {}
+    for pin in pins:
+        entry = ((record or {}).get("files") or {}).get(store_relpath(pin.file.sha256, pin.file.filename))
+        if entry and entry.get("publisher"):
+            found[pin.name] = [dict(entry["publisher"])]
+    return found
+
+
+def files_of(manifest: t.Mapping) -> list:
+    """The provenance files the bundle carries (metadata files of the signed archive)."""
+    record = manifest.get("provenance") or {}
+    return sorted({entry["provenance"] for entry in (record.get("files") or {}).values() if entry.get("provenance")})
+
+
+def result_summary(outcome: t.Mapping) -> dict:
+    """The bundle result's ``provenance``: the share of locked files with provenance and verified, the identities."""
+    share = outcome["counts"]
+    total = share["files"] or 1
+    return {"policy": outcome["policy"], "verifier": outcome["verifier"], "counts": dict(share),
+            "share_with_provenance": round(share["with_provenance"] / total, 4),
+            "share_verified": round(share["verified"] / total, 4),
+            "verification_skipped": outcome["verifier"] is None and share["with_provenance"] > 0,
+            "identities": {project: dict(identity) for project, identity
+                           in sorted(outcome["identities"].items())},
+            "absent": sorted(record["filename"] for record in outcome["files"].values() if record["state"] == "absent")}
