@@ -27,3 +27,20 @@ def test_keygen_makes_a_key_pair_once(tmp_path):
     assert oct(os.stat(key).st_mode & 0o777) == "0o600" and os.path.exists(key + ".pub")
     again = playbook("playbooks/keygen.yml", "-e", "pymigrate_signing_key=%s" % key)
     assert again.returncode == 0 and "changed=0" in again.stdout
+
+
+def test_a_bad_host_variable_is_named_with_its_host(tmp_path):
+    """The rollout role is checked once for the batch (role_arguments), not by Ansible per host: a wrong value in
+    one host's variables still stops the run before any work, naming that host and the variable."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text('all:\n  hosts:\n    good: {ansible_connection: local}\n'
+                         '    bad: {ansible_connection: local, pymigrate_verify_installed: sometimes}\n')
+    result = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", str(inventory),
+                             "playbooks/rollout.yml", "-e", '{"pymigrate_target": {"python": "3.11"}, "pymigrate_serial": ["100%"]}',
+                             "--tags", "pymigrate_push"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+                            env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg")))
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert "bad: " in result.stdout and "pymigrate_verify_installed" in result.stdout, result.stdout[-2000:]
+    assert "good: " not in result.stdout
+    assert "Push the wheels this host lacks" not in result.stdout  # stopped before any work

@@ -14,7 +14,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import COL
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGE = "ansible_collections.airgap.pymigrate.plugins"
 # Modules implemented entirely by a controller action plugin with an ARGUMENT_SPEC.
-CONTROLLER_MODULES = ("bundle", "bundle_archive", "migration_report", "vulnerability_audit")
+CONTROLLER_MODULES = ("bundle", "bundle_archive", "migration_report", "role_arguments", "vulnerability_audit")
 SPEC_KEYS = ("type", "required", "default", "choices", "elements")
 
 
