@@ -127,3 +127,67 @@ options:
     choices: [size, full]
     default: size
 """
+
+    # The image of an environment (strategy image), shared by image_install and image_publish.
+    IMAGE = r"""
+options:
+  image:
+    description: The image, as P(airgap.pymigrate.bundle_host_envs#filter) gives it (C(image) of the environment).
+    type: dict
+    suboptions:
+      name:
+        description: The image repository, for example C(localhost/pymigrate-default).
+        type: str
+        required: true
+      image_id:
+        description: The image ID (the sha256 of its config).
+        type: str
+        required: true
+      index:
+        description: The OCI image index of the layout (C(index.json)).
+        type: dict
+        required: true
+      blobs:
+        description: The image's blobs in the store.
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          path:
+            description: Store path, C(files/sha256/<2 hex>/<sha256>/oci-blob).
+            type: str
+            required: true
+          sha256:
+            description: The blob's digest.
+            type: str
+            required: true
+          size:
+            description: Size in bytes.
+            type: int
+            required: true
+"""
+
+    # The registry inside the enclave (pymigrate_registry), shared by image_install and image_publish.
+    REGISTRY = r"""
+options:
+  registry:
+    description:
+      - The registry inside the enclave, as C(pymigrate_registry) gives it; an image is kept there as
+        C(<url>/<namespace>/<last part of its name>:<image ID>).
+    type: dict
+    suboptions:
+      url:
+        description: The registry's address, C(host:port) with no scheme, for example C(registry.enclave:5000).
+        type: str
+        required: true
+      tls_verify:
+        description:
+          - Verify the registry's TLS certificate (podman's C(--tls-verify)); V(false) also allows plain HTTP.
+          - Docker takes this from its daemon's C(insecure-registries) instead.
+        type: bool
+        default: true
+      namespace:
+        description: The repository path under which the images are kept (empty - directly under O(registry.url)).
+        type: str
+        default: pymigrate
+"""

@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-# Documentation: bundle_host_files.yml, bundle_host_envs.yml and bundle_env_refs.yml beside this file.
+# Documentation: bundle_host_files.yml, bundle_host_envs.yml, bundle_env_refs.yml and bundle_batch_images.yml beside
+# this file.
 import os
 
 from ansible.errors import AnsibleFilterError
@@ -39,6 +40,16 @@ def bundle_env_refs(envs):
     return _manifest.env_refs(envs)
 
 
+def bundle_batch_images(bundle_dir, hosts, check_mode=False, serial=None):
+    if not isinstance(bundle_dir, str):
+        raise AnsibleFilterError("bundle_batch_images expects a bundle directory, got %s" % type(bundle_dir).__name__)
+    try:
+        return _manifest.batch_images(os.path.expanduser(bundle_dir), list(hosts), check_mode=bool(check_mode),
+                                      serial=int(serial) if serial not in (None, "") else None)
+    except PyMigrateError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule:
 
     def filters(self):
@@ -46,4 +57,5 @@ class FilterModule:
             "bundle_host_files": _wrap(_manifest.host_files, "files"),
             "bundle_host_envs": _wrap(_manifest.host_envs, "envs"),
             "bundle_env_refs": bundle_env_refs,
+            "bundle_batch_images": bundle_batch_images,
         }

@@ -24,6 +24,8 @@ author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
   - airgap.pymigrate._attributes
+  - airgap.pymigrate._attributes.IMAGE
+  - airgap.pymigrate._attributes.REGISTRY
 attributes:
   check_mode:
     support: full
@@ -33,6 +35,13 @@ attributes:
   idempotent:
     support: full
 options:
+  image:
+    description: The image to load, as P(airgap.pymigrate.bundle_host_envs#filter) gives it (C(image) of the
+      environment).
+  registry:
+    description:
+      - The registry to pull the image from instead of loading its blobs from the store, as C(pymigrate_registry)
+        gives it.
   name:
     description: The image repository on the host, for example C(localhost/pymigrate-default).
     type: str
@@ -40,40 +49,6 @@ options:
   serial:
     description: The bundle serial, the tag the image gets besides C(current). Required with O(state=present).
     type: int
-  image:
-    description: The image, as P(airgap.pymigrate.bundle_host_envs#filter) gives it (C(image) of the environment).
-    type: dict
-    suboptions:
-      name:
-        description: The image repository.
-        type: str
-        required: true
-      image_id:
-        description: The image ID (the sha256 of its config).
-        type: str
-        required: true
-      index:
-        description: The OCI image index of the layout (C(index.json)).
-        type: dict
-        required: true
-      blobs:
-        description: The image's blobs in the store.
-        type: list
-        elements: dict
-        required: true
-        suboptions:
-          path:
-            description: Store path, C(files/sha256/<2 hex>/<sha256>/oci-blob).
-            type: str
-            required: true
-          sha256:
-            description: The blob's digest.
-            type: str
-            required: true
-          size:
-            description: Size in bytes.
-            type: int
-            required: true
   store_dir:
     description: The host's content-addressed store.
     type: path
@@ -92,26 +67,6 @@ options:
     type: list
     elements: str
     default: []
-  registry:
-    description:
-      - The registry inside the enclave to pull the image from, as C(pymigrate_registry) gives it; the image is
-        C(<url>/<namespace>/<last part of its name>:<image ID>).
-    type: dict
-    suboptions:
-      url:
-        description: The registry's address, C(host:port) with no scheme, for example C(registry.enclave:5000).
-        type: str
-        required: true
-      tls_verify:
-        description:
-          - Verify the registry's TLS certificate (podman's C(--tls-verify)); V(false) also allows plain HTTP.
-          - Docker takes this from its daemon's C(insecure-registries) instead.
-        type: bool
-        default: true
-      namespace:
-        description: The repository path under which the images are kept (empty - directly under O(registry.url)).
-        type: str
-        default: pymigrate
   state:
     description: V(present) loads and tags the image; V(rollback) moves C(current) back to the serial before.
     type: str

@@ -23,6 +23,8 @@ author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
   - airgap.pymigrate._attributes
+  - airgap.pymigrate._attributes.IMAGE
+  - airgap.pymigrate._attributes.REGISTRY
 attributes:
   check_mode:
     support: full
@@ -33,63 +35,16 @@ attributes:
     support: full
 options:
   image:
-    description: The image, as P(airgap.pymigrate.bundle_host_envs#filter) gives it (C(image) of the environment).
-    type: dict
+    description: The image to push, as P(airgap.pymigrate.bundle_host_envs#filter) gives it (C(image) of the
+      environment).
     required: true
-    suboptions:
-      name:
-        description: The image repository, for example C(localhost/pymigrate-default).
-        type: str
-        required: true
-      image_id:
-        description: The image ID (the sha256 of its config).
-        type: str
-        required: true
-      index:
-        description: The OCI image index of the layout (C(index.json)).
-        type: dict
-        required: true
-      blobs:
-        description: The image's blobs in the store.
-        type: list
-        elements: dict
-        required: true
-        suboptions:
-          path:
-            description: Store path, C(files/sha256/<2 hex>/<sha256>/oci-blob).
-            type: str
-            required: true
-          sha256:
-            description: The blob's digest.
-            type: str
-            required: true
-          size:
-            description: Size in bytes.
-            type: int
-            required: true
+  registry:
+    description: The registry inside the enclave to push to, as C(pymigrate_registry) gives it.
+    required: true
   store_dir:
     description: The store holding the blobs; on the control node the bundle directory (C(pymigrate_bundle_dir)).
     type: path
     required: true
-  registry:
-    description: The registry inside the enclave (C(pymigrate_registry)).
-    type: dict
-    required: true
-    suboptions:
-      url:
-        description: The registry's address, C(host:port) with no scheme, for example C(registry.enclave:5000).
-        type: str
-        required: true
-      tls_verify:
-        description:
-          - Verify the registry's TLS certificate (podman's C(--tls-verify)); V(false) also allows plain HTTP.
-          - Docker takes this from its daemon's C(insecure-registries) instead.
-        type: bool
-        default: true
-      namespace:
-        description: The repository path under which the images are kept (empty - directly under O(registry.url)).
-        type: str
-        default: pymigrate
   engine:
     description: The container engine that pushes - V(auto) (podman when present, else docker), V(podman), V(docker).
     type: str

@@ -31,6 +31,10 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import COL
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import SBOM_FILE
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import describe
 
+
+class HostNotInBundle(PyMigrateError):
+    """The host has no slice of the bundle (not in the inventory the bundle was built for)."""
+
 FORMAT = 1
 MANIFEST = "manifest.json"
 # Check mode writes the proposed manifest here (nothing else); the rollout's check mode predicts from it.
@@ -222,8 +226,8 @@ def packages_by_member(manifest: t.Mapping | None) -> dict:
 def _host_envs(manifest: t.Mapping, host: str) -> dict:
     hosts = manifest.get("hosts") or {}
     if host not in hosts:
-        raise PyMigrateError("host %s is not in the bundle (serial %s); rebuild the bundle with this host in "
-                             "the inventory or limit the run to hosts it covers" % (host, manifest.get("serial")))
+        raise HostNotInBundle("host %s is not in the bundle (serial %s); rebuild the bundle with this host in "
+                              "the inventory or limit the run to hosts it covers" % (host, manifest.get("serial")))
     return hosts[host]
 
 
@@ -414,11 +418,28 @@ def host_slice(bundle_dir: str, host: str, check_mode: bool = False, serial: int
                 with open(os.path.join(_slices_dir(bundle_dir, wanted), _slice_name(host))) as handle:
                     return json.load(handle)
             except FileNotFoundError:
-                raise PyMigrateError("host %s is not in the bundle (serial %s); rebuild the bundle with this host in "
-                                     "the inventory or limit the run to hosts it covers" % (host, wanted))
+                raise HostNotInBundle("host %s is not in the bundle (serial %s); rebuild the bundle with this host in "
+                                      "the inventory or limit the run to hosts it covers" % (host, wanted))
             except (OSError, ValueError):
                 pass  # unreadable: computed from the manifest below
     return make_slice(with_builds(bundle_dir, read(bundle_dir, check_mode, serial=serial)), host)
+
+
+def batch_images(bundle_dir: str, hosts: t.Iterable[str], check_mode: bool = False,
+                 serial: int | None = None) -> list:
+    """The images the environments of ``hosts`` need (strategy image), each once, read from the hosts' slices: what
+    the control node publishes to a registry for a batch, whether or not the push ran. A host the bundle does not
+    cover is left out: its own push and install say so."""
+    images: dict = {}
+    for host in hosts:
+        try:
+            envs = host_slice(bundle_dir, host, check_mode=check_mode, serial=serial)["envs"]
+        except HostNotInBundle:
+            continue
+        for env in envs:
+            if env.get("strategy") == "image" and env.get("image"):
+                images.setdefault(env["image"]["image_id"], env["image"])
+    return [images[key] for key in sorted(images)]
 
 
 def metadata_files(manifest: t.Mapping) -> list:

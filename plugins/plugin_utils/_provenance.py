@@ -290,7 +290,9 @@ def check(pins_by_profile: t.Mapping[str, t.Sequence], client, settings: Provena
     {project: identity}, "blobs": {provenance path: bytes}, "verifier", "counts"}. Raises on an identity that is not
     the expected one, provenance that disappeared or does not verify, and under ``require`` on a file without it or
     a missing verifier."""
-    module = _libraries.pypi_attestations()
+    # Imported only when something needs it (it brings sigstore and pydantic, several MB in the bundle's process):
+    # policy require, or a file that has provenance (below).
+    module = _libraries.pypi_attestations() if settings.policy == "require" else None
     if module is None and settings.policy == "require":
         raise PyMigrateError("pymigrate_provenance require needs the PEP 740 verifier pypi-attestations on the "
                              "control node", var="pymigrate_provenance", value="require",
@@ -309,6 +311,8 @@ def check(pins_by_profile: t.Mapping[str, t.Sequence], client, settings: Provena
         futures = {pool.submit(fetch, client, item): item for item in items}
         for future in concurrent.futures.as_completed(futures):
             fetched[futures[future].locked] = future.result()
+    if module is None and any(raw is not None for raw, _where in fetched.values()):
+        module = _libraries.pypi_attestations()
     files: dict = {}
     blobs: dict = {}
     identities: dict = {}

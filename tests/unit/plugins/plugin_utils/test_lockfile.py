@@ -54,3 +54,18 @@ def test_the_image_of_a_profile_is_its_carrier_in_a_tool_table_of_the_lock():
     # No interpreter named: the key is left out (TOML has no null).
     assert "python" not in tomllib.loads(_lockfile.render_pylock(profile, pins, dict(IMAGE, python=None)))[
         "tool"]["airgap-pymigrate"]["carrier"]
+
+
+def test_publisher_identities_are_each_package_s_pep751_attestation_identities():
+    """PEP 751: ``[[packages.attestation-identities]]``, ``kind`` plus the publisher's own keys; a package without a
+    verified identity has none, and a key without a value is left out."""
+    profile = _profiles.build_profiles([("a", "default", _targets.target_from_declaration({"python": "3.9"}),
+                                         _wanted.wanted_sets_for_host("a", {"pymigrate_allow_empty": True})["default"].wanted)])[0]
+    pins = [_pin("req", "2.0"), _pin("idna", "3.0", "cd" * 32)]
+    identities = {"req": [{"kind": "GitHub", "repository": "psf/requests", "workflow": "publish.yml",
+                           "environment": None}]}
+    lock = tomllib.loads(_lockfile.render_pylock(profile, pins, identities=identities))
+    by_name = {package["name"]: package for package in lock["packages"]}
+    assert by_name["req"]["attestation-identities"] == [
+        {"kind": "GitHub", "repository": "psf/requests", "workflow": "publish.yml"}]
+    assert "attestation-identities" not in by_name["idna"]

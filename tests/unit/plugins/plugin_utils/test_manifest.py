@@ -291,3 +291,19 @@ def test_old_serials_and_proposals_are_computed_from_their_manifest(tmp_path):
     _manifest.write_proposal(bundle, proposal)
     assert _manifest.host_slice(bundle, "web1", check_mode=True) == _manifest.make_slice(proposal, "web1")
     assert _manifest.host_slice(bundle, "web1") == _manifest.make_slice(dict(manifest, serial=7), "web1")
+
+
+def test_the_batch_images_come_from_the_slices_each_once_without_hosts_the_bundle_lacks(tmp_path):
+    """What the control node publishes to a registry for a batch: read from the hosts' slices (the push need not have
+    run, as with --skip-tags pymigrate_push), each image once, a host outside the bundle left out."""
+    manifest, names = build()
+    blob = sorted(manifest["files"])[0]
+    manifest["profiles"][names["web"]]["image"] = {"name": "localhost/pymigrate-web", "image_id": "sha256:" + "1" * 64,
+                                                  "index": {"schemaVersion": 2}, "blobs": [blob]}
+    manifest.update(serial=4, created="2026-11-25T12:00:00Z")
+    _manifest.write(str(tmp_path), manifest)
+    images = _manifest.batch_images(str(tmp_path), ["web1", "web2", "db9"])
+    assert [image["name"] for image in images] == ["localhost/pymigrate-web"]  # web1 and web2 share it; db9 is out
+    assert images[0]["blobs"][0]["path"] == blob and images[0]["image_id"] == "sha256:" + "1" * 64
+    assert _manifest.batch_images(str(tmp_path), ["web2"], serial=4) == images
+    assert _manifest.batch_images(str(tmp_path), []) == []
