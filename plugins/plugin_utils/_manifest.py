@@ -35,6 +35,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import d
 class HostNotInBundle(PyMigrateError):
     """The host has no slice of the bundle (not in the inventory the bundle was built for)."""
 
+
 FORMAT = 1
 MANIFEST = "manifest.json"
 # Check mode writes the proposed manifest here (nothing else); the rollout's check mode predicts from it.

@@ -298,8 +298,9 @@ def test_the_batch_images_come_from_the_slices_each_once_without_hosts_the_bundl
     run, as with --skip-tags pymigrate_push), each image once, a host outside the bundle left out."""
     manifest, names = build()
     blob = sorted(manifest["files"])[0]
-    manifest["profiles"][names["web"]]["image"] = {"name": "localhost/pymigrate-web", "image_id": "sha256:" + "1" * 64,
-                                                  "index": {"schemaVersion": 2}, "blobs": [blob]}
+    image = {"name": "localhost/pymigrate-web", "image_id": "sha256:" + "1" * 64, "index": {"schemaVersion": 2},
+             "blobs": [blob]}
+    manifest["profiles"][names["web"]]["image"] = image
     manifest.update(serial=4, created="2026-11-25T12:00:00Z")
     _manifest.write(str(tmp_path), manifest)
     images = _manifest.batch_images(str(tmp_path), ["web1", "web2", "db9"])
