@@ -16,6 +16,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._report import (
     PHASES,
     fleet_summary,
     new_run,
+    registered_vars,
     summary_lines,
     write_run_files,
 )
@@ -34,14 +35,8 @@ class ActionModule(ControllerActionBase):
     )
 
     def run_controller(self, params, task_vars):
-        # Only what the phases registered, host by host: each host's full variables (every role default and
-        # inventory var, templated on access) would otherwise be held for the whole fleet at once.
-        every_host = task_vars.get("hostvars", {})
-        wanted = [var for _phase, var in PHASES] + [STARTED]
-        hostvars = {}
-        for host in params["hosts"]:
-            variables = every_host.get(host) or {}
-            hostvars[host] = {var: variables[var] for var in wanted if var in variables}
+        hostvars = registered_vars(task_vars.get("hostvars", {}), params["hosts"],
+                                   [var for _phase, var in PHASES] + [STARTED])
         run = new_run((values.get(STARTED) for values in hostvars.values()), params["playbook"])
         summary = fleet_summary(params["hosts"], hostvars, run)
         result = {"changed": False, "summary": summary, "summary_lines": summary_lines(summary),

@@ -135,6 +135,17 @@ def _env_text(info: t.Mapping) -> str:
 
 
 # -- a run's files ------------------------------------------------------------------------------------------------
+def registered_vars(every_host: t.Mapping, hosts: t.Iterable[str], names: t.Sequence[str]) -> dict:
+    """{host: {name: value}} of only ``names`` (what the phases registered), host by host: each host's full
+    variables (every role default and inventory var, templated on access) would otherwise be held for the whole
+    fleet at once."""
+    hostvars = {}
+    for host in hosts:
+        variables = every_host.get(host) or {}
+        hostvars[host] = {name: variables[name] for name in names if name in variables}
+    return hostvars
+
+
 def new_run(started: t.Iterable, playbook: str) -> dict:
     """The ``run`` record of a document: id (earliest start of any host, or now, and a random suffix), playbook,
     started and finished."""
