@@ -63,8 +63,9 @@ options:
       - Whether the stream may travel with SSH compression when the task's C(ssh_args) ask for it (Ansible's default
         C(ssh_args) start with C(-C)).
       - V(false) (the default) sends it over a connection of its own with the same settings but without compression
-        and without the shared ControlMaster, since wheels are compressed already and compressing them again only costs CPU
-        on both ends (three times the transfer time on the test fleet). Other connection plugins are not affected.
+        and without the shared ControlMaster, since wheels are compressed already and compressing them again only
+        costs CPU on both ends (three times the transfer time on the test fleet). Other connection plugins are not
+        affected.
       - V(true) sends it over the task's connection as configured, for instance where each new SSH connection asks for
         a second factor.
     type: bool
