@@ -13,6 +13,7 @@ back with the result, each with its ``known_state``, for the install that follow
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tarfile
 import tempfile
@@ -20,7 +21,7 @@ import tempfile
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _transfer
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 MODULE = "airgap.pymigrate.wheel_store"
@@ -42,6 +43,8 @@ class ActionModule(ActionBase):
         serial = args.pop("serial", None)
         image_blobs = args.pop("image_blobs", True)
         image_blobs = image_blobs if isinstance(image_blobs, bool) else str(image_blobs).lower() in ("1", "true", "yes")
+        compression = args.pop("ssh_compression", False)
+        compression = compression if isinstance(compression, bool) else str(compression).lower() in ("1", "true", "yes")
         skipped: set = set()
         if not bundle_dir or not os.path.isdir(bundle_dir):
             raise AnsibleActionFail("bundle_dir %r is not a directory on the control node; build or import "
@@ -92,8 +95,11 @@ class ActionModule(ActionBase):
         try:
             remote_tmp = self._connection._shell.tmpdir or self._make_tmp_path()
             remote_stream = self._connection._shell.join_path(remote_tmp, "pymigrate-push.tar")
-            self._transfer_file(stream_path, remote_stream)
-            self._fixup_perms2((remote_tmp, remote_stream))
+            # Wheels are compressed already: SSH compression (Ansible's default -C) would only cost CPU at both ends.
+            with contextlib.nullcontext() if compression else _transfer.without_compression(self._connection):
+                self._transfer_file(stream_path, remote_stream)
+            # Read, not run: no chmod u+x round trip (Ansible's default) unless another user must be let in.
+            self._fixup_perms2((remote_tmp, remote_stream), execute=False)
             received = self._execute_module(
                 module_name=MODULE, task_vars=task_vars,
                 module_args=dict(args, files=[by_path[path] for path in missing], state="received",

@@ -58,6 +58,18 @@ options:
         hosts pull their images from the registry inside the enclave (C(pymigrate_registry)) instead.
     type: bool
     default: true
+  ssh_compression:
+    description:
+      - Whether the stream may travel with SSH compression when the task's C(ssh_args) ask for it (Ansible's default
+        C(ssh_args) start with C(-C)).
+      - V(false) (the default) sends it over a connection of its own with the same settings but without compression
+        and without the shared ControlMaster, since wheels are compressed already and compressing them again only
+        costs CPU on both ends (three times the transfer time on the test fleet). Other connection plugins are not
+        affected.
+      - V(true) sends it over the task's connection as configured, for instance where each new SSH connection asks for
+        a second factor.
+    type: bool
+    default: false
   verify_installed:
     description:
       - How the host's environments are checked against their locks in the same call - V(size) or V(full) (sha256).

@@ -2,6 +2,8 @@
 host's store inventory decides what is sent, and check mode sends nothing. The host side (wheel_store) is stood in
 for; tests/integration runs the real thing over SSH."""
 
+from unittest import mock
+
 import pytest
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
@@ -15,10 +17,30 @@ def bundle_dir(tmp_path):
     return str(tmp_path)
 
 
-def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_vars=None):
-    action = make_action("wheel_push", {"bundle_dir": bundle_dir, "store_dir": "/var/lib/pymigrate/store"},
-                         check_mode=check_mode)
+class SshConnection:
+    """Stands in for ansible.builtin.ssh: its options, and the ssh_args in force when each file is transferred."""
+
+    transport = "ssh"
+
+    def __init__(self, ssh_args):
+        self.options = {"ssh_args": ssh_args}
+        self.transfers = []
+        self._shell = mock.MagicMock(tmpdir=None)
+
+    def get_option(self, name):
+        return self.options[name]
+
+    def set_option(self, name, value):
+        self.options[name] = value
+
+
+def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_vars=None, args=None, connection=None):
+    action = make_action("wheel_push", dict({"bundle_dir": bundle_dir, "store_dir": "/var/lib/pymigrate/store"},
+                                            **(args or {})), check_mode=check_mode)
     calls = []
+    fixups = []
+    if connection is not None:
+        action._connection = connection
 
     def execute_module(module_name, module_args, task_vars):
         calls.append(module_args)
@@ -31,11 +53,19 @@ def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_v
         return {"received": [item["path"] for item in module_args["files"]], "changed": True}
 
     action._execute_module = execute_module
-    action._transfer_file = lambda local, remote: remote
-    action._fixup_perms2 = lambda paths: None
+
+    def transfer_file(local, remote):
+        if connection is not None:
+            connection.transfers.append(connection.get_option("ssh_args"))
+        return remote
+
+    action._transfer_file = transfer_file
+    action._fixup_perms2 = lambda paths, execute=True: fixups.append(execute)
     action._make_tmp_path = lambda: "/tmp/remote"
     action._remove_tmp_path = lambda path: None
-    return action.run(task_vars=dict(task_vars or {}, inventory_hostname=host_name)), calls
+    result = action.run(task_vars=dict(task_vars or {}, inventory_hostname=host_name))
+    result["_fixups"] = fixups
+    return result, calls
 
 
 def test_the_host_slice_decides_what_is_sent_and_the_envs_come_back(bundle_dir):
@@ -109,3 +139,25 @@ def test_files_the_survey_found_missing_are_sent_without_a_second_inventory(bund
     wanted = [item["path"] for item in _manifest.host_files(_manifest.read(bundle_dir), "web1")]
     result, calls = push(bundle_dir, "web1", task_vars=_survey_check(bundle_dir, "web1", wanted[1:], False))
     assert [c["state"] for c in calls] == ["received"] and result["sent"] == wanted[:1]
+
+
+def test_the_stream_goes_without_ssh_compression_and_the_options_come_back(bundle_dir):
+    # Ansible's default ssh_args compress: the wheels would be deflated again on the way, for nothing.
+    connection = SshConnection("-C -o ControlMaster=auto -o ControlPersist=60s")
+    result, calls = push(bundle_dir, "web2", connection=connection)
+    assert [c["state"] for c in calls] == ["inventory", "received"] and result["sent"]
+    assert connection.transfers == ["-o Compression=no -o ControlMaster=no -o ControlPath=none"]
+    assert connection.options["ssh_args"] == "-C -o ControlMaster=auto -o ControlPersist=60s"
+    assert result["_fixups"] == [False]  # the stream is read, never run: no chmod u+x round trip
+
+
+def test_ssh_compression_true_keeps_the_task_connection(bundle_dir):
+    connection = SshConnection("-C -o ControlMaster=auto -o ControlPersist=60s")
+    push(bundle_dir, "web2", connection=connection, args={"ssh_compression": True})
+    assert connection.transfers == ["-C -o ControlMaster=auto -o ControlPersist=60s"]
+
+
+def test_ssh_args_without_compression_keep_the_shared_master(bundle_dir):
+    connection = SshConnection("-o ControlMaster=auto -o ControlPersist=60s")
+    push(bundle_dir, "web2", connection=connection)
+    assert connection.transfers == ["-o ControlMaster=auto -o ControlPersist=60s"]
