@@ -64,8 +64,8 @@ options:
         C(ssh_args) start with C(-C)).
       - V(false) (the default) sends it over a connection of its own with the same settings but without compression
         and without the shared ControlMaster, since wheels are compressed already and compressing them again only
-        costs CPU on both ends (three times the transfer time on the test fleet). Other connection plugins are not
-        affected.
+        costs CPU on both ends (three times the transfer time on the test fleet). That is one more SSH connection
+        per host that lacks files (through the same jump host, if any). Other connection plugins are not affected.
       - V(true) sends it over the task's connection as configured, for instance where each new SSH connection asks for
         a second factor.
     type: bool
