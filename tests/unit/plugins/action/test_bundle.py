@@ -92,3 +92,24 @@ def test_an_index_without_the_json_api_is_reported_as_skipped(tmp_path):
     assert not result.get("failed"), result.get("msg")
     (counts,) = result["vulnerabilities"]["profiles"].values()
     assert result["vulnerabilities"]["source"] == "index" and counts == {"affected": 0, "ignored": 0, "skipped": 1}
+
+
+def test_hosts_with_the_same_facts_share_one_target(tmp_path, monkeypatch):
+    """The bundle's worker holds each distinct tag list once, not once per host (hundreds of tags each)."""
+    seen = []
+
+    def build_bundle(hosts, *args, **kwargs):
+        seen.extend(hosts)
+        return {"changed": False, "diff": {}}
+    monkeypatch.setattr(bundle_action, "build_bundle", build_bundle)
+    survey = {"target_facts": facts_of("3.11")}
+    hostvars = {"web%d" % n: {"__pymigrate_target_facts": survey, "pymigrate_requirements": {"alpha": ""}}
+                for n in range(3)}
+    hostvars["web9"] = {"__pymigrate_target_facts": {"target_facts": facts_of("3.12")},
+                        "pymigrate_requirements": {"alpha": ""}}
+    result, _module = run_action("bundle", {"bundle_dir": str(tmp_path), "index_url": "http://index.invalid/simple/"},
+                                 task_vars(hostvars))
+    assert not result.get("failed"), result.get("msg")
+    targets = {item.host: item.target for item in seen}
+    assert targets["web0"] is targets["web1"] is targets["web2"]
+    assert targets["web9"] is not targets["web0"] and targets["web9"].markers["python_version"] == "3.12"
