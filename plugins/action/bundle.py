@@ -88,11 +88,12 @@ class ActionModule(ControllerActionBase):
             names = [h for h in task_vars.get("groups", {}).get("all", [])
                      if reported_facts(hostvars.get(h, {})) or h in survey or "pymigrate_target" in hostvars.get(h, {})]
         hosts, skipped = [], []
+        shared: dict = {}  # hosts with the same facts share one Target (hundreds of tags each)
         for name in names:
             variables = hostvars.get(name)
             if variables is None:
                 raise PyMigrateError("host is not in the inventory", host=name, var="hosts")
-            target = self._target(name, variables, survey)
+            target = self._target(name, variables, survey, shared)
             if target is None:
                 skipped.append(name)
                 continue
@@ -166,10 +167,10 @@ class ActionModule(ControllerActionBase):
         return builders
 
     @staticmethod
-    def _target(name, variables, survey):
+    def _target(name, variables, survey, shared=None):
         if "pymigrate_target" in variables:
-            return target_from_declaration(variables["pymigrate_target"], host=name)
+            return target_from_declaration(variables["pymigrate_target"], host=name, shared=shared)
         if name in survey:
-            return target_from_facts(survey[name], host=name)
+            return target_from_facts(survey[name], host=name, shared=shared)
         facts = reported_facts(variables)
-        return target_from_facts(facts, host=name) if facts else None
+        return target_from_facts(facts, host=name, shared=shared) if facts else None

@@ -201,3 +201,14 @@ def collect(space_path: str = "/opt", store_dir: str | None = None, compact: boo
         "space": free_space(space_path),
         "store_have": store_have(store_dir),
     }
+
+
+RESOLVE_KEYS = ("markers", "tags", "tags_compact")
+
+
+def for_resolving(facts: dict) -> dict:
+    """Only what the control node resolves and builds with: the marker environment, the tags (either form) and the
+    interpreter's path (a builder host's); the controller keeps this per host for the whole run."""
+    kept = {key: facts[key] for key in RESOLVE_KEYS if key in facts}
+    kept["python"] = {"executable": facts["python"]["executable"]}
+    return kept

@@ -63,6 +63,15 @@ options:
         shorter, so that the controller holds a few dozen strings per host instead of hundreds (fleets of hundreds).
     type: bool
     default: false
+  resolve_only:
+    description:
+      - Return only what the control node resolves and builds with - RV(target_facts.markers), the tags and the
+        interpreter's path (C(executable) in RV(target_facts.python), for a builder host) - and leave out the other
+        facts (RV(target_facts.platform), RV(target_facts.tooling), RV(target_facts.space),
+        RV(target_facts.store_have) and the rest of RV(target_facts.python)). A play that keeps every host's result
+        for the run (migrate.yml) then holds about a quarter less per host, which counts in fleets of hundreds.
+    type: bool
+    default: false
   set_fact:
     description:
       - Also set the facts as the host fact C(pymigrate_target_facts). With V(false) they are only in the result
@@ -116,7 +125,7 @@ target_facts:
   type: dict
   contains:
     python:
-      description: The interpreter.
+      description: The interpreter (only C(executable) with O(resolve_only)).
       type: dict
       returned: success
       sample: {executable: /usr/bin/python3.11, version: 3.11.7, version_info: [3, 11, 7], implementation: cpython,
@@ -125,7 +134,7 @@ target_facts:
     platform:
       description: OS, arch (as in wheel platform tags), libc family (V(glibc), V(musl) or V(unknown)) and version.
       type: dict
-      returned: success
+      returned: unless O(resolve_only)
       sample: {system: Linux, sys_platform: linux, machine: x86_64, arch: x86_64, libc: glibc, libc_version: "2.36",
                byteorder: little,
                os_release: {id: debian, version_id: "12", pretty_name: Debian GNU/Linux 12 (bookworm)}}
@@ -151,18 +160,18 @@ target_facts:
     tooling:
       description: Whether pip, venv and ensurepip are usable by this interpreter.
       type: dict
-      returned: success
+      returned: unless O(resolve_only)
       sample: {pip: true, pip_version: 23.2.1, venv: true, ensurepip: true}
     space:
       description: Free space under O(space_path).
       type: dict
-      returned: success
+      returned: unless O(resolve_only)
       sample: {path: /var/lib/pymigrate, measured_path: /var/lib, free_bytes: 1073741824}
     store_have:
       description: sha256 of every file in O(store_dir) (empty without it).
       type: list
       elements: str
-      returned: success
+      returned: unless O(resolve_only)
       sample: [4f2d5c1e8a7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d]
 rollout_check:
   description:
@@ -180,7 +189,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENT_ARGUMENT_SPEC, check
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FILE_ARGUMENT_SPEC, StoreError
-from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import collect
+from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import collect, for_resolving
 
 
 def main():
@@ -190,6 +199,7 @@ def main():
             verify_installed=dict(type="str", choices=["size", "full"], default="size"),
             compact_tags=dict(type="bool", default=False),
             list_store=dict(type="bool", default=True),
+            resolve_only=dict(type="bool", default=False),
             set_fact=dict(type="bool", default=True),
             slice_id=dict(type="str"),
             files=dict(type="list", elements="dict", default=[], options=FILE_ARGUMENT_SPEC),
@@ -203,6 +213,8 @@ def main():
                         compact=params["compact_tags"])
     except (OSError, ValueError, RuntimeError) as exc:
         module.fail_json(msg="could not collect target facts with %s: %s" % (module._name, exc))
+    if params["resolve_only"]:
+        facts = for_resolving(facts)
     result = dict(changed=False, target_facts=facts)
     if params["set_fact"]:
         result["ansible_facts"] = {"pymigrate_target_facts": facts}

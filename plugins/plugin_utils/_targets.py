@@ -40,18 +40,34 @@ def reported_facts(variables: t.Mapping) -> t.Mapping | None:
     return (variables.get("ansible_facts") or {}).get(FACTS) or variables.get(FACTS)
 
 
-def target_from_facts(facts: t.Mapping, host: str | None = None) -> Target:
-    """A Target from a target_facts result (or the same dict from a survey file)."""
+def target_from_facts(facts: t.Mapping, host: str | None = None, shared: dict | None = None) -> Target:
+    """A Target from a target_facts result (or the same dict from a survey file).
+
+    ``shared``, a dict the caller keeps over a fleet's hosts, makes the hosts with the same facts share one Target
+    (a Target is immutable): a host's tag list is hundreds of strings (about 80 KB), and a fleet has few distinct
+    ones."""
+    try:
+        key = (tuple(sorted(facts["markers"].items())),
+               tuple(facts["tags"]) if "tags" in facts
+               else (tuple(facts["tags_compact"]["platforms"]), facts["tags_compact"]["runs"]))
+        hash(key)
+    except (KeyError, TypeError, AttributeError):
+        key = None  # reported below, as without ``shared``
+    if shared is not None and key is not None and key in shared:
+        return shared[key]
     try:
         markers = dict(facts["markers"])
         tags = list(facts["tags"]) if "tags" in facts else expand_tags(facts["tags_compact"])
-    except (KeyError, TypeError, ValueError, IndexError):
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         raise PyMigrateError("target facts lack 'markers' and 'tags'", host=host,
                              hint="Run airgap.pymigrate.target_facts on the host or re-create the survey file")
-    missing = [key for key in MARKER_KEYS if key not in markers]
+    missing = [name for name in MARKER_KEYS if name not in markers]
     if missing or not tags:
         raise PyMigrateError("target facts are incomplete (missing %s)" % (", ".join(missing) or "tags"), host=host)
-    return Target(markers=markers, tags=tuple(tags), source="facts")
+    target = Target(markers=markers, tags=tuple(tags), source="facts")
+    if shared is not None and key is not None:
+        shared[key] = target
+    return target
 
 
 def _glibc_platforms(arch: str, major: int, minor: int) -> list:
@@ -72,7 +88,22 @@ def _musl_platforms(arch: str, major: int, minor: int) -> list:
     return ["musllinux_%d_%d_%s" % (major, musl_minor, arch) for musl_minor in range(minor, -1, -1)]
 
 
-def target_from_declaration(decl: t.Mapping, host: str | None = None, var: str = "pymigrate_target") -> Target:
+def target_from_declaration(decl: t.Mapping, host: str | None = None, var: str = "pymigrate_target",
+                            shared: dict | None = None) -> Target:
+    """A Target from a declaration; ``shared`` as for target_from_facts (the same declaration, the same Target)."""
+    try:
+        key = ("declared",) + tuple(sorted((str(name), repr(value)) for name, value in decl.items()))
+    except AttributeError:
+        key = None
+    if shared is not None and key is not None and key in shared:
+        return shared[key]
+    target = _declared(decl, host, var)
+    if shared is not None and key is not None:
+        shared[key] = target
+    return target
+
+
+def _declared(decl: t.Mapping, host: str | None, var: str) -> Target:
     if not isinstance(decl, t.Mapping):
         raise PyMigrateError("must be a dict such as {python: '3.12', arch: x86_64, libc: glibc, libc_version: '2.28'}",
                              host=host, var=var, value=decl)

@@ -92,3 +92,47 @@ def test_an_index_without_the_json_api_is_reported_as_skipped(tmp_path):
     assert not result.get("failed"), result.get("msg")
     (counts,) = result["vulnerabilities"]["profiles"].values()
     assert result["vulnerabilities"]["source"] == "index" and counts == {"affected": 0, "ignored": 0, "skipped": 1}
+
+
+def test_hosts_with_the_same_facts_share_one_target(tmp_path, monkeypatch):
+    """The bundle's worker holds each distinct tag list once, not once per host (hundreds of tags each)."""
+    seen = []
+
+    def build_bundle(hosts, *args, **kwargs):
+        seen.extend(hosts)
+        return {"changed": False, "diff": {}}
+    monkeypatch.setattr(bundle_action, "build_bundle", build_bundle)
+    survey = {"target_facts": facts_of("3.11")}
+    hostvars = {"web%d" % n: {"__pymigrate_target_facts": survey, "pymigrate_requirements": {"alpha": ""}}
+                for n in range(3)}
+    hostvars["web9"] = {"__pymigrate_target_facts": {"target_facts": facts_of("3.12")},
+                        "pymigrate_requirements": {"alpha": ""}}
+    result, _module = run_action("bundle", {"bundle_dir": str(tmp_path), "index_url": "http://index.invalid/simple/"},
+                                 task_vars(hostvars))
+    assert not result.get("failed"), result.get("msg")
+    targets = {item.host: item.target for item in seen}
+    assert targets["web0"] is targets["web1"] is targets["web2"]
+    assert targets["web9"] is not targets["web0"] and targets["web9"].markers["python_version"] == "3.12"
+
+
+def test_the_survey_results_of_migrate_yml_are_enough(tmp_path, monkeypatch):
+    """migrate.yml registers the survey with resolve_only and compact_tags: the bundle resolves from that alone,
+    and a builder host's interpreter is found in it."""
+    from ansible_collections.airgap.pymigrate.plugins.module_utils import _target_facts
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _targets
+    facts = _target_facts.collect("/", compact=True)
+    kept = _target_facts.for_resolving(facts)
+    assert "platform" not in kept and "tooling" not in kept and "space" not in kept
+    hostvars = {"web1": {"__pymigrate_target_facts": {"target_facts": kept}, "pymigrate_requirements": {"alpha": ""}}}
+    args = {"bundle_dir": str(tmp_path), "index_url": "http://index.invalid/simple/"}
+    seen = []
+
+    def build_bundle(hosts, *args, **kwargs):
+        seen.append((hosts, kwargs["builders"]))
+        return {"changed": False, "diff": {}}
+    monkeypatch.setattr(bundle_action, "build_bundle", build_bundle)
+    result, _module = run_action("bundle", dict(args, builders=["web1"]), task_vars(hostvars))
+    assert not result.get("failed"), result.get("msg")
+    (hosts, builders), = seen
+    assert [item.host for item in hosts] == ["web1"] and hosts[0].target == _targets.target_from_facts(facts)
+    assert builders[0].python == kept["python"]["executable"] and builders[0].target == hosts[0].target

@@ -34,3 +34,32 @@ def test_an_unquoted_python_version_is_named():
     with pytest.raises(PyMigrateError, match=r'quote it.*"3.10"') as err:
         _targets.target_from_declaration({"python": 3.1}, host="h1")
     assert err.value.var == "pymigrate_target.python"
+
+
+def test_hosts_with_the_same_facts_share_one_target():
+    """A fleet's hosts have few distinct tag lists of hundreds of tags: with ``shared`` the bundle holds each once."""
+    facts = {"markers": dict(_targets.target_from_declaration({"python": "3.11"}).markers),
+             "tags": list(_targets.target_from_declaration({"python": "3.11"}).tags)}
+    shared: dict = {}
+    first = _targets.target_from_facts(facts, host="h1", shared=shared)
+    assert _targets.target_from_facts(dict(facts), host="h2", shared=shared) is first
+    assert first == _targets.target_from_facts(facts)  # the same Target as without sharing
+    other = _targets.target_from_facts(dict(facts, markers=dict(facts["markers"], platform_release="6.1")),
+                                       host="h3", shared=shared)
+    assert other is not first and other.tags == first.tags
+    declared = _targets.target_from_declaration({"python": "3.12"}, host="h4", shared=shared)
+    assert _targets.target_from_declaration({"python": "3.12"}, host="h5", shared=shared) is declared
+    assert declared == _targets.target_from_declaration({"python": "3.12"})
+
+
+def test_shared_targets_still_name_each_host_with_bad_facts():
+    shared: dict = {}
+    for host in ("h1", "h2"):
+        with pytest.raises(PyMigrateError, match="lack 'markers'") as err:
+            _targets.target_from_facts({"markers": {"python_version": "3.11"}, "tags_compact": "x"}, host=host,
+                                       shared=shared)
+        assert err.value.host == host
+        with pytest.raises(PyMigrateError, match="unknown arch") as err:
+            _targets.target_from_declaration({"python": "3.12", "arch": "sparc"}, host=host, shared=shared)
+        assert err.value.host == host
+    assert not shared
