@@ -19,6 +19,7 @@ import tarfile
 import tempfile
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _transfer
@@ -41,10 +42,12 @@ class ActionModule(ActionBase):
         bundle_dir = os.path.expanduser(str(args.pop("bundle_dir", "") or ""))
         host = args.pop("host", None) or (task_vars or {}).get("inventory_hostname")
         serial = args.pop("serial", None)
-        image_blobs = args.pop("image_blobs", True)
-        image_blobs = image_blobs if isinstance(image_blobs, bool) else str(image_blobs).lower() in ("1", "true", "yes")
-        compression = args.pop("ssh_compression", False)
-        compression = compression if isinstance(compression, bool) else str(compression).lower() in ("1", "true", "yes")
+        try:
+            image_blobs = boolean(args.pop("image_blobs", True))
+            compression = boolean(args.pop("ssh_compression", False))
+        except TypeError as exc:
+            return dict(result, failed=True, msg="wheel_push: %s (image_blobs and ssh_compression take true or false)"
+                        % exc)
         skipped: set = set()
         if not bundle_dir or not os.path.isdir(bundle_dir):
             raise AnsibleActionFail("bundle_dir %r is not a directory on the control node; build or import "

@@ -161,3 +161,8 @@ def test_ssh_args_without_compression_keep_the_shared_master(bundle_dir):
     connection = SshConnection("-o ControlMaster=auto -o ControlPersist=60s")
     push(bundle_dir, "web2", connection=connection)
     assert connection.transfers == ["-o ControlMaster=auto -o ControlPersist=60s"]
+
+
+def test_a_flag_that_is_not_a_boolean_is_named(bundle_dir):
+    result, calls = push(bundle_dir, "web2", args={"ssh_compression": "sometimes"})
+    assert result["failed"] and "sometimes" in result["msg"] and "ssh_compression" in result["msg"] and calls == []
