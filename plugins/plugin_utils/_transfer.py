@@ -16,6 +16,7 @@ Other connection plugins (paramiko, local, containers) and ssh settings without 
 from __future__ import annotations
 
 import contextlib
+import re
 import shlex
 
 # Options that tie a connection to the shared (compressed) ControlMaster; the stream's connection drops them.
@@ -23,8 +24,10 @@ _MASTER_OPTIONS = ("compression", "controlmaster", "controlpersist", "controlpat
 UNCOMPRESSED_ONE_SHOT = ["-o", "Compression=no", "-o", "ControlMaster=no", "-o", "ControlPath=none"]
 
 
-def _option_name(value):
-    return value.split("=", 1)[0].strip().lower()
+def _option(value):
+    """(lower-case name, value) of an ``-o`` argument: ssh takes ``Name=value`` and ``Name value`` alike."""
+    parts = re.split(r"\s*=\s*|\s+", value.strip(), maxsplit=1)
+    return parts[0].lower(), (parts[1] if len(parts) > 1 else "").strip().lower()
 
 
 def uncompressed_ssh_args(ssh_args):
@@ -45,9 +48,9 @@ def uncompressed_ssh_args(ssh_args):
         if token == "-o" or (token.startswith("-o") and len(token) > 2):
             value = token[2:] if token != "-o" else (tokens[index] if index < len(tokens) else "")
             index += 1 if token == "-o" else 0
-            name = _option_name(value)
+            name, setting = _option(value)
             if name == "compression":
-                compressed = value.split("=", 1)[-1].strip().lower() in ("yes", "true")
+                compressed = setting in ("yes", "true")
             if name not in _MASTER_OPTIONS:
                 kept += ["-o", value]
             continue

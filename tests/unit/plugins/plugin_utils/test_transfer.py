@@ -15,6 +15,9 @@ ONE_SHOT = " -o Compression=no -o ControlMaster=no -o ControlPath=none"
     ("-qC -oCompression=yes -o ServerAliveInterval=5 -o 'ProxyCommand=ssh -W %h:%p jump'",
      "-q -o ServerAliveInterval=5 -o 'ProxyCommand=ssh -W %h:%p jump'" + ONE_SHOT),
     ("-o compression=YES -o ControlPath=/run/cp/%C", ONE_SHOT.strip()),
+    # ssh also takes "-o 'Name value'".
+    ("-o 'Compression yes' -o 'ControlMaster auto' -o 'ServerAliveInterval 5'",
+     "-o 'ServerAliveInterval 5'" + ONE_SHOT),
 ])
 def test_compressing_ssh_args_become_a_one_shot_uncompressed_connection(ssh_args, expected):
     assert _transfer.uncompressed_ssh_args(ssh_args) == expected
