@@ -382,3 +382,79 @@ def _read(path: str) -> str | None:
             return handle.read()
     except OSError:
         return None
+
+
+# -- after resolution ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class LockOutcome:
+    """The lock directory as this build leaves it: its locks, their files' texts (with README.md), what changed
+    per environment, which files differ from what is on disk, and each profile's lock name."""
+
+    locks: t.Mapping[str, Lock]
+    texts: t.Mapping[str, str]
+    changes: t.Mapping[str, dict]
+    changed_files: t.Sequence[str]
+    profile_locks: t.Mapping[str, str]
+    held: t.Sequence[str]
+
+
+def assemble(plans: t.Mapping[str, LockPlan], profiles: t.Sequence[Profile], resolved: t.Mapping,
+             existing: t.Mapping[str, Lock], keep_hosts: t.Iterable[str], lock_dir: str) -> LockOutcome:
+    """The locks after this build: one per profile (``resolved``: {profile name: (pins, installer pin)}), the
+    environments of hosts outside this run kept where they were."""
+    kept = set(keep_hosts)
+    locks: dict = {}
+    for profile in profiles:
+        item = plans[profile.name]
+        if item.holds is not None:  # as read; its environments of hosts outside the run stay in it
+            staying = {member for member in item.holds.members if member.split(":", 1)[0] in kept}
+            locks[item.name] = dataclasses.replace(item.holds, members=tuple(sorted(set(profile.members) | staying)))
+        else:
+            pins, installer = resolved[profile.name]
+            locks[item.name] = new_lock(item.name, profile, pins, installer, profile.members)
+    for name, lock in existing.items():
+        if name in locks:
+            continue
+        staying = tuple(member for member in lock.members if member.split(":", 1)[0] in kept)
+        if staying:
+            locks[name] = dataclasses.replace(lock, members=staying)
+    texts = {lock.filename: render(lock) for lock in locks.values()}
+    texts[SUMMARY] = summary(locks.values())
+    changed = sorted(name for name, text in texts.items() if _read(os.path.join(lock_dir, name)) != text)
+    changed += sorted(lock.filename for name, lock in existing.items() if name not in locks)
+    return LockOutcome(locks=locks, texts=texts, changes=changes(existing, locks), changed_files=changed,
+                       profile_locks={profile.name: plans[profile.name].name for profile in profiles},
+                       held=sorted(item.name for item in plans.values() if item.holds is not None))
+
+
+def describe_changes(outcome: LockOutcome, most: int = 20) -> list:
+    """Lines that name each environment whose versions change, and each lock file that changes otherwise."""
+    lines = []
+    for member, diff in sorted(outcome.changes.items()):
+        parts = [("+" + item) for item in diff["added"]] + [("-" + item) for item in diff["removed"]]
+        parts += diff["upgraded"] + diff["downgraded"]
+        lines.append("%s: %s" % (member, ", ".join(parts)))
+    if not lines and outcome.changed_files:
+        lines.append("no version changes; lock file(s) to rewrite (environments or the wanted set they record): %s"
+                     % ", ".join(outcome.changed_files))
+    return lines[:most] + (["... and %d more" % (len(lines) - most)] if len(lines) > most else [])
+
+
+def refuse_changes(outcome: LockOutcome, lock_dir: str) -> None:
+    """pymigrate_lock_mode frozen: any change to the lock fails the build, naming what would change."""
+    if not outcome.changed_files:
+        return
+    raise PyMigrateError("the lock in %s would change (pymigrate_lock_mode frozen): %s"
+                         % (lock_dir, "; ".join(describe_changes(outcome))), var="pymigrate_lock_mode",
+                         value="frozen", hint="Update the lock where it is reviewed (playbooks/lock.yml, then commit "
+                                              "it), or revert the inventory change")
+
+
+def file_diffs(outcome: LockOutcome, lock_dir: str) -> list:
+    """Ansible diffs (before/after text) of each lock file that changes, for --diff."""
+    diffs = []
+    for name in outcome.changed_files:
+        path = os.path.join(lock_dir, name)
+        diffs.append({"before": _read(path) or "", "after": outcome.texts.get(name, ""),
+                      "before_header": path, "after_header": path})
+    return diffs

@@ -141,3 +141,27 @@ def test_locked_pins_give_what_resolution_gave():
     assert by_name["req"].file.sha256 == _pin("req", "2.1").file.sha256
     assert by_name["req"].file.upload_time == "2024-05-01T12:00:00.250000Z"
     assert installer.name == "pip"
+
+
+def test_assemble_keeps_hosts_outside_the_run_and_frozen_refuses_any_change(tmp_path):
+    both = _profile(["web1:default", "web2:default"], {"req": "req"})
+    lock = _lock(_lockdir.label(both), both, [_pin("req", "2.1")])
+    (tmp_path / lock.filename).write_text(_lockdir.render(lock))
+    locks = _lockdir.read(str(tmp_path))
+    only_web1 = _profile(["web1:default"], {"req": "req"})  # --limit web1: web2 stays as it was
+    plans = _lockdir.plan([only_web1], locks, keep_hosts=["web2"])
+    outcome = _lockdir.assemble(plans, [only_web1], {}, locks, ["web2"], str(tmp_path))
+    assert outcome.held == [lock.name] and outcome.changed_files == ["README.md"] and not outcome.changes
+    assert outcome.texts[lock.filename] == _lockdir.render(lock)
+    (tmp_path / "README.md").write_text(outcome.texts["README.md"])
+    _lockdir.refuse_changes(_lockdir.assemble(plans, [only_web1], {}, locks, ["web2"], str(tmp_path)), str(tmp_path))
+
+    moved = _profile(["web1:default"], {"req": "req>=2.2"})
+    plans = _lockdir.plan([moved], locks, keep_hosts=["web2"])
+    outcome = _lockdir.assemble(plans, [moved], {moved.name: ([_pin("req", "2.2")], PIP)}, locks, ["web2"],
+                                str(tmp_path))
+    assert outcome.changes == {"web1:default": {"added": [], "removed": [], "upgraded": ["req 2.1 -> 2.2"],
+                                                "downgraded": []}}
+    assert outcome.locks[lock.name].members == ("web2:default",)  # kept as it was for the host outside the run
+    with pytest.raises(PyMigrateError, match=r"would change .*web1:default: req 2.1 -> 2.2"):
+        _lockdir.refuse_changes(outcome, str(tmp_path))
