@@ -17,7 +17,8 @@ from ansible.utils.display import Display
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _provenance, _survey, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import BuilderInput, HostInput, build_bundle
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import BuilderInput
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import build_bundle
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     PyMigrateError,
@@ -25,6 +26,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     parse_time,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._pipconfig import choose_indexes
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import HostInput
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import (
     reported_facts,
     target_from_declaration,

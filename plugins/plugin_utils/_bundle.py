@@ -42,13 +42,15 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest,
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
     BUILT_DIR,
     DEFAULT_BUILD_TIMEOUT,
-    Builder,
+    BuilderInput,
     SdistBuilder,
+    match_builders,
+    plan_builds,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, missing_files, store_path
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._image import ImageBuilder
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Requirement, Version, canonicalize_name
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Version
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._lockfile import (
     diff_pins,
     render_pylock,
@@ -60,40 +62,9 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     format_time,
     utc_now,
 )
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import build_profiles
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import HostInput, plan_profiles
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._resolve import resolve
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import SBOM_FILE, render_sbom
-
-
-@dataclasses.dataclass
-class HostInput:
-    """One host as the bundle sees it: its environments (EnvSpec) and its target (per interpreter)."""
-
-    host: str
-    envs: dict
-    target: t.Any
-
-
-def plan_profiles(hosts: t.Sequence[HostInput], image_target=None) -> tuple:
-    """(profiles, {"host:env": (host, EnvSpec)}): host environments grouped by (target, wanted set, carrier).
-
-    An environment of the image strategy is resolved for its base image's interpreter (``image_target(base image,
-    python)`` gives (image ID, Target)), not for the host's."""
-    entries: list = []
-    envs_by_member = {}
-    for item in hosts:
-        for env_name, env in sorted(item.envs.items()):
-            if env.carrier:
-                base_id, target = image_target(env.carrier["base_image"], env.python)
-                carrier = dict(env.carrier, base_id=base_id, path=env.path, python=env.python)
-                entries.append((item.host, env_name, target, env.wanted, carrier))
-            else:
-                entries.append((item.host, env_name, item.target, env.wanted))
-            envs_by_member["%s:%s" % (item.host, env_name)] = (item.host, env)
-    if not entries:
-        raise PyMigrateError("no host to bundle for: no host has target facts, a survey entry or pymigrate_target",
-                             hint="Run the survey play first, pass a survey file, or declare pymigrate_target")
-    return build_profiles(entries), envs_by_member
 
 
 def resolve_installer(profile, client, installer: str = "pip", installer_requirement: str = "pip",
@@ -191,66 +162,6 @@ def resolve_uniform(profiles: t.Sequence, client, *, rounds: int = 5, **kwargs) 
     raise PyMigrateError("pymigrate_version_policy uniform: versions still differ after %d rounds (%s)"
                          % (rounds, ", ".join(differing_versions(resolved))), var="pymigrate_version_policy",
                          value="uniform")
-
-
-@dataclasses.dataclass(frozen=True)
-class BuilderInput:
-    """A builder host as the inventory names it: its facts' target and interpreter, and the profile it was named
-    for (``pymigrate_builders`` as a map), if any."""
-
-    host: str
-    target: t.Any
-    python: str
-    profile: str | None = None
-
-
-def match_builders(builders: t.Sequence[BuilderInput], profiles: t.Sequence) -> dict:
-    """{Target.key(): Builder}: each builder serves the profiles whose target equals its own facts."""
-    by_name = {profile.name: profile for profile in profiles}
-    matched: dict = {}
-    for item in builders:
-        if item.profile is not None:
-            profile = by_name.get(item.profile)
-            if profile is None:
-                raise PyMigrateError("no profile of this run is named %s" % item.profile, var="pymigrate_builders",
-                                     value={item.profile: item.host},
-                                     hint="The profiles are: %s" % ", ".join(sorted(by_name)))
-            if profile.target.key() != item.target.key():
-                raise PyMigrateError("builder %s cannot build for profile %s: its own facts (interpreter, ABI, "
-                                     "platform) differ from the profile's target" % (item.host, item.profile),
-                                     host=item.host, var="pymigrate_builders", value={item.profile: item.host},
-                                     hint="Name a builder host with the same Python and platform as the profile")
-        matched.setdefault(item.target.key(), Builder(item.host, item.python))
-    return matched
-
-
-def plan_builds(pending: t.Mapping, client, bundle_dir: str, *, check_mode: bool) -> list:
-    """What each builder host needs for each pending build: the sdist, its build requirements resolved as wheels
-    for the builder's own target, and a pip wheel to run (builders need no pip of their own). Fetched into the
-    bundle's store, except in check mode."""
-    builds = []
-    for (_sha256, _host), (entry, target) in sorted(pending.items(), key=lambda item: item[0]):
-        build = dict(entry)
-        requested: dict[str, str] = {canonicalize_name(Requirement(text).name): text
-                                     for text in entry["build_requires"]}
-        wanted = dict({"pip": "pip"}, **requested)
-        try:
-            pins = resolve(target, WantedSet(wanted), client, profile="builder %s" % entry["builder"])
-        except PyMigrateError as exc:
-            raise PyMigrateError("cannot resolve the build requirements of %s (%s) for builder %s: %s"
-                                 % (entry["filename"], ", ".join(entry["build_requires"]) or "none", entry["builder"],
-                                    exc.message), host=entry["builder"], var="pymigrate_builders")
-        paths = {pin.name: store_relpath(pin.file.sha256, pin.file.filename) for pin in pins}
-        build["pip"] = paths["pip"]
-        build["build_files"] = sorted(path for name, path in paths.items() if name != "pip" or "pip" in requested)
-        # Without build requirements there is nothing to isolate the build from.
-        build["isolated"] = bool(entry["build_requires"])
-        build["records"] = dict(_manifest.file_record(pin.file) for pin in pins)  # for a manifest that carries it
-        build["target_key"] = target.key()
-        if not check_mode:
-            fetch_all([p.file for p in pins], bundle_dir, client)
-        builds.append(build)
-    return builds
 
 
 def changes_against(previous: dict | None, manifest: dict, members: t.Iterable[str]) -> tuple:
