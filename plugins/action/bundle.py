@@ -4,8 +4,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """airgap.pymigrate.bundle: resolve every profile and fetch into a bundle directory, on the control node.
 
-Thin: reads the survey file and the index settings, hands hostvars and groups to plugin_utils/_inventory.py (which
-hosts, which targets, which builders) and the result to plugin_utils/_bundle.py.
+Thin: validates its arguments into one BundleSettings, reads the survey file and the index settings, hands hostvars
+and groups to plugin_utils/_inventory.py (which hosts, which targets, which builders) and what it returns to
+plugin_utils/_bundle.py, then shapes the result (skipped hosts, the diff only when asked for).
 """
 
 from __future__ import annotations
@@ -16,27 +17,13 @@ from ansible.utils.display import Display
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _provenance, _survey, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import build_bundle
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import BundleSettings, build_bundle
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._inventory import bundle_inputs
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
-    PyMigrateError,
-    check_controller_libraries,
-    parse_time,
-)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import check_controller_libraries
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._pipconfig import choose_indexes
 
 display = Display()
-
-
-def _parse_cutoff(value):
-    if not value:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        raise PyMigrateError("not an ISO 8601 date or time", var="uploaded_prior_to", value=value,
-                             hint='Use e.g. "2025-06-01T00:00:00Z"')
 
 
 class ActionModule(ControllerActionBase):
@@ -73,6 +60,7 @@ class ActionModule(ControllerActionBase):
 
     def run_controller(self, params, task_vars):
         check_controller_libraries()
+        settings = BundleSettings.from_params(params, check_mode=self._task.check_mode)
         survey = _survey.read(params["survey_file"])["hosts"] if params["survey_file"] else {}
         choice = choose_indexes(params["index_url"], params["extra_index_urls"], username=params["index_username"],
                                 password=params["index_password"], token=params["index_token"],
@@ -80,26 +68,10 @@ class ActionModule(ControllerActionBase):
         inputs = bundle_inputs(task_vars.get("hostvars", {}), task_vars.get("groups", {}), survey,
                                names=params["hosts"], builders=params["builders"], constraints=choice.constraints)
         display.display("pymigrate bundle: " + choice.description)
-        vulnerabilities = _vulns.VulnerabilityCheck(policy=params["vulnerability_policy"],
-                                                    ignores=_vulns.parse_ignores(params["vulnerability_ignore"]),
-                                                    osv_db=params["osv_db"] or None)
-        provenance = _provenance.ProvenanceCheck(
-            policy=params["provenance"], trusted_publishers=_provenance.parse_trusted_publishers(
-                params["trusted_publishers"]))
-        client = IndexClient(choice.indexes, ca_bundle=choice.ca_bundle, workers=params["workers"],
-                             cache_dir=os.path.join(params["bundle_dir"], ".cache"))
+        client = IndexClient(choice.indexes, ca_bundle=choice.ca_bundle, workers=settings.workers,
+                             cache_dir=os.path.join(settings.bundle_dir, ".cache"))
         try:
-            result = build_bundle(list(inputs.hosts), params["bundle_dir"], client, check_mode=self._task.check_mode,
-                                  uploaded_prior_to=_parse_cutoff(params["uploaded_prior_to"]),
-                                  build_sdists=params["build_sdists"],
-                                  installer_requirement=params["installer_requirement"], workers=params["workers"],
-                                  keep_hosts=list(inputs.kept),
-                                  lock_timeout=params["lock_timeout"], build_timeout=params["build_timeout"],
-                                  builders=list(inputs.builders),
-                                  require_built=params["require_built"], version_policy=params["version_policy"],
-                                  defer_builds=params["defer_builds"], installer=params["installer"],
-                                  uv_requirement=params["uv_requirement"], vulnerabilities=vulnerabilities,
-                                  provenance=provenance,
+            result = build_bundle(inputs, settings, client,
                                   progress=lambda line: display.display("pymigrate bundle: " + line))
         finally:
             client.close()

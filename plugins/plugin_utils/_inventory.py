@@ -82,6 +82,7 @@ def builder_inputs(value: t.Any, hostvars: t.Mapping, groups: t.Mapping, survey:
     builder's target and interpreter come from its facts in this run (or its survey file entry)."""
     if not value:
         return []
+    named: list[tuple[str, str | None]]
     if isinstance(value, str):
         if value not in groups:
             raise PyMigrateError("no inventory group of that name", var=BUILDERS_VAR, value=value,
@@ -98,8 +99,8 @@ def builder_inputs(value: t.Any, hostvars: t.Mapping, groups: t.Mapping, survey:
     for host, profile in named:
         if host not in hostvars:
             raise PyMigrateError("builder host is not in the inventory", host=host, var=BUILDERS_VAR, value=value)
-        facts = reported_facts(hostvars[host]) or survey.get(host)
-        python = ((facts or {}).get("python") or {}).get("executable")
+        facts = reported_facts(hostvars[host]) or survey.get(host) or {}
+        python = (facts.get("python") or {}).get("executable")
         if not python:
             raise PyMigrateError("builder host has no target facts in this run", host=host, var=BUILDERS_VAR,
                                  value=value,

@@ -12,6 +12,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import wri
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import (
     _bundle,
     _image,
+    _inventory,
     _manifest,
     _profiles,
     _targets,
@@ -29,9 +30,10 @@ def host(name, python="3.11", **requirements):
                                _targets.target_from_declaration({"python": python}))
 
 
-def build(bundle_dir, hosts, client=None, **kwargs):
+def build(bundle_dir, hosts, client=None, keep_hosts=(), progress=None, **settings):
     client = client or FakeIndexClient(RELEASES)
-    return _bundle.build_bundle(hosts, str(bundle_dir), client, build_sdists=False, **kwargs), client
+    settings = _bundle.BundleSettings(str(bundle_dir), **dict({"build_sdists": False}, **settings))
+    return _bundle.build_bundle(_inventory.BundleInputs(hosts, kept=keep_hosts), settings, client, progress), client
 
 
 def listing(root):
