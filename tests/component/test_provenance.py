@@ -59,9 +59,8 @@ def build(index, bundle_dir, policy="record", pins=None, wanted=None):
     client = _index.IndexClient([_index.IndexConfig(index.url)])
     settings = _provenance.ProvenanceCheck(policy, _provenance.parse_trusted_publishers(pins))
     try:
-        return _bundle.build_bundle(hosts(wanted or {"gcb-attestation-test": "gcb-attestation-test",
-                                                      "alpha": "alpha==1.0"}),
-                                    _bundle.BundleSettings(str(bundle_dir), provenance=settings), client)
+        wanted = wanted or {"gcb-attestation-test": "gcb-attestation-test", "alpha": "alpha==1.0"}
+        return _bundle.build_bundle(hosts(wanted), _bundle.BundleSettings(str(bundle_dir), provenance=settings), client)
     finally:
         client.close()
 

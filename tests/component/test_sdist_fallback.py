@@ -178,8 +178,8 @@ def test_uniform_gives_every_profile_one_version_where_one_fits_and_names_the_pr
     env = EnvSpec("default", "/opt/pymigrate/venv", None, wanted("modern"))
     hosts = [HostInput("old", {"default": env}, target("3.9")), HostInput("new", {"default": env}, target("3.12"))]
     try:
-        per_profile = _bundle.build_bundle(BundleInputs(hosts), _bundle.BundleSettings(str(tmp_path / "a"),
-                                                                                        check_mode=True), client)
+        per_profile = _bundle.build_bundle(BundleInputs(hosts), _bundle.BundleSettings(
+            str(tmp_path / "a"), check_mode=True), client)
         assert sorted(p["packages"]["modern"] for p in per_profile["profiles"].values()) == ["1.0", "2.0"]
         assert sorted(per_profile["differing_versions"]["modern"].values()) == ["1.0", "2.0"]  # said either way
         uniform = _bundle.build_bundle(BundleInputs(hosts), _bundle.BundleSettings(
