@@ -28,7 +28,8 @@ GLIBC = "2.28"
 DRIVER = r"""
 import json, os, resource, sys, time
 sys.path.insert(0, os.path.join(%(root)r, ".collections"))
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _bundle, _index, _targets, _wanted
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _bundle, _index, _inventory, _profiles
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _targets, _wanted
 bundle_dir, index_url = sys.argv[1], sys.argv[2]
 start = time.perf_counter()
 hosts = []
@@ -36,9 +37,9 @@ for number, (python, arch) in enumerate(%(profiles)r):
     target = _targets.target_from_declaration({"python": python, "arch": arch, "libc": "glibc",
                                                "libc_version": %(glibc)r})
     envs = _wanted.wanted_sets_for_host("bench%%d" %% number, {"pymigrate_requirements": {r: "" for r in %(reqs)r}})
-    hosts.append(_bundle.HostInput("bench%%d" %% number, envs, target))
+    hosts.append(_profiles.HostInput("bench%%d" %% number, envs, target))
 client = _index.IndexClient([_index.IndexConfig(index_url)], workers=16, cache_dir=os.path.join(bundle_dir, ".cache"))
-result = _bundle.build_bundle(hosts, bundle_dir, client, workers=16)
+result = _bundle.build_bundle(_inventory.BundleInputs(hosts), _bundle.BundleSettings(bundle_dir, workers=16), client)
 client.close()
 elapsed = time.perf_counter() - start
 print(json.dumps({"seconds": elapsed, "changed": result["changed"], "fetched": len(result["fetched"]),

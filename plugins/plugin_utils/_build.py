@@ -44,13 +44,20 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, store_path
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import parse_metadata
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import parse_email, parse_wheel_filename
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (
+    Requirement,
+    canonicalize_name,
+    parse_email,
+    parse_wheel_filename,
+)
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     DistFile,
     PyMigrateError,
+    WantedSet,
     format_time,
     utc_now,
 )
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._resolve import resolve
 
 DEFAULT_BUILD_TIMEOUT = 600
 COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".f", ".f90", ".rs", ".cu")
@@ -85,6 +92,66 @@ class Builder:
 
     host: str
     python: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BuilderInput:
+    """A builder host as the inventory names it: its facts' target and interpreter, and the profile it was named
+    for (``pymigrate_builders`` as a map), if any."""
+
+    host: str
+    target: t.Any
+    python: str
+    profile: str | None = None
+
+
+def match_builders(builders: t.Sequence[BuilderInput], profiles: t.Sequence) -> dict:
+    """{Target.key(): Builder}: each builder serves the profiles whose target equals its own facts."""
+    by_name = {profile.name: profile for profile in profiles}
+    matched: dict = {}
+    for item in builders:
+        if item.profile is not None:
+            profile = by_name.get(item.profile)
+            if profile is None:
+                raise PyMigrateError("no profile of this run is named %s" % item.profile, var="pymigrate_builders",
+                                     value={item.profile: item.host},
+                                     hint="The profiles are: %s" % ", ".join(sorted(by_name)))
+            if profile.target.key() != item.target.key():
+                raise PyMigrateError("builder %s cannot build for profile %s: its own facts (interpreter, ABI, "
+                                     "platform) differ from the profile's target" % (item.host, item.profile),
+                                     host=item.host, var="pymigrate_builders", value={item.profile: item.host},
+                                     hint="Name a builder host with the same Python and platform as the profile")
+        matched.setdefault(item.target.key(), Builder(item.host, item.python))
+    return matched
+
+
+def plan_builds(pending: t.Mapping, client, bundle_dir: str, *, check_mode: bool) -> list:
+    """What each builder host needs for each pending build: the sdist, its build requirements resolved as wheels
+    for the builder's own target, and a pip wheel to run (builders need no pip of their own). Fetched into the
+    bundle's store, except in check mode."""
+    builds = []
+    for (_sha256, _host), (entry, target) in sorted(pending.items(), key=lambda item: item[0]):
+        build = dict(entry)
+        requested: dict[str, str] = {canonicalize_name(Requirement(text).name): text
+                                     for text in entry["build_requires"]}
+        wanted = dict({"pip": "pip"}, **requested)
+        try:
+            pins = resolve(target, WantedSet(wanted), client, profile="builder %s" % entry["builder"])
+        except PyMigrateError as exc:
+            raise PyMigrateError("cannot resolve the build requirements of %s (%s) for builder %s: %s"
+                                 % (entry["filename"], ", ".join(entry["build_requires"]) or "none", entry["builder"],
+                                    exc.message), host=entry["builder"], var="pymigrate_builders")
+        paths = {pin.name: store_relpath(pin.file.sha256, pin.file.filename) for pin in pins}
+        build["pip"] = paths["pip"]
+        build["build_files"] = sorted(path for name, path in paths.items() if name != "pip" or "pip" in requested)
+        # Without build requirements there is nothing to isolate the build from.
+        build["isolated"] = bool(entry["build_requires"])
+        build["dists"] = [pin.file for pin in pins]  # their manifest records, for a manifest that carries the build
+        build["target_key"] = target.key()
+        if not check_mode:
+            fetch_all([p.file for p in pins], bundle_dir, client)
+        builds.append(build)
+    return builds
 
 
 def _pip_index_env(indexes) -> dict:

@@ -5,6 +5,11 @@
 """Phase 3, the bundle: inventory + facts -> profiles -> one resolution each -> parallel fetch -> locks,
 manifest and SBOM in one directory.
 
+``build_bundle`` takes the inputs the inventory gives (``_inventory.bundle_inputs``) and one ``BundleSettings``, and
+runs four steps, each handing the next a small frozen record: **plan** (profiles and builders: ``Plan``),
+**resolve** (pins and installers: ``Resolution``), **assemble** (the new manifest, its checks, locks and reports,
+compared with the previous bundle: ``Assembly``), **commit** (fetch, build images, write).
+
 Nothing in the bundle directory changes before every profile has resolved and every file has been
 fetched and verified: an error leaves the previous bundle intact. The manifest is written last.
 In check mode the only file written is the proposed manifest (``_manifest.write_proposal``).
@@ -25,6 +30,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import datetime
 import glob
 import json
 import os
@@ -44,58 +50,146 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
     DEFAULT_BUILD_TIMEOUT,
     Builder,
     SdistBuilder,
+    match_builders,
+    plan_builds,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, missing_files, store_path
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._image import ImageBuilder
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Requirement, Version, canonicalize_name
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._inventory import BundleInputs
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Version
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._lockfile import (
     diff_pins,
     render_pylock,
     render_requirements,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
+    Profile,
     PyMigrateError,
     WantedSet,
     format_time,
+    parse_time,
     utc_now,
 )
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import build_profiles
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import plan_profiles
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._resolve import resolve
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import SBOM_FILE, render_sbom
 
 
-@dataclasses.dataclass
-class HostInput:
-    """One host as the bundle sees it: its environments (EnvSpec) and its target (per interpreter)."""
-
-    host: str
-    envs: dict
-    target: t.Any
-
-
-def plan_profiles(hosts: t.Sequence[HostInput], image_target=None) -> tuple:
-    """(profiles, {"host:env": (host, EnvSpec)}): host environments grouped by (target, wanted set, carrier).
-
-    An environment of the image strategy is resolved for its base image's interpreter (``image_target(base image,
-    python)`` gives (image ID, Target)), not for the host's."""
-    entries: list = []
-    envs_by_member = {}
-    for item in hosts:
-        for env_name, env in sorted(item.envs.items()):
-            if env.carrier:
-                base_id, target = image_target(env.carrier["base_image"], env.python)
-                carrier = dict(env.carrier, base_id=base_id, path=env.path, python=env.python)
-                entries.append((item.host, env_name, target, env.wanted, carrier))
-            else:
-                entries.append((item.host, env_name, item.target, env.wanted))
-            envs_by_member["%s:%s" % (item.host, env_name)] = (item.host, env)
-    if not entries:
-        raise PyMigrateError("no host to bundle for: no host has target facts, a survey entry or pymigrate_target",
-                             hint="Run the survey play first, pass a survey file, or declare pymigrate_target")
-    return build_profiles(entries), envs_by_member
+# -- the settings -----------------------------------------------------------------------------------------------
+def parse_cutoff(value: str | None) -> datetime.datetime | None:
+    """``uploaded_prior_to`` (ISO 8601) as a time, or None when not given."""
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise PyMigrateError("not an ISO 8601 date or time", var="uploaded_prior_to", value=value,
+                             hint='Use e.g. "2025-06-01T00:00:00Z"')
 
 
+@dataclasses.dataclass(frozen=True)
+class BundleSettings:
+    """How the bundle is built, from the bundle action's arguments (``from_params``).
+
+    ``lock_timeout``: one build at a time per bundle directory; a second waits this long for the first, then fails
+    naming it. sdist builds (pure wheels only) log into ``<bundle_dir>/.build-logs/`` and stop after
+    ``build_timeout`` seconds. ``require_built`` makes a builder host's build still missing an error;
+    ``defer_builds`` (builders out of reach of this control node) writes the bundle with the pending builds in its
+    manifest and their files in its store, for deploy.yml to run inside. ``version_policy`` "uniform" gives every
+    profile the same version of each project where one fits all (resolve_uniform); either way the result lists the
+    projects whose versions differ. ``installer`` "uv" carries uv (``uv_requirement``) for every profile a uv wheel
+    fits, pip (``installer_requirement``) for the others. ``vulnerabilities`` (a _vulns.VulnerabilityCheck) and
+    ``provenance`` (a _provenance.ProvenanceCheck), when given, check every pin before anything is written."""
+
+    bundle_dir: str
+    check_mode: bool = False
+    uploaded_prior_to: datetime.datetime | None = None
+    build_sdists: bool = True
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT
+    require_built: bool = False
+    defer_builds: bool = False
+    version_policy: str = "per_profile"
+    installer: str = "pip"
+    installer_requirement: str = "pip"
+    uv_requirement: str = "uv"
+    workers: int = 8
+    lock_timeout: float = 300
+    vulnerabilities: _vulns.VulnerabilityCheck | None = None
+    provenance: _provenance.ProvenanceCheck | None = None
+
+    @classmethod
+    def from_params(cls, params: t.Mapping, check_mode: bool = False) -> BundleSettings:
+        """From the bundle action's validated arguments; a value that cannot be used fails naming it."""
+        vulnerabilities = _vulns.VulnerabilityCheck(policy=params["vulnerability_policy"],
+                                                    ignores=_vulns.parse_ignores(params["vulnerability_ignore"]),
+                                                    osv_db=params["osv_db"] or None)
+        provenance = _provenance.ProvenanceCheck(
+            policy=params["provenance"],
+            trusted_publishers=_provenance.parse_trusted_publishers(params["trusted_publishers"]))
+        return cls(bundle_dir=params["bundle_dir"], check_mode=check_mode,
+                   uploaded_prior_to=parse_cutoff(params["uploaded_prior_to"]), build_sdists=params["build_sdists"],
+                   build_timeout=params["build_timeout"], require_built=params["require_built"],
+                   defer_builds=params["defer_builds"], version_policy=params["version_policy"],
+                   installer=params["installer"], installer_requirement=params["installer_requirement"],
+                   uv_requirement=params["uv_requirement"], workers=params["workers"],
+                   lock_timeout=params["lock_timeout"], vulnerabilities=vulnerabilities, provenance=provenance)
+
+
+# -- what flows between the steps -------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What the run bundles: the profiles, each member host environment ({"host:env": (host, EnvSpec)}), the builder
+    hosts ({Target.key(): Builder}), the inventory hosts whose entries are kept, and the image builder when an
+    environment is carried by an image."""
+
+    profiles: t.Sequence[Profile]
+    members: t.Mapping[str, tuple]
+    builders: t.Mapping[tuple, Builder]
+    kept: t.Sequence[str]
+    images: ImageBuilder | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolution:
+    """{profile name: (pins, installer pin)}, every file with its size, and the sdist builds the bundle carries for
+    builder hosts inside (``defer_builds``); or, while builds wait for builder hosts, only those (``pending``)."""
+
+    resolved: t.Mapping[str, tuple]
+    deferred: t.Sequence[dict] = ()
+    pending: t.Sequence[dict] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Assembly:
+    """The new bundle in memory, against the ``previous`` manifest: the new ``manifest``, the lock and report
+    ``texts`` to write, the locks gone ``stale``, the profiles ``carried`` over, every file the profiles lock
+    (``files``) and those not in the store yet (``to_fetch``), the image plans still ``to_build``, the
+    vulnerability and provenance outcomes (None when not checked), and whether it equals what is written."""
+
+    previous: dict | None
+    manifest: dict
+    texts: dict
+    stale: list
+    carried: list
+    files: list
+    to_fetch: list
+    to_build: list
+    vulnerabilities: dict | None
+    provenance: dict | None
+    unchanged: bool
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.to_fetch) or bool(self.to_build) or not self.unchanged
+
+    @property
+    def blobs(self) -> dict:
+        """{provenance path: the exact bytes verified}."""
+        return self.provenance["blobs"] if self.provenance is not None else {}
+
+
+# -- resolving -------------------------------------------------------------------------------------------------
 def resolve_installer(profile, client, installer: str = "pip", installer_requirement: str = "pip",
                       uv_requirement: str = "uv", progress=None):
     """The installer wheel for the profile's target: uv when asked for and a wheel of it fits the target (uv is a
@@ -193,66 +287,6 @@ def resolve_uniform(profiles: t.Sequence, client, *, rounds: int = 5, **kwargs) 
                          value="uniform")
 
 
-@dataclasses.dataclass(frozen=True)
-class BuilderInput:
-    """A builder host as the inventory names it: its facts' target and interpreter, and the profile it was named
-    for (``pymigrate_builders`` as a map), if any."""
-
-    host: str
-    target: t.Any
-    python: str
-    profile: str | None = None
-
-
-def match_builders(builders: t.Sequence[BuilderInput], profiles: t.Sequence) -> dict:
-    """{Target.key(): Builder}: each builder serves the profiles whose target equals its own facts."""
-    by_name = {profile.name: profile for profile in profiles}
-    matched: dict = {}
-    for item in builders:
-        if item.profile is not None:
-            profile = by_name.get(item.profile)
-            if profile is None:
-                raise PyMigrateError("no profile of this run is named %s" % item.profile, var="pymigrate_builders",
-                                     value={item.profile: item.host},
-                                     hint="The profiles are: %s" % ", ".join(sorted(by_name)))
-            if profile.target.key() != item.target.key():
-                raise PyMigrateError("builder %s cannot build for profile %s: its own facts (interpreter, ABI, "
-                                     "platform) differ from the profile's target" % (item.host, item.profile),
-                                     host=item.host, var="pymigrate_builders", value={item.profile: item.host},
-                                     hint="Name a builder host with the same Python and platform as the profile")
-        matched.setdefault(item.target.key(), Builder(item.host, item.python))
-    return matched
-
-
-def plan_builds(pending: t.Mapping, client, bundle_dir: str, *, check_mode: bool) -> list:
-    """What each builder host needs for each pending build: the sdist, its build requirements resolved as wheels
-    for the builder's own target, and a pip wheel to run (builders need no pip of their own). Fetched into the
-    bundle's store, except in check mode."""
-    builds = []
-    for (_sha256, _host), (entry, target) in sorted(pending.items(), key=lambda item: item[0]):
-        build = dict(entry)
-        requested: dict[str, str] = {canonicalize_name(Requirement(text).name): text
-                                     for text in entry["build_requires"]}
-        wanted = dict({"pip": "pip"}, **requested)
-        try:
-            pins = resolve(target, WantedSet(wanted), client, profile="builder %s" % entry["builder"])
-        except PyMigrateError as exc:
-            raise PyMigrateError("cannot resolve the build requirements of %s (%s) for builder %s: %s"
-                                 % (entry["filename"], ", ".join(entry["build_requires"]) or "none", entry["builder"],
-                                    exc.message), host=entry["builder"], var="pymigrate_builders")
-        paths = {pin.name: store_relpath(pin.file.sha256, pin.file.filename) for pin in pins}
-        build["pip"] = paths["pip"]
-        build["build_files"] = sorted(path for name, path in paths.items() if name != "pip" or "pip" in requested)
-        # Without build requirements there is nothing to isolate the build from.
-        build["isolated"] = bool(entry["build_requires"])
-        build["records"] = dict(_manifest.file_record(pin.file) for pin in pins)  # for a manifest that carries it
-        build["target_key"] = target.key()
-        if not check_mode:
-            fetch_all([p.file for p in pins], bundle_dir, client)
-        builds.append(build)
-    return builds
-
-
 def changes_against(previous: dict | None, manifest: dict, members: t.Iterable[str]) -> tuple:
     """({"host:env": changes}, Ansible diff) between the previous bundle and the new manifest."""
     old_packages, new_packages = _manifest.packages_by_member(previous), _manifest.packages_by_member(manifest)
@@ -321,188 +355,282 @@ def _carry_osv_db(bundle_dir: str, source: str, sha256: str) -> None:
     os.replace(temp, target)
 
 
-def build_bundle(hosts: t.Sequence[HostInput], bundle_dir: str, client, *, check_mode: bool = False,
-                 uploaded_prior_to=None, build_sdists: bool = True, installer_requirement: str = "pip",
-                 workers: int = 8, keep_hosts: t.Iterable[str] = (), lock_timeout: float = 300,
-                 build_timeout: float = DEFAULT_BUILD_TIMEOUT, builders: t.Sequence[BuilderInput] = (),
-                 require_built: bool = False, version_policy: str = "per_profile", defer_builds: bool = False,
-                 installer: str = "pip", uv_requirement: str = "uv", vulnerabilities=None, provenance=None,
-                 progress=None) -> dict:
-    """Resolve and fetch every profile; write the bundle unless in check mode. Returns a result dict.
+# -- the build: plan, resolve, assemble, commit -----------------------------------------------------------------
+def build_bundle(inputs: BundleInputs, settings: BundleSettings, client, progress=None) -> dict:
+    """Resolve and fetch every profile; write the bundle unless in check mode. Returns the bundle action's result.
 
-    ``keep_hosts`` (inventory hosts outside this run) keep their entries of the previous bundle. One build at a
-    time per bundle directory: a second waits up to ``lock_timeout`` seconds for the first, then fails naming it.
-    ``progress`` (a callable taking one line) hears what the build is doing. sdist builds (pure wheels only) log
-    into ``<bundle_dir>/.build-logs/`` and stop after ``build_timeout`` seconds. ``builders`` may compile sdists for
-    the profiles of their own target: while any such build is still to be done, nothing is written and the result
-    lists ``pending_builds`` for the ``sdist_build`` action (then build again; ``require_built`` makes a build
-    still missing then an error). ``version_policy`` "uniform" gives every profile the same version of each project
-    where one fits all (resolve_uniform); either way the result lists the projects whose versions differ.
-    ``defer_builds`` (builders out of reach of this control node): the bundle is written with the pending builds in
-    its manifest and their files in its store, for deploy.yml to run inside. ``installer`` "uv" carries uv
-    (``uv_requirement``) for every profile a uv wheel fits, pip for the others (said, and listed in the result).
-    ``vulnerabilities`` (a _vulns.VulnerabilityCheck) checks every pin for known vulnerabilities before anything is
-    written: the reports go into the bundle and its SBOM, and policy ``fail`` stops the build. ``provenance`` (a
-    _provenance.ProvenanceCheck) fetches and verifies the PEP 740 provenance of every locked file before anything is
-    written: identities go into the manifest and the pylocks, the verified bytes next to the files.
-    """
-    images = None
-    if any(env.carrier for item in hosts for env in item.envs.values()):
-        images = ImageBuilder(bundle_dir, bundle_dir, progress=progress)  # its work dir is set once there is one
-    profiles, envs_by_member = plan_profiles(hosts, image_target=images.target if images else None)
-    if not check_mode:
-        os.makedirs(bundle_dir, exist_ok=True)
-    lock = (FileLock(os.path.join(bundle_dir, ".lock"), lock_timeout, PyMigrateError) if os.path.isdir(bundle_dir)
-            else contextlib.nullcontext())
-    with lock:
-        return _build_locked(profiles, envs_by_member, bundle_dir, client, check_mode=check_mode,
-                             builders=match_builders(builders, profiles), require_built=require_built,
-                             uploaded_prior_to=uploaded_prior_to, build_sdists=build_sdists,
-                             installer_requirement=installer_requirement, workers=workers, keep_hosts=keep_hosts,
-                             build_timeout=build_timeout, version_policy=version_policy, defer_builds=defer_builds,
-                             installer=installer, uv_requirement=uv_requirement, images=images,
-                             vulnerabilities=vulnerabilities, provenance=provenance,
-                             progress=progress or (lambda line: None))
-
-
-def _build_locked(profiles, envs_by_member, bundle_dir, client, *, check_mode, uploaded_prior_to, build_sdists,
-                  installer_requirement, workers, keep_hosts, build_timeout, builders, require_built,
-                  version_policy, defer_builds, installer, uv_requirement, images, progress,
-                  vulnerabilities=None, provenance=None) -> dict:
-    work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if check_mode else bundle_dir)
-    try:
-        # Check mode builds sdists in the work directory only, never in the bundle's store, and keeps any build
-        # log in a private temporary directory.
-        log_dir = None if check_mode else os.path.join(bundle_dir, ".build-logs")
-        sdists = (SdistBuilder(client, work_dir if check_mode else bundle_dir, work_dir, log_dir, build_timeout,
-                               builders=builders, built_dir=os.path.join(bundle_dir, BUILT_DIR))
-                  if build_sdists else None)
-        previous = _manifest.read(bundle_dir, required=False)
-        if previous:
-            # Known projects, revalidated in parallel: a re-run with nothing new costs one round trip, not one per page.
-            client.prefetch_projects([info["project"] for info in previous.get("files", {}).values()])
-        progress("resolving %d profile(s) for %d host environment(s)" % (len(profiles), len(envs_by_member)))
-        resolver = resolve_uniform if version_policy == "uniform" else resolve_profiles
-        resolved = resolver(profiles, client, uploaded_prior_to=uploaded_prior_to, sdists=sdists,
-                            installer_requirement=installer_requirement, installer=installer,
-                            uv_requirement=uv_requirement, progress=progress)
-        deferred: list = []
-        if sdists is not None and sdists.pending:
-            # Nothing is written until the builders' wheels are in (the second pass resolves with them), unless the
-            # builders are out of reach (a survey from inside the enclave): then the bundle carries the builds.
-            if require_built:
-                missing = ", ".join("%s on %s" % (entry["filename"], entry["builder"])
-                                    for entry, _target in sdists.pending.values())
-                raise PyMigrateError("the builder hosts' wheels do not fit their profiles (still to build: %s)"
-                                     % missing, var="pymigrate_builders",
-                                     hint="Check that each builder's Python and platform equal its profile's")
-            builds = plan_builds(sdists.pending, client, bundle_dir, check_mode=check_mode)
-            named = ", ".join("%s on %s" % (build["filename"], build["builder"]) for build in builds)
-            if not defer_builds:
-                progress("%d sdist build(s) wait for builder hosts: %s" % (len(builds), named))
-                return {"changed": False, "pending_builds": [_manifest.build_entry(build) for build in builds],
-                        "serial": (previous or {}).get("serial"), "profiles": {}, "fetched": [], "changes": {},
-                        "diff": {}, "bundle_dir": bundle_dir, "kept_hosts": []}
-            deferred = builds
-            progress("%d sdist build(s) carried in the bundle for builder hosts inside: %s" % (len(builds), named))
-        resolved = _with_sizes(resolved, bundle_dir, client, fetch=not check_mode, workers=workers)
-        manifest = _manifest.new([redact(index.base) for index in client.indexes],
-                                 uploaded_prior_to.isoformat() if uploaded_prior_to else None)
-        for profile in profiles:
-            pins, installer = resolved[profile.name]
-            sdists_of_profile = {pin.file.sha256 for pin in pins if not pin.file.filename.endswith(".whl")}
-            _manifest.add_profile(manifest, profile, pins, installer, envs_by_member,
-                                  builds=[build for build in deferred if build["sdist_sha256"] in sdists_of_profile
-                                          and build["target_key"] == profile.target.key()])
-        outcome = None
-        if vulnerabilities is not None:  # policy fail stops here: nothing written yet
-            outcome = _vulns.check({name: pins for name, (pins, _installer) in resolved.items()}, client,
-                                   vulnerabilities, workers=workers, progress=progress)
-            manifest["vulnerabilities"] = _vulns.manifest_record(outcome, vulnerabilities.policy)
-        attested = None
-        if provenance is not None:  # an identity that changed, or policy require unmet, stops here: nothing written
-            attested = _provenance.check({name: pins for name, (pins, _installer) in resolved.items()}, client,
-                                         provenance, previous, workers=workers, progress=progress)
-            manifest["provenance"] = _provenance.manifest_record(attested)
-        image_plans = _known_images(images, profiles, resolved, manifest, work_dir, progress)
-        carried = _manifest.carry_over(previous, manifest, keep_hosts)
-        if attested is not None and carried:
-            _provenance.carry_over(previous, manifest["provenance"],
-                                   [path for name in carried for path in manifest["profiles"][name]["files"]])
-        all_files = [pin.file for pins, installer in resolved.values() for pin in list(pins) + [installer]]
-        to_fetch = missing_files(all_files, bundle_dir)
-        texts = lock_texts(profiles, resolved, manifest)  # an image still to build: its lock is written after it
-        if outcome is not None:
-            texts.update(_vulns.report_texts(outcome))
-        for name in carried:  # their locks (and vulnerability reports) stay as the previous build wrote them
-            for lock_name in (manifest["profiles"][name]["lock"], manifest["profiles"][name]["requirements"]):
-                texts[lock_name] = _read_text(os.path.join(bundle_dir, lock_name)) or ""
-            old_report = (((previous or {}).get("vulnerabilities") or {}).get("reports") or {}).get(name)
-            if outcome is not None and old_report:
-                manifest["vulnerabilities"]["reports"][name] = old_report
-                for report_name in (old_report["json"], old_report["text"]):
-                    texts[report_name] = _read_text(os.path.join(bundle_dir, report_name)) or ""
-        stale = _stale_locks(bundle_dir, texts)
-        blobs = attested["blobs"] if attested is not None else {}
-        unchanged = (_manifest.equivalent(previous, manifest) and not stale
-                     and all(_read_text(os.path.join(bundle_dir, name)) == text for name, text in texts.items())
-                     and all(_read_bytes(os.path.join(bundle_dir, name)) == data for name, data in blobs.items()))
-        changes, diff = changes_against(previous, manifest, envs_by_member)
-        differing = differing_versions(resolved)
-        if differing:
-            progress("versions differ between profiles: %s" % "; ".join(
-                "%s (%s)" % (project, ", ".join("%s in %s" % (v, p) for p, v in sorted(by.items())))
-                for project, by in differing.items()))
-        to_build = [plan for plan in image_plans if plan["record"] is None]
-        result = {"changed": bool(to_fetch) or bool(to_build) or not unchanged,
-                  "serial": (previous or {}).get("serial"),
-                  "profiles": {p.name: {"members": p.members, "packages": manifest["profiles"][p.name]["packages"]}
-                               for p in profiles},
-                  "fetched": [d.filename for d in to_fetch], "changes": changes, "diff": diff, "bundle_dir": bundle_dir,
-                  "kept_hosts": sorted(set(keep_hosts) & set(manifest["hosts"])), "differing_versions": differing,
-                  "installers": {name: pair[1].name for name, pair in sorted(resolved.items())}}
-        if outcome is not None:
-            result["vulnerabilities"] = _vulns.result_summary(outcome)
-        if attested is not None:
-            result["provenance"] = _provenance.result_summary(attested)
-        if check_mode:
-            manifest["serial"], manifest["created"] = result["serial"], format_time(utc_now())
-            _manifest.write_proposal(bundle_dir, manifest)
-        elif result["changed"]:
-            progress("fetching %d of %d file(s), %.1f MB" % (len(to_fetch), len({d.sha256 for d in all_files}),
-                                                             sum(d.size or 0 for d in to_fetch) / 1e6))
-            fetch_all(all_files, bundle_dir, client, max_workers=workers)
-            for plan in to_build:  # from the wheels just fetched, in a build container with no network
-                record = images.build(plan["key"], plan["carrier"], plan["files"], plan["installer"])
-                _manifest.add_image(manifest, plan["profile"], record)
-            if to_build:  # their locks name the images just built
-                texts.update(lock_texts([p for p in profiles if p.name in {plan["profile"] for plan in to_build}],
-                                        resolved, manifest))
-            if outcome is not None and outcome["osv_db"]:
-                _carry_osv_db(bundle_dir, vulnerabilities.osv_db, outcome["osv_db"]["sha256"])
-            for name, data in sorted(blobs.items()):  # the exact bytes verified, next to their files
-                os.makedirs(os.path.dirname(os.path.join(bundle_dir, name)), exist_ok=True)
-                write_atomic(os.path.join(bundle_dir, name), data)
-            result["serial"] = write_bundle(bundle_dir, manifest, texts, resolved, stale, previous, carried,
-                                            vulnerabilities=outcome)
-            progress("bundle serial %d written to %s" % (result["serial"], bundle_dir))
-        else:
-            progress("nothing changed: the bundle stays at serial %s" % result["serial"])
-            if previous and previous.get("serial") is not None:  # a bundle from before slices: written once now
-                _manifest.write_slices(bundle_dir, previous)
-                _manifest.publish_slices(bundle_dir, previous)
+    Plan the profiles, then, one build at a time per bundle directory: resolve them (while sdist builds wait for
+    builder hosts nothing is written, and the result lists ``pending_builds`` for the ``sdist_build`` action: then
+    build again), assemble the new bundle in memory (a check that fails stops there), commit it. ``inputs.kept``
+    (inventory hosts outside this run) keep their entries of the previous bundle. ``progress`` (a callable taking
+    one line) hears what the build is doing."""
+    progress = progress or (lambda line: None)
+    plan = plan_bundle(inputs, settings, progress)
+    with _locked_work_dir(settings) as work_dir:
+        if plan.images is not None:
+            plan.images.work_dir = work_dir  # the run's work directory exists only now
+        previous = _previous_bundle(settings.bundle_dir, client)
+        resolution = resolve_bundle(plan, settings, client, _sdist_builder(plan, settings, client, work_dir), progress)
+        if resolution.pending:
+            return _waiting_result(resolution, previous, settings)
+        assembly = assemble(plan, resolution, settings, client, previous, progress)
+        result = summarize(plan, resolution, assembly, settings, progress)
+        result["serial"] = commit(plan, resolution, assembly, settings, client, progress)
         return result
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _known_images(images, profiles, resolved, manifest, work_dir, progress) -> list:
+def plan_bundle(inputs: BundleInputs, settings: BundleSettings, progress) -> Plan:
+    """Step 1, plan: host environments grouped into profiles (an environment carried by an image is resolved for its
+    base image's interpreter, which the image builder asks the engine for), builder hosts matched to them."""
+    images = None
+    if any(env.carrier for item in inputs.hosts for env in item.envs.values()):
+        images = ImageBuilder(settings.bundle_dir, settings.bundle_dir, progress=progress)
+    profiles, members = plan_profiles(inputs.hosts, image_target=images.target if images else None)
+    return Plan(profiles, members, match_builders(inputs.builders, profiles), list(inputs.kept), images)
+
+
+def resolve_bundle(plan: Plan, settings: BundleSettings, client, sdists: SdistBuilder | None, progress) -> Resolution:
+    """Step 2, resolve: every profile of the plan for the settings' cutoff, with its installer, and every file's
+    size. The sdists that compile are left to builder hosts (``sdists.pending``): they wait for them, or travel in
+    the bundle (``defer_builds``)."""
+    progress("resolving %d profile(s) for %d host environment(s)" % (len(plan.profiles), len(plan.members)))
+    resolver = resolve_uniform if settings.version_policy == "uniform" else resolve_profiles
+    resolved = resolver(plan.profiles, client, uploaded_prior_to=settings.uploaded_prior_to, sdists=sdists,
+                        installer_requirement=settings.installer_requirement, installer=settings.installer,
+                        uv_requirement=settings.uv_requirement, progress=progress)
+    builds = _builder_builds(sdists, settings, client, progress)
+    if builds and not settings.defer_builds:
+        return Resolution({}, pending=builds)
+    return Resolution(_with_sizes(resolved, settings.bundle_dir, client, fetch=not settings.check_mode,
+                                  workers=settings.workers), deferred=builds)
+
+
+def assemble(plan: Plan, resolution: Resolution, settings: BundleSettings, client, previous: dict | None,
+             progress) -> Assembly:
+    """Step 3, assemble: the new manifest with its checks (vulnerability policy fail, or a provenance identity that
+    changed, stops here: nothing written yet), the images built before, the hosts kept from the previous bundle,
+    the locks and reports; compared with what the bundle directory holds. Writes nothing."""
+    resolved, bundle_dir = resolution.resolved, settings.bundle_dir
+    manifest = _new_manifest(plan, resolution, settings, client)
+    vulnerabilities, provenance = _run_checks(manifest, resolved, settings, client, previous, progress)
+    image_plans = _known_images(plan.images, plan.profiles, resolved, manifest, progress)
+    carried = _manifest.carry_over(previous, manifest, plan.kept)
+    if provenance is not None and carried:
+        _provenance.carry_over(previous, manifest["provenance"],
+                               [path for name in carried for path in manifest["profiles"][name]["files"]])
+    files = [pin.file for pins, installer in resolved.values() for pin in list(pins) + [installer]]
+    to_fetch = missing_files(files, bundle_dir)
+    texts = lock_texts(plan.profiles, resolved, manifest)  # an image still to build: its lock is written after it
+    if vulnerabilities is not None:
+        texts.update(_vulns.report_texts(vulnerabilities))
+    _keep_carried_texts(texts, manifest, carried, previous, bundle_dir)
+    stale = _stale_locks(bundle_dir, texts)
+    unchanged = (_manifest.equivalent(previous, manifest) and not stale
+                 and _written(bundle_dir, texts, provenance["blobs"] if provenance is not None else {}))
+    return Assembly(previous, manifest, texts, stale, carried, files, to_fetch,
+                    [image for image in image_plans if image["record"] is None], vulnerabilities, provenance,
+                    unchanged)
+
+
+def summarize(plan: Plan, resolution: Resolution, assembly: Assembly, settings: BundleSettings, progress) -> dict:
+    """The bundle action's result: what changes for each host environment (and as a diff), the profiles, the files
+    to fetch, the hosts kept, the versions that differ between profiles, the installers and the checks' summaries.
+    Its serial is the previous bundle's until commit writes the next."""
+    manifest, resolved = assembly.manifest, resolution.resolved
+    changes, diff = changes_against(assembly.previous, manifest, plan.members)
+    differing = differing_versions(resolved)
+    if differing:
+        progress("versions differ between profiles: %s" % "; ".join(
+            "%s (%s)" % (project, ", ".join("%s in %s" % (v, p) for p, v in sorted(by.items())))
+            for project, by in differing.items()))
+    result = {"changed": assembly.changed, "serial": (assembly.previous or {}).get("serial"),
+              "profiles": {p.name: {"members": p.members, "packages": manifest["profiles"][p.name]["packages"]}
+                           for p in plan.profiles},
+              "fetched": [d.filename for d in assembly.to_fetch], "changes": changes, "diff": diff,
+              "bundle_dir": settings.bundle_dir, "kept_hosts": sorted(set(plan.kept) & set(manifest["hosts"])),
+              "differing_versions": differing,
+              "installers": {name: pair[1].name for name, pair in sorted(resolved.items())}}
+    if assembly.vulnerabilities is not None:
+        result["vulnerabilities"] = _vulns.result_summary(assembly.vulnerabilities)
+    if assembly.provenance is not None:
+        result["provenance"] = _provenance.result_summary(assembly.provenance)
+    return result
+
+
+def commit(plan: Plan, resolution: Resolution, assembly: Assembly, settings: BundleSettings, client,
+           progress) -> int | None:
+    """Step 4, commit. Check mode: only the proposed manifest. Something changed: fetch what the store lacks, build
+    the images still to build, write (the manifest last) under the next serial. Nothing changed: only the slices of
+    a bundle from before slices. Returns the bundle's serial."""
+    bundle_dir, previous = settings.bundle_dir, assembly.previous
+    serial = (previous or {}).get("serial")
+    if settings.check_mode:
+        assembly.manifest["serial"], assembly.manifest["created"] = serial, format_time(utc_now())
+        _manifest.write_proposal(bundle_dir, assembly.manifest)
+    elif assembly.changed:
+        serial = _write(plan, resolution, assembly, settings, client, progress)
+        progress("bundle serial %d written to %s" % (serial, bundle_dir))
+    else:
+        progress("nothing changed: the bundle stays at serial %s" % serial)
+        if previous and previous.get("serial") is not None:  # a bundle from before slices: written once now
+            _manifest.write_slices(bundle_dir, previous)
+            _manifest.publish_slices(bundle_dir, previous)
+    return serial
+
+
+# -- the steps' helpers -----------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _locked_work_dir(settings: BundleSettings) -> t.Iterator[str]:
+    """One build at a time per bundle directory (a second waits up to ``lock_timeout``, then fails naming the
+    first), in a work directory removed at the end: inside the bundle directory, or a private one in check mode."""
+    if not settings.check_mode:
+        os.makedirs(settings.bundle_dir, exist_ok=True)
+    lock = (FileLock(os.path.join(settings.bundle_dir, ".lock"), settings.lock_timeout, PyMigrateError)
+            if os.path.isdir(settings.bundle_dir) else contextlib.nullcontext())
+    with lock:
+        work_dir = tempfile.mkdtemp(prefix=".work-", dir=None if settings.check_mode else settings.bundle_dir)
+        try:
+            yield work_dir
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _previous_bundle(bundle_dir: str, client) -> dict | None:
+    """The manifest the bundle directory holds (None before the first build); its projects are revalidated in
+    parallel at once: a re-run with nothing new costs one round trip, not one per page."""
+    previous = _manifest.read(bundle_dir, required=False)
+    if previous:
+        client.prefetch_projects([info["project"] for info in previous.get("files", {}).values()])
+    return previous
+
+
+def _sdist_builder(plan: Plan, settings: BundleSettings, client, work_dir: str) -> SdistBuilder | None:
+    """The run's sdist builder (None without ``build_sdists``). Check mode builds sdists in the work directory only,
+    never in the bundle's store, and keeps any build log in a private temporary directory."""
+    if not settings.build_sdists:
+        return None
+    log_dir = None if settings.check_mode else os.path.join(settings.bundle_dir, ".build-logs")
+    return SdistBuilder(client, work_dir if settings.check_mode else settings.bundle_dir, work_dir, log_dir,
+                        settings.build_timeout, builders=plan.builders,
+                        built_dir=os.path.join(settings.bundle_dir, BUILT_DIR))
+
+
+def _builder_builds(sdists: SdistBuilder | None, settings: BundleSettings, client, progress) -> list:
+    """The sdist builds left to builder hosts, planned (their build requirements resolved, and fetched outside check
+    mode). Nothing is written until the builders' wheels are in (the second pass resolves with them), unless the
+    builders are out of reach (a survey from inside the enclave): then the bundle carries the builds."""
+    if sdists is None or not sdists.pending:
+        return []
+    if settings.require_built:
+        missing = ", ".join("%s on %s" % (entry["filename"], entry["builder"])
+                            for entry, _target in sdists.pending.values())
+        raise PyMigrateError("the builder hosts' wheels do not fit their profiles (still to build: %s)" % missing,
+                             var="pymigrate_builders",
+                             hint="Check that each builder's Python and platform equal its profile's")
+    builds = plan_builds(sdists.pending, client, settings.bundle_dir, check_mode=settings.check_mode)
+    named = ", ".join("%s on %s" % (build["filename"], build["builder"]) for build in builds)
+    if settings.defer_builds:
+        progress("%d sdist build(s) carried in the bundle for builder hosts inside: %s" % (len(builds), named))
+    else:
+        progress("%d sdist build(s) wait for builder hosts: %s" % (len(builds), named))
+    return builds
+
+
+def _waiting_result(resolution: Resolution, previous: dict | None, settings: BundleSettings) -> dict:
+    """The result while sdist builds wait for builder hosts: nothing was written."""
+    return {"changed": False, "pending_builds": [_manifest.build_entry(build) for build in resolution.pending],
+            "serial": (previous or {}).get("serial"), "profiles": {}, "fetched": [], "changes": {}, "diff": {},
+            "bundle_dir": settings.bundle_dir, "kept_hosts": []}
+
+
+def _new_manifest(plan: Plan, resolution: Resolution, settings: BundleSettings, client) -> dict:
+    """The new manifest with every resolved profile, and the builds each carries for builder hosts inside."""
+    cutoff = settings.uploaded_prior_to
+    manifest = _manifest.new([redact(index.base) for index in client.indexes], cutoff.isoformat() if cutoff else None)
+    for profile in plan.profiles:
+        pins, installer = resolution.resolved[profile.name]
+        sdists = {pin.file.sha256 for pin in pins if not pin.file.filename.endswith(".whl")}
+        _manifest.add_profile(manifest, profile, pins, installer, plan.members,
+                              builds=[build for build in resolution.deferred if build["sdist_sha256"] in sdists
+                                      and build["target_key"] == profile.target.key()])
+    return manifest
+
+
+def _run_checks(manifest: dict, resolved: t.Mapping, settings: BundleSettings, client, previous: dict | None,
+                progress) -> tuple:
+    """(vulnerability outcome, provenance outcome), None for a check not asked for; each recorded in the manifest.
+    Policy fail, an identity that changed or policy require unmet raises: nothing is written yet."""
+    pins_by_profile = {name: pins for name, (pins, _installer) in resolved.items()}
+    vulnerabilities = provenance = None
+    if settings.vulnerabilities is not None:
+        vulnerabilities = _vulns.check(pins_by_profile, client, settings.vulnerabilities, workers=settings.workers,
+                                       progress=progress)
+        manifest["vulnerabilities"] = _vulns.manifest_record(vulnerabilities, settings.vulnerabilities.policy)
+    if settings.provenance is not None:
+        provenance = _provenance.check(pins_by_profile, client, settings.provenance, previous,
+                                       workers=settings.workers, progress=progress)
+        manifest["provenance"] = _provenance.manifest_record(provenance)
+    return vulnerabilities, provenance
+
+
+def _keep_carried_texts(texts: dict, manifest: dict, carried: t.Sequence[str], previous: dict | None,
+                        bundle_dir: str) -> None:
+    """The locks (and vulnerability reports, when this run checks) of the profiles carried over stay as the
+    previous build wrote them."""
+    for name in carried:
+        for lock_name in (manifest["profiles"][name]["lock"], manifest["profiles"][name]["requirements"]):
+            texts[lock_name] = _read_text(os.path.join(bundle_dir, lock_name)) or ""
+        old_report = (((previous or {}).get("vulnerabilities") or {}).get("reports") or {}).get(name)
+        if "vulnerabilities" in manifest and old_report:
+            manifest["vulnerabilities"]["reports"][name] = old_report
+            for report_name in (old_report["json"], old_report["text"]):
+                texts[report_name] = _read_text(os.path.join(bundle_dir, report_name)) or ""
+
+
+def _written(bundle_dir: str, texts: t.Mapping, blobs: t.Mapping) -> bool:
+    """Whether the bundle directory holds these texts and provenance bytes already."""
+    return (all(_read_text(os.path.join(bundle_dir, name)) == text for name, text in texts.items())
+            and all(_read_bytes(os.path.join(bundle_dir, name)) == data for name, data in blobs.items()))
+
+
+def _write(plan: Plan, resolution: Resolution, assembly: Assembly, settings: BundleSettings, client,
+           progress) -> int:
+    """Fetch every file the store lacks, build the images still to build, carry the OSV database and the provenance
+    bytes verified, then write locks, SBOM and (last) the manifest; returns the new serial."""
+    bundle_dir, files, outcome = settings.bundle_dir, assembly.files, assembly.vulnerabilities
+    progress("fetching %d of %d file(s), %.1f MB" % (len(assembly.to_fetch), len({d.sha256 for d in files}),
+                                                     sum(d.size or 0 for d in assembly.to_fetch) / 1e6))
+    fetch_all(files, bundle_dir, client, max_workers=settings.workers)
+    _build_images(plan, resolution, assembly)
+    if outcome is not None and outcome["osv_db"] and settings.vulnerabilities is not None:
+        _carry_osv_db(bundle_dir, t.cast(str, settings.vulnerabilities.osv_db), outcome["osv_db"]["sha256"])
+    for name, data in sorted(assembly.blobs.items()):  # the exact bytes verified, next to their files
+        os.makedirs(os.path.dirname(os.path.join(bundle_dir, name)), exist_ok=True)
+        write_atomic(os.path.join(bundle_dir, name), data)
+    return write_bundle(bundle_dir, assembly.manifest, assembly.texts, resolution.resolved, assembly.stale,
+                        assembly.previous, assembly.carried, vulnerabilities=outcome)
+
+
+def _build_images(plan: Plan, resolution: Resolution, assembly: Assembly) -> None:
+    """The images still to build, from the wheels just fetched, in a build container with no network; their locks
+    then name them."""
+    if not assembly.to_build or plan.images is None:
+        return
+    for image in assembly.to_build:
+        record = plan.images.build(image["key"], image["carrier"], image["files"], image["installer"])
+        _manifest.add_image(assembly.manifest, image["profile"], record)
+    built = {image["profile"] for image in assembly.to_build}
+    assembly.texts.update(lock_texts([p for p in plan.profiles if p.name in built], resolution.resolved,
+                                     assembly.manifest))
+
+
+def _known_images(images: ImageBuilder | None, profiles: t.Sequence, resolved: t.Mapping, manifest: dict,
+                  progress) -> list:
     """For each image profile, its build plan; the record of an image built earlier from the same key goes into the
     manifest at once (a re-run builds nothing)."""
     plans: list = []
     if images is None:
         return plans
-    images.work_dir = work_dir  # the run's work directory exists only now
     for profile in profiles:
         if not profile.carrier:
             continue

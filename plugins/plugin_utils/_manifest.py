@@ -66,7 +66,7 @@ def file_record(dist) -> tuple:
 
 def build_entry(build: t.Mapping) -> dict:
     """A pending sdist build as the manifest and the bundle's result carry it (JSON: no in-memory keys)."""
-    return {k: v for k, v in build.items() if k not in ("records", "target_key")}
+    return {k: v for k, v in build.items() if k not in ("dists", "target_key")}
 
 
 def add_profile(manifest: dict, profile, pins: t.Sequence, installer, envs_by_member: t.Mapping,
@@ -74,7 +74,7 @@ def add_profile(manifest: dict, profile, pins: t.Sequence, installer, envs_by_me
     """Record one resolved profile: its files, its lock names, each member host environment, and the sdist builds
     it leaves to builder hosts inside (their build requirements and pip travel as files of the bundle)."""
     for build in builds:
-        manifest["files"].update(build["records"])
+        manifest["files"].update(file_record(dist) for dist in build["dists"])
     installer_path, record = file_record(installer.file)
     manifest["files"][installer_path] = record
     files = []

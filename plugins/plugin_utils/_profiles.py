@@ -6,11 +6,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import Profile, Target, WantedSet
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import Profile, PyMigrateError, Target, WantedSet
+
+
+@dataclasses.dataclass(frozen=True)
+class HostInput:
+    """One host as the bundle sees it: its environments (EnvSpec) and its target (per interpreter)."""
+
+    host: str
+    envs: dict
+    target: t.Any
 
 
 def profile_name(target: Target, wanted: WantedSet, carrier: t.Mapping | None = None) -> str:
@@ -36,3 +46,25 @@ def build_profiles(entries: t.Iterable[tuple]) -> list:
     for profile in result:
         profile.members.sort()
     return result
+
+
+def plan_profiles(hosts: t.Sequence[HostInput], image_target=None) -> tuple:
+    """(profiles, {"host:env": (host, EnvSpec)}): host environments grouped by (target, wanted set, carrier).
+
+    An environment of the image strategy is resolved for its base image's interpreter (``image_target(base image,
+    python)`` gives (image ID, Target)), not for the host's."""
+    entries: list = []
+    envs_by_member = {}
+    for item in hosts:
+        for env_name, env in sorted(item.envs.items()):
+            if env.carrier:
+                base_id, target = image_target(env.carrier["base_image"], env.python)
+                carrier = dict(env.carrier, base_id=base_id, path=env.path, python=env.python)
+                entries.append((item.host, env_name, target, env.wanted, carrier))
+            else:
+                entries.append((item.host, env_name, item.target, env.wanted))
+            envs_by_member["%s:%s" % (item.host, env_name)] = (item.host, env)
+    if not entries:
+        raise PyMigrateError("no host to bundle for: no host has target facts, a survey entry or pymigrate_target",
+                             hint="Run the survey play first, pass a survey file, or declare pymigrate_target")
+    return build_profiles(entries), envs_by_member

@@ -284,114 +284,167 @@ def verify(module, provenance, identity: t.Mapping, subject: Subject) -> int:
 
 
 # -- the check --------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class _History:
+    """What the previous bundle recorded: each project's identity (without its trust), each locked file's record,
+    and the projects some of whose files had no provenance (partial coverage, as within some releases): for those,
+    only a file that had provenance and lost it counts as a disappearance."""
+
+    identities: t.Mapping[str, t.Mapping]
+    files: t.Mapping[str, t.Mapping]
+    partial: frozenset
+
+    @classmethod
+    def of(cls, previous: t.Mapping | None) -> _History:
+        record = (previous or {}).get("provenance") or {}
+        identities = {project: {k: v for k, v in identity.items() if k != "trust"}
+                      for project, identity in (record.get("identities") or {}).items() if identity}
+        files = record.get("files") or {}
+        return cls(identities, files,
+                   frozenset(entry.get("project") for entry in files.values() if entry.get("state") == "absent"))
+
+    def disappeared(self, item: Subject) -> bool:
+        return bool(self.identities.get(item.project)) and bool(
+            item.project not in self.partial or (self.files.get(item.locked) or {}).get("publisher"))
+
+
 def check(pins_by_profile: t.Mapping[str, t.Sequence], client, settings: ProvenanceCheck,
           previous: t.Mapping | None = None, *, workers: int = 8, progress=None) -> dict:
     """Fetch and verify the provenance of every locked file. Returns {"files": {locked: record}, "identities":
     {project: identity}, "blobs": {provenance path: bytes}, "verifier", "counts"}. Raises on an identity that is not
     the expected one, provenance that disappeared or does not verify, and under ``require`` on a file without it or
     a missing verifier."""
-    # Imported only when something needs it (it brings sigstore and pydantic, several MB in the bundle's process):
-    # policy require, or a file that has provenance (below).
+    module = _required_verifier(settings)
+    history = _History.of(previous)
+    items = subjects(pins_by_profile, client)
+    fetched = _fetch_every(client, items, workers)
+    if module is None and any(raw is not None for raw, _where in fetched.values()):
+        module = _libraries.pypi_attestations()
+    files: dict = {}
+    identities: dict = {}
+    problems: list = []
+    for item in items:
+        raw, where = fetched[item.locked]
+        if raw is None:
+            problem, record = _absent(item, where, settings, history)
+        else:
+            problem, record = _attested(module, item, raw, settings.trusted_publishers.get(item.project),
+                                        history.identities.get(item.project), identities)
+        if problem:
+            problems.append(problem)
+        if record is not None:
+            files[item.locked] = record
+    if problems:
+        raise PyMigrateError("provenance check failed: %s" % "; ".join(problems), var="pymigrate_provenance",
+                             value=settings.policy,
+                             hint="A changed publisher must be confirmed: pin it in pymigrate_trusted_publishers "
+                                  "once you know the new one is the project's own")
+    blobs = {record["provenance"]: fetched[locked][0] for locked, record in files.items() if "provenance" in record}
+    return _outcome(settings, module, files, identities, blobs, progress)
+
+
+def _required_verifier(settings: ProvenanceCheck):
+    """pypi-attestations under policy require (an error without it), else None: it is imported only when something
+    needs it (it brings sigstore and pydantic, several MB in the bundle's process), here or once a file has
+    provenance."""
     module = _libraries.pypi_attestations() if settings.policy == "require" else None
     if module is None and settings.policy == "require":
         raise PyMigrateError("pymigrate_provenance require needs the PEP 740 verifier pypi-attestations on the "
                              "control node", var="pymigrate_provenance", value="require",
                              hint="Install it into the Python that runs Ansible (%s), or use record" % INSTALL_HINT)
-    previous_record = (previous or {}).get("provenance") or {}
-    old = {project: {k: v for k, v in identity.items() if k != "trust"}
-           for project, identity in (previous_record.get("identities") or {}).items() if identity}
-    old_files = previous_record.get("files") or {}
-    # A project some of whose files had no provenance before (partial coverage, as within some releases): only
-    # a file that had provenance and lost it counts as a disappearance.
-    partial = {entry.get("project") for entry in old_files.values() if entry.get("state") == "absent"}
-    items = subjects(pins_by_profile, client)
+    return module
+
+
+def _fetch_every(client, items: t.Sequence[Subject], workers: int) -> dict:
+    """{locked: (raw bytes or None, where it was asked)} of every subject, fetched in parallel."""
     fetched: dict = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1)),
                                                thread_name_prefix="pymigrate-provenance") as pool:
         futures = {pool.submit(fetch, client, item): item for item in items}
         for future in concurrent.futures.as_completed(futures):
             fetched[futures[future].locked] = future.result()
-    if module is None and any(raw is not None for raw, _where in fetched.values()):
-        module = _libraries.pypi_attestations()
-    files: dict = {}
-    blobs: dict = {}
-    identities: dict = {}
-    problems: list = []
-    for item in items:
-        raw, where = fetched[item.locked]
-        pin = settings.trusted_publishers.get(item.project)
-        before = old.get(item.project)
-        record: dict = {"project": item.project, "version": item.version, "filename": item.filename,
-                        "sha256": item.sha256}
-        if raw is None:
-            record.update(state="absent", reason=where)
-            if pin is not None:
-                problems.append("%s (%s): no provenance, but pymigrate_trusted_publishers pins %s"
-                                % (item.project, item.filename, describe(dict(pin, kind=pin.get("kind", "publisher")))))
-            elif before and (item.project not in partial or (old_files.get(item.locked) or {}).get("publisher")):
-                problems.append("%s (%s): provenance disappeared; the previous bundle recorded %s, now none"
-                                % (item.project, item.filename, describe(before)))
-            elif settings.policy == "require":
-                problems.append("%s (%s): no provenance (%s)" % (item.project, item.filename, where))
-            files[item.locked] = record
-            continue
-        provenance = parse(module, raw, item)
-        claimed = claimed_identities(provenance)
-        if len(claimed) != 1:
-            raise PyMigrateError("the provenance of %s names %d publishers (%s); one identity per project is "
-                                 "expected" % (item.filename, len(claimed), "; ".join(map(describe, claimed))),
-                                 var="pymigrate_trusted_publishers",
-                                 hint="Pin the project's publisher in pymigrate_trusted_publishers")
-        (identity,) = claimed
-        if pin is not None:
-            trust = "pinned"
-            if not matches_pin(identity, pin):
-                problems.append("%s (%s): the provenance names %s, but pymigrate_trusted_publishers pins %s"
-                                % (item.project, item.filename, describe(identity),
-                                   describe(dict(pin, kind=pin.get("kind", identity.get("kind"))))))
-                continue
-            expected = expected_from_pin(identity, pin)
-        elif before:
-            trust = "tofu"
-            if not same_identity(identity, before):
-                problems.append("%s (%s): the publisher identity changed: the previous bundle recorded %s, the "
-                                "provenance now names %s" % (item.project, item.filename, describe(before),
-                                                             describe(identity)))
-                continue
-            expected = dict(before)
-        else:
-            trust = "tofu"
-            expected = identity
-        other = identities.get(item.project)
-        if other is not None and not same_identity({k: v for k, v in other.items() if k != "trust"}, expected):
-            problems.append("%s: its files name different publishers, %s and %s" % (
-                item.project, describe(other), describe(expected)))
-            continue
-        # How it came to be trusted: pinned (pymigrate_trusted_publishers), or tofu (first use, then the previous
-        # bundle's): the same on a re-run, so a re-run with nothing new rewrites nothing.
-        identities[item.project] = dict(expected, trust=trust) if other is None else other
-        path = provenance_path(item.sha256, item.filename)
-        blobs[path] = raw
-        record.update(provenance=path, provenance_sha256=hashlib.sha256(raw).hexdigest(), publisher=expected)
-        if module is None:
-            record.update(state="unverified", reason="pypi-attestations is not installed (%s)" % INSTALL_HINT)
-        else:
-            record.update(state="verified", attestations=verify(module, provenance, expected, item))
-        files[item.locked] = record
-    if problems:
-        raise PyMigrateError("provenance check failed: %s" % "; ".join(problems), var="pymigrate_provenance",
-                             value=settings.policy,
-                             hint="A changed publisher must be confirmed: pin it in pymigrate_trusted_publishers "
-                                  "once you know the new one is the project's own")
+    return fetched
+
+
+def _record(item: Subject, **fields) -> dict:
+    return dict({"project": item.project, "version": item.version, "filename": item.filename,
+                 "sha256": item.sha256}, **fields)
+
+
+def _absent(item: Subject, where: str, settings: ProvenanceCheck, history: _History) -> tuple:
+    """(problem or None, record) of a file without provenance: a problem when a pin names its publisher, when the
+    previous bundle had provenance for it, or under policy require."""
+    pin = settings.trusted_publishers.get(item.project)
+    problem = None
+    if pin is not None:
+        problem = ("%s (%s): no provenance, but pymigrate_trusted_publishers pins %s"
+                   % (item.project, item.filename, describe(dict(pin, kind=pin.get("kind", "publisher")))))
+    elif history.disappeared(item):
+        problem = ("%s (%s): provenance disappeared; the previous bundle recorded %s, now none"
+                   % (item.project, item.filename, describe(history.identities[item.project])))
+    elif settings.policy == "require":
+        problem = "%s (%s): no provenance (%s)" % (item.project, item.filename, where)
+    return problem, _record(item, state="absent", reason=where)
+
+
+def _attested(module, item: Subject, raw: bytes, pin: t.Mapping | None, before: t.Mapping | None,
+              identities: dict) -> tuple:
+    """(problem or None, record or None) of a file with provenance: its one claimed identity against the expected
+    one, the project's identity (recorded in ``identities`` for its other files), verified when the verifier is
+    installed."""
+    provenance = parse(module, raw, item)
+    claimed = claimed_identities(provenance)
+    if len(claimed) != 1:
+        raise PyMigrateError("the provenance of %s names %d publishers (%s); one identity per project is "
+                             "expected" % (item.filename, len(claimed), "; ".join(map(describe, claimed))),
+                             var="pymigrate_trusted_publishers",
+                             hint="Pin the project's publisher in pymigrate_trusted_publishers")
+    problem, expected, trust = _expected(item, claimed[0], pin, before)
+    if problem:
+        return problem, None
+    other = identities.get(item.project)
+    if other is not None and not same_identity({k: v for k, v in other.items() if k != "trust"}, expected):
+        return "%s: its files name different publishers, %s and %s" % (
+            item.project, describe(other), describe(expected)), None
+    # How it came to be trusted: pinned (pymigrate_trusted_publishers), or tofu (first use, then the previous
+    # bundle's): the same on a re-run, so a re-run with nothing new rewrites nothing.
+    identities[item.project] = dict(expected, trust=trust) if other is None else other
+    record = _record(item, provenance=provenance_path(item.sha256, item.filename),
+                     provenance_sha256=hashlib.sha256(raw).hexdigest(), publisher=expected)
+    if module is None:
+        record.update(state="unverified", reason="pypi-attestations is not installed (%s)" % INSTALL_HINT)
+    else:
+        record.update(state="verified", attestations=verify(module, provenance, expected, item))
+    return None, record
+
+
+def _expected(item: Subject, identity: t.Mapping, pin: t.Mapping | None, before: t.Mapping | None) -> tuple:
+    """(problem or None, expected identity, trust): the pin's (pinned), else the previous bundle's, else the claim's
+    (both tofu); a claim that differs from the pin or from the previous bundle's identity is a problem."""
+    if pin is not None:
+        if not matches_pin(identity, pin):
+            return ("%s (%s): the provenance names %s, but pymigrate_trusted_publishers pins %s"
+                    % (item.project, item.filename, describe(identity),
+                       describe(dict(pin, kind=pin.get("kind", identity.get("kind"))))), None, None)
+        return None, expected_from_pin(identity, pin), "pinned"
+    if before:
+        if not same_identity(identity, before):
+            return ("%s (%s): the publisher identity changed: the previous bundle recorded %s, the provenance now "
+                    "names %s" % (item.project, item.filename, describe(before), describe(identity)), None, None)
+        return None, dict(before), "tofu"
+    return None, identity, "tofu"
+
+
+def _outcome(settings: ProvenanceCheck, module, files: dict, identities: dict, blobs: dict, progress) -> dict:
+    """The check's outcome, said."""
     share = counts(files)
-    outcome: dict = {"policy": settings.policy, "files": files, "identities": identities, "blobs": blobs,
-                     "verifier": verifier_version(module), "counts": share}
     if progress:
         progress("provenance (%s): %d of %d locked file(s) have provenance, %d verified%s"
                  % (settings.policy, share["with_provenance"], share["files"], share["verified"],
                     "" if module is not None else "; verification skipped: pypi-attestations is not installed "
                                                   "(%s)" % INSTALL_HINT))
-    return outcome
+    return {"policy": settings.policy, "files": files, "identities": identities, "blobs": blobs,
+            "verifier": verifier_version(module), "counts": share}
 
 
 def verifier_version(module) -> str | None:

@@ -12,7 +12,9 @@ import os
 import pytest
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive, _bundle, _index, _manifest, _provenance
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._inventory import BundleInputs
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, WantedSet
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import HostInput
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import target_from_declaration
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import EnvSpec
 from tests.index import catalog
@@ -50,15 +52,15 @@ def attested_index(make_index):
 
 def hosts(wanted):
     env = EnvSpec("default", "/opt/pymigrate/venv", None, WantedSet(dict(wanted)))
-    return [_bundle.HostInput("h1", {"default": env}, target_from_declaration({"python": "3.11"}))]
+    return BundleInputs([HostInput("h1", {"default": env}, target_from_declaration({"python": "3.11"}))])
 
 
 def build(index, bundle_dir, policy="record", pins=None, wanted=None):
     client = _index.IndexClient([_index.IndexConfig(index.url)])
     settings = _provenance.ProvenanceCheck(policy, _provenance.parse_trusted_publishers(pins))
     try:
-        return _bundle.build_bundle(hosts(wanted or {"gcb-attestation-test": "gcb-attestation-test", "alpha": "alpha==1.0"}), str(bundle_dir),
-                                    client, provenance=settings)
+        wanted = wanted or {"gcb-attestation-test": "gcb-attestation-test", "alpha": "alpha==1.0"}
+        return _bundle.build_bundle(hosts(wanted), _bundle.BundleSettings(str(bundle_dir), provenance=settings), client)
     finally:
         client.close()
 
@@ -157,8 +159,9 @@ def test_the_public_index_a_bundle_of_a_project_that_publishes_attestations_reco
         if raw is None:
             pytest.skip("the public index reached from here serves no provenance for %s (%s)" % (wheel.filename, where))
         result = _bundle.build_bundle(
-            [_bundle.HostInput("h1", {"default": env}, target_from_declaration({"python": "3.11"}))],
-            str(tmp_path / "b"), client, build_sdists=False, provenance=_provenance.ProvenanceCheck("record"))
+            BundleInputs([HostInput("h1", {"default": env}, target_from_declaration({"python": "3.11"}))]),
+            _bundle.BundleSettings(str(tmp_path / "b"), build_sdists=False,
+                                   provenance=_provenance.ProvenanceCheck("record")), client)
     finally:
         client.close()
     identity = result["provenance"]["identities"]["sampleproject"]

@@ -10,7 +10,9 @@ import pytest
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _bundle, _index, _resolve
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import SdistBuilder
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._inventory import BundleInputs
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import HostInput
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import EnvSpec
 from tests.component.test_resolve import target, wanted
 from tests.index.catalog import release
@@ -141,7 +143,7 @@ def test_a_build_past_its_time_limit_is_stopped_and_named(client, tmp_path):
 def test_eight_profiles_fetch_and_build_one_sdist_once(index, client, tmp_path):
     targets = [target(py, arch) for py in ("3.9", "3.11", "3.12", "3.13") for arch in ("x86_64", "aarch64")]
     env = EnvSpec("default", "/opt/pymigrate/venv", None, wanted("purenew"))
-    hosts = [_bundle.HostInput("host%d" % n, {"default": env}, tgt) for n, tgt in enumerate(targets)]
+    hosts = BundleInputs([HostInput("host%d" % n, {"default": env}, tgt) for n, tgt in enumerate(targets)])
     builds = []
     original = SdistBuilder._build
 
@@ -150,7 +152,7 @@ def test_eight_profiles_fetch_and_build_one_sdist_once(index, client, tmp_path):
         return original(self, sdist, path)
     SdistBuilder._build = counting
     try:
-        result = _bundle.build_bundle(hosts, str(tmp_path / "bundle"), client)
+        result = _bundle.build_bundle(hosts, _bundle.BundleSettings(str(tmp_path / "bundle")), client)
     finally:
         SdistBuilder._build = original
     assert len(result["profiles"]) == 8
@@ -174,19 +176,21 @@ def test_uniform_gives_every_profile_one_version_where_one_fits_and_names_the_pr
                         release("pip", "24.2")])
     client = _index.IndexClient([_index.IndexConfig(index.url)])
     env = EnvSpec("default", "/opt/pymigrate/venv", None, wanted("modern"))
-    hosts = [_bundle.HostInput("old", {"default": env}, target("3.9")),
-             _bundle.HostInput("new", {"default": env}, target("3.12"))]
+    hosts = [HostInput("old", {"default": env}, target("3.9")), HostInput("new", {"default": env}, target("3.12"))]
     try:
-        per_profile = _bundle.build_bundle(hosts, str(tmp_path / "a"), client, check_mode=True)
+        per_profile = _bundle.build_bundle(BundleInputs(hosts), _bundle.BundleSettings(
+            str(tmp_path / "a"), check_mode=True), client)
         assert sorted(p["packages"]["modern"] for p in per_profile["profiles"].values()) == ["1.0", "2.0"]
         assert sorted(per_profile["differing_versions"]["modern"].values()) == ["1.0", "2.0"]  # said either way
-        uniform = _bundle.build_bundle(hosts, str(tmp_path / "b"), client, check_mode=True, version_policy="uniform")
+        uniform = _bundle.build_bundle(BundleInputs(hosts), _bundle.BundleSettings(
+            str(tmp_path / "b"), check_mode=True, version_policy="uniform"), client)
         assert [p["packages"]["modern"] for p in uniform["profiles"].values()] == ["1.0", "1.0"]
         assert uniform["differing_versions"] == {}
         split = EnvSpec("default", "/opt/pymigrate/venv", None, wanted("split"))
         with pytest.raises(PyMigrateError) as err:
-            _bundle.build_bundle([dataclasses.replace(h, envs={"default": split}) for h in hosts], str(tmp_path / "c"),
-                                 client, check_mode=True, version_policy="uniform")
+            _bundle.build_bundle(BundleInputs([dataclasses.replace(h, envs={"default": split}) for h in hosts]),
+                                 _bundle.BundleSettings(str(tmp_path / "c"), check_mode=True,
+                                                        version_policy="uniform"), client)
     finally:
         client.close()
     message = str(err.value)

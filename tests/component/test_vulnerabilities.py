@@ -12,7 +12,9 @@ import pytest
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive, _bundle, _index, _manifest, _vulns
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._inventory import BundleInputs
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, WantedSet
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import HostInput
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import target_from_declaration
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import EnvSpec
 from tests.index import catalog
@@ -23,8 +25,8 @@ TODAY = datetime.date(2026, 6, 1)
 def hosts(**pins):
     def env(version):
         return EnvSpec("default", "/opt/pymigrate/venv", None, WantedSet({"alpha": "alpha==%s" % version}))
-    return [_bundle.HostInput(name, {"default": env(version)}, target_from_declaration({"python": "3.11"}))
-            for name, version in sorted(pins.items())]
+    return BundleInputs([HostInput(name, {"default": env(version)}, target_from_declaration({"python": "3.11"}))
+                         for name, version in sorted(pins.items())])
 
 
 def build(index, bundle_dir, policy="report", ignores=(), osv_db=None, **pins):
@@ -32,8 +34,9 @@ def build(index, bundle_dir, policy="report", ignores=(), osv_db=None, **pins):
     settings = _vulns.VulnerabilityCheck(policy=policy, ignores=_vulns.parse_ignores(list(ignores)), osv_db=osv_db,
                                          today=TODAY)
     try:
-        return _bundle.build_bundle(hosts(**(pins or {"old": "1.0", "new": "1.1"})), str(bundle_dir), client,
-                                    build_sdists=False, vulnerabilities=settings)
+        return _bundle.build_bundle(hosts(**(pins or {"old": "1.0", "new": "1.1"})),
+                                    _bundle.BundleSettings(str(bundle_dir), build_sdists=False,
+                                                           vulnerabilities=settings), client)
     finally:
         client.close()
 

@@ -572,6 +572,20 @@ def _reject_new_outgoing(host):
             % (host, result.stderr.strip()))
 
 
+def allow_outgoing(host, address, port):
+    """Let the host open TCP connections to ``address:port`` (a server a test runs on the control node) past the rule
+    ``_reject_new_outgoing`` made, with the same tool (nft or iptables, whichever this machine has)."""
+    nft, iptables = _which("nft"), _which("iptables")
+    if nft:
+        argv = [nft, "insert", "rule", "inet", "pymigrate_fleet", "output", "ip", "daddr", address, "tcp", "dport",
+                str(port), "accept"]
+    elif iptables:
+        argv = [iptables, "-I", "OUTPUT", "1", "-d", address, "-p", "tcp", "--dport", str(port), "-j", "ACCEPT"]
+    else:
+        return  # no rule was made: the route alone decides
+    _run(["ip", "netns", "exec", host] + argv)
+
+
 def _start(host, directory):
     """Start the host's sshd in fresh private mounts and its own hostname (the saved start.sh)."""
     _run(["ip", "netns", "exec", host, "unshare", "--mount", "--uts", "--propagation", "private",

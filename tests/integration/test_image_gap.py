@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 import yaml
 
-from tests.fleet import containers
+from tests.fleet import containers, fleetlib
 from tests.fleet.fixtures import _unavailable_reason, ansible, own_fleet
 from tests.index import catalog
 from tests.index.server import IndexServer
@@ -220,8 +220,7 @@ def registry(world):
             if item["control_address"] != address:  # h2's only peer is its own veth end: a route to h1's
                 subprocess.run(["ip", "netns", "exec", host, "ip", "route", "add", address + "/32", "via",
                                 item["control_address"]], check=True)
-            subprocess.run(["ip", "netns", "exec", host, "nft", "insert", "rule", "inet", "pymigrate_fleet", "output",
-                            "ip", "daddr", address, "tcp", "dport", str(port), "accept"], check=False)
+            fleetlib.allow_outgoing(host, address, port)
         yield {"url": "%s:%d" % (address, port), "storage": directory / "storage", "log": directory / "registry.log"}
     finally:
         process.terminate()

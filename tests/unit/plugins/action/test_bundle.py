@@ -29,7 +29,8 @@ def task_vars(hostvars):
 
 def test_hosts_with_facts_or_a_declared_target_are_bundled_others_skipped(tmp_path):
     hostvars = {
-        "web1": {"ansible_facts": {"pymigrate_target_facts": facts_of("3.11")}, "pymigrate_requirements": {"alpha": ""}},
+        "web1": {"ansible_facts": {"pymigrate_target_facts": facts_of("3.11")},
+                 "pymigrate_requirements": {"alpha": ""}},
         "web2": {"pymigrate_target": {"python": "3.12"}, "pymigrate_host_requirements": {"alpha": "==1.0"}},
         "down": {},  # unreachable during the survey: no facts
     }
@@ -98,8 +99,8 @@ def test_hosts_with_the_same_facts_share_one_target(tmp_path, monkeypatch):
     """The bundle's worker holds each distinct tag list once, not once per host (hundreds of tags each)."""
     seen = []
 
-    def build_bundle(hosts, *args, **kwargs):
-        seen.extend(hosts)
+    def build_bundle(inputs, settings, client, progress=None):
+        seen.extend(inputs.hosts)
         return {"changed": False, "diff": {}}
     monkeypatch.setattr(bundle_action, "build_bundle", build_bundle)
     survey = {"target_facts": facts_of("3.11")}
@@ -127,8 +128,8 @@ def test_the_survey_results_of_migrate_yml_are_enough(tmp_path, monkeypatch):
     args = {"bundle_dir": str(tmp_path), "index_url": "http://index.invalid/simple/"}
     seen = []
 
-    def build_bundle(hosts, *args, **kwargs):
-        seen.append((hosts, kwargs["builders"]))
+    def build_bundle(inputs, settings, client, progress=None):
+        seen.append((inputs.hosts, inputs.builders))
         return {"changed": False, "diff": {}}
     monkeypatch.setattr(bundle_action, "build_bundle", build_bundle)
     result, _module = run_action("bundle", dict(args, builders=["web1"]), task_vars(hostvars))
@@ -136,3 +137,20 @@ def test_the_survey_results_of_migrate_yml_are_enough(tmp_path, monkeypatch):
     (hosts, builders), = seen
     assert [item.host for item in hosts] == ["web1"] and hosts[0].target == _targets.target_from_facts(facts)
     assert builders[0].python == kept["python"]["executable"] and builders[0].target == hosts[0].target
+
+
+def test_the_settings_take_every_argument_and_default_as_a_direct_build_does(tmp_path):
+    """BundleSettings.from_params reads the validated arguments; with the action's defaults it equals the defaults a
+    direct caller of build_bundle gets (the vulnerability and provenance checks aside, which the action always runs)."""
+    import dataclasses
+
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import BundleSettings
+    params = {name: spec.get("default") for name, spec in bundle_action.ActionModule.ARGUMENT_SPEC.items()}
+    params["bundle_dir"] = str(tmp_path)
+    settings = BundleSettings.from_params(params, check_mode=True)
+    assert settings.check_mode and settings.vulnerabilities.policy == "report"
+    assert settings.provenance.policy == "record"
+    assert dataclasses.replace(settings, check_mode=False, vulnerabilities=None, provenance=None) == \
+        BundleSettings(str(tmp_path))
+    later = BundleSettings.from_params(dict(params, uploaded_prior_to="2025-06-01T00:00:00Z", workers=3))
+    assert later.uploaded_prior_to.isoformat() == "2025-06-01T00:00:00+00:00" and later.workers == 3

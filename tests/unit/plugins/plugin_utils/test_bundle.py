@@ -4,12 +4,20 @@ check mode writes), no-op re-runs, pin changes, and errors that leave the previo
 import hashlib
 import json
 import os
-import tomllib
 
 import pytest
+import tomllib
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import write_atomic
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _bundle, _image, _manifest, _targets, _wanted
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import (
+    _bundle,
+    _image,
+    _inventory,
+    _manifest,
+    _profiles,
+    _targets,
+    _wanted,
+)
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 from tests.unit.plugins.plugin_utils.fake_index import FakeIndexClient
 
@@ -18,25 +26,18 @@ RELEASES = {"alpha": {"1.0": [], "2.0": ["beta>=1"]}, "beta": {"1.0": []}, "pip"
 
 def host(name, python="3.11", **requirements):
     variables = {"pymigrate_requirements": requirements or {"alpha": ""}}
-    return _bundle.HostInput(name, _wanted.wanted_sets_for_host(name, variables),
-                             _targets.target_from_declaration({"python": python}))
+    return _profiles.HostInput(name, _wanted.wanted_sets_for_host(name, variables),
+                               _targets.target_from_declaration({"python": python}))
 
 
-def build(bundle_dir, hosts, client=None, **kwargs):
+def build(bundle_dir, hosts, client=None, keep_hosts=(), progress=None, **settings):
     client = client or FakeIndexClient(RELEASES)
-    return _bundle.build_bundle(hosts, str(bundle_dir), client, build_sdists=False, **kwargs), client
+    settings = _bundle.BundleSettings(str(bundle_dir), **dict({"build_sdists": False}, **settings))
+    return _bundle.build_bundle(_inventory.BundleInputs(hosts, kept=keep_hosts), settings, client, progress), client
 
 
 def listing(root):
     return sorted(os.path.relpath(os.path.join(d, f), root) for d, _s, files in os.walk(root) for f in files)
-
-
-def test_plan_profiles_groups_equal_targets_and_wanted_sets():
-    profiles, members = _bundle.plan_profiles([host("a"), host("b"), host("c", python="3.12")])
-    assert sorted(p.members for p in profiles) == [["a:default", "b:default"], ["c:default"]]
-    assert sorted(members) == ["a:default", "b:default", "c:default"]
-    with pytest.raises(PyMigrateError, match="no host to bundle for"):
-        _bundle.plan_profiles([])
 
 
 def test_first_build_writes_locks_sbom_manifest_and_files(tmp_path):
@@ -141,22 +142,6 @@ def test_progress_says_what_the_build_does(tmp_path):
     assert again[-1] == "nothing changed: the bundle stays at serial 1"
 
 
-def test_builders_serve_the_profiles_of_their_own_facts_and_a_map_is_checked():
-    profiles, _members = _bundle.plan_profiles([host("a"), host("b", python="3.12")])
-    by_python = {p.target.markers["python_version"]: p for p in profiles}
-    target_311 = _targets.target_from_declaration({"python": "3.11"})
-    grouped = _bundle.match_builders([_bundle.BuilderInput("b1", target_311, "/usr/bin/python3.11")], profiles)
-    assert list(grouped) == [by_python["3.11"].target.key()] and grouped[target_311.key()].host == "b1"
-    named = _bundle.match_builders([_bundle.BuilderInput("b1", target_311, "/usr/bin/python3.11",
-                                                         by_python["3.11"].name)], profiles)
-    assert named == grouped
-    with pytest.raises(PyMigrateError, match="no profile of this run is named nope") as err:
-        _bundle.match_builders([_bundle.BuilderInput("b1", target_311, "/p", "nope")], profiles)
-    assert err.value.var == "pymigrate_builders" and by_python["3.12"].name in str(err.value)
-    with pytest.raises(PyMigrateError, match="builder b1 cannot build for profile %s" % by_python["3.12"].name):
-        _bundle.match_builders([_bundle.BuilderInput("b1", target_311, "/p", by_python["3.12"].name)], profiles)
-
-
 def _with_uv_wheel(client, tag):
     """Serve one uv wheel with the platform ``tag`` (uv is a binary: its wheels are platform wheels)."""
     import dataclasses
@@ -195,8 +180,8 @@ def test_a_profile_no_uv_wheel_fits_installs_with_pip_and_the_run_says_so(tmp_pa
 def _image_host(name, python="3.11"):
     variables = {"pymigrate_requirements": {"alpha": ""}, "pymigrate_strategy": "image",
                  "pymigrate_base_image": "localhost/python:%s" % python}
-    return _bundle.HostInput(name, _wanted.wanted_sets_for_host(name, variables),
-                             _targets.target_from_declaration({"python": python}))
+    return _profiles.HostInput(name, _wanted.wanted_sets_for_host(name, variables),
+                               _targets.target_from_declaration({"python": python}))
 
 
 @pytest.fixture

@@ -1,13 +1,32 @@
 """Profiles: host environments with equal targets and wanted sets share one resolution."""
 
+import pytest
+
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _profiles, _targets, _wanted
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+
+
+def host(name, python="3.11", **requirements):
+    variables = {"pymigrate_requirements": requirements or {"alpha": ""}}
+    return _profiles.HostInput(name, _wanted.wanted_sets_for_host(name, variables),
+                               _targets.target_from_declaration({"python": python}))
 
 
 def test_profiles_group_equal_targets_and_wanted_sets():
     t39 = _targets.target_from_declaration({"python": "3.9"})
     t312 = _targets.target_from_declaration({"python": "3.12"})
     w1 = _wanted.wanted_sets_for_host("a", {"pymigrate_requirements": {"alpha": ""}})["default"].wanted
-    profiles = _profiles.build_profiles([("a", "default", t39, w1), ("b", "default", t39, w1), ("c", "default", t312, w1)])
+    profiles = _profiles.build_profiles([("a", "default", t39, w1), ("b", "default", t39, w1),
+                                         ("c", "default", t312, w1)])
     assert [p.members for p in profiles] == [["c:default"], ["a:default", "b:default"]] or \
         [p.members for p in profiles] == [["a:default", "b:default"], ["c:default"]]
-    assert _profiles.build_profiles([("a", "default", t39, w1)])[0].name == profiles[[len(p.members) for p in profiles].index(2)].name
+    shared = profiles[[len(p.members) for p in profiles].index(2)]
+    assert _profiles.build_profiles([("a", "default", t39, w1)])[0].name == shared.name
+
+
+def test_plan_profiles_groups_equal_targets_and_wanted_sets():
+    profiles, members = _profiles.plan_profiles([host("a"), host("b"), host("c", python="3.12")])
+    assert sorted(p.members for p in profiles) == [["a:default", "b:default"], ["c:default"]]
+    assert sorted(members) == ["a:default", "b:default", "c:default"]
+    with pytest.raises(PyMigrateError, match="no host to bundle for"):
+        _profiles.plan_profiles([])

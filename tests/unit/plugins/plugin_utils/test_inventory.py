@@ -1,0 +1,118 @@
+"""The inventory as the bundle reads it: which hosts, which target each gets (declared, survey file, surveyed facts),
+their wanted sets, the hosts kept and skipped, and the builders (a group, a list or a map) with errors that name the
+host, the variable and the value."""
+
+import pytest
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _inventory, _targets
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+
+REQUIREMENTS = {"pymigrate_requirements": {"alpha": ""}}
+
+
+def facts_of(python, executable=None):
+    target = _targets.target_from_declaration({"python": python})
+    facts = {"markers": dict(target.markers), "tags": list(target.tags)}
+    if executable:
+        facts["python"] = {"executable": executable}
+    return facts
+
+
+def surveyed(python, executable=None):
+    """A host's variables after the survey task registered its facts in this run."""
+    return dict(REQUIREMENTS, __pymigrate_target_facts={"target_facts": facts_of(python, executable)})
+
+
+def inputs(hostvars, survey=None, groups=None, **kwargs):
+    return _inventory.bundle_inputs(hostvars, groups or {"all": sorted(hostvars)}, survey or {}, **kwargs)
+
+
+def test_each_host_gets_its_declared_target_its_survey_entry_or_its_surveyed_facts():
+    hostvars = {"declared": dict(REQUIREMENTS, pymigrate_target={"python": "3.12"}),
+                "inside": dict(REQUIREMENTS),
+                "live": surveyed("3.9"),
+                "down": dict(REQUIREMENTS)}  # unreachable during the survey: no facts
+    result = inputs(hostvars, survey={"inside": facts_of("3.10")})
+    targets = {item.host: item.target for item in result.hosts}
+    assert sorted(targets) == ["declared", "inside", "live"]
+    assert targets["declared"].source == "declared" and targets["declared"].markers["python_version"] == "3.12"
+    assert targets["inside"].source == "facts" and targets["inside"].markers["python_version"] == "3.10"
+    assert targets["live"].source == "facts" and targets["live"].markers["python_version"] == "3.9"
+    assert all(list(item.envs) == ["default"] for item in result.hosts)
+    assert result.hosts[0].envs["default"].wanted.requirements == {"alpha": "alpha"}
+    # Not named: neither skipped nor bundled, it keeps its entry of the previous bundle.
+    assert list(result.skipped) == [] and list(result.kept) == ["down"]
+
+
+def test_a_declaration_wins_over_the_survey_file_which_wins_over_the_facts_of_this_run():
+    hostvars = {"h": dict(surveyed("3.9"), pymigrate_target={"python": "3.12"}), "g": surveyed("3.9")}
+    result = inputs(hostvars, survey={"h": facts_of("3.10"), "g": facts_of("3.10")})
+    versions = {item.host: item.target.markers["python_version"] for item in result.hosts}
+    assert versions == {"h": "3.12", "g": "3.10"}
+
+
+def test_a_named_host_without_a_target_is_skipped_and_kept_with_the_hosts_outside_the_run():
+    hostvars = {"web1": surveyed("3.11"), "down": dict(REQUIREMENTS), "other": surveyed("3.11")}
+    result = inputs(hostvars, names=["web1", "down"])
+    assert [item.host for item in result.hosts] == ["web1"]
+    assert list(result.skipped) == ["down"] and list(result.kept) == ["down", "other"]
+
+
+def test_a_named_host_outside_the_inventory_is_an_error():
+    with pytest.raises(PyMigrateError, match="host is not in the inventory") as err:
+        inputs({"web1": surveyed("3.11")}, names=["ghost"])
+    assert (err.value.host, err.value.var) == ("ghost", "hosts")
+
+
+def test_wanted_set_errors_name_the_host_and_the_variable():
+    with pytest.raises(PyMigrateError) as err:
+        inputs({"h": {"pymigrate_target": {"python": "3.11"}, "pymigrate_requirements": {"alpha": "=>1"}}})
+    assert err.value.host == "h" and err.value.var == "pymigrate_requirements.alpha"
+
+
+def test_constraints_apply_to_every_environment_with_its_own():
+    hostvars = {"h": dict(surveyed("3.11"), pymigrate_constraints={"beta": "<2"})}
+    (item,) = inputs(hostvars, constraints={"beta": ">=1", "gamma": "==3"}).hosts
+    assert item.envs["default"].wanted.constraints == {"beta": "<2,>=1", "gamma": "==3"}
+
+
+def test_hosts_with_the_same_facts_share_one_target():
+    hostvars = {"web%d" % n: surveyed("3.11") for n in range(3)}
+    hostvars["web9"] = surveyed("3.12")
+    targets = {item.host: item.target for item in inputs(hostvars).hosts}
+    assert targets["web0"] is targets["web1"] is targets["web2"] and targets["web9"] is not targets["web0"]
+
+
+@pytest.mark.parametrize("builders, groups", [
+    ("builders", {"builders": ["b1"]}),
+    (["b1"], {}),
+])
+def test_builders_as_a_group_or_a_list_serve_any_profile(builders, groups):
+    hostvars = {"web1": surveyed("3.11"), "b1": surveyed("3.11", "/usr/bin/python3.11")}
+    result = inputs(hostvars, groups=dict(groups, all=sorted(hostvars)), names=["web1"], builders=builders)
+    (builder,) = result.builders
+    assert (builder.host, builder.python, builder.profile) == ("b1", "/usr/bin/python3.11", None)
+    assert builder.target.key() == result.hosts[0].target.key()
+
+
+def test_builders_as_a_map_name_the_profile_and_may_come_from_the_survey_file():
+    hostvars = {"web1": surveyed("3.11"), "b1": {}}
+    result = inputs(hostvars, survey={"b1": facts_of("3.12", "/opt/py312/bin/python")}, names=["web1"],
+                    builders={"cp312-profile": "b1"})
+    (builder,) = result.builders
+    assert (builder.host, builder.python, builder.profile) == ("b1", "/opt/py312/bin/python", "cp312-profile")
+    assert builder.target.markers["python_version"] == "3.12"
+
+
+@pytest.mark.parametrize("builders, text, host", [
+    ("nosuch", "no inventory group of that name", None),
+    (["b1", 3], "must be an inventory group, a list of hosts or a map of profile to host", None),
+    ({"p": ["b1"]}, "must be an inventory group, a list of hosts or a map of profile to host", None),
+    (["ghost"], "builder host is not in the inventory", "ghost"),
+    (["b1"], "builder host has no target facts in this run", "b1"),
+])
+def test_builder_errors_name_the_host_the_variable_and_the_value(builders, text, host):
+    hostvars = {"web1": surveyed("3.11"), "b1": {"pymigrate_target": {"python": "3.11"}}}  # declared: no interpreter
+    with pytest.raises(PyMigrateError, match=text) as err:
+        inputs(hostvars, names=["web1"], builders=builders)
+    assert (err.value.host, err.value.var, err.value.value) == (host, "pymigrate_builders", builders)
