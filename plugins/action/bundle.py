@@ -15,7 +15,7 @@ import os
 
 from ansible.utils.display import Display
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _provenance, _survey, _vulns
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _lockdir, _provenance, _survey, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import BundleSettings, build_bundle
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient
@@ -55,8 +55,12 @@ class ActionModule(ControllerActionBase):
         osv_db=dict(type="path"),
         provenance=dict(type="str", choices=list(_provenance.POLICIES), default="record"),
         trusted_publishers=dict(type="dict", default={}),
+        lock_dir=dict(type="path"),
+        lock_mode=dict(type="str", choices=list(_lockdir.MODES), default="ignore"),
+        upgrade=dict(type="raw"),
     )
     MUTUALLY_EXCLUSIVE = [("index_password", "index_token")]
+    REQUIRED_IF = [("lock_mode", "update", ["lock_dir"]), ("lock_mode", "frozen", ["lock_dir"])]
 
     def run_controller(self, params, task_vars):
         check_controller_libraries()

@@ -29,6 +29,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import red
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, Pin, Profile, PyMigrateError
 
 SUMMARY = "README.md"
+BUNDLE_DIR = "lock"  # where a bundle (and so its signed archive) carries the lock it was built from
 LOCK_FILE = re.compile(r"^pylock\.([^.]+)\.toml$")  # PEP 751: pylock.<name>.toml, the name without dots
 MODES = ("update", "frozen", "ignore")
 TOOL = "airgap-pymigrate"
@@ -189,24 +190,34 @@ def read(lock_dir: str) -> dict:
 
 
 # -- planning ---------------------------------------------------------------------------------------------------
-def upgrade_names(value: t.Any) -> t.Callable[[str], bool]:
-    """pymigrate_upgrade (``all``, a list of project names, or nothing) -> is this project to move on purpose?"""
+@dataclasses.dataclass(frozen=True)
+class Upgrade:
+    """Which projects move on purpose (pymigrate_upgrade): every one, the named ones, or none."""
+
+    everything: bool = False
+    names: frozenset = frozenset()
+
+    def __call__(self, name: str) -> bool:
+        return self.everything or name in self.names
+
+
+def upgrade_names(value: t.Any) -> Upgrade:
+    """pymigrate_upgrade (``all``, a list of project names or their comma-separated text, or nothing)."""
     if value in (None, "", [], False):
-        return lambda name: False
+        return Upgrade()
     if value == "all" or value is True:
-        return lambda name: True
+        return Upgrade(everything=True)
     from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (  # pylint: disable=C0415
         canonicalize_name,
     )
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) and item.strip() for item in items):
         raise PyMigrateError("must be all, or a list of project names", var="pymigrate_upgrade", value=value)
-    names = {canonicalize_name(item.strip()) for item in items}
-    return lambda name: name in names
+    return Upgrade(names=frozenset(canonicalize_name(item.strip()) for item in items))
 
 
 def plan(profiles: t.Sequence[Profile], locks: t.Mapping[str, Lock], keep_hosts: t.Iterable[str] = (),
-         upgrade: t.Callable[[str], bool] = lambda name: False) -> dict:
+         upgrade: Upgrade = Upgrade()) -> dict:
     """{profile name: LockPlan}. A lock holds for a profile of the same target and wanted set unless the upgrade
     names one of its projects. Any other profile prefers the versions of the lock most of its environments had
     (else of the locks of the same environment names), less those upgraded, and takes that lock's name unless the
@@ -217,7 +228,8 @@ def plan(profiles: t.Sequence[Profile], locks: t.Mapping[str, Lock], keep_hosts:
     for profile in profiles:
         lock = next((lock for lock in locks.values() if lock.target == target_digest(profile)
                      and lock.inputs == inputs_digest(profile)), None)
-        if lock is not None and not any(upgrade(name) for name in lock.packages):
+        if lock is not None and _can_hold(lock) and not any(upgrade(name) for name in lock.versions()) \
+                and not upgrade(t.cast(LockedPackage, lock.installer).name):
             plans[profile.name] = LockPlan(lock.name, lock, {}, lock)
             claimed[lock.name] = profile.name
     persisting = {lock.name for lock in locks.values() if lock.hosts() & kept}
@@ -225,7 +237,8 @@ def plan(profiles: t.Sequence[Profile], locks: t.Mapping[str, Lock], keep_hosts:
         source = _preferred_source(profile, locks)
         prefer: dict[str, str] = {}
         for lock in source:
-            for name, version in lock.versions().items():
+            installer = {lock.installer.name: lock.installer.version} if lock.installer else {}
+            for name, version in list(lock.versions().items()) + list(installer.items()):
                 if not upgrade(name):
                     prefer.setdefault(name, version)
         replaces = source[0] if source and set(source[0].members) & set(profile.members) else None
@@ -239,6 +252,12 @@ def plan(profiles: t.Sequence[Profile], locks: t.Mapping[str, Lock], keep_hosts:
         claimed[name] = profile.name
         plans[profile.name] = LockPlan(name, None, prefer, replaces)
     return plans
+
+
+def _can_hold(lock: Lock) -> bool:
+    """A lock's pins are taken as they are only when it names the installer and every package is a wheel (an sdist
+    for a builder host is planned by a resolution)."""
+    return lock.installer is not None and all(package.filename.endswith(".whl") for package in lock.packages.values())
 
 
 def _preferred_source(profile: Profile, locks: t.Mapping[str, Lock]) -> list:
@@ -359,6 +378,18 @@ def changes(before: t.Mapping[str, Lock], after: t.Mapping[str, Lock]) -> dict:
     return result
 
 
+def check_writable(lock_dir: str) -> None:
+    """pymigrate_lock_mode update writes the lock: say so before anything is done when it cannot."""
+    where = lock_dir if os.path.isdir(lock_dir) else os.path.dirname(os.path.abspath(lock_dir))
+    while not os.path.exists(where):
+        where = os.path.dirname(where)
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise PyMigrateError("the lock directory %s cannot be written here (%s is read-only for this user)"
+                             % (lock_dir, where), var="pymigrate_lock_dir", value=lock_dir,
+                             hint="Point pymigrate_lock_dir at a writable checkout, or use pymigrate_lock_mode frozen "
+                                  "where the lock is only read (scheduled jobs)")
+
+
 def write(lock_dir: str, texts: t.Mapping[str, str]) -> list:
     """Write the lock directory's files whose text changed and remove the locks no longer written; the names
     changed."""
@@ -408,20 +439,21 @@ def assemble(plans: t.Mapping[str, LockPlan], profiles: t.Sequence[Profile], res
         item = plans[profile.name]
         if item.holds is not None:  # as read; its environments of hosts outside the run stay in it
             staying = {member for member in item.holds.members if member.split(":", 1)[0] in kept}
-            locks[item.name] = dataclasses.replace(item.holds, members=tuple(sorted(set(profile.members) | staying)))
+            locks[item.name] = dataclasses.replace(item.holds, members=tuple(sorted(staying | set(profile.members))))
         else:
             pins, installer = resolved[profile.name]
             locks[item.name] = new_lock(item.name, profile, pins, installer, profile.members)
     for name, lock in existing.items():
         if name in locks:
             continue
-        staying = tuple(member for member in lock.members if member.split(":", 1)[0] in kept)
-        if staying:
-            locks[name] = dataclasses.replace(lock, members=staying)
+        remaining = tuple(member for member in lock.members if member.split(":", 1)[0] in kept)
+        if remaining:
+            locks[name] = dataclasses.replace(lock, members=remaining)
     texts = {lock.filename: render(lock) for lock in locks.values()}
     texts[SUMMARY] = summary(locks.values())
     changed = sorted(name for name, text in texts.items() if _read(os.path.join(lock_dir, name)) != text)
     changed += sorted(lock.filename for name, lock in existing.items() if name not in locks)
+    changed.sort(key=lambda name: (name == SUMMARY, name))  # the locks first, their summary last
     return LockOutcome(locks=locks, texts=texts, changes=changes(existing, locks), changed_files=changed,
                        profile_locks={profile.name: plans[profile.name].name for profile in profiles},
                        held=sorted(item.name for item in plans.values() if item.holds is not None))
@@ -442,8 +474,8 @@ def describe_changes(outcome: LockOutcome, most: int = 20) -> list:
 
 def refuse_changes(outcome: LockOutcome, lock_dir: str) -> None:
     """pymigrate_lock_mode frozen: any change to the lock fails the build, naming what would change."""
-    if not outcome.changed_files:
-        return
+    if not [name for name in outcome.changed_files if LOCK_FILE.match(name)]:
+        return  # (README.md is the lock's summary for people: not the lock)
     raise PyMigrateError("the lock in %s would change (pymigrate_lock_mode frozen): %s"
                          % (lock_dir, "; ".join(describe_changes(outcome))), var="pymigrate_lock_mode",
                          value="frozen", hint="Update the lock where it is reviewed (playbooks/lock.yml, then commit "

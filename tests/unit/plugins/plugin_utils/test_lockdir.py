@@ -64,7 +64,7 @@ def test_same_target_and_wanted_set_holds_and_an_upgrade_of_one_of_its_projects_
     assert plans[profile.name].holds is lock and plans[profile.name].name == "default-cp311"
     plans = _lockdir.plan([profile], {lock.name: lock}, upgrade=_lockdir.upgrade_names(["IDNA"]))
     assert plans[profile.name].holds is None
-    assert plans[profile.name].prefer == {"req": "2.1"}  # everything but what the upgrade names
+    assert plans[profile.name].prefer == {"req": "2.1", "pip": "24.0"}  # everything but what the upgrade names
     assert plans[profile.name].name == "default-cp311"
 
 
@@ -75,7 +75,7 @@ def test_a_changed_pin_keeps_the_lock_name_and_prefers_its_versions():
     after = _profile(["web1:default", "web2:default"], {"req": "req", "extra": "extra"})
     plan = _lockdir.plan([after], {lock.name: lock})[after.name]
     assert plan.holds is None and plan.name == base and plan.replaces is lock
-    assert plan.prefer == {"req": "2.1", "idna": "3.7"}
+    assert plan.prefer == {"req": "2.1", "idna": "3.7", "pip": "24.0"}  # the installer's version too
 
 
 def test_a_host_that_leaves_the_group_s_set_gets_a_lock_of_its_own_and_the_rest_keep_the_name():
@@ -86,7 +86,7 @@ def test_a_host_that_leaves_the_group_s_set_gets_a_lock_of_its_own_and_the_rest_
     pinned = _profile(["web3:default"], {"req": "req==2.0"})
     plans = _lockdir.plan([group, pinned], {lock.name: lock})
     assert plans[group.name].holds is lock
-    assert plans[pinned.name].name == base + "-2" and plans[pinned.name].prefer == {"req": "2.1"}
+    assert plans[pinned.name].name == base + "-2" and plans[pinned.name].prefer == {"req": "2.1", "pip": "24.0"}
 
 
 def test_a_lock_that_keeps_hosts_outside_the_run_is_not_taken_over():
@@ -95,7 +95,7 @@ def test_a_lock_that_keeps_hosts_outside_the_run_is_not_taken_over():
     lock = _lock(base, before, [_pin("req", "2.1")])
     changed = _profile(["web1:default"], {"req": "req", "extra": "extra"})
     plan = _lockdir.plan([changed], {lock.name: lock}, keep_hosts=["web2"])[changed.name]
-    assert plan.name == base + "-2" and plan.prefer == {"req": "2.1"}
+    assert plan.name == base + "-2" and plan.prefer == {"req": "2.1", "pip": "24.0"}
 
 
 def test_a_new_python_prefers_the_versions_locked_for_the_same_environment():
@@ -103,7 +103,7 @@ def test_a_new_python_prefers_the_versions_locked_for_the_same_environment():
     lock = _lock(_lockdir.label(old), old, [_pin("req", "2.1")])
     new = _profile(["db1:default"], {"req": "req"}, python="3.12")
     plan = _lockdir.plan([new], {lock.name: lock})[new.name]
-    assert plan.holds is None and plan.prefer == {"req": "2.1"} and plan.name == _lockdir.label(new)
+    assert plan.holds is None and plan.prefer == {"req": "2.1", "pip": "24.0"} and plan.name == _lockdir.label(new)
 
 
 def test_upgrade_names_all_or_a_list():
