@@ -58,9 +58,11 @@ class ActionModule(ControllerActionBase):
         lock_dir=dict(type="path"),
         lock_mode=dict(type="str", choices=list(_lockdir.MODES), default="ignore"),
         upgrade=dict(type="raw"),
+        lock_only=dict(type="bool", default=False),
     )
     MUTUALLY_EXCLUSIVE = [("index_password", "index_token")]
-    REQUIRED_IF = [("lock_mode", "update", ["lock_dir"]), ("lock_mode", "frozen", ["lock_dir"])]
+    REQUIRED_IF = [("lock_mode", "update", ["lock_dir"]), ("lock_mode", "frozen", ["lock_dir"]),
+                   ("lock_only", True, ["lock_dir"])]
 
     def run_controller(self, params, task_vars):
         check_controller_libraries()

@@ -244,6 +244,13 @@ options:
       - V(all), or a list of project names (or their comma-separated text), to re-resolve on purpose - those
         projects and what their new versions need; every other locked version stays preferred.
     type: raw
+  lock_only:
+    description:
+      - Resolve and write the lock only (O(lock_mode=update)), or only check it (O(lock_mode=frozen)); nothing of the
+        bundle is written (O(bundle_dir) serves as the cache of index pages and files). C(playbooks/lock.yml) runs
+        this, so that a lock change can be reviewed before any host sees it.
+    type: bool
+    default: false
 notes:
   - Proxies come from the environment (C(HTTPS_PROXY)); credentials never appear in output or files.
 seealso:

@@ -103,7 +103,9 @@ class BundleSettings:
     fits, pip (``installer_requirement``) for the others. ``vulnerabilities`` (a _vulns.VulnerabilityCheck) and
     ``provenance`` (a _provenance.ProvenanceCheck), when given, check every pin before anything is written.
     ``lock_mode`` (update, frozen, ignore) says what the build does with the lock in ``lock_dir``
-    (docs/lock-format.md); ``upgrade`` says which projects move on purpose (``_lockdir.upgrade_names``)."""
+    (docs/lock-format.md); ``upgrade`` says which projects move on purpose (``_lockdir.upgrade_names``);
+    ``lock_only`` writes the lock and nothing of the bundle (playbooks/lock.yml: a lock change reviewed before any
+    host sees it; the bundle directory serves as the cache of index pages and files)."""
 
     bundle_dir: str
     check_mode: bool = False
@@ -123,6 +125,7 @@ class BundleSettings:
     lock_dir: str | None = None
     lock_mode: str = "ignore"
     upgrade: _lockdir.Upgrade = _lockdir.Upgrade()
+    lock_only: bool = False
 
     @classmethod
     def from_params(cls, params: t.Mapping, check_mode: bool = False) -> BundleSettings:
@@ -141,7 +144,7 @@ class BundleSettings:
                    uv_requirement=params["uv_requirement"], workers=params["workers"],
                    lock_timeout=params["lock_timeout"], vulnerabilities=vulnerabilities, provenance=provenance,
                    lock_dir=params.get("lock_dir"), lock_mode=params.get("lock_mode") or "ignore",
-                   upgrade=_lockdir.upgrade_names(params.get("upgrade")))
+                   upgrade=_lockdir.upgrade_names(params.get("upgrade")), lock_only=bool(params.get("lock_only")))
 
 
 # -- what flows between the steps -------------------------------------------------------------------------------
@@ -573,7 +576,7 @@ def summarize(plan: Plan, resolution: Resolution, assembly: Assembly, settings: 
         result["lock"] = {"dir": settings.lock_dir, "mode": settings.lock_mode, "held": list(lock.held),
                           "changed_files": list(lock.changed_files), "changes": dict(lock.changes),
                           "locks": dict(lock.profile_locks)}
-        result["changed"] = result["changed"] or assembly.lock_changed
+        result["changed"] = assembly.lock_changed or (result["changed"] and not settings.lock_only)
         if assembly.lock_changed:  # --diff shows each lock file as it changes, after the bundle's own diff
             result["diff"] = [diff] + _lockdir.file_diffs(lock, t.cast(str, settings.lock_dir))
     return result
@@ -586,7 +589,9 @@ def commit(plan: Plan, resolution: Resolution, assembly: Assembly, settings: Bun
     a bundle from before slices. Returns the bundle's serial."""
     bundle_dir, previous = settings.bundle_dir, assembly.previous
     serial = (previous or {}).get("serial")
-    if settings.check_mode:
+    if settings.lock_only:
+        progress("lock only: the bundle in %s stays at serial %s" % (bundle_dir, serial))
+    elif settings.check_mode:
         assembly.manifest["serial"], assembly.manifest["created"] = serial, format_time(utc_now())
         _manifest.write_proposal(bundle_dir, assembly.manifest)
     elif assembly.changed:

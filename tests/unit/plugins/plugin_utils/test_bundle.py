@@ -368,3 +368,11 @@ def test_check_mode_shows_the_lock_diff_and_writes_no_lock(tmp_path):
     bundle_diff, lock_diff, _readme = result["diff"]
     assert 'version = "2.0"' in lock_diff["after"] and 'version = "2.0"' not in lock_diff["before"]
     assert lock_diff["before_header"].endswith(".toml")
+
+
+def test_lock_only_writes_the_lock_and_nothing_of_the_bundle(tmp_path):
+    result, lines = locked_build(tmp_path, LOCKED, lock_only=True)
+    assert result["changed"] and result["serial"] is None
+    assert (tmp_path / "lock" / "README.md").exists() and not (tmp_path / "bundle" / "manifest.json").exists()
+    again, _lines = locked_build(tmp_path, NEWER, lock_only=True)
+    assert not again["changed"]
