@@ -2,23 +2,38 @@
 # Copyright (c) airgap.pymigrate contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The install, skipped on the control node when this run already learnt that it has nothing to do.
+"""The install of one environment, its arguments read from the host's slice of the bundle.
 
-The push's inventory call (or the survey's) reports each environment's state against its lock; when that says
-the current generation holds this very lock unchanged, the host is not asked again: the result is the module's
-no-op result, built from what the host said. Anything else (a new lock, drift, rollback) runs the module.
+Given ``bundle_dir`` and the environment's ``name`` (what the rollout passes), the action reads the host's slice of
+the bundle for the serial the run pinned, as the push does, and takes the environment's path, interpreter, lock,
+installer, smoke imports and image from it: nothing per environment travels through Jinja or another task's result.
+(Given ``path`` and a lock instead, it installs what it is given.)
+
+The push of the same run (its registered result, ``PUSH_RESULT``) reports each environment's state against its lock;
+when that push read this very slice (the same ``slice_id``) and says the current generation holds the lock
+unchanged, the host is not asked again: the result is the module's no-op result, built from what the host said.
+Anything else (another slice, a new lock, drift, rollback, no push in this run) runs the module.
 An environment of the image strategy (``image``) runs airgap.pymigrate.image_install instead: the same task
 installs both kinds, one worker per host.
 """
 
 from __future__ import annotations
 
+import os
+import typing as t
+
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import _normalize as normalize_name
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 MODULE = "airgap.pymigrate.venv_install"
 IMAGE_MODULE = "airgap.pymigrate.image_install"
+# The registered result of the push (roles/rollout/tasks/push.yml) whose per-environment known_state this reads.
+PUSH_RESULT = "__pymigrate_push"
+# What the host's slice gives each environment's install; with bundle_dir the task must not give them too.
+SLICE_ARGS = ("path", "python", "packages", "installer", "lock_id", "smoke_imports", "image")
 
 
 def _lines(packages):
@@ -40,6 +55,30 @@ def known_result(known: dict | None, args: dict) -> dict | None:
             "msg": "the current generation holds this lock unchanged (checked earlier in this run)"}
 
 
+def pushed_state(push: t.Any, host_slice: t.Mapping, name: str) -> dict | None:
+    """The state of environment ``name`` the push of this run learnt from the host, when that push read this very
+    slice (the same ``slice_id``: the same files and environments, whatever the serial); else None."""
+    if not isinstance(push, t.Mapping) or push.get("failed") or push.get("skipped"):
+        return None
+    if not push.get("slice_id") or push["slice_id"] != host_slice["slice_id"]:
+        return None
+    for env in push.get("envs") or []:
+        if isinstance(env, t.Mapping) and env.get("name") == name:
+            return env.get("known_state")
+    return None
+
+
+def slice_args(env: t.Mapping) -> dict:
+    """The module arguments of one environment of a host's slice (``_manifest.host_envs``)."""
+    args = {"path": env["path"], "packages": env["packages"], "installer": env["installer"],
+            "lock_id": env["lock_id"], "smoke_imports": env.get("smoke_imports") or [], "serial": env.get("serial")}
+    if env.get("python"):
+        args["python"] = env["python"]
+    if env.get("image"):
+        args["image"] = env["image"]
+    return args
+
+
 class ActionModule(ActionBase):
 
     _requires_connection = True
@@ -48,6 +87,13 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
+        known = None
+        if "bundle_dir" in args or "name" in args:
+            try:
+                env, known = self._from_slice(args, task_vars or {})
+            except PyMigrateError as exc:
+                return dict(result, failed=True, msg=str(exc))
+            result["environment"] = _manifest.env_refs([env])[0]
         image, serial, engine = args.pop("image", None), args.pop("serial", None), args.pop("engine", None) or "auto"
         registry = args.pop("registry", None)
         if image:  # the image strategy: the environment is an image to load and switch, not a venv to build
@@ -61,7 +107,7 @@ class ActionModule(ActionBase):
             result.update(self._execute_module(module_name=IMAGE_MODULE, module_args=module_args,
                                                task_vars=task_vars))
             return result
-        known = known_result(args.pop("known_state", None), args)
+        known = known_result(known, args)
         if known is not None:
             result.update(known)
             if self._task.diff:
@@ -71,3 +117,26 @@ class ActionModule(ActionBase):
             return result
         result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
         return result
+
+    def _from_slice(self, args: dict, task_vars: t.Mapping) -> tuple:
+        """(environment, the push's known state or None): ``args`` take the environment's arguments from the host's
+        slice of the bundle, for the serial the run pinned (``serial``; unset, the newest)."""
+        bundle_dir, name = args.pop("bundle_dir", None), args.pop("name", None)
+        if not bundle_dir or not name:
+            raise PyMigrateError("venv_install: bundle_dir and name go together (the environment %s of the host's "
+                                 "slice of the bundle %s)" % (name, bundle_dir))
+        given = sorted(key for key in SLICE_ARGS if key in args)
+        if given:
+            raise PyMigrateError("venv_install: %s come(s) from the host's slice of the bundle with bundle_dir; give "
+                                 "either bundle_dir and name, or the environment's own arguments" % ", ".join(given))
+        bundle_dir = os.path.expanduser(str(bundle_dir))
+        if not os.path.isdir(bundle_dir):
+            raise PyMigrateError("bundle_dir %r is not a directory on the control node" % (bundle_dir,),
+                                 hint="Build or import a bundle first")
+        # A rollback goes back to what the host holds: never read from a check-mode build's proposal.
+        proposal = bool(self._task.check_mode) and (args.get("state") or "present") == "present"
+        host_slice = _manifest.host_slice(bundle_dir, task_vars.get("inventory_hostname"), check_mode=proposal,
+                                          serial=_manifest.pinned_serial(args.pop("serial", None)))
+        env = _manifest.slice_env(host_slice, str(name))
+        args.update(slice_args(env))
+        return env, pushed_state(task_vars.get(PUSH_RESULT), host_slice, env["name"])

@@ -8,7 +8,8 @@ Like ansible.builtin.copy it compares checksums before sending, but in batch: a 
 about three round trips per file per host. The host's files and environments come from its slice of the bundle
 (written once by the bundle build). The inventory call also asks each environment's state against its lock; when
 the survey of the same run already asked it for the same slice, the host is not asked again. The environments go
-back with the result, each with its ``known_state``, for the install that follows.
+back with the result, each with its ``known_state``, for the install that follows (which reads the same slice itself
+and takes a ``known_state`` only when the ``slice_id`` is its own).
 """
 
 from __future__ import annotations
@@ -56,14 +57,15 @@ class ActionModule(ActionBase):
         if args.get("files") is None:
             try:
                 host_slice = _manifest.host_slice(bundle_dir, host, check_mode=self._task.check_mode,
-                                                  serial=int(serial) if serial not in (None, "") else None)
+                                                  serial=_manifest.pinned_serial(serial))
             except PyMigrateError as exc:
                 return dict(result, failed=True, msg=str(exc))
             args["files"], envs = host_slice["files"], host_slice["envs"]
             if not image_blobs:  # the hosts pull their images from the registry inside the enclave
                 skipped = {blob["path"] for env in envs if env.get("image") for blob in env["image"]["blobs"]}
                 args["files"] = [item for item in args["files"] if item["path"] not in skipped]
-            result.update(envs=envs, serial=host_slice["serial"])
+            # slice_id: the install takes an environment's known_state only from a push of the slice it reads.
+            result.update(envs=envs, serial=host_slice["serial"], slice_id=host_slice["slice_id"])
             # The host checks each environment's path and interpreter in the same call, before any file moves, and
             # says whether its current generation already holds the lock.
             # (An image environment's path is inside its image: the host has nothing there to check.)

@@ -29,6 +29,12 @@ description:
     O(drift_action) says.
   - O(state=rollback) switches O(path) back to the previous generation; an environment without one stays as it
     is (not changed).
+  - With O(bundle_dir) and O(name) (as the rollout role runs it), the action plugin reads the host's slice of the
+    bundle on the control node, for the serial O(serial) (as M(airgap.pymigrate.wheel_push) does), and takes the
+    environment's O(path), O(python), O(packages), O(installer), O(lock_id), O(smoke_imports) and O(image) from
+    it; the task then gives none of them. When the push of the same run (registered as C(__pymigrate_push)) read
+    the same slice and found the environment's current generation holding this lock unchanged
+    (RV(airgap.pymigrate.wheel_push#module:envs[].known_state)), the host is not contacted again.
   - A lock file next to O(path) stops two runs from working on the same environment at once.
 author:
   - airgap.pymigrate maintainers (@airgap)
@@ -45,19 +51,34 @@ attributes:
   idempotent:
     support: full
 options:
-  path:
-    description: The stable path users configure (for example C(/opt/app/venv)); a symlink to the current generation.
+  bundle_dir:
+    description:
+      - The bundle directory on the control node (C(pymigrate_bundle_dir)) whose slice for this host gives the
+        environment O(name) its arguments. Goes with O(name); without it, give O(path) and the lock.
     type: path
-    required: true
+  name:
+    description:
+      - The environment's name in the host's slice of the bundle in O(bundle_dir) (as
+        P(airgap.pymigrate.bundle_env_refs#filter) lists them, for the same O(serial)).
+    type: str
+  path:
+    description:
+      - The stable path users configure (for example C(/opt/app/venv)); a symlink to the current generation.
+      - Required without O(name); with O(bundle_dir), read from the host's slice.
+    type: path
   python:
-    description: Interpreter the environment is based on. Defaults to the interpreter running the module.
+    description:
+      - Interpreter the environment is based on. Defaults to the interpreter running the module.
+      - With O(bundle_dir), read from the host's slice.
     type: path
   store_dir:
     description: The host's content-addressed wheel store.
     type: path
     default: /var/lib/pymigrate/store
   packages:
-    description: The lock, as from P(airgap.pymigrate.bundle_host_envs#filter). Required with O(state=present).
+    description:
+      - The lock, as from P(airgap.pymigrate.bundle_host_envs#filter). Required with O(state=present) unless
+        O(bundle_dir) is given (then read from the host's slice).
     type: list
     elements: dict
     suboptions:
@@ -81,7 +102,9 @@ options:
         description: Size in bytes.
         type: int
   installer:
-    description: The pip or uv wheel in the store that installs the environment. Required with O(state=present).
+    description:
+      - The pip or uv wheel in the store that installs the environment. Required with O(state=present) unless
+        O(bundle_dir) is given (then read from the host's slice).
     type: dict
     suboptions:
       filename:
@@ -100,14 +123,18 @@ options:
         choices: [pip, uv]
         default: pip
   lock_id:
-    description: Identity of the lock; defaults to a digest of the packages.
+    description:
+      - Identity of the lock; defaults to a digest of the packages.
+      - With O(bundle_dir), read from the host's slice.
     type: str
   keep_generations:
     description: Generations kept (at least the current one and the previous, for rollback).
     type: int
     default: 3
   smoke_imports:
-    description: Modules imported with the new generation's interpreter before it is switched in.
+    description:
+      - Modules imported with the new generation's interpreter before it is switched in.
+      - With O(bundle_dir), read from the host's slice.
     type: list
     elements: str
     default: []
@@ -130,22 +157,19 @@ options:
     type: str
     choices: [repair, report, fail]
     default: repair
-  known_state:
-    description:
-      - The environment's state against this lock as the host reported it earlier in the same run
-        (RV(airgap.pymigrate.wheel_push#module:envs[].known_state)). When it says the current generation holds the lock
-        unchanged (C(current)) for the same O(lock_id), the action plugin returns that state without contacting the
-        host; otherwise it is ignored.
-    type: dict
   image:
     description:
       - For an environment of the image strategy (C(strategy=image) in P(airgap.pymigrate.bundle_host_envs#filter)),
         its image; the action plugin then runs M(airgap.pymigrate.image_install) instead (load from the store,
         smoke-run with no network, tag C(<name>:<serial>) and C(<name>:current)), and O(path) is the environment's
         path inside the image.
+      - With O(bundle_dir), read from the host's slice.
     type: dict
   serial:
-    description: With O(image), the bundle serial the image is tagged with.
+    description:
+      - With O(bundle_dir), the bundle serial whose slice to read (C(pymigrate_bundle_serial)); the newest when not
+        given. The image of an environment of the image strategy is tagged with the slice's serial.
+      - Without O(bundle_dir), with O(image), the bundle serial the image is tagged with.
     type: int
   engine:
     description: With O(image), the container engine - V(auto), V(podman) or V(docker).
@@ -178,7 +202,15 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Install the environment
+- name: Install each environment of this host, as the bundle's serial 7 gives it
+  airgap.pymigrate.venv_install:
+    bundle_dir: /srv/pymigrate/bundle
+    name: "{{ item }}"
+    serial: 7
+  loop: "{{ '/srv/pymigrate/bundle' | airgap.pymigrate.bundle_env_refs(inventory_hostname, serial=7)
+            | map(attribute='name') }}"
+
+- name: Install an environment given by its lock
   airgap.pymigrate.venv_install:
     path: /opt/app/venv
     packages:
@@ -198,6 +230,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+environment:
+  description:
+    - With O(bundle_dir), what names the environment in the host's slice, as
+      P(airgap.pymigrate.bundle_env_refs#filter) gives it.
+  returned: when O(bundle_dir) is given
+  type: dict
+  sample: {name: default, path: /opt/app/venv, lock_id: 1a2b3c4d5e6f, serial: 7, strategy: venv, profile: cp311-x}
 generation:
   description: The generation O(path) points to after the run.
   returned: success
@@ -257,7 +296,9 @@ def _lines(packages):  # the diff's text; the action plugin makes the same for a
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            path=dict(type="path", required=True),
+            bundle_dir=dict(type="path"),  # read by the action plugin only (it reads the slice), as is name
+            name=dict(type="str"),
+            path=dict(type="path"),
             python=dict(type="path"),
             store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
             packages=dict(type="list", elements="dict", options=PACKAGES_ARGUMENT_SPEC),
@@ -270,8 +311,7 @@ def main():
             lock_timeout=dict(type="int", default=300),
             verify_installed=dict(type="str", choices=["size", "full"], default="size"),
             drift_action=dict(type="str", choices=["repair", "report", "fail"], default="repair"),
-            known_state=dict(type="dict"),  # read by the action plugin only, as are the next three
-            image=dict(type="dict"),
+            image=dict(type="dict"),  # read by the action plugin only, as are serial and engine
             serial=dict(type="int"),
             engine=dict(type="str", choices=["auto", "podman", "docker"], default="auto"),
             # image_install's registry (module_utils/_image.py REGISTRY_ARGUMENT_SPEC, not shipped with this module)
@@ -281,6 +321,7 @@ def main():
             state=dict(type="str", choices=["present", "rollback"], default="present"),
         ),
         required_if=[("state", "present", ["packages", "installer"])],
+        required_one_of=[("path", "name")],
         supports_check_mode=True,
     )
     params = module.params

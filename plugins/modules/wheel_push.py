@@ -102,7 +102,8 @@ envs:
     known_state:
       description:
         - The environment's state against its lock as the host reported it in this run (C(current) true when its
-          current generation holds the lock unchanged); pass it to M(airgap.pymigrate.venv_install).
+          current generation holds the lock unchanged). M(airgap.pymigrate.venv_install) reads it from this result
+          (registered as C(__pymigrate_push)) when it reads the same slice (RV(slice_id)).
       type: dict
       returned: when the host reported it
 asked_host:
@@ -113,6 +114,12 @@ serial:
   description: The serial of the bundle manifest the files came from.
   returned: when O(files) is not given
   type: int
+slice_id:
+  description:
+    - What the host must hold (its files and environments) as one digest, the same for two serials that give the
+      host the same; M(airgap.pymigrate.venv_install) takes RV(envs[].known_state) only from a push of its own slice.
+  returned: when O(files) is not given
+  type: str
 sent:
   description: Store paths sent to the host in this run (or that would be sent in check mode).
   returned: always

@@ -20,7 +20,7 @@ import json
 import os
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _vulns
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     PyMigrateError,
     format_time,
@@ -49,17 +49,12 @@ class Located:
 
 def _bundle_record(bundle_dir: str) -> tuple:
     """(serial, manifest osv_db record or None) of one bundle directory; (None, None) when it holds no manifest."""
-    path = os.path.join(bundle_dir, "manifest.json")
     try:
-        with open(path) as handle:
-            manifest = json.load(handle)
-    except FileNotFoundError:
+        manifest = _manifest.read(bundle_dir, required=False)
+    except PyMigrateError as exc:
+        raise PyMigrateError(exc.message, hint="An imported bundle is damaged: import its archive again")
+    if manifest is None:
         return None, None
-    except (OSError, ValueError) as exc:
-        raise PyMigrateError("cannot read the bundle manifest %s: %s" % (path, exc),
-                             hint="An imported bundle is damaged: import its archive again")
-    if not isinstance(manifest, dict):
-        raise PyMigrateError("%s is not a bundle manifest" % path)
     record = (manifest.get("vulnerabilities") or {}).get("osv_db")
     return manifest.get("serial"), record if isinstance(record, dict) and record.get("sha256") else None
 

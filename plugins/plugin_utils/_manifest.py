@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The bundle manifest, ``manifest.json`` (docs/bundle-format.md): the one file that says what a bundle holds
 and which host gets what. This module is its only reader and writer: the bundle build writes it, push,
-install, rollback, export and import read it through here.
+install, rollback, export, import and the audit read it through here; ``in_use`` says which bundle a run reads.
 
     profiles: {name: {members, target, lock, requirements, packages: {name: version}, files: [relpath], installer}}
     hosts:    {host: {env: {profile, path, python, smoke_imports}}}
@@ -47,6 +47,10 @@ SERIALS_DIR = "manifests"
 SLICES_DIR = "slices"
 CURRENT_SLICES = "current"  # the newest serial with slices (a rollout without a pinned serial deploys it)
 KEEP_SLICE_SERIALS = 5  # older serials are computed from manifests/<serial>.json when a rollout still asks
+# Where a run finds its bundle (``in_use``): the one built on this control node, else the last import's.
+DEFAULT_BUNDLE_DIR = "~/.cache/airgap.pymigrate/bundle"  # pymigrate_bundle_dir
+DEFAULT_IMPORT_DIR = "~/.cache/airgap.pymigrate/import"  # pymigrate_import_dir
+IMPORTED_CURRENT = "current"  # <import dir>/current: the bundle the last import made current (_archive writes it)
 
 
 def new(indexes: t.Sequence[str], uploaded_prior_to: str | None) -> dict:
@@ -107,6 +111,28 @@ def add_image(manifest: dict, profile_name: str, record: t.Mapping) -> None:
         key: record[key] for key in ("key", "name", "image_id", "manifest_digest", "index", "layers", "base_image",
                                      "base_id", "path", "python")}
     manifest["profiles"][profile_name]["image"]["blobs"] = [blob["path"] for blob in record["blobs"]]
+
+
+def in_use(bundle_dir: str | None = None, import_dir: str | None = None) -> str:
+    """The bundle this run uses: the one built on this control node (``bundle_dir``) when its manifest exists, else
+    the one the last import made current (``<import_dir>/current``, as inside the enclave). Paths expanded; either
+    unset takes its default."""
+    built = os.path.expanduser(bundle_dir or DEFAULT_BUNDLE_DIR)
+    if os.path.isfile(os.path.join(built, MANIFEST)):
+        return built
+    return os.path.join(os.path.expanduser(import_dir or DEFAULT_IMPORT_DIR), IMPORTED_CURRENT)
+
+
+def pinned_serial(value: t.Any) -> int | None:
+    """The bundle serial a run pinned (``pymigrate_bundle_serial``, an int or its text), or None when unset."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PyMigrateError("a bundle serial is a whole number from 1", var="pymigrate_bundle_serial", value=value,
+                             hint="Leave it unset to deploy the newest serial")
+    return value
 
 
 def path(bundle_dir: str, check_mode: bool = False, serial: int | None = None) -> str:
@@ -333,6 +359,17 @@ def env_refs(envs: t.Sequence) -> list:
     """What names each environment of ``host_envs`` (no packages, installer or image): the loop items of a task
     over the environments, which Ansible keeps in every result of the loop for the rest of the run."""
     return [{key: env.get(key) for key in ENV_REF_KEYS} for env in envs]
+
+
+def slice_env(host_slice: t.Mapping, name: str) -> dict:
+    """The environment ``name`` of a host's slice (as ``host_envs`` gives it); raises when the slice has none."""
+    for env in host_slice["envs"]:
+        if env["name"] == name:
+            return env
+    raise PyMigrateError("host %s has no environment %s in the bundle (serial %s holds %s for it)"
+                         % (host_slice.get("host"), name, host_slice.get("serial"),
+                            ", ".join(env["name"] for env in host_slice["envs"]) or "none"),
+                         hint="Loop over the names airgap.pymigrate.bundle_env_refs gives for the same serial")
 
 
 def slice_id(files: t.Sequence, envs: t.Sequence) -> str:

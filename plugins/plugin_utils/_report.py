@@ -49,8 +49,10 @@ def run_phases(hostvars: t.Mapping[str, t.Mapping]) -> list:
 
 
 def _environment(item: t.Mapping, serial) -> tuple:
-    """One environment from a venv_install result (its loop item is the manifest's view of the environment)."""
-    env = item.get("item") or {}
+    """One environment from a venv_install result: what names it is the result's ``environment`` (the install reads
+    the host's slice itself and loops over names) or else its loop item (the state entry point's)."""
+    env = item.get("environment") or item.get("item")
+    env = env if isinstance(env, t.Mapping) else {}
     packages = item.get("installed") if item.get("installed") is not None else item.get("packages")
     return env.get("name", "default"), {
         "path": env.get("path"), "generation": item.get("generation"), "lock_id": env.get("lock_id"),

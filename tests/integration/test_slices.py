@@ -49,3 +49,35 @@ def test_three_concurrent_slices_over_one_bundle(fleet, local_index, tmp_path):
         sorted(part) for part in slices)
     for report in reports:
         assert all(item["status"] == "changed" for item in report["hosts"]) and report["retry"] == []
+
+
+def _alpha(fleet, host, venv):
+    return fleet.exec(host, [venv + "/bin/python", "-c", "import importlib.metadata as m; print(m.version('alpha'))"],
+                      check=True).stdout.strip()
+
+
+def test_a_rollout_pinned_to_an_older_serial_installs_it_with_the_push_skipped(fleet, local_index, tmp_path):
+    """Issue 23: with the push skipped by tag (its files already in the host store), the install reads the host's
+    slice itself, for the serial the run pinned; not the newest serial, not another task's registered result."""
+    host, venv = fleet.hosts[0]["name"], "/opt/pinned/venv"
+    inventory_vars = tmp_path / "vars.yml"
+    inventory_vars.write_text(yaml.safe_dump({"all": {"vars": {
+        "pymigrate_requirements": {"alpha": "==1.1"}, "pymigrate_venv_path": venv,
+        "pymigrate_bundle_dir": str(tmp_path / "bundle"), "pymigrate_report_dir": str(tmp_path / "reports"),
+        "pymigrate_serial": ["100%"], "pymigrate_index_url": local_index.url}}}))
+
+    def play(playbook, *args):
+        return ansible(["ansible-playbook", "-i", str(inventory_vars), playbook, "--limit", host] + list(args),
+                       fleet.inventory)
+
+    play("playbooks/migrate.yml")  # serial 1 (alpha 1.1), pushed and installed
+    play("playbooks/migrate.yml", "-e", '{"pymigrate_requirements": {"alpha": "==2.0"}}')  # serial 2 (alpha 2.0)
+    assert sorted(os.listdir(str(tmp_path / "bundle" / "manifests"))) == ["1.json", "2.json"]
+    assert _alpha(fleet, host, venv) == "2.0"
+
+    play("playbooks/rollout.yml", "-e", "pymigrate_bundle_serial=1", "--skip-tags", "pymigrate_push")
+    assert _alpha(fleet, host, venv) == "1.1"  # serial 1's lock, from the store the earlier push filled
+    # With the push of the same serial (the same slice), its answer spares the install a call: nothing changes.
+    again = play("playbooks/rollout.yml", "-e", "pymigrate_bundle_serial=1")
+    assert "changed: [" not in again.stdout, again.stdout[-3000:]
+    assert _alpha(fleet, host, venv) == "1.1"

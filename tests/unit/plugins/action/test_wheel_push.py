@@ -82,6 +82,8 @@ def test_the_host_slice_decides_what_is_sent_and_the_envs_come_back(bundle_dir):
     assert result["envs"] == [dict(envs[0], known_state={"path": "/opt/pymigrate/venv", "lock_id": envs[0]["lock_id"],
                                                          "current": False})]
     assert [p["name"] for p in result["envs"][0]["packages"]] == ["alpha"]
+    # What the install compares with the slice it reads itself before it takes a known_state from this result.
+    assert result["slice_id"] == _manifest.host_slice(bundle_dir, "web2")["slice_id"] and result["serial"] == 1
 
 
 def test_nothing_missing_sends_nothing(bundle_dir):
@@ -111,7 +113,8 @@ def test_no_bundle_directory(tmp_path):
 def _survey_check(bundle_dir, host_name, present, current, **changes):
     host_slice = _manifest.host_slice(bundle_dir, host_name)
     check = {"slice_id": host_slice["slice_id"], "verify": "size",
-             "store": {"present": len(present), "missing": [f["path"] for f in host_slice["files"] if f["path"] not in present],
+             "store": {"present": len(present),
+                       "missing": [f["path"] for f in host_slice["files"] if f["path"] not in present],
                        "corrupt": [], "removed_partials": []},
              "environments": [{"path": env["path"], "lock_id": env["lock_id"], "current": current}
                               for env in host_slice["envs"]]}

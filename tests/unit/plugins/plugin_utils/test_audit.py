@@ -257,3 +257,15 @@ def test_a_fleet_that_could_not_be_read_is_never_clean(tmp_path):
 def _vulns_ignore(vuln_id, expires):
     from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _vulns
     return _vulns.parse_ignores([{"id": vuln_id, "reason": "r", "expires": expires}])[0]
+
+
+def test_a_carried_manifest_is_read_through_the_manifests_owner(tmp_path):
+    store = tmp_path / "import"
+    imported(store, 3, record("PYSEC-1", "alpha", "1.0", "1.1"))
+    (store / "bundles" / "4").mkdir(parents=True)  # no manifest: not a bundle, not counted
+    found, looked = _audit.carried_databases(str(store))
+    assert [item.serial for item in found] == [3] and looked == 1
+    (store / "bundles" / "3" / "manifest.json").write_text(json.dumps({"format": 99, "serial": 3}))
+    with pytest.raises(PyMigrateError, match="is not a format 1 bundle manifest. An imported bundle is damaged: "
+                                             "import its archive again"):
+        _audit.carried_databases(str(store))

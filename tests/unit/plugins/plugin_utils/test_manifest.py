@@ -26,7 +26,8 @@ def _relpath(name, version):
     return "files/sha256/%s/%s/%s-%s-py3-none-any.whl" % (sha[:2], sha, name, version)
 
 
-R, I, S, P = _relpath("requests", "2.32.3"), _relpath("idna", "3.7"), _relpath("six", "1.16.0"), _relpath("pip", "24.0")
+R, IDNA, S, P = (_relpath("requests", "2.32.3"), _relpath("idna", "3.7"), _relpath("six", "1.16.0"),
+                 _relpath("pip", "24.0"))
 
 
 def build():
@@ -45,7 +46,8 @@ def build():
     installer = _pin("pip", "24.0")
     for profile in profiles:
         web = profile.wanted == w_web
-        pins = [_pin("requests", "2.32.3"), _pin("idna", "3.7")] if web else [_pin("six", "1.16.0"), _pin("idna", "3.7")]
+        pins = ([_pin("requests", "2.32.3"), _pin("idna", "3.7")] if web
+                else [_pin("six", "1.16.0"), _pin("idna", "3.7")])
         _manifest.add_profile(manifest, profile, pins, installer, envs_by_member)
     names = {("web" if p.wanted == w_web else "tools"): p.name for p in profiles}
     return manifest, names
@@ -73,9 +75,9 @@ def test_add_profile_builds_the_documented_structure():
         "members": ["web1:default", "web2:default"],
         "target": _targets.describe(_targets.target_from_declaration({"python": "3.11"})),
         "lock": "pylock.%s.toml" % web, "requirements": "requirements.%s.txt" % web,
-        "packages": {"requests": "2.32.3", "idna": "3.7"}, "files": sorted([R, I]), "installer": P,
+        "packages": {"requests": "2.32.3", "idna": "3.7"}, "files": sorted([R, IDNA]), "installer": P,
     }
-    assert manifest["profiles"][tools]["files"] == sorted([S, I])
+    assert manifest["profiles"][tools]["files"] == sorted([S, IDNA])
     assert manifest["profiles"][tools]["members"] == ["web1:tools"]
     assert manifest["hosts"] == {
         "web1": {"default": {"profile": web, "path": "/opt/pymigrate/venv", "python": "/usr/bin/python3.11",
@@ -84,7 +86,7 @@ def test_add_profile_builds_the_documented_structure():
         "web2": {"default": {"profile": web, "path": "/opt/pymigrate/venv", "python": "/usr/bin/python3.11",
                              "smoke_imports": ["requests"]}},
     }
-    assert sorted(manifest["files"]) == sorted([R, I, S, P])
+    assert sorted(manifest["files"]) == sorted([R, IDNA, S, P])
     assert manifest["files"][P] == {"size": 300, "sha256": "cc" * 32, "project": "pip", "version": "24.0",
                                     "filename": "pip-24.0-py3-none-any.whl"}
 
@@ -92,10 +94,10 @@ def test_add_profile_builds_the_documented_structure():
 def test_host_files_each_once_sorted():
     manifest, _names = build()
     files = _manifest.host_files(manifest, "web1")
-    assert [f["path"] for f in files] == sorted([R, I, S, P])
-    assert {f["path"]: (f["sha256"], f["size"]) for f in files}[I] == ("bb" * 32, 400)
+    assert [f["path"] for f in files] == sorted([R, IDNA, S, P])
+    assert {f["path"]: (f["sha256"], f["size"]) for f in files}[IDNA] == ("bb" * 32, 400)
     assert set(files[0]) == {"path", "sha256", "size"}
-    assert [f["path"] for f in _manifest.host_files(manifest, "web2")] == sorted([R, I, P])
+    assert [f["path"] for f in _manifest.host_files(manifest, "web2")] == sorted([R, IDNA, P])
 
 
 def test_host_envs_are_venv_install_arguments():
@@ -308,3 +310,40 @@ def test_the_batch_images_come_from_the_slices_each_once_without_hosts_the_bundl
     assert images[0]["blobs"][0]["path"] == blob and images[0]["image_id"] == "sha256:" + "1" * 64
     assert _manifest.batch_images(str(tmp_path), ["web2"], serial=4) == images
     assert _manifest.batch_images(str(tmp_path), []) == []
+
+
+def test_an_environment_of_a_slice_by_name():
+    manifest, _names = build()
+    host_slice = _manifest.make_slice(dict(manifest, serial=4), "web1")
+    assert _manifest.slice_env(host_slice, "tools") == _manifest.host_envs(dict(manifest, serial=4), "web1")[1]
+    with pytest.raises(PyMigrateError, match="host web1 has no environment api in the bundle .serial 4 holds "
+                                             "default, tools for it."):
+        _manifest.slice_env(host_slice, "api")
+
+
+@pytest.mark.parametrize("value, serial", [(None, None), ("", None), (3, 3), ("3", 3), (" 12 ", 12)])
+def test_a_pinned_serial_is_a_whole_number_or_unset(value, serial):
+    assert _manifest.pinned_serial(value) == serial
+
+
+@pytest.mark.parametrize("value", [0, -1, "0", "newest", 1.5, True, [1]])
+def test_a_pinned_serial_that_is_not_one_is_refused_by_name(value):
+    with pytest.raises(PyMigrateError, match="a bundle serial is a whole number from 1 .variable "
+                                             "pymigrate_bundle_serial"):
+        _manifest.pinned_serial(value)
+
+
+def test_the_bundle_in_use_is_the_one_built_here_else_the_last_import(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    imported = str(tmp_path / "import" / _manifest.IMPORTED_CURRENT)
+    assert _manifest.in_use(str(tmp_path / "bundle"), str(tmp_path / "import")) == imported
+    os.makedirs(str(tmp_path / "bundle"))  # a directory is not a bundle: its manifest is
+    assert _manifest.in_use(str(tmp_path / "bundle"), str(tmp_path / "import")) == imported
+    manifest, _names = build()
+    _manifest.write(str(tmp_path / "bundle"), dict(manifest, serial=1))
+    assert _manifest.in_use(str(tmp_path / "bundle"), str(tmp_path / "import")) == str(tmp_path / "bundle")
+    assert _manifest.in_use("~/bundle") == str(tmp_path / "bundle")  # expanded
+    # Unset, each takes its default (pymigrate_bundle_dir's, pymigrate_import_dir's).
+    assert _manifest.in_use() == os.path.join(os.path.expanduser(_manifest.DEFAULT_IMPORT_DIR), "current")
+    _manifest.write(os.path.expanduser(_manifest.DEFAULT_BUNDLE_DIR), dict(manifest, serial=1))
+    assert _manifest.in_use(None, None) == os.path.expanduser(_manifest.DEFAULT_BUNDLE_DIR)

@@ -221,3 +221,17 @@ def test_drift_and_repairs_are_named_and_environments_flattened():
     assert fleet["run"]["serial"] == 7 and fleet["hosts"][0]["status"] == "changed"
     assert _report.summary_lines(fleet)[1] == (
         "h: changed, 0 file(s) sent; default g9 (drift: extra distribution evil, missing file alpha; repaired)")
+
+
+def test_the_install_names_its_environment_in_its_result_the_loop_item_is_only_a_name():
+    """The install reads the host's slice itself and loops over names: its result's ``environment`` says what it
+    installed (a loop item that is a dict, as the state entry point's, still does)."""
+    hostvars = ok_host()
+    item = dict(_env_result("default", "/ignored", "g4", True), item="default",
+                environment={"name": "default", "path": "/v", "lock_id": "cd" * 32, "serial": 5, "strategy": "venv",
+                             "profile": "p"})
+    hostvars["__pymigrate_install"] = _install(item)
+    summary = _report.host_summary("h", hostvars)
+    assert summary["environments"] == {"default": dict(NO_DRIFT, path="/v", generation="g4", lock_id="cd" * 32,
+                                                       serial=5, changed=True, changes={}, packages={})}
+    assert summary["serial"] == 5 and summary["status"] == "changed"
