@@ -490,3 +490,26 @@ def file_diffs(outcome: LockOutcome, lock_dir: str) -> list:
         diffs.append({"before": _read(path) or "", "after": outcome.texts.get(name, ""),
                       "before_header": path, "after_header": path})
     return diffs
+
+
+# -- across the gap -----------------------------------------------------------------------------------------------
+def compare(carried_dir: str, lock_dir: str) -> dict:
+    """How the lock a bundle carries (``carried_dir``: its ``lock/``) differs from the lock an inventory holds
+    (``lock_dir``), per environment: {"same", "changes" (as ``changes``: carried -> inventory's), "only_carried",
+    "only_inventory", "lines"}. Inside the gap this says whether what was deployed is what the inside inventory's
+    reviewed lock says."""
+    carried, held = read(carried_dir), read(lock_dir)
+    by_member = {member: lock for lock in carried.values() for member in lock.members}
+    held_members = {member for lock in held.values() for member in lock.members}
+    differences = changes(carried, held)
+    only_carried = sorted(set(by_member) - held_members)
+    only_inventory = sorted(held_members - set(by_member))
+    lines = ["%s: from the bundle's lock to the inventory's: %s" % (member, ", ".join(
+        [("+" + item) for item in diff["added"]] + [("-" + item) for item in diff["removed"]]
+        + diff["upgraded"] + diff["downgraded"])) for member, diff in sorted(differences.items())
+        if member not in only_carried and member not in only_inventory]
+    lines += ["%s: in the bundle's lock only" % member for member in only_carried]
+    lines += ["%s: in the inventory's lock only" % member for member in only_inventory]
+    return {"same": not lines, "changes": {member: diff for member, diff in differences.items()
+                                           if member not in only_carried and member not in only_inventory},
+            "only_carried": only_carried, "only_inventory": only_inventory, "lines": lines}
