@@ -13,7 +13,7 @@ push, verify and install then have nothing to send or build and do not contact t
 import os
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import check_owned, inventory
-from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import VenvError, ensure
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import InstallOptions, VenvError, ensure
 
 # An environment's lock as modules take it (venv_install's packages, wheel_store's and target_facts' environments).
 PACKAGES_ARGUMENT_SPEC = dict(name=dict(type="str", required=True), version=dict(type="str", required=True),
@@ -30,7 +30,7 @@ def environment_state(env, store_dir, verify="size"):
     state = {"path": env["path"], "lock_id": env.get("lock_id"), "current": False}
     try:
         found = ensure(env["path"], env.get("python"), store_dir, env["packages"], None, lock_id=env.get("lock_id"),
-                       check_mode=True, verify=verify, drift_action="report")
+                       check_mode=True, options=InstallOptions(verify=verify, drift_action="report"))
     except VenvError as exc:
         state["error"] = str(exc)
         return state
