@@ -22,6 +22,11 @@ PACKAGES_ARGUMENT_SPEC = dict(name=dict(type="str", required=True), version=dict
 ENVIRONMENT_ARGUMENT_SPEC = dict(path=dict(type="path", required=True), python=dict(type="path"),
                                  lock_id=dict(type="str"),
                                  packages=dict(type="list", elements="dict", options=PACKAGES_ARGUMENT_SPEC))
+# The environments of a host's slice and how they are checked (doc fragment ENVIRONMENTS): wheel_store's and
+# target_facts' options; wheel_push takes verify_installed and sets the environments itself.
+ENVIRONMENTS_ARGUMENT_SPEC = dict(
+    environments=dict(type="list", elements="dict", default=[], options=ENVIRONMENT_ARGUMENT_SPEC),
+    verify_installed=dict(type="str", choices=["size", "full"], default="size"))
 
 
 def environment_state(env, store_dir, verify="size"):

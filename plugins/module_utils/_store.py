@@ -24,6 +24,9 @@ PART_SUFFIX = ".part"
 # The argument spec of one file, shared by the modules that take file lists so they cannot drift apart.
 FILE_ARGUMENT_SPEC = dict(path=dict(type="str", required=True), sha256=dict(type="str", required=True),
                           size=dict(type="int", required=True))
+# The host store and a list of its files (doc fragment STORE_FILES): wheel_store's options, and wheel_push's.
+STORE_ARGUMENT_SPEC = dict(store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
+                           files=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC))
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Wheel and sdist file names (PEP 427 escaping): no space, newline or shell character ever reaches a command line.
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]*$")

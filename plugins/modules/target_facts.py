@@ -187,26 +187,17 @@ rollout_check:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENT_ARGUMENT_SPEC, check
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FILE_ARGUMENT_SPEC, StoreError
-from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import collect, for_resolving
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import check
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import StoreError
+from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import (
+    ARGUMENT_SPEC,
+    collect,
+    for_resolving,
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            space_path=dict(type="path", default="/opt"), store_dir=dict(type="path"), bundle_dir=dict(type="path"),
-            verify_installed=dict(type="str", choices=["size", "full"], default="size"),
-            compact_tags=dict(type="bool", default=False),
-            list_store=dict(type="bool", default=True),
-            resolve_only=dict(type="bool", default=False),
-            set_fact=dict(type="bool", default=True),
-            slice_id=dict(type="str"),
-            files=dict(type="list", elements="dict", default=[], options=FILE_ARGUMENT_SPEC),
-            environments=dict(type="list", elements="dict", default=[], options=ENVIRONMENT_ARGUMENT_SPEC),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     try:
         facts = collect(params["space_path"], params["store_dir"] if params["list_store"] else None,

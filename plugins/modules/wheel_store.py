@@ -107,11 +107,11 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import (
-    ENVIRONMENT_ARGUMENT_SPEC,
+    ENVIRONMENTS_ARGUMENT_SPEC,
     environment_state,
 )
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
-    FILE_ARGUMENT_SPEC,
+    STORE_ARGUMENT_SPEC,
     StoreError,
     check_owned,
     inventory,
@@ -123,12 +123,10 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import Venv
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
-            files=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC),
+            STORE_ARGUMENT_SPEC,
             state=dict(type="str", choices=["inventory", "verified", "received"], default="inventory"),
             src=dict(type="path"),
-            environments=dict(type="list", elements="dict", default=[], options=ENVIRONMENT_ARGUMENT_SPEC),
-            verify_installed=dict(type="str", choices=["size", "full"], default="size"),
+            **ENVIRONMENTS_ARGUMENT_SPEC,
         ),
         required_if=[("state", "received", ["src"])],
         supports_check_mode=True,

@@ -2,6 +2,7 @@
 host's store inventory decides what is sent, and check mode sends nothing. The host side (wheel_store) is stood in
 for; tests/integration runs the real thing over SSH."""
 
+import os
 from unittest import mock
 
 import pytest
@@ -103,15 +104,29 @@ def test_a_host_the_bundle_does_not_cover_is_named(bundle_dir):
 
 
 def test_no_bundle_directory(tmp_path):
-    from ansible.errors import AnsibleActionFail
-    with pytest.raises(AnsibleActionFail, match="not a directory on the control node"):
-        push(str(tmp_path / "none"), "web1")
+    result, calls = push(str(tmp_path / "none"), "web1")
+    assert result["failed"] and "not a directory on the control node" in result["msg"] and calls == []
+
+
+def test_a_file_the_bundle_lacks_fails_before_anything_is_sent(bundle_dir):
+    wanted = _manifest.host_files(_manifest.read(bundle_dir), "web2")
+    os.unlink(os.path.join(bundle_dir, wanted[0]["path"]))
+    result, calls = push(bundle_dir, "web2")
+    assert result["failed"] and "lacks %s" % wanted[0]["path"] in result["msg"]
+    assert [c["state"] for c in calls] == ["inventory"]  # no stream, no receive
+
+
+def test_the_store_path_goes_to_the_host_as_the_task_gave_it(bundle_dir):
+    # The module expands it on the host: "~" is the remote user's home there, not the control node's.
+    _result, calls = push(bundle_dir, "web2", args={"store_dir": "~/store"})
+    assert {c["store_dir"] for c in calls} == {"~/store"}
 
 
 def _survey_check(bundle_dir, host_name, present, current, **changes):
     host_slice = _manifest.host_slice(bundle_dir, host_name)
     check = {"slice_id": host_slice["slice_id"], "verify": "size",
-             "store": {"present": len(present), "missing": [f["path"] for f in host_slice["files"] if f["path"] not in present],
+             "store": {"present": len(present),
+                       "missing": [f["path"] for f in host_slice["files"] if f["path"] not in present],
                        "corrupt": [], "removed_partials": []},
              "environments": [{"path": env["path"], "lock_id": env["lock_id"], "current": current}
                               for env in host_slice["envs"]]}
