@@ -28,11 +28,15 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Read-only, except that the slice check removes store files with wrong bytes (not in check mode).
+    details:
+      - Read-only, except that the slice check removes store files with wrong bytes and partial files of an
+        interrupted push, and then reports C(changed); in check mode it removes nothing and reports C(changed) when
+        it found store files with wrong bytes.
   diff_mode:
     support: none
   idempotent:
     support: full
+    details: A second run finds the damaged files gone (missing, for the push to send again) and changes nothing.
 options:
   space_path:
     description:
@@ -217,6 +221,8 @@ def main():
             # The push needs how many files are present, not their names: the controller keeps this per host.
             found["store"]["present"] = len(found["store"]["present"])
             result["rollout_check"] = dict(found, slice_id=params["slice_id"], verify=params["verify_installed"])
+            # Files with wrong bytes and partial files of an interrupted push were removed (in check mode: would be).
+            result["changed"] = bool(found["store"]["corrupt"] or found["store"]["removed_partials"])
         except (StoreError, OSError) as exc:
             result["rollout_check"] = {"slice_id": params["slice_id"], "error": str(exc)}
     module.exit_json(**result)

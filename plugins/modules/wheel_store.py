@@ -152,7 +152,8 @@ def main():
             result = inventory(store_dir, params["files"], repair=not module.check_mode)
             locked = [env for env in params["environments"] if env["packages"] is not None]
             result["environments"] = [environment_state(env, store_dir, params["verify_installed"]) for env in locked]
-            module.exit_json(changed=False, **result)
+            # Files with wrong bytes and partial files of an interrupted push were removed (in check mode: would be).
+            module.exit_json(changed=bool(result["corrupt"] or result["removed_partials"]), **result)
         if module.check_mode:
             module.exit_json(changed=True, received=[])
         received = receive(store_dir, params["src"], params["files"])
