@@ -6,9 +6,9 @@
 
 Like ansible.builtin.copy it compares checksums before sending, but in batch: a per-file stat would be
 about three round trips per file per host. The host's files and environments come from its slice of the bundle
-(written once by the bundle build). The inventory call also asks each environment's state against its lock; when
-the survey of the same run already asked it for the same slice, the host is not asked again. The environments go
-back with the result, each with its ``known_state``, for the install that follows.
+(written once by the bundle build). The first call (wheel_store, state=prepared) also asks each environment's state
+against its lock; when the survey of the same run already asked it for the same slice, the host is not asked again.
+The environments go back with the result, each with its ``known_state``, for the install that follows.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class ActionModule(HostActionBase):
             if listing is not None:
                 result["asked_host"] = False
         if result.get("asked_host") is not False:
-            listing = self._execute_module(module_name=MODULE, module_args=dict(args, state="inventory"),
+            listing = self._execute_module(module_name=MODULE, module_args=dict(args, state="prepared"),
                                            task_vars=task_vars)
             if listing.get("failed"):
                 return dict(result, **listing)
@@ -114,7 +114,7 @@ class ActionModule(HostActionBase):
         if check.get("error") or check.get("slice_id") != host_slice["slice_id"] or check.get("verify") != verify:
             return None
         if any(state.get("error") for state in check.get("environments") or []):
-            return None  # the inventory call refuses it, before any file moves, with the reason
+            return None  # the host's prepared call refuses it, before any file moves, with the reason
         return dict(check["store"], environments=check.get("environments") or [])
 
     def _make_stream(self, bundle_dir, paths):

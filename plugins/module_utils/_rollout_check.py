@@ -6,13 +6,13 @@
 
 What a host holds of its slice of the bundle, in one call: which store files are present with the right bytes,
 and whether each environment's current generation was built from its lock and still matches it. The survey
-(target_facts) and the push's inventory both ask it, so a run with nothing to do costs one module call per host:
-push, verify and install then have nothing to send or build and do not contact the host again.
+(target_facts) and the push (wheel_store, state=prepared) both ask it, so a run with nothing to do costs one module
+call per host: push, verify and install then have nothing to send or build and do not contact the host again.
 """
 
 import os
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import check_owned, inventory
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import check_owned, compare
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import InstallOptions, VenvError, ensure
 
 # An environment's lock as modules take it (venv_install's packages, wheel_store's and target_facts' environments).
@@ -46,11 +46,12 @@ def environment_state(env, store_dir, verify="size"):
 
 
 def check(store_dir, files, environments, verify="size", repair=True):
-    """Store inventory of ``files`` plus the state of each of ``environments`` (dicts with path, python, lock_id,
-    packages). A store that does not exist yet holds nothing; one that root does not own alone is an error."""
+    """What the store holds of ``files`` (``_store.compare``) plus the state of each of ``environments`` (dicts with
+    path, python, lock_id, packages). A store that does not exist yet holds nothing; one that root does not own alone
+    is an error."""
     if os.path.isdir(store_dir):
         check_owned(store_dir)
-        store = inventory(store_dir, files, repair=repair)
+        store = compare(store_dir, files, repair=repair)
     else:
         store = {"present": [], "missing": [item["path"] for item in files], "corrupt": [], "removed_partials": []}
     return {"store": store, "environments": [environment_state(env, store_dir, verify) for env in environments]}

@@ -179,9 +179,10 @@ target_facts:
       sample: [4f2d5c1e8a7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d]
 rollout_check:
   description:
-    - What the host holds of its slice of the bundle in O(bundle_dir) - the store inventory (as
-      M(airgap.pymigrate.wheel_store) returns it, with the number of files present rather than their paths) and each
-      environment's state against its lock (C(current) true when nothing is to be done).
+    - What the host holds of its slice of the bundle in O(bundle_dir) - which store files are present, missing or
+      corrupt (as M(airgap.pymigrate.wheel_store) with C(state=prepared) returns it, with the number of files present
+      rather than their paths) and each environment's state against its lock (C(current) true when nothing is to be
+      done).
   returned: when O(bundle_dir) holds a bundle that covers the host
   type: dict
   sample: {slice_id: 9c1e..., verify: size,

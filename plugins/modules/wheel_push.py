@@ -106,7 +106,7 @@ envs:
       type: dict
       returned: when the host reported it
 asked_host:
-  description: Whether the host was asked for its store inventory (false when the survey of this run had answered).
+  description: Whether the host was asked what its store holds (false when the survey of this run had answered).
   returned: when O(files) is not given
   type: bool
 serial:

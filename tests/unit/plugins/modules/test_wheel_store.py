@@ -6,7 +6,7 @@ import os
 from tests.unit.plugins.modules.runner import run_module
 from tests.unit.plugins.modules.test_target_facts import store_file
 
-STATE = "inventory"
+STATE = "prepared"
 
 
 def test_damaged_files_removed_are_a_change_and_present_ones_are_not(tmp_path):
