@@ -286,7 +286,7 @@ reason:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import PACKAGES_ARGUMENT_SPEC
-from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import VenvError, ensure, rollback
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import InstallOptions, VenvError, ensure, rollback
 
 
 def _lines(packages):  # the diff's text; the action plugin makes the same for a state it already knows
@@ -329,11 +329,12 @@ def main():
         if params["state"] == "rollback":
             result = rollback(params["path"], check_mode=module.check_mode, lock_timeout=params["lock_timeout"])
         else:
+            options = InstallOptions(keep_generations=params["keep_generations"],
+                                     smoke_imports=params["smoke_imports"], lock_timeout=params["lock_timeout"],
+                                     verify=params["verify_installed"], drift_action=params["drift_action"])
             result = ensure(params["path"], params["python"], params["store_dir"], params["packages"],
-                            params["installer"], lock_id=params["lock_id"], keep_generations=params["keep_generations"],
-                            smoke_imports=params["smoke_imports"], check_mode=module.check_mode,
-                            lock_timeout=params["lock_timeout"], verify=params["verify_installed"],
-                            drift_action=params["drift_action"])
+                            params["installer"], lock_id=params["lock_id"], check_mode=module.check_mode,
+                            options=options)
     except VenvError as exc:
         module.fail_json(msg="environment %s: %s" % (params["path"], exc))
     before = result.pop("before")
