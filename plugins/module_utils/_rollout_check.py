@@ -22,6 +22,32 @@ PACKAGES_ARGUMENT_SPEC = dict(name=dict(type="str", required=True), version=dict
 ENVIRONMENT_ARGUMENT_SPEC = dict(path=dict(type="path", required=True), python=dict(type="path"),
                                  lock_id=dict(type="str"),
                                  packages=dict(type="list", elements="dict", options=PACKAGES_ARGUMENT_SPEC))
+# venv_install's options, for the module and for its action plugin (which validates them on the control node).
+INSTALL_ARGUMENT_SPEC = dict(
+    bundle_dir=dict(type="path"),  # read by the action plugin only (it reads the slice), as is name
+    name=dict(type="str"),
+    path=dict(type="path"),
+    python=dict(type="path"),
+    store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
+    packages=dict(type="list", elements="dict", options=PACKAGES_ARGUMENT_SPEC),
+    installer=dict(type="dict", options=dict(filename=dict(type="str", required=True),
+                                             sha256=dict(type="str", required=True),
+                                             kind=dict(type="str", choices=["pip", "uv"], default="pip"))),
+    lock_id=dict(type="str"),
+    keep_generations=dict(type="int", default=3),
+    smoke_imports=dict(type="list", elements="str", default=[]),
+    lock_timeout=dict(type="int", default=300),
+    verify_installed=dict(type="str", choices=["size", "full"], default="size"),
+    drift_action=dict(type="str", choices=["repair", "report", "fail"], default="repair"),
+    image=dict(type="dict"),  # read by the action plugin only, as are serial and engine
+    serial=dict(type="int"),
+    engine=dict(type="str", choices=["auto", "podman", "docker"], default="auto"),
+    # image_install's registry (module_utils/_image.py REGISTRY_ARGUMENT_SPEC, not shipped with this module)
+    registry=dict(type="dict", options=dict(url=dict(type="str", required=True),
+                                            tls_verify=dict(type="bool", default=True),
+                                            namespace=dict(type="str", default="pymigrate"))),
+    state=dict(type="str", choices=["present", "rollback"], default="present"),
+)
 # The environments of a host's slice and how they are checked (doc fragment ENVIRONMENTS): wheel_store's and
 # target_facts' options; wheel_push takes verify_installed and sets the environments itself.
 ENVIRONMENTS_ARGUMENT_SPEC = dict(
