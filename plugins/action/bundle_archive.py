@@ -2,8 +2,8 @@
 # Copyright (c) airgap.pymigrate contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""airgap.pymigrate.bundle_archive: key pairs, the survey file, signed export, verified import (logic in _archive.py
-and _survey.py)."""
+"""airgap.pymigrate.bundle_archive: key pairs, signed export (a delta against a survey file), verified import (logic
+in _archive.py; the survey file is read through _survey.py and written by airgap.pymigrate.survey_file)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,12 @@ import os
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive, _survey
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import reported_facts
 
 
 class ActionModule(ControllerActionBase):
 
     ARGUMENT_SPEC = dict(
-        state=dict(type="str", required=True, choices=["keypair", "surveyed", "exported", "imported"]),
+        state=dict(type="str", required=True, choices=["keypair", "exported", "imported"]),
         private_key_path=dict(type="path"),
         public_key_path=dict(type="path"),
         private_key_passphrase=dict(type="str", no_log=True),
@@ -29,7 +28,6 @@ class ActionModule(ControllerActionBase):
         survey_file=dict(type="path"),
         src=dict(type="path"),
         store_dir=dict(type="path"),
-        hosts=dict(type="list", elements="str"),
         trusted_keys=dict(type="list", elements="str", no_log=False),
         allow_downgrade=dict(type="bool", default=False),
         max_skew_minutes=dict(type="int", default=5),
@@ -38,7 +36,6 @@ class ActionModule(ControllerActionBase):
         ("state", "keypair", ["private_key_path", "public_key_path"]),
         ("state", "exported", ["bundle_dir", "dest", "private_key_path"]),
         ("state", "imported", ["src", "store_dir", "trusted_keys"]),
-        ("state", "surveyed", ["dest", "hosts", "store_dir"]),
     ]
 
     def run_controller(self, params, task_vars):
@@ -56,8 +53,6 @@ class ActionModule(ControllerActionBase):
                 return {"changed": True}
             return dict(_archive.generate_keypair(params["private_key_path"], params["public_key_path"],
                                                   params["private_key_passphrase"]), changed=True)
-        if state == "surveyed":
-            return self._survey(params, task_vars.get("hostvars", {}))
         if state == "exported":
             return self._export(params)
         src = params["src"]
@@ -67,23 +62,6 @@ class ActionModule(ControllerActionBase):
                                        allow_downgrade=params["allow_downgrade"],
                                        max_skew=datetime.timedelta(minutes=params["max_skew_minutes"]),
                                        check_mode=self._task.check_mode)
-
-    def _survey(self, params, hostvars):
-        """The survey file: each host's target facts and store have-list, and the control node's store."""
-        facts = {host: reported_facts(hostvars.get(host) or {}) for host in params["hosts"]}
-        for host, host_facts in facts.items():
-            if not host_facts:
-                raise PyMigrateError("no target facts; run airgap.pymigrate.target_facts on it first", host=host)
-        store = params["store_dir"]
-        survey = _survey.build(facts, _archive.read_have_list(store),
-                               _archive.read_accepted(store).get("serial") if os.path.isdir(store) else None)
-        try:
-            changed = _survey.read(params["dest"]) != survey
-        except PyMigrateError:  # none yet, or not a survey file: written anew
-            changed = True
-        if changed and not self._task.check_mode:
-            _survey.write(params["dest"], survey)
-        return dict(survey["controller"], changed=changed, survey_file=params["dest"], hosts=sorted(facts))
 
     def _export(self, params):
         have, base_serial = None, None

@@ -12,11 +12,6 @@ hash the builder reported before it enters the store, then recorded for the bund
 from __future__ import annotations
 
 import os
-import tempfile
-
-from ansible.errors import AnsibleActionFail
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     StoreError,
@@ -24,76 +19,61 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     file_sha256,
     store_relpath,
 )
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import built_wheels, record_built_wheel
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 MODULE = "airgap.pymigrate.wheel_build"
 ARGUMENT_SPEC = dict(bundle_dir=dict(type="path", required=True), build=dict(type="dict", required=True),
                      timeout=dict(type="int", default=600))
+NOT_AN_ENTRY = "build is not an entry of the bundle's pending_builds: %s"
 
 
-class ActionModule(ActionBase):
+class ActionModule(HostActionBase):
 
-    TRANSFERS_FILES = True
-    _requires_connection = True
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
-        if validation.error_messages:
-            return dict(result, failed=True, msg="invalid arguments: %s" % "; ".join(validation.error_messages))
-        params = validation.validated_parameters
+    def run_host(self, params, task_vars):
         bundle_dir, build = params["bundle_dir"], params["build"]
         if self._task.check_mode:
-            return dict(result, changed=False, skipped=True, msg="builds do not run in check mode")
+            return dict(changed=False, skipped=True, msg="builds do not run in check mode")
         try:
             made = [wheel for wheel in built_wheels(bundle_dir, build["sdist_sha256"])
                     if wheel["builder"] == build["builder"]
                     and os.path.isfile(os.path.join(bundle_dir, store_relpath(wheel["sha256"], wheel["filename"])))]
         except (KeyError, TypeError, StoreError) as exc:
-            raise AnsibleActionFail("build is not an entry of the bundle's pending_builds: %s" % exc)
+            raise PyMigrateError(NOT_AN_ENTRY % exc)
         if made:  # built before (an earlier deploy of the same sdist): the same wheel again, no rebuild
-            return dict(result, changed=False, wheel=made[-1])
+            return dict(changed=False, wheel=made[-1])
         try:
             sources = [build["sdist"], build["pip"]] + list(build.get("build_files") or [])
             for relpath in sources:
                 check_relpath(relpath)
-                if not os.path.isfile(os.path.join(bundle_dir, relpath)):
-                    raise AnsibleActionFail("bundle %s lacks %s; run the bundle again" % (bundle_dir, relpath))
         except (KeyError, TypeError, StoreError) as exc:
-            raise AnsibleActionFail("build is not an entry of the bundle's pending_builds: %s" % exc)
-        remote_tmp = self._make_tmp_path()
-        try:
-            remote = {}
-            for relpath in sources:
-                remote[relpath] = self._connection._shell.join_path(remote_tmp, os.path.basename(relpath))
-                self._transfer_file(os.path.join(bundle_dir, relpath), remote[relpath])
-            self._fixup_perms2([remote_tmp] + list(remote.values()))
-            built = self._execute_module(module_name=MODULE, task_vars=task_vars, module_args=dict(
-                python=build["python"], pip_wheel=remote[build["pip"]], sdist=remote[build["sdist"]],
-                find_links=remote_tmp, isolated=bool(build.get("isolated")), timeout=params["timeout"]))
-            if built.get("failed"):
-                log = self._fetch_log(built.get("log"), bundle_dir, build)
-                return dict(result, failed=True, msg="builder %s: %s%s" % (
-                    build["builder"], built.get("msg"), "; the build log is %s" % log if log else ""))
-            wheel = built["wheel"]
-            handle, local = tempfile.mkstemp(prefix="pymigrate-built-", suffix=".whl")
-            os.close(handle)
-            try:
-                self._connection.fetch_file(wheel["path"], local)
-                if file_sha256(local) != wheel["sha256"]:
-                    raise AnsibleActionFail("the wheel fetched from builder %s does not match the sha256 it reported"
-                                            % build["builder"])
-                record = record_built_wheel(bundle_dir, build, wheel["filename"], local)
-            finally:
-                if os.path.exists(local):
-                    os.unlink(local)
-        except PyMigrateError as exc:
-            return dict(result, failed=True, msg=str(exc))
-        finally:
-            self._remove_tmp_path(remote_tmp)
-        return dict(result, changed=True, wheel=record)
+            raise PyMigrateError(NOT_AN_ENTRY % exc)
+        for relpath in sources:
+            if not os.path.isfile(os.path.join(bundle_dir, relpath)):
+                raise PyMigrateError("bundle %s lacks %s; run the bundle again" % (bundle_dir, relpath))
+        remote_tmp = self._remote_tmp()
+        remote = {}
+        for relpath in sources:
+            remote[relpath] = self._connection._shell.join_path(remote_tmp, os.path.basename(relpath))
+            self._transfer_file(os.path.join(bundle_dir, relpath), remote[relpath])
+        self._fixup_perms2([remote_tmp] + list(remote.values()))
+        built = self._execute_module(module_name=MODULE, task_vars=task_vars, module_args=dict(
+            python=build["python"], pip_wheel=remote[build["pip"]], sdist=remote[build["sdist"]],
+            find_links=remote_tmp, isolated=bool(build.get("isolated")), timeout=params["timeout"]))
+        if built.get("failed"):
+            log = self._fetch_log(built.get("log"), bundle_dir, build)
+            raise PyMigrateError("builder %s: %s%s" % (build["builder"], built.get("msg"),
+                                                       "; the build log is %s" % log if log else ""))
+        wheel = built["wheel"]
+        local = self._local_temp(prefix="pymigrate-built-", suffix=".whl")
+        self._connection.fetch_file(wheel["path"], local)
+        if file_sha256(local) != wheel["sha256"]:
+            raise PyMigrateError("the wheel fetched from builder %s does not match the sha256 it reported"
+                                 % build["builder"])
+        return dict(changed=True, wheel=record_built_wheel(bundle_dir, build, wheel["filename"], local))
 
     def _fetch_log(self, remote_log, bundle_dir, build):
         """The builder's log, brought into the bundle's .build-logs/; None when it cannot be had."""

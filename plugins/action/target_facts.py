@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 
-from ansible.plugins.action import ActionBase
-
+from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 MODULE = "airgap.pymigrate.target_facts"
+# Options the action reads (bundle_dir) or alone sets from it: never passed on from the task.
+ACTION_OPTIONS = ("bundle_dir", "slice_id", "files", "environments")
 
 
 def rollout_arguments(bundle_dir: str, host: str, check_mode: bool) -> dict | None:
@@ -32,19 +34,14 @@ def rollout_arguments(bundle_dir: str, host: str, check_mode: bool) -> dict | No
                              if env.get("strategy") != "image"]}
 
 
-class ActionModule(ActionBase):
+class ActionModule(HostActionBase):
 
-    _requires_connection = True
+    ARGUMENT_SPEC = ARGUMENT_SPEC  # the module's own: checked here before the host is contacted
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = dict(self._task.args)
-        bundle_dir = os.path.expanduser(str(args.pop("bundle_dir", "") or ""))
-        for name in ("slice_id", "files", "environments"):  # only this plugin sets them
-            args.pop(name, None)
-        if bundle_dir:
-            host = (task_vars or {}).get("inventory_hostname")
-            args.update(rollout_arguments(bundle_dir, host, self._task.check_mode) or {})
-        result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
-        return result
+    def run_host(self, params, task_vars):
+        # The module's options as the task gave them (it validates them itself); the slice is only this plugin's.
+        args = self._host_args(*(name for name in ARGUMENT_SPEC if name not in ACTION_OPTIONS))
+        if params["bundle_dir"]:
+            host = task_vars.get("inventory_hostname")
+            args.update(rollout_arguments(params["bundle_dir"], host, self._task.check_mode) or {})
+        return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)

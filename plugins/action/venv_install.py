@@ -22,10 +22,10 @@ from __future__ import annotations
 import os
 import typing as t
 
-from ansible.plugins.action import ActionBase
-
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import INSTALL_ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import _normalize as normalize_name
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 MODULE = "airgap.pymigrate.venv_install"
@@ -79,20 +79,18 @@ def slice_args(env: t.Mapping) -> dict:
     return args
 
 
-class ActionModule(ActionBase):
+class ActionModule(HostActionBase):
 
-    _requires_connection = True
+    # The module's options, validated here before the host is contacted; serial as pymigrate_bundle_serial holds it
+    # (checked by _manifest.pinned_serial, naming it).
+    ARGUMENT_SPEC = dict(INSTALL_ARGUMENT_SPEC, serial=dict(type="raw"))
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = dict(self._task.args)
+    def run_host(self, params, task_vars):
+        result: dict = {}
+        args = dict(self._task.args)  # the task's own values go to the module: paths are expanded on the host
         known = None
-        if "bundle_dir" in args or "name" in args:
-            try:
-                env, known = self._from_slice(args, task_vars or {})
-            except PyMigrateError as exc:
-                return dict(result, failed=True, msg=str(exc))
+        if params["bundle_dir"] is not None or params["name"] is not None:
+            env, known = self._from_slice(args, task_vars)
             result["environment"] = _manifest.env_refs([env])[0]
         image, serial, engine = args.pop("image", None), args.pop("serial", None), args.pop("engine", None) or "auto"
         registry = args.pop("registry", None)

@@ -6,10 +6,10 @@
 
 Like ansible.builtin.copy it compares checksums before sending, but in batch: a per-file stat would be
 about three round trips per file per host. The host's files and environments come from its slice of the bundle
-(written once by the bundle build). The inventory call also asks each environment's state against its lock; when
-the survey of the same run already asked it for the same slice, the host is not asked again. The environments go
-back with the result, each with its ``known_state``, for the install that follows (which reads the same slice itself
-and takes a ``known_state`` only when the ``slice_id`` is its own).
+(written once by the bundle build). The first call (wheel_store, state=prepared) also asks each environment's state
+against its lock; when the survey of the same run already asked it for the same slice, the host is not asked again.
+The environments go back with the result, each with its ``known_state``, for the install that follows (which reads
+the same slice itself and takes a ``known_state`` only when the ``slice_id`` is its own).
 """
 
 from __future__ import annotations
@@ -17,51 +17,49 @@ from __future__ import annotations
 import contextlib
 import os
 import tarfile
-import tempfile
 
-from ansible.errors import AnsibleActionFail
-from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.plugins.action import ActionBase
-
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENTS_ARGUMENT_SPEC
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import STORE_ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _transfer
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 MODULE = "airgap.pymigrate.wheel_store"
+# wheel_store's store options (files computed from the bundle unless given) and its check of the environments.
+ARGUMENT_SPEC = dict(
+    STORE_ARGUMENT_SPEC,
+    files=dict(STORE_ARGUMENT_SPEC["files"], required=False),
+    verify_installed=ENVIRONMENTS_ARGUMENT_SPEC["verify_installed"],
+    bundle_dir=dict(type="path", required=True),
+    host=dict(type="str"),
+    serial=dict(type="raw"),  # pymigrate_bundle_serial, checked by _manifest.pinned_serial (naming it)
+    image_blobs=dict(type="bool", default=True),
+    ssh_compression=dict(type="bool", default=False),
+)
 
 
-class ActionModule(ActionBase):
+class ActionModule(HostActionBase):
 
-    # The remote temporary directory is made only when a stream is sent (below): a push with nothing to send must
-    # not cost the host a mkdir and an rm (ActionBase makes one up front for actions that transfer files).
-    TRANSFERS_FILES = False
-    _requires_connection = True
+    # The remote temporary directory is made only when a stream is sent (HostActionBase._remote_tmp): a push with
+    # nothing to send must not cost the host a mkdir and an rm.
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = dict(self._task.args)
-        bundle_dir = os.path.expanduser(str(args.pop("bundle_dir", "") or ""))
-        host = args.pop("host", None) or (task_vars or {}).get("inventory_hostname")
-        serial = args.pop("serial", None)
-        try:
-            image_blobs = boolean(args.pop("image_blobs", True))
-            compression = boolean(args.pop("ssh_compression", False))
-        except TypeError as exc:
-            return dict(result, failed=True, msg="wheel_push: %s (image_blobs and ssh_compression take true or false)"
-                        % exc)
+    def run_host(self, params, task_vars):
+        result: dict = {}
+        bundle_dir = params["bundle_dir"]
+        if not os.path.isdir(bundle_dir):
+            raise PyMigrateError("bundle_dir %r is not a directory on the control node; build or import a bundle "
+                                 "first" % (bundle_dir,))
+        # wheel_store's own options as the task gave them: the module expands the store's path on the host.
+        args = dict(self._host_args("store_dir", "verify_installed"), files=params["files"])
         skipped: set = set()
-        if not bundle_dir or not os.path.isdir(bundle_dir):
-            raise AnsibleActionFail("bundle_dir %r is not a directory on the control node; build or import "
-                                    "a bundle first" % (bundle_dir,))
         envs = None
-        if args.get("files") is None:
-            try:
-                host_slice = _manifest.host_slice(bundle_dir, host, check_mode=self._task.check_mode,
-                                                  serial=_manifest.pinned_serial(serial))
-            except PyMigrateError as exc:
-                return dict(result, failed=True, msg=str(exc))
+        if params["files"] is None:
+            host_slice = _manifest.host_slice(bundle_dir, params["host"] or task_vars.get("inventory_hostname"),
+                                              check_mode=self._task.check_mode,
+                                              serial=_manifest.pinned_serial(params["serial"]))
             args["files"], envs = host_slice["files"], host_slice["envs"]
-            if not image_blobs:  # the hosts pull their images from the registry inside the enclave
+            if not params["image_blobs"]:  # the hosts pull their images from the registry inside the enclave
                 skipped = {blob["path"] for env in envs if env.get("image") for blob in env["image"]["blobs"]}
                 args["files"] = [item for item in args["files"] if item["path"] not in skipped]
             # slice_id: the install takes an environment's known_state only from a push of the slice it reads.
@@ -71,11 +69,11 @@ class ActionModule(ActionBase):
             # (An image environment's path is inside its image: the host has nothing there to check.)
             args["environments"] = [{"path": env["path"], "python": env["python"], "lock_id": env["lock_id"],
                                      "packages": env["packages"]} for env in envs if env.get("strategy") != "image"]
-            listing = self._surveyed(task_vars, host_slice, args.get("verify_installed") or "size")
+            listing = self._surveyed(task_vars, host_slice, params["verify_installed"])
             if listing is not None:
                 result["asked_host"] = False
         if result.get("asked_host") is not False:
-            listing = self._execute_module(module_name=MODULE, module_args=dict(args, state="inventory"),
+            listing = self._execute_module(module_name=MODULE, module_args=dict(args, state="prepared"),
                                            task_vars=task_vars)
             if listing.get("failed"):
                 return dict(result, **listing)
@@ -97,21 +95,16 @@ class ActionModule(ActionBase):
             return result
 
         stream_path = self._make_stream(bundle_dir, missing)
-        try:
-            remote_tmp = self._connection._shell.tmpdir or self._make_tmp_path()
-            remote_stream = self._connection._shell.join_path(remote_tmp, "pymigrate-push.tar")
-            # Wheels are compressed already: SSH compression (Ansible's default -C) would only cost CPU at both ends.
-            with contextlib.nullcontext() if compression else _transfer.without_compression(self._connection):
-                self._transfer_file(stream_path, remote_stream)
-            # Read, not run: no chmod u+x round trip (Ansible's default) unless another user must be let in.
-            self._fixup_perms2((remote_tmp, remote_stream), execute=False)
-            received = self._execute_module(
-                module_name=MODULE, task_vars=task_vars,
-                module_args=dict(args, files=[by_path[path] for path in missing], state="received",
-                                 src=remote_stream))
-        finally:
-            os.unlink(stream_path)
-            self._remove_tmp_path(self._connection._shell.tmpdir)
+        remote_tmp = self._remote_tmp()
+        remote_stream = self._connection._shell.join_path(remote_tmp, "pymigrate-push.tar")
+        # Wheels are compressed already: SSH compression (Ansible's default -C) would only cost CPU at both ends.
+        with contextlib.nullcontext() if params["ssh_compression"] else _transfer.without_compression(self._connection):
+            self._transfer_file(stream_path, remote_stream)
+        # Read, not run: no chmod u+x round trip (Ansible's default) unless another user must be let in.
+        self._fixup_perms2((remote_tmp, remote_stream), execute=False)
+        received = self._execute_module(
+            module_name=MODULE, task_vars=task_vars,
+            module_args=dict(args, files=[by_path[path] for path in missing], state="received", src=remote_stream))
         if received.get("failed"):
             received["sent"] = []
             return dict(result, **received)
@@ -120,31 +113,25 @@ class ActionModule(ActionBase):
     @staticmethod
     def _surveyed(task_vars, host_slice, verify):
         """The survey's answer for this very slice, checked the same way, from this run (else None: ask the host)."""
-        check = ((task_vars or {}).get("__pymigrate_target_facts") or {}).get("rollout_check") or {}
+        check = (task_vars.get("__pymigrate_target_facts") or {}).get("rollout_check") or {}
         if check.get("error") or check.get("slice_id") != host_slice["slice_id"] or check.get("verify") != verify:
             return None
         if any(state.get("error") for state in check.get("environments") or []):
-            return None  # the inventory call refuses it, before any file moves, with the reason
+            return None  # the host's prepared call refuses it, before any file moves, with the reason
         return dict(check["store"], environments=check.get("environments") or [])
 
-    @staticmethod
-    def _make_stream(bundle_dir, paths):
-        """One tar of the missing store paths; wheels are compressed already, so no compression."""
-        handle, stream_path = tempfile.mkstemp(prefix="pymigrate-push-", suffix=".tar")
-        os.close(handle)
-        try:
-            with tarfile.open(stream_path, "w", format=tarfile.PAX_FORMAT) as tar:
-                for path in paths:
-                    source = os.path.join(bundle_dir, path)
-                    if not os.path.isfile(source):
-                        raise AnsibleActionFail("bundle %s lacks %s; rebuild or re-import the bundle"
-                                                % (bundle_dir, path))
-                    info = tar.gettarinfo(source, arcname=path)
-                    info.uid = info.gid = 0
-                    info.uname = info.gname = ""
-                    with open(source, "rb") as data:
-                        tar.addfile(info, data)
-        except BaseException:
-            os.unlink(stream_path)
-            raise
+    def _make_stream(self, bundle_dir, paths):
+        """One tar of the missing store paths (removed when the action ends); wheels are compressed already, so no
+        compression."""
+        stream_path = self._local_temp(prefix="pymigrate-push-", suffix=".tar")
+        with tarfile.open(stream_path, "w", format=tarfile.PAX_FORMAT) as tar:
+            for path in paths:
+                source = os.path.join(bundle_dir, path)
+                if not os.path.isfile(source):
+                    raise PyMigrateError("bundle %s lacks %s; rebuild or re-import the bundle" % (bundle_dir, path))
+                info = tar.gettarinfo(source, arcname=path)
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                with open(source, "rb") as data:
+                    tar.addfile(info, data)
         return stream_path

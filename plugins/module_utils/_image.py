@@ -17,6 +17,7 @@ a pulled image counts only when its ID (the sha256 of its config, which names ev
 bundle's.
 """
 
+import dataclasses
 import http.client
 import json
 import os
@@ -26,6 +27,7 @@ import ssl
 import subprocess
 import tarfile
 import tempfile
+import typing
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     FILE_ARGUMENT_SPEC,
@@ -263,10 +265,19 @@ def smoke_run(engine, reference, python, modules):
          "smoke run of %s (%s)" % (reference, code))
 
 
-def ensure(store_dir, name, serial, image, engine_choice="auto", smoke_imports=(), python=None, check_mode=False,
+@dataclasses.dataclass(frozen=True)
+class SmokeTest:
+    """What the smoke run of a new image imports, and with which interpreter inside it."""
+
+    python: typing.Optional[str] = None
+    imports: typing.Sequence[str] = ()
+
+
+def ensure(store_dir, name, serial, image, engine_choice="auto", smoke=SmokeTest(), check_mode=False,
            registry=None):
     """Make ``<name>:current`` the image ``image`` (loaded from the store when the host lacks it, or pulled from
-    ``registry`` when given). Returns a result dict: changed, image_id, previous_image_id, tags, loaded, pulled."""
+    ``registry`` when given), once its smoke run (``smoke``, a SmokeTest) passed. Returns a result dict: changed,
+    image_id, previous_image_id, tags, loaded, pulled."""
     engine = find_engine(engine_choice)
     wanted = image["image_id"]
     current = image_id(engine, name + ":current")
@@ -290,7 +301,7 @@ def ensure(store_dir, name, serial, image, engine_choice="auto", smoke_imports=(
         result["loaded"] = True
         if image_id(engine, wanted) != wanted:
             raise ImageError("the image loaded from the store is not %s; run the push again" % wanted)
-    smoke_run(engine, wanted, python, smoke_imports)
+    smoke_run(engine, wanted, smoke.python, smoke.imports)
     _run([engine, "tag", wanted, serial_tag], "tagging %s" % serial_tag)
     _run([engine, "tag", wanted, name + ":current"], "tagging %s:current" % name)
     history = [entry for entry in read_history(name) if entry.get("serial") != serial]

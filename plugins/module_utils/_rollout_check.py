@@ -6,14 +6,14 @@
 
 What a host holds of its slice of the bundle, in one call: which store files are present with the right bytes,
 and whether each environment's current generation was built from its lock and still matches it. The survey
-(target_facts) and the push's inventory both ask it, so a run with nothing to do costs one module call per host:
-push, verify and install then have nothing to send or build and do not contact the host again.
+(target_facts) and the push (wheel_store, state=prepared) both ask it, so a run with nothing to do costs one module
+call per host: push, verify and install then have nothing to send or build and do not contact the host again.
 """
 
 import os
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import check_owned, inventory
-from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import VenvError, ensure
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import check_owned, compare
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import InstallOptions, VenvError, ensure
 
 # An environment's lock as modules take it (venv_install's packages, wheel_store's and target_facts' environments).
 PACKAGES_ARGUMENT_SPEC = dict(name=dict(type="str", required=True), version=dict(type="str", required=True),
@@ -22,6 +22,37 @@ PACKAGES_ARGUMENT_SPEC = dict(name=dict(type="str", required=True), version=dict
 ENVIRONMENT_ARGUMENT_SPEC = dict(path=dict(type="path", required=True), python=dict(type="path"),
                                  lock_id=dict(type="str"),
                                  packages=dict(type="list", elements="dict", options=PACKAGES_ARGUMENT_SPEC))
+# venv_install's options, for the module and for its action plugin (which validates them on the control node).
+INSTALL_ARGUMENT_SPEC = dict(
+    bundle_dir=dict(type="path"),  # read by the action plugin only (it reads the slice), as is name
+    name=dict(type="str"),
+    path=dict(type="path"),
+    python=dict(type="path"),
+    store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
+    packages=dict(type="list", elements="dict", options=PACKAGES_ARGUMENT_SPEC),
+    installer=dict(type="dict", options=dict(filename=dict(type="str", required=True),
+                                             sha256=dict(type="str", required=True),
+                                             kind=dict(type="str", choices=["pip", "uv"], default="pip"))),
+    lock_id=dict(type="str"),
+    keep_generations=dict(type="int", default=3),
+    smoke_imports=dict(type="list", elements="str", default=[]),
+    lock_timeout=dict(type="int", default=300),
+    verify_installed=dict(type="str", choices=["size", "full"], default="size"),
+    drift_action=dict(type="str", choices=["repair", "report", "fail"], default="repair"),
+    image=dict(type="dict"),  # read by the action plugin only, as are serial and engine
+    serial=dict(type="int"),
+    engine=dict(type="str", choices=["auto", "podman", "docker"], default="auto"),
+    # image_install's registry (module_utils/_image.py REGISTRY_ARGUMENT_SPEC, not shipped with this module)
+    registry=dict(type="dict", options=dict(url=dict(type="str", required=True),
+                                            tls_verify=dict(type="bool", default=True),
+                                            namespace=dict(type="str", default="pymigrate"))),
+    state=dict(type="str", choices=["present", "rollback"], default="present"),
+)
+# The environments of a host's slice and how they are checked (doc fragment ENVIRONMENTS): wheel_store's and
+# target_facts' options; wheel_push takes verify_installed and sets the environments itself.
+ENVIRONMENTS_ARGUMENT_SPEC = dict(
+    environments=dict(type="list", elements="dict", default=[], options=ENVIRONMENT_ARGUMENT_SPEC),
+    verify_installed=dict(type="str", choices=["size", "full"], default="size"))
 
 
 def environment_state(env, store_dir, verify="size"):
@@ -30,7 +61,7 @@ def environment_state(env, store_dir, verify="size"):
     state = {"path": env["path"], "lock_id": env.get("lock_id"), "current": False}
     try:
         found = ensure(env["path"], env.get("python"), store_dir, env["packages"], None, lock_id=env.get("lock_id"),
-                       check_mode=True, verify=verify, drift_action="report")
+                       check_mode=True, options=InstallOptions(verify=verify, drift_action="report"))
     except VenvError as exc:
         state["error"] = str(exc)
         return state
@@ -41,11 +72,12 @@ def environment_state(env, store_dir, verify="size"):
 
 
 def check(store_dir, files, environments, verify="size", repair=True):
-    """Store inventory of ``files`` plus the state of each of ``environments`` (dicts with path, python, lock_id,
-    packages). A store that does not exist yet holds nothing; one that root does not own alone is an error."""
+    """What the store holds of ``files`` (``_store.compare``) plus the state of each of ``environments`` (dicts with
+    path, python, lock_id, packages). A store that does not exist yet holds nothing; one that root does not own alone
+    is an error."""
     if os.path.isdir(store_dir):
         check_owned(store_dir)
-        store = inventory(store_dir, files, repair=repair)
+        store = compare(store_dir, files, repair=repair)
     else:
         store = {"present": [], "missing": [item["path"] for item in files], "corrupt": [], "removed_partials": []}
     return {"store": store, "environments": [environment_state(env, store_dir, verify) for env in environments]}

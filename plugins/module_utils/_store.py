@@ -24,6 +24,9 @@ PART_SUFFIX = ".part"
 # The argument spec of one file, shared by the modules that take file lists so they cannot drift apart.
 FILE_ARGUMENT_SPEC = dict(path=dict(type="str", required=True), sha256=dict(type="str", required=True),
                           size=dict(type="int", required=True))
+# The host store and a list of its files (doc fragment STORE_FILES): wheel_store's options, and wheel_push's.
+STORE_ARGUMENT_SPEC = dict(store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
+                           files=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC))
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Wheel and sdist file names (PEP 427 escaping): no space, newline or shell character ever reaches a command line.
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]*$")
@@ -121,7 +124,8 @@ def _describe_oserror(exc, where):
 # {store path: [size, inode, ctime_ns]} of the files hashed and found right: a file whose size, inode and ctime are
 # those it had then has not been written, renamed over or chmod'ed since (any of these sets the ctime, which only a
 # change of the clock can set back), so it is not hashed again; git's index trusts the same stat data. Installs
-# still hash every file they use (the environment's verify_files), and state=verified audits hash them all.
+# still hash every file they use (the environment's verify_files), and wheel_store's state=verified audits hash them
+# all.
 VERIFIED_CACHE = ".verified.json"
 
 
@@ -145,13 +149,13 @@ def save_verified(store_dir, cache):
         pass  # a cache: without it the next run hashes again
 
 
-def inventory(store_dir, wanted, repair=True, trust_verified=True):
-    """Which of ``wanted`` ({path, sha256, size}) the store holds with the right bytes.
+def compare(store_dir, wanted, repair, trust_verified=True):
+    """Which of ``wanted`` ({path, sha256, size}) the store holds with the right bytes: present, missing, corrupt.
 
     One pass, one remote call: every present file is hashed (the hash is the proof of "same bytes"), unless it
     was hashed before and has not changed since (``VERIFIED_CACHE``; ``trust_verified=False`` hashes all).
-    With ``repair``, files with wrong bytes and partial files left by an interrupted push are removed so
-    that the next push sends them again.
+    With ``repair`` (the caller says, always), files with wrong bytes and partial files left by an interrupted push
+    are removed so that the next push sends them again.
     """
     cache = load_verified(store_dir) if trust_verified else {}
     known = dict(cache)
@@ -312,7 +316,7 @@ def receive(store_dir, archive_path, expected):
             fsync_dir(os.path.dirname(final))
             received.append(member.name)
             verified[member.name] = _stat_key(os.lstat(final))
-    save_verified(store_dir, verified)  # hashed on arrival: the next inventory need not hash them again
+    save_verified(store_dir, verified)  # hashed on arrival: the next comparison need not hash them again
     missing = sorted(set(by_path) - set(received))
     if missing:
         raise StoreError("push stream ended before %d expected file(s) arrived, first %s; run the push again"

@@ -16,7 +16,22 @@ import platform
 import sys
 import sysconfig
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENTS_ARGUMENT_SPEC
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FILE_ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.module_utils._vendor_packaging import tags as _tags
+
+# The target_facts module's options, which its action plugin validates on the control node as well (bundle_dir is the
+# action's; slice_id, files and environments are set by the action from it).
+ARGUMENT_SPEC = dict(
+    space_path=dict(type="path", default="/opt"), store_dir=dict(type="path"), bundle_dir=dict(type="path"),
+    compact_tags=dict(type="bool", default=False),
+    list_store=dict(type="bool", default=True),
+    resolve_only=dict(type="bool", default=False),
+    set_fact=dict(type="bool", default=True),
+    slice_id=dict(type="str"),
+    files=dict(type="list", elements="dict", default=[], options=FILE_ARGUMENT_SPEC),
+    **ENVIRONMENTS_ARGUMENT_SPEC,
+)
 
 
 def _format_full_version(info) -> str:

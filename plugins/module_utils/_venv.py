@@ -22,6 +22,7 @@ extracted into a private directory next to the generations for the build, and re
 import base64
 import contextlib
 import csv
+import dataclasses
 import errno
 import hashlib
 import json
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 import zipfile
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
@@ -531,28 +533,42 @@ def check_environment(path, python=None, store_dir="/var/lib/pymigrate/store"):
     return env
 
 
-def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_generations=3, smoke_imports=(),
-           check_mode=False, lock_timeout=300, force_manual_venv=False, verify="size", drift_action="repair"):
+@dataclasses.dataclass(frozen=True)
+class InstallOptions:
+    """How ensure() checks, builds and keeps generations: venv_install's options besides the lock itself.
+
+    ``verify`` (``size`` or ``full``) is how a current generation built from the same lock is checked; what differs
+    (its drift) is repaired with a new generation, only reported, or fails, as ``drift_action`` (``repair``,
+    ``report``, ``fail``) says. ``smoke_imports`` are imported in a new generation before it is switched to."""
+
+    keep_generations: int = 3
+    smoke_imports: typing.Sequence[str] = ()
+    lock_timeout: int = 300
+    force_manual_venv: bool = False
+    verify: str = "size"
+    drift_action: str = "repair"
+
+
+def ensure(path, python, store_dir, packages, installer, lock_id=None, check_mode=False, options=InstallOptions()):
     """Make ``path`` hold exactly ``packages``. Returns a result dict (changed, generation, changes, drift, ...).
 
-    A current generation built from the same lock is verified (``verify``: ``size`` or ``full``); what differs
-    (its drift) is repaired with a new generation, only reported, or fails, as ``drift_action`` says.
+    ``options`` (InstallOptions) says how the current generation is checked and a new one built and kept.
     """
     # Refused before a lock file or a directory is made: a path the collection does not manage, a missing interpreter.
     env = check_environment(path, python, store_dir)
     lock_id = lock_id or packages_lock_id(packages)
     wanted = dict((_normalize(p["name"]), p["version"]) for p in packages)
-    with env.lock(lock_timeout) if not check_mode else contextlib.nullcontext():
+    with env.lock(options.lock_timeout) if not check_mode else contextlib.nullcontext():
         current = env.current()
         before = env.installed(current) if current else {}
         result = {"changed": False, "generation": current, "previous_generation": None, "packages": wanted,
                   "changes": diff_packages(before, wanted), "pip_ran": False, "before": before, "drift": [],
                   "installed": before}
         if env.holds_lock(current, lock_id):
-            result["drift"] = verify_generation(current, packages, full=verify == "full")
-            if not result["drift"] or drift_action == "report":
+            result["drift"] = verify_generation(current, packages, full=options.verify == "full")
+            if not result["drift"] or options.drift_action == "report":
                 return result
-            if drift_action == "fail":
+            if options.drift_action == "fail":
                 raise VenvError("%s does not hold what its lock says: %s"
                                 % (current, describe_findings(result["drift"])))
             result["reason"] = "repaired drift: %s" % describe_findings(result["drift"])
@@ -563,9 +579,10 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, keep_gene
             raise VenvError("no installer (pip or uv wheel) given for %s; rebuild the bundle" % path)
         installer_kind(installer)
         env.verify_files(packages, installer)
-        generation = env.build(python or sys.executable, packages, installer, lock_id, smoke_imports, force_manual_venv)
+        generation = env.build(python or sys.executable, packages, installer, lock_id, options.smoke_imports,
+                               options.force_manual_venv)
         env.switch(generation)
-        env.prune(keep_generations)
+        env.prune(options.keep_generations)
         result.update(generation=generation, previous_generation=current, pip_ran=True, installed=wanted)
         return result
 

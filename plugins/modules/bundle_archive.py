@@ -8,23 +8,20 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: bundle_archive
-short_description: Carry facts out of the enclave and a bundle in as one signed archive, checked on arrival
+short_description: Carry a bundle into the enclave as one signed archive, checked on arrival
 version_added: 0.1.0
 description:
   - Runs on the control node (an action plugin).
   - O(state=keypair) creates an ed25519 key pair (private key PEM, mode 0600; public key in OpenSSH format).
   - O(state=exported) writes the bundle in O(bundle_dir) as one archive O(dest) signed with the private key, with a
-    creation and an expiry time. With O(survey_file), the archive is a delta that leaves out the files the inside
-    store already holds.
+    creation and an expiry time. With O(survey_file) (written inside by M(airgap.pymigrate.survey_file)), the archive
+    is a delta that leaves out the files the inside store already holds.
   - O(state=imported) verifies an archive completely and only then adds it to the control node's bundle store
     O(store_dir) (C(current) points at the newest bundle). Refused, with the store untouched - a missing signature
     or one by a key not in O(trusted_keys); an expired archive or one dated in the future beyond the allowed skew; a
     serial not higher than the last accepted one (unless O(allow_downgrade)); any member whose size or sha256 differs
     from the signed list, or that the list does not name; absolute paths, C(..), links and device files; a truncated
     archive; a delta whose base files are missing. The same archive imported again changes nothing.
-  - O(state=surveyed) writes the survey file O(dest) inside the enclave (C(docs/survey-format.md)) with the target facts
-    of O(hosts) (from M(airgap.pymigrate.target_facts)) and what the bundle store O(store_dir) holds, for delta
-    archives. It is rewritten only when its content changes.
   - The format is documented in C(docs/archive-format.md).
 author:
   - airgap.pymigrate maintainers (@airgap)
@@ -45,7 +42,7 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [keypair, surveyed, exported, imported]
+    choices: [keypair, exported, imported]
   private_key_path:
     description: The ed25519 private key (PEM). Required with O(state=keypair) and O(state=exported).
     type: path
@@ -59,7 +56,7 @@ options:
     description: The bundle to export.
     type: path
   dest:
-    description: The archive file (O(state=exported)) or the survey file (O(state=surveyed)) to write.
+    description: The archive file to write (O(state=exported)).
     type: path
   expires_in_days:
     description: Days until the archive expires.
@@ -74,10 +71,6 @@ options:
   store_dir:
     description: The control node's bundle store inside the enclave.
     type: path
-  hosts:
-    description: The hosts whose target facts go into the survey file (O(state=surveyed)).
-    type: list
-    elements: str
   trusted_keys:
     description: Public keys (OpenSSH C(ssh-ed25519) lines or paths to them) whose signatures are accepted.
     type: list
@@ -93,14 +86,6 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Write the survey file (inside, after airgap.pymigrate.target_facts)
-  airgap.pymigrate.bundle_archive:
-    state: surveyed
-    dest: /media/usb/survey.json
-    hosts: "{{ ansible_play_hosts }}"
-    store_dir: /srv/pymigrate/import
-  run_once: true
-
 - name: Create the signing key pair (outside)
   airgap.pymigrate.bundle_archive:
     state: keypair
@@ -152,22 +137,4 @@ key_id:
   description: Id of the key (first 16 hex digits of the sha256 of the raw public key).
   returned: O(state=keypair) or O(state=exported)
   type: str
-survey_file:
-  description: The survey file written.
-  returned: O(state=surveyed)
-  type: str
-hosts:
-  description: The hosts in the survey file.
-  returned: O(state=surveyed)
-  type: list
-  elements: str
-store_have:
-  description: sha256 of every file in the control node's bundle store.
-  returned: O(state=surveyed)
-  type: list
-  elements: str
-accepted_serial:
-  description: The last serial the bundle store accepted, or null.
-  returned: O(state=surveyed)
-  type: int
 """

@@ -122,6 +122,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._image import (
     IMAGE_ARGUMENT_SPEC,
     REGISTRY_ARGUMENT_SPEC,
     ImageError,
+    SmokeTest,
     ensure,
     rollback,
 )
@@ -149,7 +150,7 @@ def main():
             result = rollback(params["name"], params["engine"], check_mode=module.check_mode)
         else:
             result = ensure(params["store_dir"], params["name"], params["serial"], params["image"], params["engine"],
-                            params["smoke_imports"], params["python"], check_mode=module.check_mode,
+                            SmokeTest(params["python"], params["smoke_imports"]), check_mode=module.check_mode,
                             registry=params["registry"])
     except (ImageError, OSError) as exc:
         module.fail_json(msg="image %s: %s" % (params["name"], exc))

@@ -28,11 +28,15 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Read-only, except that the slice check removes store files with wrong bytes (not in check mode).
+    details:
+      - Read-only, except that the slice check removes store files with wrong bytes and partial files of an
+        interrupted push, and then reports C(changed); in check mode it removes nothing and reports C(changed) when
+        it found store files with wrong bytes.
   diff_mode:
     support: none
   idempotent:
     support: full
+    details: A second run finds the damaged files gone (missing, for the push to send again) and changes nothing.
 options:
   space_path:
     description:
@@ -175,9 +179,10 @@ target_facts:
       sample: [4f2d5c1e8a7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d]
 rollout_check:
   description:
-    - What the host holds of its slice of the bundle in O(bundle_dir) - the store inventory (as
-      M(airgap.pymigrate.wheel_store) returns it, with the number of files present rather than their paths) and each
-      environment's state against its lock (C(current) true when nothing is to be done).
+    - What the host holds of its slice of the bundle in O(bundle_dir) - which store files are present, missing or
+      corrupt (as M(airgap.pymigrate.wheel_store) with C(state=prepared) returns it, with the number of files present
+      rather than their paths) and each environment's state against its lock (C(current) true when nothing is to be
+      done).
   returned: when O(bundle_dir) holds a bundle that covers the host
   type: dict
   sample: {slice_id: 9c1e..., verify: size,
@@ -187,26 +192,17 @@ rollout_check:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENT_ARGUMENT_SPEC, check
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FILE_ARGUMENT_SPEC, StoreError
-from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import collect, for_resolving
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import check
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import StoreError
+from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import (
+    ARGUMENT_SPEC,
+    collect,
+    for_resolving,
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            space_path=dict(type="path", default="/opt"), store_dir=dict(type="path"), bundle_dir=dict(type="path"),
-            verify_installed=dict(type="str", choices=["size", "full"], default="size"),
-            compact_tags=dict(type="bool", default=False),
-            list_store=dict(type="bool", default=True),
-            resolve_only=dict(type="bool", default=False),
-            set_fact=dict(type="bool", default=True),
-            slice_id=dict(type="str"),
-            files=dict(type="list", elements="dict", default=[], options=FILE_ARGUMENT_SPEC),
-            environments=dict(type="list", elements="dict", default=[], options=ENVIRONMENT_ARGUMENT_SPEC),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     try:
         facts = collect(params["space_path"], params["store_dir"] if params["list_store"] else None,
@@ -226,6 +222,8 @@ def main():
             # The push needs how many files are present, not their names: the controller keeps this per host.
             found["store"]["present"] = len(found["store"]["present"])
             result["rollout_check"] = dict(found, slice_id=params["slice_id"], verify=params["verify_installed"])
+            # Files with wrong bytes and partial files of an interrupted push were removed (in check mode: would be).
+            result["changed"] = bool(found["store"]["corrupt"] or found["store"]["removed_partials"])
         except (StoreError, OSError) as exc:
             result["rollout_check"] = {"slice_id": params["slice_id"], "error": str(exc)}
     module.exit_json(**result)

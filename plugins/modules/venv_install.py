@@ -285,8 +285,8 @@ reason:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import PACKAGES_ARGUMENT_SPEC
-from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import VenvError, ensure, rollback
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import INSTALL_ARGUMENT_SPEC
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import InstallOptions, VenvError, ensure, rollback
 
 
 def _lines(packages):  # the diff's text; the action plugin makes the same for a state it already knows
@@ -295,31 +295,7 @@ def _lines(packages):  # the diff's text; the action plugin makes the same for a
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            bundle_dir=dict(type="path"),  # read by the action plugin only (it reads the slice), as is name
-            name=dict(type="str"),
-            path=dict(type="path"),
-            python=dict(type="path"),
-            store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
-            packages=dict(type="list", elements="dict", options=PACKAGES_ARGUMENT_SPEC),
-            installer=dict(type="dict", options=dict(filename=dict(type="str", required=True),
-                                                     sha256=dict(type="str", required=True),
-                                                     kind=dict(type="str", choices=["pip", "uv"], default="pip"))),
-            lock_id=dict(type="str"),
-            keep_generations=dict(type="int", default=3),
-            smoke_imports=dict(type="list", elements="str", default=[]),
-            lock_timeout=dict(type="int", default=300),
-            verify_installed=dict(type="str", choices=["size", "full"], default="size"),
-            drift_action=dict(type="str", choices=["repair", "report", "fail"], default="repair"),
-            image=dict(type="dict"),  # read by the action plugin only, as are serial and engine
-            serial=dict(type="int"),
-            engine=dict(type="str", choices=["auto", "podman", "docker"], default="auto"),
-            # image_install's registry (module_utils/_image.py REGISTRY_ARGUMENT_SPEC, not shipped with this module)
-            registry=dict(type="dict", options=dict(url=dict(type="str", required=True),
-                                                    tls_verify=dict(type="bool", default=True),
-                                                    namespace=dict(type="str", default="pymigrate"))),
-            state=dict(type="str", choices=["present", "rollback"], default="present"),
-        ),
+        argument_spec=INSTALL_ARGUMENT_SPEC,
         required_if=[("state", "present", ["packages", "installer"])],
         required_one_of=[("path", "name")],
         supports_check_mode=True,
@@ -329,11 +305,12 @@ def main():
         if params["state"] == "rollback":
             result = rollback(params["path"], check_mode=module.check_mode, lock_timeout=params["lock_timeout"])
         else:
+            options = InstallOptions(keep_generations=params["keep_generations"],
+                                     smoke_imports=params["smoke_imports"], lock_timeout=params["lock_timeout"],
+                                     verify=params["verify_installed"], drift_action=params["drift_action"])
             result = ensure(params["path"], params["python"], params["store_dir"], params["packages"],
-                            params["installer"], lock_id=params["lock_id"], keep_generations=params["keep_generations"],
-                            smoke_imports=params["smoke_imports"], check_mode=module.check_mode,
-                            lock_timeout=params["lock_timeout"], verify=params["verify_installed"],
-                            drift_action=params["drift_action"])
+                            params["installer"], lock_id=params["lock_id"], check_mode=module.check_mode,
+                            options=options)
     except VenvError as exc:
         module.fail_json(msg="environment %s: %s" % (params["path"], exc))
     before = result.pop("before")

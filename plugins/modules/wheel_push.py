@@ -47,7 +47,8 @@ options:
   serial:
     description:
       - The bundle serial to push (its manifest kept as C(manifests/<serial>.json)); the newest when not given.
-    type: int
+      - A whole number from 1, or its text (what C(pymigrate_bundle_serial) holds); anything else fails naming it.
+    type: raw
   files:
     description:
       - The files to push; by default this host's files from the bundle manifest in O(bundle_dir).
@@ -107,7 +108,7 @@ envs:
       type: dict
       returned: when the host reported it
 asked_host:
-  description: Whether the host was asked for its store inventory (false when the survey of this run had answered).
+  description: Whether the host was asked what its store holds (false when the survey of this run had answered).
   returned: when O(files) is not given
   type: bool
 serial:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: wheel_store
-short_description: Take stock of a host's wheel store, verify it, or receive a push stream into it
+short_description: Prepare a host's wheel store for a push, verify it, or receive a push stream into it
 version_added: 0.1.0
 description:
   - The host half of M(airgap.pymigrate.wheel_push), and the store audit (O(state=verified)).
-  - With O(state=inventory), hashes every file of O(files) present in the store (except those hashed before and
-    not written since - same size, inode and ctime) and reports which are present, missing or corrupt; corrupt
-    files and partial files of an interrupted push are removed (not in check mode) so that the next push sends
-    them again.
+  - With O(state=prepared) (what the push asks first), readies the store for a push - hashes every file of O(files)
+    present in the store (except those hashed before and not written since - same size, inode and ctime) and
+    reports which are present, missing or corrupt; corrupt files and partial files of an interrupted push are removed
+    so that the push sends them again (C(changed); in check mode nothing is removed); the store directory is made
+    when missing.
   - With O(state=verified), hashes every file of O(files) and fails, naming each file, when one is missing, has the
     wrong size or the wrong sha256 (in check mode it reports them without failing). Read-only; the next push replaces
     what is wrong.
@@ -36,18 +37,21 @@ attributes:
     support: full
 options:
   state:
-    description: Take stock (V(inventory)), verify (V(verified)) or receive a stream (V(received)).
+    description:
+      - Prepare the store for a push (V(prepared)), verify it without changing it (V(verified)) or receive a stream
+        (V(received)).
     type: str
-    choices: [inventory, verified, received]
-    default: inventory
+    choices: [prepared, verified, received]
+    default: prepared
   src:
     description: Path on the host of the push stream; required with O(state=received).
     type: path
 """
 
 EXAMPLES = r"""
-- name: Which files does the store lack?
+- name: Prepare the store for a push - which files does it lack?
   airgap.pymigrate.wheel_store:
+    state: prepared
     files:
       - path: files/sha256/4f/4f2d5c1e8a7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d/demo-1.0-py3-none-any.whl
         sha256: 4f2d5c1e8a7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d
@@ -63,25 +67,25 @@ EXAMPLES = r"""
 RETURN = r"""
 present:
   description: Store paths present with the right bytes.
-  returned: O(state=inventory) or O(state=verified)
+  returned: O(state=prepared) or O(state=verified)
   type: list
   elements: str
   sample: []
 missing:
   description: Store paths absent.
-  returned: O(state=inventory) or O(state=verified)
+  returned: O(state=prepared) or O(state=verified)
   type: list
   elements: str
   sample: []
 corrupt:
-  description: Files that had wrong bytes, with the problem (removed by O(state=inventory) unless in check mode).
-  returned: O(state=inventory) or O(state=verified)
+  description: Files that had wrong bytes, with the problem (removed by O(state=prepared) unless in check mode).
+  returned: O(state=prepared) or O(state=verified)
   type: list
   elements: dict
   sample: [{path: files/sha256/4f/4f2d.../demo-1.0-py3-none-any.whl, problem: sha256 differs}]
 removed_partials:
   description: Store paths whose partial files from an interrupted push were removed.
-  returned: O(state=inventory)
+  returned: O(state=prepared)
   type: list
   elements: str
   sample: []
@@ -89,7 +93,7 @@ environments:
   description:
     - For each environment of O(environments) given with its lock, whether its current generation holds the lock
       unchanged (C(current)), its generation and any drift; C(error) when it cannot be read.
-  returned: O(state=inventory)
+  returned: O(state=prepared)
   type: list
   elements: dict
   sample: [{path: /opt/app/venv, lock_id: 3f2a1b0c9d8e, current: true, drift: [],
@@ -107,14 +111,14 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import (
-    ENVIRONMENT_ARGUMENT_SPEC,
+    ENVIRONMENTS_ARGUMENT_SPEC,
     environment_state,
 )
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
-    FILE_ARGUMENT_SPEC,
+    STORE_ARGUMENT_SPEC,
     StoreError,
     check_owned,
-    inventory,
+    compare,
     receive,
 )
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import VenvError, check_environment
@@ -123,12 +127,10 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import Venv
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            store_dir=dict(type="path", default="/var/lib/pymigrate/store"),
-            files=dict(type="list", elements="dict", required=True, options=FILE_ARGUMENT_SPEC),
-            state=dict(type="str", choices=["inventory", "verified", "received"], default="inventory"),
+            STORE_ARGUMENT_SPEC,
+            state=dict(type="str", choices=["prepared", "verified", "received"], default="prepared"),
             src=dict(type="path"),
-            environments=dict(type="list", elements="dict", default=[], options=ENVIRONMENT_ARGUMENT_SPEC),
-            verify_installed=dict(type="str", choices=["size", "full"], default="size"),
+            **ENVIRONMENTS_ARGUMENT_SPEC,
         ),
         required_if=[("state", "received", ["src"])],
         supports_check_mode=True,
@@ -140,21 +142,22 @@ def main():
         for env in params["environments"]:  # refused before anything moves: see check_environment
             check_environment(env["path"], env["python"])
         if params["state"] == "verified":
-            found = inventory(store_dir, params["files"], repair=False, trust_verified=False)  # an audit hashes all
+            found = compare(store_dir, params["files"], repair=False, trust_verified=False)  # an audit hashes all
             problems = ["%s (missing)" % path for path in found["missing"]]
             problems += ["%s (%s)" % (item["path"], item["problem"]) for item in found["corrupt"]]
             if problems and not module.check_mode:
                 module.fail_json(msg="store %s: %d file(s) not as the bundle says: %s; run the push again to resend "
                                  "them" % (store_dir, len(problems), ", ".join(problems)), **found)
             module.exit_json(changed=False, **found)
-        if params["state"] == "inventory":
+        if params["state"] == "prepared":
             if not module.check_mode and not os.path.isdir(store_dir):
                 os.makedirs(store_dir, mode=0o755, exist_ok=True)
                 os.chmod(store_dir, 0o755)
-            result = inventory(store_dir, params["files"], repair=not module.check_mode)
+            result = compare(store_dir, params["files"], repair=not module.check_mode)
             locked = [env for env in params["environments"] if env["packages"] is not None]
             result["environments"] = [environment_state(env, store_dir, params["verify_installed"]) for env in locked]
-            module.exit_json(changed=False, **result)
+            # Files with wrong bytes and partial files of an interrupted push were removed (in check mode: would be).
+            module.exit_json(changed=bool(result["corrupt"] or result["removed_partials"]), **result)
         if module.check_mode:
             module.exit_json(changed=True, received=[])
         received = receive(store_dir, params["src"], params["files"])

@@ -2,28 +2,42 @@
 # Copyright (c) airgap.pymigrate contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A module-like base for action plugins that run entirely on the control node.
+"""Module-like bases for the collection's action plugins: one for those that run entirely on the control node, one
+for those that work on a host (through its modules and the connection).
 
-Validates the task's arguments against an argument spec (the same validator AnsibleModule uses), turns
-PyMigrateError into a failed result with the message (never a traceback), and hides no_log values.
+Both validate the task's arguments against an argument spec (the same validator AnsibleModule uses), turn
+PyMigrateError into a failed result with the message and its ``error_*`` details (never a traceback), hide no_log
+values, and remove the temporary files they made, here and on the host, however the action ends.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 
-class ControllerActionBase(ActionBase):
-    """Subclasses set ARGUMENT_SPEC (and optionally MUTUALLY_EXCLUSIVE) and implement run_controller()."""
+def failed_result(exc: PyMigrateError) -> dict:
+    """The one shape of a failure the collection's actions report: ``msg`` and what the error names."""
+    return dict(failed=True, msg=str(exc), **{"error_" + key: value for key, value in exc.details().items()})
+
+
+class _ModuleLikeActionBase(ActionBase):
+    """Subclasses set ARGUMENT_SPEC (and optionally MUTUALLY_EXCLUSIVE, REQUIRED_IF) and implement _run_validated()
+    through the hook of their kind."""
 
     ARGUMENT_SPEC: dict = {}
     MUTUALLY_EXCLUSIVE: list = []
     REQUIRED_IF: list = []
-    _requires_connection = False
-    TRANSFERS_FILES = False
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._temp_files: list[str] = []
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -31,17 +45,77 @@ class ControllerActionBase(ActionBase):
         validator = ArgumentSpecValidator(self.ARGUMENT_SPEC, mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
                                           required_if=self.REQUIRED_IF)
         validation = validator.validate(self._task.args)
-        if validation.error_messages:
-            result.update(failed=True, msg="invalid arguments: %s" % "; ".join(validation.error_messages))
-            return result
+        if validation.error_messages:  # (they name options, not values: nothing to hide, nothing made yet)
+            return dict(result, failed=True, msg="invalid arguments: %s" % "; ".join(validation.error_messages))
         try:
-            result.update(self.run_controller(validation.validated_parameters, task_vars or {}))
+            result.update(self._run_validated(validation.validated_parameters, task_vars or {}))
         except PyMigrateError as exc:
-            result.update(failed=True, msg=str(exc), **{"error_" + k: v for k, v in exc.details().items()})
-        if validation._no_log_values:  # pylint: disable=protected-access
-            from ansible.module_utils.common.parameters import remove_values
-            result = remove_values(result, validation._no_log_values)  # pylint: disable=protected-access
-        return result
+            result.update(failed_result(exc))
+        finally:
+            self._clean_up()
+        no_log_values = validation._no_log_values  # pylint: disable=protected-access
+        return remove_values(result, no_log_values) if no_log_values else result
+
+    def _run_validated(self, params: dict, task_vars: dict) -> dict:
+        raise NotImplementedError
+
+    def _local_temp(self, prefix: str, suffix: str = "") -> str:
+        """A new empty file on the control node, removed when the action ends (unless moved away before)."""
+        handle, path = tempfile.mkstemp(prefix=prefix, suffix=suffix)
+        os.close(handle)
+        self._temp_files.append(path)
+        return path
+
+    def _clean_up(self) -> None:
+        for path in self._temp_files:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass  # moved into place, or removed by its user already
+        self._temp_files = []
+
+
+class ControllerActionBase(_ModuleLikeActionBase):
+    """An action that runs entirely on the control node: subclasses implement run_controller()."""
+
+    _requires_connection = False
+    TRANSFERS_FILES = False
+
+    def _run_validated(self, params, task_vars):
+        return self.run_controller(params, task_vars)
 
     def run_controller(self, params: dict, task_vars: dict) -> dict:
         raise NotImplementedError
+
+
+class HostActionBase(_ModuleLikeActionBase):
+    """An action that works on a host: subclasses implement run_host(), call its modules with _execute_module(),
+    and take the remote temporary directory from _remote_tmp() (made on first use, so that an action with nothing
+    to send costs the host no mkdir and rm) and local ones from _local_temp().
+
+    Validation runs on the control node, before the host is contacted. What goes to a module on the host is the
+    task's own values (_host_args()), not the controller's validated ones: the module validates them again where
+    they apply, so that a path such as ``~/store`` is expanded on the host, not on the control node.
+    """
+
+    _requires_connection = True
+    TRANSFERS_FILES = False  # no remote temporary directory made up front: see _remote_tmp()
+
+    def _run_validated(self, params, task_vars):
+        return self.run_host(params, task_vars)
+
+    def run_host(self, params: dict, task_vars: dict) -> dict:
+        raise NotImplementedError
+
+    def _host_args(self, *names: str) -> dict:
+        """The task's own values of the options ``names`` that it set (for a module on the host)."""
+        return {name: self._task.args[name] for name in names if name in self._task.args}
+
+    def _remote_tmp(self) -> str:
+        """The task's temporary directory on the host, made on first use and removed when the action ends."""
+        return self._connection._shell.tmpdir or self._make_tmp_path()
+
+    def _clean_up(self) -> None:
+        super()._clean_up()
+        if self._connection._shell.tmpdir:
+            self._remove_tmp_path(self._connection._shell.tmpdir)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import os
 import typing as t
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     PyMigrateError,
@@ -107,14 +107,6 @@ def locate(import_dir: str, bundle_dirs: t.Sequence[str] = (), explicit: str | N
     return max(found, key=lambda item: (_record_date(item.record or {}), item.serial or 0))
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _where(located: Located) -> str:
     if located.origin == "bundle":
         return "the OSV database carried in bundle serial %s (%s)" % (located.serial, located.path)
@@ -135,7 +127,7 @@ def open_database(located: Located, max_age_days: t.Any = DEFAULT_MAX_AGE_DAYS,
         raise PyMigrateError("%s is missing: the bundle's manifest records it but the file is not there" % where,
                              var=var, value=located.path, hint="Import the bundle's archive again. " + HINT_CARRY)
     try:
-        sha256 = _sha256(located.path)
+        sha256 = file_sha256(located.path)
     except OSError as exc:
         raise PyMigrateError("%s cannot be read: %s" % (where, exc), var=var, value=located.path, hint=HINT_CARRY)
     if located.record and located.record.get("sha256") != sha256:

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath, write_atomic
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256, store_relpath, write_atomic
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import target_from_facts
 
@@ -181,7 +181,7 @@ class ImageBuilder:
         blobs = []
         for digest in sorted(os.listdir(os.path.join(layout, "blobs", "sha256"))):
             source = os.path.join(layout, "blobs", "sha256", digest)
-            actual = _sha256(source)
+            actual = file_sha256(source)
             if actual != digest:
                 raise PyMigrateError("the saved image %s has a blob %s whose sha256 is %s" % (
                     carrier["image_name"], digest, actual))
@@ -197,11 +197,3 @@ class ImageBuilder:
                 "manifest_digest": manifest_digest, "index": index, "blobs": blobs, "path": carrier["path"],
                 "python": carrier["python"],
                 "layers": [layer["digest"].split(":", 1)[1] for layer in oci_manifest.get("layers", [])]}
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -29,6 +29,7 @@ import typing as t
 import urllib.parse
 import zipfile
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (
     InvalidVersion,
     Version,
@@ -79,6 +80,21 @@ def index_config(url: str, username: str | None = None, password: str | None = N
     return IndexConfig(url, username, password, token)
 
 
+def index_root_url(index_base: str, *parts: str) -> str | None:
+    """A URL beside a simple index: ``<root>/simple/`` -> ``<root>/<part>/<part>/...`` (each part quoted), as the
+    JSON API (``pypi/<name>/<version>/json``) and the integrity API (``integrity/.../provenance``) lie beside it; an
+    index not ending in ``/simple`` has its last path segment taken as ``simple``. None for an index that has no such
+    root (a local directory, a find-links directory)."""
+    if not index_base.startswith(("http://", "https://")):
+        return None
+    base = index_base if index_base.endswith("/") else index_base + "/"
+    split = urllib.parse.urlsplit(base)
+    path = split.path.rstrip("/")
+    root = path[: -len("/simple")] if path.endswith("/simple") else path.rsplit("/", 1)[0]
+    target = "/".join([root] + [urllib.parse.quote(part) for part in parts])
+    return urllib.parse.urlunsplit((split.scheme, split.netloc, target, "", ""))
+
+
 def local_source(location: str, flat: bool = False) -> IndexConfig:
     """A local directory (a path or a file:// URL) as an index: a PEP 503 directory index, or with ``flat`` a
     find-links directory of wheels and sdists."""
@@ -126,8 +142,7 @@ class _FileAdapter:
         for name in sorted(os.listdir(root)):
             if _version_of(name) is None or canonicalize_name(_project_of(name)) != key:
                 continue
-            with open(os.path.join(root, name), "rb") as handle:
-                digest = hashlib.sha256(handle.read()).hexdigest()
+            digest = file_sha256(os.path.join(root, name))
             url = "file://" + urllib.parse.quote(os.path.join(root, name))  # beside the page, not below it
             links.append('<a href="%s#sha256=%s">%s</a>\n' % (url, digest, html.escape(name)))
         return "".join(links).encode() if links else None

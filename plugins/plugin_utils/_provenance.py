@@ -33,11 +33,10 @@ import concurrent.futures
 import dataclasses
 import hashlib
 import typing as t
-import urllib.parse
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _libraries
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import index_root_url, redact
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import canonicalize_name
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
@@ -148,15 +147,7 @@ def expected_from_pin(claimed: t.Mapping, pin: t.Mapping) -> dict:
 def integrity_url(index_base: str, project: str, version: str, filename: str) -> str | None:
     """``<root>/simple/`` -> ``<root>/integrity/<project>/<version>/<filename>/provenance``; None for an index that
     has no such root (a local directory, a find-links directory)."""
-    if not index_base.startswith(("http://", "https://")):
-        return None
-    base = index_base if index_base.endswith("/") else index_base + "/"
-    parts = urllib.parse.urlsplit(base)
-    path = parts.path.rstrip("/")
-    root = path[: -len("/simple")] if path.endswith("/simple") else path.rsplit("/", 1)[0]
-    target = "%s/integrity/%s/%s/%s/provenance" % (root, urllib.parse.quote(canonicalize_name(project)),
-                                                   urllib.parse.quote(version), urllib.parse.quote(filename))
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, target, "", ""))
+    return index_root_url(index_base, "integrity", canonicalize_name(project), version, filename, "provenance")
 
 
 @dataclasses.dataclass(frozen=True)

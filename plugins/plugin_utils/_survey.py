@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The survey file (docs/survey-format.md): what the inside knows, carried out of the enclave. This module is its
-only writer (the ``survey`` action, inside) and reader (the bundle build and the archive export, outside).
+only writer (the ``survey_file`` action, inside) and reader (the bundle build and the archive export, outside).
 
     format: 1
     controller: {store_have: [sha256, ...], accepted_serial: int | null}

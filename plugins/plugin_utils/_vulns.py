@@ -30,13 +30,14 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime
-import hashlib
 import json
 import os
 import typing as t
 import urllib.parse
 import zipfile
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import index_root_url
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (
     InvalidVersion,
     Version,
@@ -239,12 +240,8 @@ def _advisory_link(record: t.Mapping) -> str:
 
 def describe_db(path: str, database: OsvDatabase) -> dict:
     """What the manifest says of the carried OSV export: sha256, size, dates and counts."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
     mtime = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
-    return {"path": OSV_DB_FILE, "sha256": digest.hexdigest(), "size": os.path.getsize(path),
+    return {"path": OSV_DB_FILE, "sha256": file_sha256(path), "size": os.path.getsize(path),
             "modified": database.modified or None, "file_date": mtime.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "records": database.records, "skipped": dict(database.skipped)}
 
@@ -253,14 +250,7 @@ def describe_db(path: str, database: OsvDatabase) -> dict:
 def json_api_url(index_base: str, project: str, version: str) -> str | None:
     """``<root>/simple/`` -> ``<root>/pypi/<name>/<version>/json``; None for an index that has no such root (a
     local directory, a find-links directory)."""
-    if not index_base.startswith(("http://", "https://")):
-        return None
-    base = index_base if index_base.endswith("/") else index_base + "/"
-    parts = urllib.parse.urlsplit(base)
-    path = parts.path.rstrip("/")
-    root = path[: -len("/simple")] if path.endswith("/simple") else path.rsplit("/", 1)[0]
-    target = "%s/pypi/%s/%s/json" % (root, urllib.parse.quote(canonicalize_name(project)), urllib.parse.quote(version))
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, target, "", ""))
+    return index_root_url(index_base, "pypi", canonicalize_name(project), version, "json")
 
 
 def _read_json_api(client, project: str, version: str, index_base: str) -> tuple:

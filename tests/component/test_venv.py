@@ -20,10 +20,11 @@ from tests.index import catalog, wheels
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.path.join(ROOT, ".collections")
 PYTHONS = [p for p in (os.path.expanduser("~/.pyenv/versions/3.8.18/bin/python3"),
-                       os.path.expanduser("~/.pyenv/versions/3.13.0/bin/python3")) if os.path.exists(p)] or [sys.executable]
+                       os.path.expanduser("~/.pyenv/versions/3.13.0/bin/python3"))
+           if os.path.exists(p)] or [sys.executable]
 
 DRIVER = """
-import json, sys
+import dataclasses, json, sys
 sys.path.insert(0, %r)
 from ansible_collections.airgap.pymigrate.plugins.module_utils import _venv as venv
 args = json.loads(sys.argv[1])
@@ -31,7 +32,8 @@ try:
     if args.pop("rollback", False):
         print(json.dumps(venv.rollback(args["path"])))
     else:
-        print(json.dumps(venv.ensure(**args)))
+        options = {f.name: args.pop(f.name) for f in dataclasses.fields(venv.InstallOptions) if f.name in args}
+        print(json.dumps(venv.ensure(options=venv.InstallOptions(**options), **args)))
 except venv.VenvError as exc:
     print(json.dumps({"failed": True, "msg": str(exc)}))
 """
@@ -48,7 +50,8 @@ def _add(store, filename, data):
 
 def _wheel(store, name, version, requires=()):
     meta = wheels.metadata_text(name, version, requires)
-    item = _add(store, wheels.wheel_filename(name, version, ["py3-none-any"]), wheels.wheel_bytes(name, version, ["py3-none-any"], meta))
+    item = _add(store, wheels.wheel_filename(name, version, ["py3-none-any"]),
+                wheels.wheel_bytes(name, version, ["py3-none-any"], meta))
     return dict(item, name=name, version=version)
 
 
@@ -70,7 +73,8 @@ def run(python, world, packages, **extra):
 
 
 def installed(world):
-    code = "import importlib.metadata as m, json; print(json.dumps(sorted((d.metadata['Name'].lower(), d.version) for d in m.distributions())))"
+    code = ("import importlib.metadata as m, json; "
+            "print(json.dumps(sorted((d.metadata['Name'].lower(), d.version) for d in m.distributions())))")
     out = subprocess.run([os.path.join(world["path"], "bin", "python"), "-c", code], check=True, stdout=subprocess.PIPE,
                          text=True).stdout
     return dict(json.loads(out))

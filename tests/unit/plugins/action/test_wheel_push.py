@@ -1,7 +1,8 @@
-"""The wheel_push action: the host's files and environments come from its slice of the manifest (read once), the
-host's store inventory decides what is sent, and check mode sends nothing. The host side (wheel_store) is stood in
-for; tests/integration runs the real thing over SSH."""
+"""The wheel_push action: the host's files and environments come from its slice of the manifest (read once), what
+the host's store holds (wheel_store, state=prepared) decides what is sent, and check mode sends nothing. The host side
+(wheel_store) is stood in for; tests/integration runs the real thing over SSH."""
 
+import os
 from unittest import mock
 
 import pytest
@@ -44,7 +45,7 @@ def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_v
 
     def execute_module(module_name, module_args, task_vars):
         calls.append(module_args)
-        if module_args["state"] == "inventory":
+        if module_args["state"] == "prepared":
             paths = [item["path"] for item in module_args["files"]]
             return {"present": [p for p in paths if p in present], "missing": [p for p in paths if p not in present],
                     "corrupt": [], "removed_partials": [],
@@ -72,7 +73,7 @@ def test_the_host_slice_decides_what_is_sent_and_the_envs_come_back(bundle_dir):
     manifest = _manifest.read(bundle_dir)
     wanted = [item["path"] for item in _manifest.host_files(manifest, "web2")]
     result, calls = push(bundle_dir, "web2", present=wanted[:1])
-    assert [c["state"] for c in calls] == ["inventory", "received"]
+    assert [c["state"] for c in calls] == ["prepared", "received"]
     assert [item["path"] for item in calls[0]["files"]] == wanted
     envs = _manifest.host_envs(manifest, "web2")
     # Checked before any file moves, and against the lock: the install learns the environment's state from this call.
@@ -89,13 +90,13 @@ def test_the_host_slice_decides_what_is_sent_and_the_envs_come_back(bundle_dir):
 def test_nothing_missing_sends_nothing(bundle_dir):
     wanted = [item["path"] for item in _manifest.host_files(_manifest.read(bundle_dir), "web1")]
     result, calls = push(bundle_dir, "web1", present=wanted)
-    assert [c["state"] for c in calls] == ["inventory"] and result["sent"] == [] and not result["changed"]
+    assert [c["state"] for c in calls] == ["prepared"] and result["sent"] == [] and not result["changed"]
 
 
 def test_check_mode_reads_the_proposal_and_sends_nothing(bundle_dir):
     build(bundle_dir, [host("web1", alpha="==1.0")], check_mode=True)  # proposal: web1 now wants alpha 1.0
     result, calls = push(bundle_dir, "web1", check_mode=True)
-    assert [c["state"] for c in calls] == ["inventory"] and result["changed"]
+    assert [c["state"] for c in calls] == ["prepared"] and result["changed"]
     assert [(p["name"], p["version"]) for p in result["envs"][0]["packages"]] == [("alpha", "1.0")]
 
 
@@ -105,9 +106,22 @@ def test_a_host_the_bundle_does_not_cover_is_named(bundle_dir):
 
 
 def test_no_bundle_directory(tmp_path):
-    from ansible.errors import AnsibleActionFail
-    with pytest.raises(AnsibleActionFail, match="not a directory on the control node"):
-        push(str(tmp_path / "none"), "web1")
+    result, calls = push(str(tmp_path / "none"), "web1")
+    assert result["failed"] and "not a directory on the control node" in result["msg"] and calls == []
+
+
+def test_a_file_the_bundle_lacks_fails_before_anything_is_sent(bundle_dir):
+    wanted = _manifest.host_files(_manifest.read(bundle_dir), "web2")
+    os.unlink(os.path.join(bundle_dir, wanted[0]["path"]))
+    result, calls = push(bundle_dir, "web2")
+    assert result["failed"] and "lacks %s" % wanted[0]["path"] in result["msg"]
+    assert [c["state"] for c in calls] == ["prepared"]  # no stream, no receive
+
+
+def test_the_store_path_goes_to_the_host_as_the_task_gave_it(bundle_dir):
+    # The module expands it on the host: "~" is the remote user's home there, not the control node's.
+    _result, calls = push(bundle_dir, "web2", args={"store_dir": "~/store"})
+    assert {c["store_dir"] for c in calls} == {"~/store"}
 
 
 def _survey_check(bundle_dir, host_name, present, current, **changes):
@@ -135,10 +149,10 @@ def test_the_survey_answer_is_not_used_for_another_slice_or_check(bundle_dir):
                     {"environments": [{"path": "/opt/pymigrate/venv", "current": False, "error": "not ours"}]}):
         result, calls = push(bundle_dir, "web1", present=wanted,
                              task_vars=_survey_check(bundle_dir, "web1", wanted, True, **changes))
-        assert [c["state"] for c in calls] == ["inventory"] and result["asked_host"], changes
+        assert [c["state"] for c in calls] == ["prepared"] and result["asked_host"], changes
 
 
-def test_files_the_survey_found_missing_are_sent_without_a_second_inventory(bundle_dir):
+def test_files_the_survey_found_missing_are_sent_without_asking_the_host_first(bundle_dir):
     wanted = [item["path"] for item in _manifest.host_files(_manifest.read(bundle_dir), "web1")]
     result, calls = push(bundle_dir, "web1", task_vars=_survey_check(bundle_dir, "web1", wanted[1:], False))
     assert [c["state"] for c in calls] == ["received"] and result["sent"] == wanted[:1]
@@ -148,7 +162,7 @@ def test_the_stream_goes_without_ssh_compression_and_the_options_come_back(bundl
     # Ansible's default ssh_args compress: the wheels would be deflated again on the way, for nothing.
     connection = SshConnection("-C -o ControlMaster=auto -o ControlPersist=60s")
     result, calls = push(bundle_dir, "web2", connection=connection)
-    assert [c["state"] for c in calls] == ["inventory", "received"] and result["sent"]
+    assert [c["state"] for c in calls] == ["prepared", "received"] and result["sent"]
     assert connection.transfers == ["-o Compression=no -o ControlMaster=no -o ControlPath=none"]
     assert connection.options["ssh_args"] == "-C -o ControlMaster=auto -o ControlPersist=60s"
     assert result["_fixups"] == [False]  # the stream is read, never run: no chmod u+x round trip

@@ -1,4 +1,4 @@
-"""The host store: inventory finds exactly what is right, receive verifies before a file counts."""
+"""The host store: compare finds exactly what is right, receive verifies before a file counts."""
 
 import hashlib
 import io
@@ -44,13 +44,14 @@ def test_store_relpath_layout_and_refusals():
     for bad in ("x 1.whl", "x.whl\n--index-url=http://x", "x.whl --hash=sha256:0", "-x.whl", ".x.whl", ""):
         with pytest.raises(_store.StoreError, match="not a plain wheel or sdist file name"):
             _store.store_relpath(sha, bad)
-    assert _store.store_relpath(sha, "Foo_Bar.baz-1!2.0+local-py3-none-any.whl").endswith("1!2.0+local-py3-none-any.whl")
+    assert _store.store_relpath(sha, "Foo_Bar.baz-1!2.0+local-py3-none-any.whl").endswith(
+        "1!2.0+local-py3-none-any.whl")
     for bad in ("../files/sha256/ab/%s/x.whl" % sha, "files/sha256/cd/%s/x.whl" % sha, "/etc/passwd"):
         with pytest.raises(_store.StoreError):
             _store.check_relpath(bad)
 
 
-def test_inventory_sorts_present_missing_corrupt_and_repairs(tmp_path):
+def test_compare_sorts_present_missing_corrupt_and_repairs(tmp_path):
     store = str(tmp_path / "store")
     good, bad, absent = _item(b"good"), _item(b"bad", "b-1-py3-none-any.whl"), _item(b"absent", "c.whl")
     _place(store, good, b"good")
@@ -58,13 +59,13 @@ def test_inventory_sorts_present_missing_corrupt_and_repairs(tmp_path):
     partial = _place(store, absent, b"abs") + _store.PART_SUFFIX
     os.rename(partial[: -len(_store.PART_SUFFIX)], partial)
 
-    result = _store.inventory(store, [good, bad, absent], repair=False)
+    result = _store.compare(store, [good, bad, absent], repair=False)
     assert result["present"] == [good["path"]]
     assert result["missing"] == [absent["path"]]
     assert result["corrupt"] == [{"path": bad["path"], "problem": "sha256 differs"}]
     assert os.path.exists(corrupt_path) and os.path.exists(partial)  # read-only without repair
 
-    result = _store.inventory(store, [good, bad, absent], repair=True)
+    result = _store.compare(store, [good, bad, absent], repair=True)
     assert result["removed_partials"] == [absent["path"]]
     assert not os.path.exists(corrupt_path) and not os.path.exists(partial)
 
@@ -74,7 +75,7 @@ def test_receive_verifies_each_file(tmp_path):
     one, two = _item(b"one", "one.whl"), _item(b"two", "two.whl")
     received = _store.receive(store, _stream(tmp_path, [(one["path"], b"one"), (two["path"], b"two")]), [one, two])
     assert received == [one["path"], two["path"]]
-    assert _store.inventory(store, [one, two])["present"] == [one["path"], two["path"]]
+    assert _store.compare(store, [one, two], repair=True)["present"] == [one["path"], two["path"]]
 
 
 @pytest.mark.parametrize("members, message", [
@@ -141,24 +142,25 @@ def test_a_file_hashed_before_and_not_written_since_is_not_hashed_again(tmp_path
     hashed = []
     real = _store.file_sha256
     monkeypatch.setattr(_store, "file_sha256", lambda path: hashed.append(path) or real(path))
-    assert _store.inventory(store, [item])["present"] == [item["path"]] and len(hashed) == 1
-    assert _store.inventory(store, [item])["present"] == [item["path"]] and len(hashed) == 1  # trusted
-    assert _store.inventory(store, [item], trust_verified=False)["present"] == [item["path"]] and len(hashed) == 2
+    assert _store.compare(store, [item], repair=True)["present"] == [item["path"]] and len(hashed) == 1
+    assert _store.compare(store, [item], repair=True)["present"] == [item["path"]] and len(hashed) == 1  # trusted
+    found = _store.compare(store, [item], repair=True, trust_verified=False)
+    assert found["present"] == [item["path"]] and len(hashed) == 2
     # The same size written over, even with its old mtime put back: the ctime moved, so it is hashed and found.
     before = os.stat(full)
     with open(full, "r+b") as handle:
         handle.write(b"W")
     os.utime(full, ns=(before.st_atime_ns, before.st_mtime_ns))
-    found = _store.inventory(store, [item])
+    found = _store.compare(store, [item], repair=True)
     assert found["corrupt"] == [{"path": item["path"], "problem": "sha256 differs"}] and len(hashed) == 3
     assert not os.path.exists(full)  # repaired: removed for the next push
 
 
-def test_files_received_are_trusted_by_the_next_inventory(tmp_path, monkeypatch):
+def test_files_received_are_trusted_by_the_next_comparison(tmp_path, monkeypatch):
     store = str(tmp_path / "store")
     os.makedirs(store)
     data = b"pushed wheel"
     item = _item(data)
     assert _store.receive(store, _stream(tmp_path, [(item["path"], data)]), [item]) == [item["path"]]
     monkeypatch.setattr(_store, "file_sha256", lambda path: pytest.fail("hashed again: %s" % path))
-    assert _store.inventory(store, [item])["present"] == [item["path"]]
+    assert _store.compare(store, [item], repair=True)["present"] == [item["path"]]

@@ -18,6 +18,15 @@ def test_credentials_in_an_index_url_become_auth():
     assert _index.index_config("https://mirror.example.invalid/simple").base == "https://mirror.example.invalid/simple/"
 
 
+def test_the_index_root_url_lies_beside_simple():
+    # The JSON API and the integrity API both sit beside <root>/simple/ (the one place that derives the root).
+    assert (_index.index_root_url("https://mirror.example/pypi-proxy/simple/", "pypi", "foo-bar", "1.0", "json")
+            == "https://mirror.example/pypi-proxy/pypi/foo-bar/1.0/json")
+    assert _index.index_root_url("http://127.0.0.1:8080/simple", "a b") == "http://127.0.0.1:8080/a%20b"
+    assert _index.index_root_url("https://mirror.example/devpi/", "x") == "https://mirror.example/x"
+    assert _index.index_root_url("file:///srv/index/", "x") is None
+
+
 def test_cache_files_are_private_and_hold_no_secret(tmp_path):
     config = _index.index_config("https://ops:s3cret@mirror.example.invalid/simple/")
     client = _index.IndexClient([config], cache_dir=str(tmp_path / "cache"))
