@@ -66,8 +66,10 @@ def role_file(role, *parts):
 
 
 @pytest.mark.parametrize("role", roles())
-def test_role_defaults_match_every_entry_point(role):
+def test_role_defaults_match_the_argument_specs(role):
+    """Each entry point declares the variables it reads; each default is declared, with its value, by one at least."""
     defaults = role_file(role, "defaults", "main.yml")
+    declared = set()
     for entry_point, spec in role_file(role, "meta", "argument_specs.yml")["argument_specs"].items():
         options = spec.get("options") or {}
         assert all(name.startswith("pymigrate_") for name in options), entry_point
@@ -78,7 +80,20 @@ def test_role_defaults_match_every_entry_point(role):
                 assert name not in defaults and "default" not in option, (entry_point, name)
             else:
                 assert name in defaults and defaults[name] == option.get("default"), (entry_point, name)
-        assert set(defaults) <= set(options), (entry_point, sorted(set(defaults) - set(options)))
+            # Secrets stay out of the output of the argument checks.
+            assert bool(option.get("no_log")) == any(word in name for word in ("password", "token", "passphrase")), name
+        declared.update(options)
+    assert set(defaults) <= declared, sorted(set(defaults) - declared)
+
+
+def test_a_variable_of_several_roles_has_one_type_and_one_default():
+    """import_role shows a role's defaults to the whole play, so two roles of one play must not disagree."""
+    found = {}
+    for role in roles():
+        for spec in role_file(role, "meta", "argument_specs.yml")["argument_specs"].values():
+            for name, option in (spec.get("options") or {}).items():
+                found.setdefault(name, set()).add((option.get("type", "str"), repr(option.get("default"))))
+    assert not {name: kinds for name, kinds in found.items() if len(kinds) > 1}
 
 
 def test_one_version_string():
