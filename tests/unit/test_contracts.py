@@ -107,6 +107,16 @@ def test_the_variables_document_is_in_sync_with_the_argument_specs():
         assert handle.read() == variables_doc.render(), "run make docs"
 
 
+def test_the_variables_document_lists_every_variable_the_playbooks_and_roles_read(names):
+    """Every pymigrate_* variable a template under playbooks/ or roles/ reads (tag names are no variables) has an
+    argument spec, and so a row in docs/variables.md."""
+    from tests.tools import variables_doc
+    with open(variables_doc.PATH) as handle:
+        listed = set(re.findall(r"^\| `(pymigrate_\w+)` \|", handle.read(), re.M))
+    read = {name for name in names.read if name.startswith("pymigrate_")}
+    assert len(read) > 40 and not read - listed, sorted(read - listed)
+
+
 # Registered names and their readers. The YAML is read as Ansible reads it: every string is a template, the values of
 # these keys are bare expressions, and these keys name no variable.
 CONDITIONALS = ("when", "failed_when", "changed_when", "until")
