@@ -12,6 +12,7 @@ import os
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _query
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import STARTED
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._report import (
     PHASES,
     fleet_summary,
@@ -20,8 +21,6 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._report import (
     summary_lines,
     write_run_files,
 )
-
-STARTED = "__pymigrate_started"  # set by the first task of each pymigrate playbook
 
 
 class ActionModule(ControllerActionBase):

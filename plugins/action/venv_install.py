@@ -9,8 +9,8 @@ the bundle for the serial the run pinned, as the push does, and takes the enviro
 installer, smoke imports and image from it: nothing per environment travels through Jinja or another task's result.
 (Given ``path`` and a lock instead, it installs what it is given.)
 
-The push of the same run (its registered result, ``PUSH_RESULT``) reports each environment's state against its lock;
-when that push read this very slice (the same ``slice_id``) and says the current generation holds the lock
+The push of the same run (its registered result, ``_registered.PUSH``) reports each environment's state against its
+lock; when that push read this very slice (the same ``slice_id``) and says the current generation holds the lock
 unchanged, the host is not asked again: the result is the module's no-op result, built from what the host said.
 Anything else (another slice, a new lock, drift, rollback, no push in this run) runs the module.
 An environment of the image strategy (``image``) runs airgap.pymigrate.image_install instead: the same task
@@ -27,11 +27,10 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import _nor
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import PUSH
 
 MODULE = "airgap.pymigrate.venv_install"
 IMAGE_MODULE = "airgap.pymigrate.image_install"
-# The registered result of the push (roles/rollout/tasks/push.yml) whose per-environment known_state this reads.
-PUSH_RESULT = "__pymigrate_push"
 # What the host's slice gives each environment's install; with bundle_dir the task must not give them too.
 SLICE_ARGS = ("path", "python", "packages", "installer", "lock_id", "smoke_imports", "image")
 
@@ -137,4 +136,4 @@ class ActionModule(HostActionBase):
                                           serial=_manifest.pinned_serial(args.pop("serial", None)))
         env = _manifest.slice_env(host_slice, str(name))
         args.update(slice_args(env))
-        return env, pushed_state(task_vars.get(PUSH_RESULT), host_slice, env["name"])
+        return env, pushed_state(task_vars.get(PUSH), host_slice, env["name"])

@@ -23,6 +23,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import STO
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _transfer
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS
 
 MODULE = "airgap.pymigrate.wheel_store"
 # wheel_store's store options (files computed from the bundle unless given) and its check of the environments.
@@ -113,7 +114,7 @@ class ActionModule(HostActionBase):
     @staticmethod
     def _surveyed(task_vars, host_slice, verify):
         """The survey's answer for this very slice, checked the same way, from this run (else None: ask the host)."""
-        check = (task_vars.get("__pymigrate_target_facts") or {}).get("rollout_check") or {}
+        check = (task_vars.get(TARGET_FACTS) or {}).get("rollout_check") or {}
         if check.get("error") or check.get("slice_id") != host_slice["slice_id"] or check.get("verify") != verify:
             return None
         if any(state.get("error") for state in check.get("environments") or []):

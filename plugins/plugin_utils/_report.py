@@ -15,17 +15,18 @@ import typing as t
 import uuid
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import write_atomic
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _registered
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, format_time, utc_now
 
 # (phase, the variable its task registers). A phase belongs to a run when any host of the run registered it, so
 # deploy.yml (no survey) or a run with --skip-tags is judged by the phases it ran. Push verifies every file it keeps
 # or receives by sha256; verify (an audit) and state (playbooks/state.yml) run only when asked for.
 PHASES = (
-    ("survey", "__pymigrate_target_facts"),
-    ("push", "__pymigrate_push"),
-    ("verify", "__pymigrate_verify"),
-    ("install", "__pymigrate_install"),
-    ("state", "__pymigrate_state"),
+    ("survey", _registered.TARGET_FACTS),
+    ("push", _registered.PUSH),
+    ("verify", _registered.VERIFY),
+    ("install", _registered.INSTALL),
+    ("state", _registered.STATE),
 )
 DEFAULT_PHASES = ("survey", "push", "install")
 ENVIRONMENT_PHASES = ("install", "state")

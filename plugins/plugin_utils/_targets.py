@@ -19,9 +19,9 @@ import typing as t
 from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import expand_tags
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import packaging_tags as ptags
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, Target
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS
 
 FACTS = "pymigrate_target_facts"
-SURVEY_RESULT = "__pymigrate_target_facts"  # what the survey tasks of the playbooks register
 MARKER_KEYS = ("implementation_name", "implementation_version", "os_name", "platform_machine", "platform_release",
                "platform_system", "platform_version", "python_full_version", "platform_python_implementation",
                "python_version", "sys_platform")
@@ -34,7 +34,7 @@ LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): 
 def reported_facts(variables: t.Mapping) -> t.Mapping | None:
     """The facts airgap.pymigrate.target_facts reported for a host in this run, or None: its registered result
     (``__pymigrate_target_facts.target_facts``; migrate.yml sets no fact) or the fact ``pymigrate_target_facts``."""
-    registered = variables.get(SURVEY_RESULT)
+    registered = variables.get(TARGET_FACTS)
     if isinstance(registered, t.Mapping) and isinstance(registered.get("target_facts"), t.Mapping):
         return registered["target_facts"]
     return (variables.get("ansible_facts") or {}).get(FACTS) or variables.get(FACTS)

@@ -21,9 +21,13 @@ def _text(value):
 def render():
     lines = ["# Variables", "",
              "Generated from `roles/*/meta/argument_specs.yml` by `tests/tools/variables_doc.py` (`make docs`); do not",
-             "edit by hand. Variables without a default are the inventory contract: each host's own, read from its",
-             "variables. `pymigrate_serial`, `pymigrate_max_fail_percentage` and `pymigrate_hosts` are play keywords and",
-             "patterns, read from extra vars (see the README).", ""]
+             "edit by hand. Every `pymigrate_*` variable a playbook or a role reads is here, under the role entry",
+             "point that declares it (`tests/unit/test_contracts.py` checks both). A variable without a default is",
+             "either **required** or read from the inventory or extra vars (inventory): those of the bundle role are",
+             "the inventory contract, each host's own; `pymigrate_hosts`, `pymigrate_serial` and",
+             "`pymigrate_max_fail_percentage` (the run role's) are play keywords, read from extra vars before any",
+             "role.",
+             ""]
     for role in sorted(os.listdir(os.path.join(ROOT, "roles"))):
         with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as handle:
             specs = yaml.safe_load(handle)["argument_specs"]

@@ -1,14 +1,20 @@
 """Contracts between layers, checked: module documentation against the argument specs of the action plugins that
-implement them, role defaults against role argument specs, and one version string."""
+implement them, role defaults against role argument specs, registered names against their readers, and one version
+string."""
 
+import ast
 import glob
 import importlib
 import os
+import re
 
+import jinja2
+import jinja2.nodes
 import pytest
 import yaml
 
 from ansible_collections.airgap.pymigrate.plugins.doc_fragments._attributes import ModuleDocFragment
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _registered
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import COLLECTION_VERSION
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -62,8 +68,10 @@ def role_file(role, *parts):
 
 
 @pytest.mark.parametrize("role", roles())
-def test_role_defaults_match_every_entry_point(role):
+def test_role_defaults_match_the_argument_specs(role):
+    """Each entry point declares the variables it reads; each default is declared, with its value, by one at least."""
     defaults = role_file(role, "defaults", "main.yml")
+    declared = set()
     for entry_point, spec in role_file(role, "meta", "argument_specs.yml")["argument_specs"].items():
         options = spec.get("options") or {}
         assert all(name.startswith("pymigrate_") for name in options), entry_point
@@ -74,7 +82,20 @@ def test_role_defaults_match_every_entry_point(role):
                 assert name not in defaults and "default" not in option, (entry_point, name)
             else:
                 assert name in defaults and defaults[name] == option.get("default"), (entry_point, name)
-        assert set(defaults) <= set(options), (entry_point, sorted(set(defaults) - set(options)))
+            # Secrets stay out of the output of the argument checks.
+            assert bool(option.get("no_log")) == any(word in name for word in ("password", "token", "passphrase")), name
+        declared.update(options)
+    assert set(defaults) <= declared, sorted(set(defaults) - declared)
+
+
+def test_a_variable_of_several_roles_has_one_type_and_one_default():
+    """import_role shows a role's defaults to the whole play, so two roles of one play must not disagree."""
+    found = {}
+    for role in roles():
+        for spec in role_file(role, "meta", "argument_specs.yml")["argument_specs"].values():
+            for name, option in (spec.get("options") or {}).items():
+                found.setdefault(name, set()).add((option.get("type", "str"), repr(option.get("default"))))
+    assert not {name: kinds for name, kinds in found.items() if len(kinds) > 1}
 
 
 def test_one_version_string():
@@ -86,3 +107,120 @@ def test_the_variables_document_is_in_sync_with_the_argument_specs():
     from tests.tools import variables_doc
     with open(variables_doc.PATH) as handle:
         assert handle.read() == variables_doc.render(), "run make docs"
+
+
+def test_the_variables_document_lists_every_variable_the_playbooks_and_roles_read(names):
+    """Every pymigrate_* variable a template under playbooks/ or roles/ reads (tag names are no variables) has an
+    argument spec, and so a row in docs/variables.md."""
+    from tests.tools import variables_doc
+    with open(variables_doc.PATH) as handle:
+        listed = set(re.findall(r"^\| `(pymigrate_\w+)` \|", handle.read(), re.M))
+    read = {name for name in names.read if name.startswith("pymigrate_")}
+    assert len(read) > 40 and not read - listed, sorted(read - listed)
+
+
+# Registered names and their readers. The YAML is read as Ansible reads it: every string is a template, the values of
+# these keys are bare expressions, and these keys name no variable.
+CONDITIONALS = ("when", "failed_when", "changed_when", "until")
+NOT_TEMPLATED = ("name", "tags", "register")
+MODULE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+$")
+# Registered, read by no task or plugin of the collection (yet). Listed so that a name registered by mistake (a typo,
+# a rename in one playbook) fails below; the list must shrink when one gets a reader or is dropped.
+UNREAD = ("__pymigrate_publish", "__pymigrate_rollback")
+
+
+class YamlNames:
+    """What the playbooks and the roles' tasks register, set and read, by walking every YAML file under playbooks/
+    and roles/ (argument specs and galaxy metadata left out: they are no templates)."""
+
+    def __init__(self):
+        self.registers = []  # (name, module, file)
+        self.set_facts = set()
+        self.defined = set()  # registered, set_fact, vars: and loop_control variables
+        self.read = set()  # variables a template reads
+        self.read_strings = set()  # __pymigrate_* names a template reads by their text (selectattr, map(attribute=))
+        self.environment = jinja2.Environment()
+        for path in sorted(glob.glob(os.path.join(ROOT, "playbooks", "*.yml"))
+                           + glob.glob(os.path.join(ROOT, "roles", "*", "*", "*.yml"))):
+            if os.path.basename(os.path.dirname(path)) != "meta":
+                with open(path) as handle:
+                    self._walk(yaml.safe_load(handle), os.path.relpath(path, ROOT))
+
+    def _walk(self, node, path, key=None):
+        if isinstance(node, dict):
+            self._task(node, path)
+            for child_key, value in node.items():
+                if child_key not in NOT_TEMPLATED:
+                    self._walk(value, path, child_key)
+        elif isinstance(node, list):
+            for item in node:
+                self._walk(item, path, key)
+        elif isinstance(node, str):
+            self._template("{{ %s }}" % node if key in CONDITIONALS else node)
+
+    def _task(self, task, path):
+        if isinstance(task.get("register"), str):
+            module = next((key for key in task if MODULE.match(key)), None)
+            self.registers.append((task["register"], module, path))
+            self.defined.add(task["register"])
+        if isinstance(task.get("ansible.builtin.set_fact"), dict):
+            self.set_facts.update(task["ansible.builtin.set_fact"])
+            self.defined.update(task["ansible.builtin.set_fact"])
+        if isinstance(task.get("vars"), dict):
+            self.defined.update(task["vars"])
+        loop_control = task.get("loop_control") or {}
+        self.defined.update(loop_control[key] for key in ("index_var", "loop_var") if key in loop_control)
+
+    def _template(self, text):
+        tree = self.environment.parse(text)
+        self.read.update(node.name for node in tree.find_all(jinja2.nodes.Name) if node.ctx == "load")
+        self.read_strings.update(node.value for node in tree.find_all(jinja2.nodes.Const)
+                                 if isinstance(node.value, str) and re.match(r"^__pymigrate_\w+$", node.value))
+
+
+@pytest.fixture(scope="module")
+def names():
+    return YamlNames()
+
+
+def test_plugins_take_registered_names_from_their_one_module():
+    """No plugin spells a registered name itself: _registered.py is their one home."""
+    spelled = []
+    for path in glob.glob(os.path.join(ROOT, "plugins", "**", "*.py"), recursive=True):
+        if os.path.basename(path) == "_registered.py":
+            continue
+        with open(path) as handle:
+            tree = ast.parse(handle.read())
+        spelled.extend("%s:%d %s" % (os.path.relpath(path, ROOT), node.lineno, node.value) for node in ast.walk(tree)
+                       if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                       and re.match(r"^__pymigrate_\w+$", node.value))
+    assert not spelled
+
+
+@pytest.mark.parametrize("name", sorted(_registered.REGISTERED))
+def test_each_registered_name_a_plugin_reads_is_registered_by_its_module(name, names):
+    modules = {(module, path) for registered, module, path in names.registers if registered == name}
+    assert modules, "no register: %s under playbooks/ or roles/" % name
+    assert {module for module, _path in modules} == {_registered.REGISTERED[name]}, sorted(modules)
+
+
+@pytest.mark.parametrize("name", _registered.SET_FACTS)
+def test_each_fact_a_plugin_reads_is_set(name, names):
+    assert name in names.set_facts, "no set_fact of %s under playbooks/ or roles/" % name
+
+
+def test_each_registered_name_has_a_reader(names):
+    """A register: (or set_fact) whose name nothing reads is a typo or a rename that missed its readers."""
+    readers = set(_registered.REGISTERED) | set(_registered.SET_FACTS) | names.read | names.read_strings
+    written = {name for name, _module, _path in names.registers} | names.set_facts
+    unread = sorted("%s (%s)" % (name, path) for name, _module, path in names.registers
+                    if name not in readers and name not in UNREAD)
+    unread += sorted(name for name in names.set_facts if name.startswith("__pymigrate_") and name not in readers)
+    assert not unread, "registered, read by nothing: %s" % ", ".join(unread)
+    assert set(UNREAD) <= written and not set(UNREAD) & readers
+
+
+def test_each_registered_name_a_template_reads_is_registered(names):
+    missing = sorted(name for name in (names.read | names.read_strings)
+                     if name.startswith("__pymigrate_") and name not in names.defined)
+    assert not missing, "read, never registered or set: %s" % ", ".join(missing)

@@ -48,7 +48,14 @@ def test_an_unknown_entry_point_is_named():
 
 def test_playbooks_check_the_rollout_role_once_per_batch_not_once_per_host():
     """Ansible's own check of a role imported per host returns the role's whole spec per host; the playbooks turn
-    it off and check the same entry point's variables for the batch in one run_once task before the import."""
+    it off and check the same entry point's variables for the batch before the import, in the run role's start entry
+    point: one run_once task that no tag skips."""
+    with open(os.path.join(ROOT, "roles", "run", "tasks", "start.yml")) as handle:
+        start = [task for task in yaml.safe_load(handle) if "airgap.pymigrate.role_arguments" in task]
+    assert len(start) == 1 and start[0]["run_once"] is True and start[0]["tags"] == ["always"]
+    assert start[0]["airgap.pymigrate.role_arguments"] == {
+        "role": "{{ pymigrate_check_role }}", "entry_point": "{{ pymigrate_check_entry_point }}",
+        "hosts": "{{ ansible_play_batch }}"}
     imports = 0
     for path in sorted(glob.glob(os.path.join(ROOT, "playbooks", "*.yml"))):
         with open(path) as handle:
@@ -62,9 +69,10 @@ def test_playbooks_check_the_rollout_role_once_per_batch_not_once_per_host():
                 imports += 1
                 entry = spec.get("tasks_from", "main")
                 assert spec.get("rolespec_validate") is False, (path, task["name"])
-                checks = [t for t in tasks[:position] if "airgap.pymigrate.role_arguments" in t]
-                assert checks, (path, task["name"])
-                check = checks[-1]["airgap.pymigrate.role_arguments"]
-                assert check["role"] == "rollout" and check.get("entry_point", "main") == entry, path
-                assert checks[-1].get("run_once") is True and "always" in checks[-1]["tags"], path
+                starts = [t for t in tasks[:position]
+                          if (t.get("ansible.builtin.import_role") or {}).get("name") == "airgap.pymigrate.run"]
+                assert starts, (path, task["name"])
+                assert starts[-1]["ansible.builtin.import_role"]["tasks_from"] == "start", path
+                assert starts[-1]["vars"] == {"pymigrate_check_role": "rollout", "pymigrate_check_entry_point": entry}
+                assert starts[-1].get("run_once") is True and starts[-1]["tags"] == ["always"], path
     assert imports >= 4

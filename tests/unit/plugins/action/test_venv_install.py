@@ -46,7 +46,7 @@ def install(args, diff=False, check_mode=False, task_vars=None):
 def pushed(bundle_dir, serial, known):
     """The push's registered result for the host's slice of ``serial``, each environment with ``known`` state."""
     host_slice = _manifest.host_slice(bundle_dir, "web1", serial=serial)
-    return {venv_install.PUSH_RESULT: {"serial": serial, "slice_id": host_slice["slice_id"], "changed": False,
+    return {venv_install.PUSH: {"serial": serial, "slice_id": host_slice["slice_id"], "changed": False,
                                        "envs": [dict(env, known_state=dict(known, lock_id=env["lock_id"]))
                                                 for env in host_slice["envs"]]}}
 
@@ -93,10 +93,10 @@ def test_the_push_known_state_counts_only_for_the_same_slice(bundle_dir):
     # The push read serial 2's slice (another lock): its answer is not this environment's.
     result, calls = install(args, task_vars=pushed(bundle_dir, 2, CURRENT))
     assert len(calls) == 1 and result["pip_ran"]
-    for push in (dict(pushed(bundle_dir, 1, CURRENT)[venv_install.PUSH_RESULT], slice_id=None),
-                 dict(pushed(bundle_dir, 1, CURRENT)[venv_install.PUSH_RESULT], failed=True),
+    for push in (dict(pushed(bundle_dir, 1, CURRENT)[venv_install.PUSH], slice_id=None),
+                 dict(pushed(bundle_dir, 1, CURRENT)[venv_install.PUSH], failed=True),
                  {"skipped": True, "changed": False}, "not a result"):
-        result, calls = install(args, task_vars={venv_install.PUSH_RESULT: push})
+        result, calls = install(args, task_vars={venv_install.PUSH: push})
         assert len(calls) == 1, push
     # Not holding the lock: the module runs, and is never given the known state.
     result, calls = install(args, task_vars=pushed(bundle_dir, 1, dict(CURRENT, current=False)))
@@ -151,4 +151,4 @@ def test_the_push_result_it_reads_is_the_one_the_push_task_registers():
     with open(os.path.join(ROOT, "roles", "rollout", "tasks", "push.yml")) as handle:
         tasks = yaml.safe_load(handle)
     assert [task.get("register") for task in tasks if "airgap.pymigrate.wheel_push" in task] == [
-        venv_install.PUSH_RESULT]
+        venv_install.PUSH]

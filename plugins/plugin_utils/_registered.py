@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one home of the names the playbooks and roles register (or set with set_fact) that the controller plugins read
+from a host's variables: every plugin takes them from here, none spells one itself.
+
+tests/unit/test_contracts.py parses every YAML file under playbooks/ and roles/ and fails when a name here is not
+registered there, is registered by a task of another module than the one whose result its readers take, or when a
+name registered there is read by nothing."""
+
+from __future__ import annotations
+
+TARGET_FACTS = "__pymigrate_target_facts"  # the survey tasks of playbooks/migrate.yml, bundle.yml and survey.yml
+PUSH = "__pymigrate_push"  # the rollout role's push entry point
+VERIFY = "__pymigrate_verify"  # the rollout role's verify entry point
+INSTALL = "__pymigrate_install"  # the rollout role's install entry point
+STATE = "__pymigrate_state"  # the rollout role's state entry point (playbooks/state.yml and audit.yml)
+STARTED = "__pymigrate_started"  # the run role's start entry point: when the run started (UTC), the same on every host
+
+# Each registered result and the module whose result it is: its readers take that module's return values.
+REGISTERED = {
+    TARGET_FACTS: "airgap.pymigrate.target_facts",
+    PUSH: "airgap.pymigrate.wheel_push",
+    VERIFY: "airgap.pymigrate.wheel_store",
+    INSTALL: "airgap.pymigrate.venv_install",
+    STATE: "airgap.pymigrate.venv_install",
+}
+# Host facts set with ansible.builtin.set_fact.
+SET_FACTS = (STARTED,)
