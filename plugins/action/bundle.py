@@ -61,11 +61,11 @@ class ActionModule(ControllerActionBase):
         lock_only=dict(type="bool", default=False),
     )
     MUTUALLY_EXCLUSIVE = [("index_password", "index_token")]
-    REQUIRED_IF = [("lock_mode", "update", ["lock_dir"]), ("lock_mode", "frozen", ["lock_dir"]),
-                   ("lock_only", True, ["lock_dir"])]
 
     def run_controller(self, params, task_vars):
         check_controller_libraries()
+        if params["lock_mode"] != "ignore" and not params["lock_dir"]:
+            params = dict(params, lock_dir=_lockdir.default_dir(task_vars.get("ansible_inventory_sources") or []))
         settings = BundleSettings.from_params(params, check_mode=self._task.check_mode)
         survey = _survey.read(params["survey_file"])["hosts"] if params["survey_file"] else {}
         choice = choose_indexes(params["index_url"], params["extra_index_urls"], username=params["index_username"],

@@ -224,7 +224,8 @@ options:
     description:
       - The lock directory (C(docs/lock-format.md)) - one PEP 751 C(pylock.<name>.toml) per distinct target and wanted
         set, with the environments it is for, and a C(README.md) - kept in version control beside the inventory.
-      - Required unless O(lock_mode=ignore).
+      - Not given, C(.pymigrate-lock) in the directory of the first inventory source (the source itself when it is a
+        directory; Ansible skips hidden entries of an inventory directory, so the locks are never read as inventory).
     type: path
   lock_mode:
     description:

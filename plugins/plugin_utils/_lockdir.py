@@ -108,6 +108,21 @@ def label(profile: Profile) -> str:
     return re.sub(r"[^A-Za-z0-9_+-]", "_", "%s-%s" % ("+".join(envs), kind))
 
 
+DEFAULT_NAME = ".pymigrate-lock"
+
+
+def default_dir(inventory_sources: t.Sequence[str]) -> str:
+    """``.pymigrate-lock`` in the directory of the first inventory source (the source itself when it is a directory:
+    Ansible skips hidden entries of an inventory directory, so the locks are never read as inventory)."""
+    source = os.path.abspath(os.path.expanduser(str(inventory_sources[0]))) if inventory_sources else ""
+    if not source or not os.path.exists(source):
+        raise PyMigrateError("the inventory (%s) is no file or directory to keep the lock beside"
+                             % (inventory_sources[0] if inventory_sources else "none"), var="pymigrate_lock_dir",
+                             hint="Set pymigrate_lock_dir to a folder kept in version control with the inventory, or "
+                                  "pymigrate_lock_mode: ignore")
+    return os.path.join(source if os.path.isdir(source) else os.path.dirname(source), DEFAULT_NAME)
+
+
 # -- reading ----------------------------------------------------------------------------------------------------
 def _toml():
     try:

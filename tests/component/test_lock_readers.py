@@ -1,4 +1,4 @@
-"""The bundle's locks as standard tools read them, not our reader: packaging.pylock validates every pylock, the shipped
+"""The bundle's locks (and the lock directory's) as standard tools read them, not our reader: packaging.pylock validates every pylock, the shipped
 uv installs one offline on a real interpreter of another patch release than the target states, and the requirements
 file's own command (its header) installs with pip, offline, from any directory."""
 
@@ -73,9 +73,12 @@ def _locked(bundle):
     return profile
 
 
-def test_every_pylock_of_the_bundle_is_valid_pep751(bundle):
+def test_every_pylock_of_the_bundle_and_of_the_lock_is_valid_pep751(bundle):
     locks = glob.glob(str(bundle / "pylock.*.toml"))
-    assert locks
+    lock_dir = glob.glob(str(bundle.parent / "lock" / "pylock.*.toml"))
+    carried = glob.glob(str(bundle / "lock" / "pylock.*.toml"))  # the lock the signed archive carries
+    assert locks and lock_dir and [os.path.basename(p) for p in carried] == [os.path.basename(p) for p in lock_dir]
+    locks += lock_dir + carried
     for path in locks:
         assert is_valid_pylock_path(pathlib.Path(path))
         with open(path, "rb") as handle:
