@@ -4,9 +4,9 @@ check mode writes), no-op re-runs, pin changes, and errors that leave the previo
 import hashlib
 import json
 import os
+import tomllib
 
 import pytest
-import tomllib
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import write_atomic
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import (
