@@ -55,7 +55,7 @@ sanity: dev
 
 lint: dev
 	$(BIN)/ansible-lint --profile production
-	$(BIN)/ruff check plugins benchmarks
+	$(BIN)/ruff check plugins benchmarks tests
 	$(BIN)/mypy -p ansible_collections.airgap.pymigrate.plugins.plugin_utils
 
 integration: dev

@@ -27,8 +27,9 @@ def test_ansible_builder_takes_the_shipped_execution_environment_files(tmp_path)
     os.rename(str(built), str(tmp_path / "build" / "airgap-pymigrate.tar.gz"))
     with open(os.path.join(ROOT, "execution-environment.yml")) as source:
         (tmp_path / "execution-environment.yml").write_text(source.read())
-    subprocess.run([os.path.join(bin_dir, "ansible-builder"), "create", "-f", str(tmp_path / "execution-environment.yml"),
-                    "-c", str(tmp_path / "context")], cwd=str(tmp_path), check=True, stdout=subprocess.PIPE)
+    subprocess.run([os.path.join(bin_dir, "ansible-builder"), "create",
+                    "-f", str(tmp_path / "execution-environment.yml"), "-c", str(tmp_path / "context")],
+                   cwd=str(tmp_path), check=True, stdout=subprocess.PIPE)
     assert (tmp_path / "context" / "_build" / "airgap-pymigrate.tar.gz").exists()
     # ansible-builder names it after the container runtime it finds (Containerfile with podman, else Dockerfile).
     build_file = [tmp_path / "context" / name for name in ("Containerfile", "Dockerfile")

@@ -47,7 +47,8 @@ def test_json_and_html_agree_and_hashes_match_files(local_index):
     for item in page["files"][:3]:
         _status, _headers, data = _get(urllib.parse.urljoin(local_index.url + "fastcore/", item["url"]))
         assert hashlib.sha256(data).hexdigest() == item["hashes"]["sha256"] and len(data) == item["size"]
-        _status, _headers, metadata = _get(urllib.parse.urljoin(local_index.url + "fastcore/", item["url"]) + ".metadata")
+        metadata_url = urllib.parse.urljoin(local_index.url + "fastcore/", item["url"]) + ".metadata"
+        _status, _headers, metadata = _get(metadata_url)
         assert hashlib.sha256(metadata).hexdigest() == item["core-metadata"]["sha256"]
         path = os.path.join(local_index.root, "files", item["filename"])
         assert wheels.read_wheel_metadata(path) == metadata
@@ -76,7 +77,8 @@ def test_range_requests_and_redirect_to_normalized_name(local_index):
     name = "alpha-1.0-py3-none-any.whl"
     size = os.path.getsize(os.path.join(local_index.root, "files", name))
     status, headers, data = _get(local_index.files_url + name, headers={"Range": "bytes=-100"})
-    assert status == 206 and len(data) == 100 and headers["Content-Range"] == "bytes %d-%d/%d" % (size - 100, size - 1, size)
+    assert (status == 206 and len(data) == 100
+            and headers["Content-Range"] == "bytes %d-%d/%d" % (size - 100, size - 1, size))
     status, _headers, body = _get(local_index.url + "Foo_Bar.baz/", accept="application/vnd.pypi.simple.v1+json")
     assert status == 200 and json.loads(body)["name"] == "foo-bar-baz"
 

@@ -52,7 +52,8 @@ def bundle(tmp_path, pip_conf, requirements, extra_env=None):
 
 def test_without_an_index_url_the_bundle_uses_what_pip_would(local_index, tmp_path):
     local_dir = directory_index(tmp_path / "dirindex", [catalog.release("dironly", "1.0")])
-    wheels = find_links_dir(tmp_path / "links", [catalog.release("flatonly", "2.0"), catalog.release("flatonly", "1.5")])
+    wheels = find_links_dir(tmp_path / "links",
+                            [catalog.release("flatonly", "2.0"), catalog.release("flatonly", "1.5")])
     constraints = tmp_path / "constraints.txt"
     constraints.write_text("# the site's caps\nalpha<2\nflatonly<2\n")
     pip_conf = tmp_path / "pip.conf"

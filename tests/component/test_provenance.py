@@ -109,7 +109,8 @@ def test_require_fails_on_the_synthetic_files_and_a_changed_identity_fails(attes
     assert "alpha (alpha-1.0-py3-none-any.whl): no provenance" in str(err.value)
     assert "gcb-attestation-test" not in str(err.value)
     assert not os.path.exists(str(tmp_path / "b" / "manifest.json"))  # nothing written
-    result = build(attested_index, tmp_path / "b", policy="require", wanted={"gcb-attestation-test": "gcb-attestation-test"})
+    result = build(attested_index, tmp_path / "b", policy="require",
+                   wanted={"gcb-attestation-test": "gcb-attestation-test"})
     assert result["provenance"]["share_verified"] == 1.0
     # The pinned identity is another one: the build fails naming both, and the bundle stays as it was.
     with pytest.raises(PyMigrateError) as err:

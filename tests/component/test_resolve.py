@@ -19,7 +19,8 @@ from tests.index.fixtures import AUTH
 
 
 def target(python="3.11", arch="x86_64", libc="glibc", libc_version="2.28"):
-    return _targets.target_from_declaration({"python": python, "arch": arch, "libc": libc, "libc_version": libc_version})
+    return _targets.target_from_declaration({"python": python, "arch": arch, "libc": libc,
+                                             "libc_version": libc_version})
 
 
 def wanted(*reqs, constraints=None, pre=False):
@@ -76,7 +77,9 @@ def test_yanked_prereleases_constraints_and_cutoff(client):
 def test_errors_name_the_chain_the_platforms_and_close_names(client):
     with pytest.raises(PyMigrateError) as err:
         _resolve.resolve(target(), wanted("conflict-a", "conflict-b"), client)
-    assert "shared==1.0 (required by conflict-a 1.0) conflicts with shared==2.0 (required by conflict-b 1.0)" in str(err.value)
+    conflict = ("shared==1.0 (required by conflict-a 1.0) "
+                "conflicts with shared==2.0 (required by conflict-b 1.0)")
+    assert conflict in str(err.value)
     with pytest.raises(PyMigrateError) as err:
         _resolve.resolve(target("3.12", "aarch64", "musl", "1.2"), wanted("fastcore==1.0"), client)
     message = str(err.value)

@@ -36,7 +36,8 @@ def test_a_bad_host_variable_is_named_with_its_host(tmp_path):
     inventory.write_text('all:\n  hosts:\n    good: {ansible_connection: local}\n'
                          '    bad: {ansible_connection: local, pymigrate_verify_installed: sometimes}\n')
     result = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", str(inventory),
-                             "playbooks/rollout.yml", "-e", '{"pymigrate_target": {"python": "3.11"}, "pymigrate_serial": ["100%"]}',
+                             "playbooks/rollout.yml",
+                             "-e", '{"pymigrate_target": {"python": "3.11"}, "pymigrate_serial": ["100%"]}',
                              "--tags", "pymigrate_push"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
                             env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg")))

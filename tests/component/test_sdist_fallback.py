@@ -172,7 +172,8 @@ def test_uniform_gives_every_profile_one_version_where_one_fits_and_names_the_pr
         make_index, tmp_path):
     index = make_index([release("modern", "1.0", requires_python=">=3.8"),
                         release("modern", "2.0", requires_python=">=3.11"),
-                        release("split", "1.0", requires_python="<3.10"), release("split", "2.0", requires_python=">=3.11"),
+                        release("split", "1.0", requires_python="<3.10"),
+                        release("split", "2.0", requires_python=">=3.11"),
                         release("pip", "24.2")])
     client = _index.IndexClient([_index.IndexConfig(index.url)])
     env = EnvSpec("default", "/opt/pymigrate/venv", None, wanted("modern"))

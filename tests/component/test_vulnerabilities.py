@@ -55,7 +55,8 @@ def test_a_vulnerable_pin_is_in_the_json_report_the_table_and_the_sbom(local_ind
     old, new = profile_of(result, "old"), profile_of(result, "new")
     assert any(path == "/pypi/alpha/1.0/json" for _m, path, _r in local_index.requests)
     report = read_json(str(tmp_path / "b" / ("vulnerabilities.%s.json" % old)))
-    assert [(f["project"], f["version"], f["id"], f["aliases"], f["fixed_in"], f["state"]) for f in report["findings"]] \
+    assert [(f["project"], f["version"], f["id"], f["aliases"], f["fixed_in"], f["state"])
+            for f in report["findings"]] \
         == [("alpha", "1.0", "PYSEC-0000-1", ["CVE-0000-0001"], ["1.1"], "affected")]  # the withdrawn one is not there
     assert report["source"] == "index" and report["skipped"] == [] and report["counts"]["affected"] == 1
     assert read_json(str(tmp_path / "b" / ("vulnerabilities.%s.json" % new)))["findings"] == []

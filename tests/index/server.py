@@ -5,7 +5,8 @@ files, and the JSON API ``/pypi/<name>/<version>/json`` (``info``, ``urls`` and 
 PyPI gives them), and PEP 740 provenance: the simple API's ``provenance`` key (JSON) or ``data-provenance``
 (HTML), API version 1.3, and the integrity API ``/integrity/<project>/<version>/<filename>/provenance``.
 Supports HTTP Range requests, optional basic auth, and fault switches for tests: corrupt bytes for a file, N
-failures with 503, or 403 for everything (or for some paths). Every request is logged in ``.requests`` as ``(method, path, range header or None)``.
+failures with 503, or 403 for everything (or for some paths). Every request is logged in ``.requests`` as
+``(method, path, range header or None)``.
 
     server = IndexServer(root, host="127.0.0.1", port=0, auth=None)   # starts serving in a thread
     server.url          # http://127.0.0.1:PORT/simple/
@@ -218,9 +219,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _root_page(self, kind):
         names = sorted(self.index.projects)
         if kind == JSON_TYPE:
-            body = {"meta": {"api-version": "1.1"}, "projects": [{"name": self.index.projects[n]["name"]} for n in names]}
+            body = {"meta": {"api-version": "1.1"},
+                    "projects": [{"name": self.index.projects[n]["name"]} for n in names]}
             return self._send(200, json.dumps(body).encode(), JSON_TYPE, {"Vary": "Accept"})
-        links = "".join('<a href="/simple/%s/">%s</a>\n' % (n, html.escape(self.index.projects[n]["name"])) for n in names)
+        links = "".join('<a href="/simple/%s/">%s</a>\n' % (n, html.escape(self.index.projects[n]["name"]))
+                        for n in names)
         body = ('<!DOCTYPE html><html><head><meta name="pypi:repository-version" content="1.1"></head>'
                 "<body>\n%s</body></html>" % links)
         return self._send(200, body.encode(), kind, {"Vary": "Accept"})
@@ -245,7 +248,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if self.index.legacy_metadata_key:
                         item["dist-info-metadata"] = {"sha256": entry["metadata_sha256"]}
                 files.append(item)
-            body = {"meta": {"api-version": "1.3" if self.index.provenance_key else "1.1"}, "name": name, "files": files,
+            body = {"meta": {"api-version": "1.3" if self.index.provenance_key else "1.1"},
+                    "name": name, "files": files,
                     "versions": sorted({_version_of(e["filename"]) for e in project["files"]})}
             return self._page(json.dumps(body).encode(), JSON_TYPE)
         links = []

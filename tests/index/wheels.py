@@ -155,7 +155,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     info = "%s-%s.dist-info" % (pkg, version)
     files = extension + [("%s/__init__.py" % pkg, ("__version__ = %r\n" % version).encode()),
              ("%s/METADATA" % info, text.encode()),
-             ("%s/WHEEL" % info, ("Wheel-Version: 1.0\nGenerator: pymigrate-test-backend\nRoot-Is-Purelib: %s\nTag: %s\n"
+             ("%s/WHEEL" % info, ("Wheel-Version: 1.0\nGenerator: pymigrate-test-backend\n"
+                                  "Root-Is-Purelib: %s\nTag: %s\n"
                                   % ("false" if platform else "true", tag)).encode())]
     def h(data):
         return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()

@@ -50,7 +50,8 @@ def test_compiled_sdist_built_on_a_builder_installs_and_imports_on_its_profile(b
         out = builder_fleet.exec(host, ["/opt/pymigrate/venv/bin/python", "-c", IMPORT_EXTENSION], check=True).stdout
         assert out.strip().endswith(".so"), out
     manifest = json.loads((world["base"] / "bundle" / "manifest.json").read_text())
-    built = {record["filename"]: record["built_from"] for record in manifest["files"].values() if "built_from" in record}
+    built = {record["filename"]: record["built_from"]
+             for record in manifest["files"].values() if "built_from" in record}
     assert sorted(built) == ["cext-1.0-cp311-cp311-linux_x86_64.whl", "cext-1.0-cp312-cp312-linux_x86_64.whl"]
     assert built["cext-1.0-cp311-cp311-linux_x86_64.whl"]["builder"] == h1
     assert built["cext-1.0-cp312-cp312-linux_x86_64.whl"]["builder"] == h3

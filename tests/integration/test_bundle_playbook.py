@@ -61,7 +61,8 @@ def test_bundle_playbook(local_index, tmp_path):
     for profile in data["profiles"].values():
         assert (tmp_path / "bundle" / profile["lock"]).exists() and profile["installer"] in data["files"]
     sbom = json.loads((tmp_path / "bundle" / "sbom.cdx.json").read_text())
-    assert sbom["bomFormat"] == "CycloneDX" and any(c["name"] == "fastcore" and c["licenses"] for c in sbom["components"])
+    assert sbom["bomFormat"] == "CycloneDX" and any(c["name"] == "fastcore" and c["licenses"]
+                                                    for c in sbom["components"])
 
     again = run(tmp_path, local_index)
     assert "changed: [" not in again.stdout and manifest(tmp_path)["serial"] == 1

@@ -64,7 +64,8 @@ def image_id(world, host, ref):
 
 
 def summary(world):
-    return {item["host"]: item for item in json.loads((world["base"] / "reports" / "summary.json").read_text())["hosts"]}
+    hosts = json.loads((world["base"] / "reports" / "summary.json").read_text())["hosts"]
+    return {item["host"]: item for item in hosts}
 
 
 def manifest(world):

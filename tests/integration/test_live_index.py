@@ -52,6 +52,7 @@ def test_duckdb_on_glibc_2_17_falls_back_to_a_release_with_a_fitting_wheel(tmp_p
 
 def test_numpy_1_24_4_on_python_3_12_is_refused_naming_cp312_without_compiling(tmp_path):
     import time
+
     from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
     started = time.monotonic()
     with pytest.raises(PyMigrateError) as err:

@@ -17,7 +17,8 @@ from tests.fleet.fixtures import ROOT, ansible
 pytestmark = pytest.mark.fleet
 
 CHECK_VERSIONS = ("import importlib.metadata as m, json; "
-                  "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): d.version for d in m.distributions()}))")
+                  "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): d.version "
+                  "for d in m.distributions()}))")
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,8 @@ def _installed_changed(output):
     hosts = set()
     for part in output.split("TASK [airgap.pymigrate.rollout : Install each environment from the host store]")[1:]:
         section = part.split("TASK [", 1)[0]
-        hosts |= {line.split("[", 1)[1].split("]", 1)[0] for line in section.splitlines() if line.startswith("changed: [")}
+        hosts |= {line.split("[", 1)[1].split("]", 1)[0]
+                  for line in section.splitlines() if line.startswith("changed: [")}
     return hosts
 
 
@@ -150,7 +152,8 @@ def test_migrate_end_to_end(fleet, world):
 
 
 def _store_files(fleet, host):
-    out = fleet.exec(host, ["find", "/var/lib/pymigrate/store/files", "-type", "f", "-name", "*.whl"], check=True).stdout
+    out = fleet.exec(host, ["find", "/var/lib/pymigrate/store/files", "-type", "f", "-name", "*.whl"],
+                     check=True).stdout
     return sorted(out.split())
 
 

@@ -100,7 +100,8 @@ def test_a_broken_interpreter_and_an_extra_distribution_are_repaired(fleet, worl
 
     # Installed by hand into the environment (as `pip install` would leave it): a distribution the lock lacks.
     info = site_packages(fleet, victim) + "/evil-6.6.dist-info"
-    fleet.exec(victim, ["sh", "-c", "mkdir %s && printf 'Metadata-Version: 2.1\\nName: evil\\nVersion: 6.6\\n' > %s/METADATA"
+    fleet.exec(victim, ["sh", "-c", "mkdir %s"
+                        " && printf 'Metadata-Version: 2.1\\nName: evil\\nVersion: 6.6\\n' > %s/METADATA"
                         " && printf 'evil-6.6.dist-info/METADATA,,\\n' > %s/RECORD" % (info, info, info)], check=True)
     run(fleet, world, "playbooks/migrate.yml", "-e", "pymigrate_drift_action=report")
     env = by_host(summary(world))[victim]["environments"]["default"]
@@ -175,7 +176,8 @@ def test_batches_from_the_text_an_awx_survey_sends(fleet, world):
 
 
 def test_the_survey_file_lands_outside_the_collection_by_default(fleet, world):
-    """Run from a Galaxy-installed collection the playbook directory is not writable: the default is the user's cache."""
+    """Run from a Galaxy-installed collection the playbook directory is not writable: the default is the user's
+    cache."""
     home = tempfile.mkdtemp(prefix="pmh-")  # short: ssh keeps its control sockets under it
     try:
         ansible(["ansible-playbook", "-i", world["vars"], "playbooks/survey.yml"], fleet.inventory, env={"HOME": home})

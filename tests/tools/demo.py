@@ -50,7 +50,8 @@ def main():
         with open(extra, "w") as handle:
             json.dump({"all": {"vars": {
                 "pymigrate_index_url": index.url, "pymigrate_requirements": REQUIREMENTS,
-                "pymigrate_bundle_dir": os.path.join(OUT, "bundle"), "pymigrate_report_dir": os.path.join(OUT, "report"),
+                "pymigrate_bundle_dir": os.path.join(OUT, "bundle"),
+                "pymigrate_report_dir": os.path.join(OUT, "report"),
                 "pymigrate_smoke_imports": ["netio", "webkit"]}}}, handle)
         print("\n== First run: survey, bundle, push, install\n", flush=True)
         migrate(inventory, extra)
@@ -59,7 +60,8 @@ def main():
         print("Installed per host:")
         for item in summary["hosts"]:
             for env, info in item["environments"].items():
-                print("  %-10s %-8s %s" % (item["host"], env, ", ".join("%s==%s" % p for p in sorted(info["packages"].items()))))
+                packages = ", ".join("%s==%s" % p for p in sorted(info["packages"].items()))
+                print("  %-10s %-8s %s" % (item["host"], env, packages))
         print("\n== Second run: nothing changed, so nothing is sent or installed\n", flush=True)
         recap = migrate(inventory, extra)
         hosts = [line for line in recap.splitlines() if line.startswith(NAME)]
@@ -69,7 +71,8 @@ def main():
     finally:
         index.stop()
         if os.environ.get("DEMO_KEEP") == "1":
-            print("Fleet kept up; inventory: %s; take it down with: tests/fleet/fleet down --name %s" % (inventory, NAME))
+            print("Fleet kept up; inventory: %s; take it down with: tests/fleet/fleet down --name %s"
+                  % (inventory, NAME))
         else:
             fleetlib.down(NAME)
 

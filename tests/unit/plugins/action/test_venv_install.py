@@ -47,8 +47,8 @@ def pushed(bundle_dir, serial, known):
     """The push's registered result for the host's slice of ``serial``, each environment with ``known`` state."""
     host_slice = _manifest.host_slice(bundle_dir, "web1", serial=serial)
     return {venv_install.PUSH: {"serial": serial, "slice_id": host_slice["slice_id"], "changed": False,
-                                       "envs": [dict(env, known_state=dict(known, lock_id=env["lock_id"]))
-                                                for env in host_slice["envs"]]}}
+                                "envs": [dict(env, known_state=dict(known, lock_id=env["lock_id"]))
+                                         for env in host_slice["envs"]]}}
 
 
 def test_the_known_result_is_the_modules_no_op_result():

@@ -9,9 +9,9 @@ import tarfile
 
 import pytest
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
 
@@ -54,7 +54,8 @@ def snapshot(store):
     for root, _dirs, names in os.walk(store):
         for name in names:
             path = os.path.join(root, name)
-            found[os.path.relpath(path, store)] = open(path, "rb").read() if not os.path.islink(path) else os.readlink(path)
+            content = open(path, "rb").read() if not os.path.islink(path) else os.readlink(path)
+            found[os.path.relpath(path, store)] = content
     return found
 
 
@@ -117,7 +118,8 @@ CASES = {
     "symlink": (lambda n, d: [(n, b"", tarfile.SYMTYPE)] if _first_wheel(n) else keep(n, d), "not a regular file"),
     "device file": (lambda n, d: [(n, b"", tarfile.CHRTYPE)] if _first_wheel(n) else keep(n, d), "not a regular file"),
     "larger than declared": (lambda n, d: keep(n, d + b"more" if _first_wheel(n) else d), "declares"),
-    "unlisted member": (lambda n, d: keep(n, d) + ([("extra.txt", b"x", tarfile.REGTYPE)] if n == "manifest.json" else []),
+    "unlisted member": (lambda n, d: keep(n, d) + ([("extra.txt", b"x", tarfile.REGTYPE)]
+                                                   if n == "manifest.json" else []),
                         "not listed"),
 }
 

@@ -5,9 +5,9 @@ import difflib
 import hashlib
 import json
 import os
+import tomllib
 
 import pytest
-import tomllib
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import write_atomic
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import (

@@ -13,8 +13,9 @@ def _pin(name, version, sha="ab" * 32):
 
 
 def test_pylock_is_valid_pep751_toml_and_requirements_are_hashed():
-    profile = _profiles.build_profiles([("a", "default", _targets.target_from_declaration({"python": "3.9"}),
-                                         _wanted.wanted_sets_for_host("a", {"pymigrate_allow_empty": True})["default"].wanted)])[0]
+    target = _targets.target_from_declaration({"python": "3.9"})
+    wanted = _wanted.wanted_sets_for_host("a", {"pymigrate_allow_empty": True})["default"].wanted
+    profile = _profiles.build_profiles([("a", "default", target, wanted)])[0]
     pins = [_pin("req", "2.0"), _pin("idna", "3.0", "cd" * 32)]
     lock = tomllib.loads(_lockfile.render_pylock(profile, pins))
     assert lock["lock-version"] == "1.0" and lock["created-by"] == "airgap.pymigrate"
@@ -38,8 +39,9 @@ IMAGE = {"key": "k" * 64, "name": "localhost/pymigrate-web", "image_id": "1f" * 
 
 
 def test_the_image_of_a_profile_is_its_carrier_in_a_tool_table_of_the_lock():
-    profile = _profiles.build_profiles([("a", "default", _targets.target_from_declaration({"python": "3.11"}),
-                                         _wanted.wanted_sets_for_host("a", {"pymigrate_allow_empty": True})["default"].wanted)])[0]
+    target = _targets.target_from_declaration({"python": "3.11"})
+    wanted = _wanted.wanted_sets_for_host("a", {"pymigrate_allow_empty": True})["default"].wanted
+    profile = _profiles.build_profiles([("a", "default", target, wanted)])[0]
     pins = [_pin("req", "2.0"), _pin("idna", "3.0", "cd" * 32)]
     plain = tomllib.loads(_lockfile.render_pylock(profile, pins))
     assert "carrier" not in plain["tool"]["airgap-pymigrate"]
@@ -59,8 +61,9 @@ def test_the_image_of_a_profile_is_its_carrier_in_a_tool_table_of_the_lock():
 def test_publisher_identities_are_each_package_s_pep751_attestation_identities():
     """PEP 751: ``[[packages.attestation-identities]]``, ``kind`` plus the publisher's own keys; a package without a
     verified identity has none, and a key without a value is left out."""
-    profile = _profiles.build_profiles([("a", "default", _targets.target_from_declaration({"python": "3.9"}),
-                                         _wanted.wanted_sets_for_host("a", {"pymigrate_allow_empty": True})["default"].wanted)])[0]
+    target = _targets.target_from_declaration({"python": "3.9"})
+    wanted = _wanted.wanted_sets_for_host("a", {"pymigrate_allow_empty": True})["default"].wanted
+    profile = _profiles.build_profiles([("a", "default", target, wanted)])[0]
     pins = [_pin("req", "2.0"), _pin("idna", "3.0", "cd" * 32)]
     identities = {"req": [{"kind": "GitHub", "repository": "psf/requests", "workflow": "publish.yml",
                            "environment": None}]}

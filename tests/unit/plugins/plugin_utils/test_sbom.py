@@ -66,7 +66,8 @@ def test_component_fields():
 
 def test_purl_quotes_its_parts():
     pin = _pin("zope-interface", "6.0+local", "ab" * 32, filename="zope.interface-6.0+local-cp311-abi3-any.whl")
-    assert _sbom.purl(pin) == "pkg:pypi/zope-interface@6.0%2Blocal?file_name=zope.interface-6.0%2Blocal-cp311-abi3-any.whl"
+    expected = "pkg:pypi/zope-interface@6.0%2Blocal?file_name=zope.interface-6.0%2Blocal-cp311-abi3-any.whl"
+    assert _sbom.purl(pin) == expected
 
 
 def test_licences():

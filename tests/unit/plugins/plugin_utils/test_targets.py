@@ -21,7 +21,8 @@ def test_declared_target_equals_this_machine():
     assert tgt.markers == env
 
 
-@pytest.mark.parametrize("decl, text", [({"python": "3"}, "3.12"), ({"python": "3.12", "arch": "sparc"}, "unknown arch"),
+@pytest.mark.parametrize("decl, text", [({"python": "3"}, "3.12"),
+                                        ({"python": "3.12", "arch": "sparc"}, "unknown arch"),
                                         ({"python": "3.12", "libc": "bionic"}, "glibc or musl"),
                                         ({"python": "3.12", "pyhton": "x"}, "unknown key")])
 def test_bad_declarations(decl, text):

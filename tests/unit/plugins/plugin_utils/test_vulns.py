@@ -39,7 +39,8 @@ def osv_zip(tmp_path):
                modified="2026-03-01T00:00:00Z"),
         record("PYSEC-6", "alpha-lib", eco(("introduced", "0"), ("fixed", "abc123"), kind="GIT"),
                eco(("introduced", "1.0.0"), kind="SEMVER")),
-        record("PYSEC-7", "alpha-lib", eco(("introduced", "1.0"), ("fixed", "1.2"), ("introduced", "1.4"), ("fixed", "1.6"))),
+        record("PYSEC-7", "alpha-lib",
+               eco(("introduced", "1.0"), ("fixed", "1.2"), ("introduced", "1.4"), ("fixed", "1.6"))),
         record("PYSEC-8", "alpha-lib", eco(("introduced", "0"), ("fixed", "not/a/version"))),
         record("NPM-1", "alpha-lib", eco(("introduced", "0")), ecosystem="npm"),
     ]

@@ -51,7 +51,8 @@ def test_bad_input_names_host_variable_and_value(hostvars, var, text):
 @pytest.mark.parametrize("hostvars, var, text", [
     ({"pymigrate_requirements": {"alpha": ""}, "pymigrate_smoke_imports": ["os; open('/tmp/pwned', 'w')"]},
      "pymigrate_smoke_imports", "dotted module names"),
-    ({"pymigrate_envs": {"a": {"path": "/opt/a", "requirements": {"alpha": ""}, "smoke_imports": ["__import__('os')"]}}},
+    ({"pymigrate_envs": {"a": {"path": "/opt/a", "requirements": {"alpha": ""},
+                               "smoke_imports": ["__import__('os')"]}}},
      "pymigrate_envs.a.smoke_imports", "dotted module names"),
     ({"pymigrate_requirements": {}}, "pymigrate_requirements", "would empty the environment"),
     ({}, "pymigrate_requirements", "would empty the environment"),
