@@ -22,11 +22,16 @@ class ActionModule(ControllerActionBase):
 
     ARGUMENT_SPEC = dict(
         bundle_dir=dict(type="path", required=True),
-        lock_dir=dict(type="path", required=True),
+        lock_dir=dict(type="path"),
         fail_on_difference=dict(type="bool", default=False),
     )
 
     def run_controller(self, params, task_vars):
+        if not params["lock_dir"]:
+            try:
+                params = dict(params, lock_dir=_lockdir.default_dir(task_vars.get("ansible_inventory_sources") or []))
+            except PyMigrateError as exc:
+                return {"changed": False, "compared": False, "msg": exc.message}
         carried = os.path.join(params["bundle_dir"], _lockdir.BUNDLE_DIR)
         if not os.path.isdir(carried):
             return {"changed": False, "compared": False, "msg": "the bundle in %s carries no lock (it was built with "

@@ -39,9 +39,9 @@ options:
     type: path
     required: true
   lock_dir:
-    description: The inventory's lock directory.
+    description:
+      - The inventory's lock directory; not given, C(.pymigrate-lock) in the directory of the first inventory source.
     type: path
-    required: true
   fail_on_difference:
     description: Fail when the locks differ (instead of warning).
     type: bool

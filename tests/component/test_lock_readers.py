@@ -1,6 +1,6 @@
-"""The bundle's locks (and the lock directory's) as standard tools read them, not our reader: packaging.pylock validates every pylock, the shipped
-uv installs one offline on a real interpreter of another patch release than the target states, and the requirements
-file's own command (its header) installs with pip, offline, from any directory."""
+"""The bundle's locks (and the lock directory's) as standard tools read them, not our reader: packaging.pylock
+validates every pylock, the shipped uv installs one offline on a real interpreter of another patch release than the
+target states, and the requirements file's own command (its header) installs with pip, offline, from any directory."""
 
 import glob
 import json

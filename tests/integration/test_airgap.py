@@ -36,6 +36,7 @@ def test_survey_bundle_archive_deploy(fleet, make_index, tmp_path):
     def outside(archive, *args):
         return playbook("bundle", "-e", "pymigrate_survey_file=%s" % survey, "-e", "pymigrate_index_url=" + index.url,
                         "-e", "pymigrate_bundle_dir=%s" % (tmp_path / "outside-bundle"), "-e",
+                        "pymigrate_lock_dir=%s" % (tmp_path / "outside-lock"), "-e",
                         "pymigrate_archive=%s" % archive, "-e", "pymigrate_signing_key=%s" % keys[0], *args)
 
     def deploy(archive, check=True):

@@ -27,7 +27,8 @@ def test_the_same_lock_and_a_different_one(tmp_path):
         "web1:default": {"added": [], "removed": [], "upgraded": [], "downgraded": ["req 2.1 -> 2.0"]}}
     assert result["only_carried"] == ["web2:default"] and result["only_inventory"] == ["web3:default"]
     result, _module = run_action("lock_compare", dict(args, fail_on_difference=True), {})
-    assert result["failed"] and "web1:default: from the bundle's lock to the inventory's: req 2.1 -> 2.0" in result["msg"]
+    expected = "web1:default: from the bundle's lock to the inventory's: req 2.1 -> 2.0"
+    assert result["failed"] and expected in result["msg"]
 
 
 def test_nothing_to_compare_is_said(tmp_path):
