@@ -39,8 +39,8 @@ class ActionModule(ControllerActionBase):
         if not _lockdir.read(params["lock_dir"]):
             return {"changed": False, "compared": False, "msg": "no lock in %s to compare with" % params["lock_dir"]}
         outcome = _lockdir.compare(carried, params["lock_dir"])
-        for line in outcome["lines"]:
-            display.warning("pymigrate lock: " + line)
+        for line in outcome["lines"]:  # one line each, at default verbosity (a warning would be wrapped)
+            display.display("pymigrate lock: " + line)
         if outcome["lines"] and params["fail_on_difference"]:
             raise PyMigrateError("the bundle's lock differs from the lock in %s: %s"
                                  % (params["lock_dir"], "; ".join(outcome["lines"])), var="pymigrate_lock_dir",
@@ -48,4 +48,7 @@ class ActionModule(ControllerActionBase):
         msg = ("the bundle's lock is the lock in %s" % params["lock_dir"] if outcome["same"] else
                "the bundle's lock differs from the lock in %s for %d environment(s)"
                % (params["lock_dir"], len(outcome["lines"])))
+        display.display("pymigrate lock: " + msg)
+        if not outcome["same"]:
+            display.warning(msg)
         return dict(outcome, changed=False, compared=True, msg=msg)

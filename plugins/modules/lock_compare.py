@@ -17,7 +17,7 @@ description:
     downgraded from the bundle's lock to the inventory's, and environments only one of them has.
   - C(playbooks/deploy.yml) runs it inside the enclave after the import, when the inside inventory holds a lock, so
     that what is deployed can be checked against the reviewed lock of the inside.
-  - Each difference is also shown as a warning.
+  - Each difference is shown as a line of its own, and a warning says that the locks differ.
 author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
