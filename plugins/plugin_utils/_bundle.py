@@ -435,7 +435,7 @@ def plan_locks(profiles: t.Sequence[Profile], kept: t.Sequence[str], settings: B
         _lockdir.check_writable(lock_dir)
     plans = _lockdir.plan(profiles, existing, kept, settings.upgrade)
     if settings.version_policy == "uniform" and any(item.holds is None for item in plans.values()):
-        plans = {name: dataclasses.replace(item, holds=None, prefer=item.holds.versions()) if item.holds else item
+        plans = {name: dataclasses.replace(item, holds=None, prefer=item.holds.preferences()) if item.holds else item
                  for name, item in plans.items()}
     held = sum(1 for item in plans.values() if item.holds is not None)
     progress("lock %s (%s): holds for %d of %d profile(s)" % (lock_dir, settings.lock_mode, held, len(plans)))

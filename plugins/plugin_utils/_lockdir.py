@@ -73,6 +73,11 @@ class Lock:
     def versions(self) -> dict:
         return {name: package.version for name, package in self.packages.items()}
 
+    def preferences(self) -> dict:
+        """The versions a resolution prefers from this lock: its packages' and its installer's."""
+        installer = {self.installer.name: self.installer.version} if self.installer else {}
+        return dict(self.versions(), **installer)
+
     def hosts(self) -> set:
         return {member.split(":", 1)[0] for member in self.members}
 
@@ -252,8 +257,7 @@ def plan(profiles: t.Sequence[Profile], locks: t.Mapping[str, Lock], keep_hosts:
         source = _preferred_source(profile, locks)
         prefer: dict[str, str] = {}
         for lock in source:
-            installer = {lock.installer.name: lock.installer.version} if lock.installer else {}
-            for name, version in list(lock.versions().items()) + list(installer.items()):
+            for name, version in lock.preferences().items():
                 if not upgrade(name):
                     prefer.setdefault(name, version)
         replaces = source[0] if source and set(source[0].members) & set(profile.members) else None
