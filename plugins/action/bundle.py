@@ -15,7 +15,7 @@ import os
 
 from ansible.utils.display import Display
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _provenance, _survey, _vulns
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _lockdir, _provenance, _survey, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import BundleSettings, build_bundle
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient
@@ -55,11 +55,17 @@ class ActionModule(ControllerActionBase):
         osv_db=dict(type="path"),
         provenance=dict(type="str", choices=list(_provenance.POLICIES), default="record"),
         trusted_publishers=dict(type="dict", default={}),
+        lock_dir=dict(type="path"),
+        lock_mode=dict(type="str", choices=list(_lockdir.MODES), default="ignore"),
+        upgrade=dict(type="raw"),
+        lock_only=dict(type="bool", default=False),
     )
     MUTUALLY_EXCLUSIVE = [("index_password", "index_token")]
 
     def run_controller(self, params, task_vars):
         check_controller_libraries()
+        if params["lock_mode"] != "ignore" and not params["lock_dir"]:
+            params = dict(params, lock_dir=_lockdir.default_dir(task_vars.get("ansible_inventory_sources") or []))
         settings = BundleSettings.from_params(params, check_mode=self._task.check_mode)
         survey = _survey.read(params["survey_file"])["hosts"] if params["survey_file"] else {}
         choice = choose_indexes(params["index_url"], params["extra_index_urls"], username=params["index_username"],

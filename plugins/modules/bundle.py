@@ -220,6 +220,38 @@ options:
         against them; a pin also confirms a publisher that changed since the previous bundle.
     type: dict
     default: {}
+  lock_dir:
+    description:
+      - The lock directory (C(docs/lock-format.md)) - one PEP 751 C(pylock.<name>.toml) per distinct target and wanted
+        set, with the environments it is for, and a C(README.md) - kept in version control beside the inventory.
+      - Not given, C(.pymigrate-lock) in the directory of the first inventory source (the source itself when it is a
+        directory; Ansible skips hidden entries of an inventory directory, so the locks are never read as inventory).
+    type: path
+  lock_mode:
+    description:
+      - V(update) - a profile whose target and wanted set are those of a lock takes that lock's pins as they are,
+        whatever the index published since (the lock holds); any other profile resolves with the versions of the
+        lock it replaces preferred, so that a change moves only what it requires; the lock is then written (not in
+        check mode; with C(--diff) each lock file's diff is shown).
+      - V(frozen) - the same, but any change to the lock fails the build before anything is written, naming each
+        environment and version that would change (for scheduled jobs whose checkout is read-only).
+      - V(ignore) - the lock is neither read nor written; every build resolves to the newest releases. The role
+        C(airgap.pymigrate.bundle) defaults to V(update).
+    type: str
+    choices: [update, frozen, ignore]
+    default: ignore
+  upgrade:
+    description:
+      - V(all), or a list of project names (or their comma-separated text), to re-resolve on purpose - those
+        projects and what their new versions need; every other locked version stays preferred.
+    type: raw
+  lock_only:
+    description:
+      - Resolve and write the lock only (O(lock_mode=update)), or only check it (O(lock_mode=frozen)); nothing of the
+        bundle is written (O(bundle_dir) serves as the cache of index pages and files). C(playbooks/lock.yml) runs
+        this, so that a lock change can be reviewed before any host sees it.
+    type: bool
+    default: false
 notes:
   - Proxies come from the environment (C(HTTPS_PROXY)); credentials never appear in output or files.
 seealso:
@@ -263,6 +295,16 @@ changes:
   returned: success
   type: dict
   sample: {"web1:default": {added: [], removed: [], upgraded: ["requests 2.31.0 -> 2.32.3"], downgraded: []}}
+lock:
+  description:
+    - What the build did with the lock (O(lock_mode) other than V(ignore)) - its directory and mode, the locks that
+      held, the lock files that change, each profile's lock name, and per host environment the versions that change
+      against the lock (added, removed, upgraded, downgraded).
+  returned: when the lock is read
+  type: dict
+  sample: {dir: inventory/.pymigrate-lock, mode: update, held: [default-cp311-manylinux_2_36_x86_64],
+           changed_files: [], locks: {cp311-manylinux_2_36_x86_64-1a2b3c4d5e: default-cp311-manylinux_2_36_x86_64},
+           changes: {}}
 installers:
   description: The installer each profile carries (C(pip) or C(uv)).
   returned: when the bundle was resolved

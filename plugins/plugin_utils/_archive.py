@@ -420,7 +420,8 @@ def _commit(index, work, store_dir, digest, now) -> int:
     shutil.rmtree(bundle, ignore_errors=True)
     os.makedirs(bundle)
     for member in index["members"]:
-        if not member["path"].startswith("files/"):
+        if not member["path"].startswith("files/"):  # (some in folders of their own: lock/)
+            os.makedirs(os.path.dirname(os.path.join(bundle, member["path"])), exist_ok=True)
             os.replace(os.path.join(work, member["path"]), os.path.join(bundle, member["path"]))
     os.symlink(os.path.join("..", "..", "files"), os.path.join(bundle, "files"))  # one store for every bundle
     # What builder hosts inside built from carried sdists outlives the serial: a later bundle of the same sdist

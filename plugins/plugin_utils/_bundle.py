@@ -37,6 +37,7 @@ import os
 import shutil
 import tempfile
 import typing as t
+import zipfile
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     FileLock,
@@ -44,7 +45,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     store_relpath,
     write_atomic,
 )
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _provenance, _vulns
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _lockdir, _manifest, _provenance, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
     BUILT_DIR,
     DEFAULT_BUILD_TIMEOUT,
@@ -55,7 +56,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, missing_files, store_path
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._image import ImageBuilder
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact, wheel_file_metadata
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._inventory import BundleInputs
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import Version
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._lockfile import (
@@ -100,7 +101,11 @@ class BundleSettings:
     profile the same version of each project where one fits all (resolve_uniform); either way the result lists the
     projects whose versions differ. ``installer`` "uv" carries uv (``uv_requirement``) for every profile a uv wheel
     fits, pip (``installer_requirement``) for the others. ``vulnerabilities`` (a _vulns.VulnerabilityCheck) and
-    ``provenance`` (a _provenance.ProvenanceCheck), when given, check every pin before anything is written."""
+    ``provenance`` (a _provenance.ProvenanceCheck), when given, check every pin before anything is written.
+    ``lock_mode`` (update, frozen, ignore) says what the build does with the lock in ``lock_dir``
+    (docs/lock-format.md); ``upgrade`` says which projects move on purpose (``_lockdir.upgrade_names``);
+    ``lock_only`` writes the lock and nothing of the bundle (playbooks/lock.yml: a lock change reviewed before any
+    host sees it; the bundle directory serves as the cache of index pages and files)."""
 
     bundle_dir: str
     check_mode: bool = False
@@ -117,6 +122,10 @@ class BundleSettings:
     lock_timeout: float = 300
     vulnerabilities: _vulns.VulnerabilityCheck | None = None
     provenance: _provenance.ProvenanceCheck | None = None
+    lock_dir: str | None = None
+    lock_mode: str = "ignore"
+    upgrade: _lockdir.Upgrade = _lockdir.Upgrade()
+    lock_only: bool = False
 
     @classmethod
     def from_params(cls, params: t.Mapping, check_mode: bool = False) -> BundleSettings:
@@ -133,7 +142,9 @@ class BundleSettings:
                    defer_builds=params["defer_builds"], version_policy=params["version_policy"],
                    installer=params["installer"], installer_requirement=params["installer_requirement"],
                    uv_requirement=params["uv_requirement"], workers=params["workers"],
-                   lock_timeout=params["lock_timeout"], vulnerabilities=vulnerabilities, provenance=provenance)
+                   lock_timeout=params["lock_timeout"], vulnerabilities=vulnerabilities, provenance=provenance,
+                   lock_dir=params.get("lock_dir"), lock_mode=params.get("lock_mode") or "ignore",
+                   upgrade=_lockdir.upgrade_names(params.get("upgrade")), lock_only=bool(params.get("lock_only")))
 
 
 # -- what flows between the steps -------------------------------------------------------------------------------
@@ -148,6 +159,16 @@ class Plan:
     builders: t.Mapping[tuple, Builder]
     kept: t.Sequence[str]
     images: ImageBuilder | None = None
+    locking: Locking | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Locking:
+    """The lock as the build found it (``existing``, {name: Lock}) and what it does with each profile (``plans``,
+    {profile name: LockPlan}); None with pymigrate_lock_mode ignore."""
+
+    existing: t.Mapping[str, _lockdir.Lock]
+    plans: t.Mapping[str, _lockdir.LockPlan]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,10 +199,15 @@ class Assembly:
     vulnerabilities: dict | None
     provenance: dict | None
     unchanged: bool
+    lock: _lockdir.LockOutcome | None = None
 
     @property
     def changed(self) -> bool:
         return bool(self.to_fetch) or bool(self.to_build) or not self.unchanged
+
+    @property
+    def lock_changed(self) -> bool:
+        return self.lock is not None and bool(self.lock.changed_files)
 
     @property
     def blobs(self) -> dict:
@@ -190,46 +216,47 @@ class Assembly:
 
 
 # -- resolving -------------------------------------------------------------------------------------------------
-def resolve_installer(profile, client, installer: str = "pip", installer_requirement: str = "pip",
-                      uv_requirement: str = "uv", progress=None):
+def resolve_installer(profile, client, settings: BundleSettings, prefer: t.Mapping[str, str] | None = None,
+                      progress=None):
     """The installer wheel for the profile's target: uv when asked for and a wheel of it fits the target (uv is a
-    binary: never built from its sdist), else pip (pure Python, for any target), saying why uv was not taken."""
-    if installer == "uv":
+    binary: never built from its sdist), else pip (pure Python, for any target), saying why uv was not taken. An
+    image is built with pip (in its build container). The version a lock holds (``prefer``) stays while it fits."""
+    if settings.installer == "uv" and not profile.carrier:
         try:
-            return [p for p in resolve(profile.target, WantedSet({"uv": uv_requirement}), client,
-                                       profile=profile.name) if p.name == "uv"][0]
+            return [p for p in resolve(profile.target, WantedSet({"uv": settings.uv_requirement}), client,
+                                       profile=profile.name, prefer=prefer) if p.name == "uv"][0]
         except PyMigrateError as exc:
             if progress:
                 progress("profile %s installs with pip: no uv wheel (%s) fits it: %s"
-                         % (profile.name, uv_requirement, exc.message))
+                         % (profile.name, settings.uv_requirement, exc.message))
     try:
-        return [p for p in resolve(profile.target, WantedSet({"pip": installer_requirement}), client,
-                                   profile=profile.name) if p.name == "pip"][0]
+        return [p for p in resolve(profile.target, WantedSet({"pip": settings.installer_requirement}), client,
+                                   profile=profile.name, prefer=prefer) if p.name == "pip"][0]
     except PyMigrateError as exc:
         raise PyMigrateError("cannot bundle an installer (%s) for profile %s: %s"
-                             % (installer_requirement, profile.name, exc.message),
-                             var="pymigrate_installer_requirement", value=installer_requirement,
+                             % (settings.installer_requirement, profile.name, exc.message),
+                             var="pymigrate_installer_requirement", value=settings.installer_requirement,
                              hint="The bundle carries pip so hosts without pip can install; make it available "
                                   "on the index")
 
 
-def resolve_profiles(profiles: t.Sequence, client, *, uploaded_prior_to=None, sdists=None,
-                     installer_requirement: str = "pip", installer: str = "pip", uv_requirement: str = "uv",
-                     progress=None) -> dict:
-    """{profile name: (pins, installer pin)}; profiles resolve in parallel and share the client's reads."""
+def resolve_profiles(profiles: t.Sequence, client, settings: BundleSettings, *, sdists=None,
+                     prefer: t.Mapping[str, t.Mapping[str, str]] | None = None, progress=None) -> dict:
+    """{profile name: (pins, installer pin)}; profiles resolve in parallel and share the client's reads. ``prefer``
+    ({profile name: {project: version}}): the versions a lock holds, tried first while they fit."""
 
     def resolve_one(profile):
         try:
-            pins = resolve(profile.target, profile.wanted, client, uploaded_prior_to=uploaded_prior_to,
-                           sdists=sdists, profile=profile.name)
+            pins = resolve(profile.target, profile.wanted, client, uploaded_prior_to=settings.uploaded_prior_to,
+                           sdists=sdists, profile=profile.name, prefer=(prefer or {}).get(profile.name))
         except PyMigrateError as exc:
             # A new error: the one caught may be shared by every profile that read the same failed page.
             raise PyMigrateError("%s (hosts: %s)" % (exc.message, ", ".join(profile.members)), host=exc.host,
                                  var=exc.var, value=exc.value, hint=exc.hint) from None
         # The installer is resolved for each profile's target: it must run on the target's interpreter and platform.
         # An image is built with pip (in its build container).
-        return profile.name, (pins, resolve_installer(profile, client, "pip" if profile.carrier else installer,
-                                                      installer_requirement, uv_requirement, progress))
+        return profile.name, (pins, resolve_installer(profile, client, settings, (prefer or {}).get(profile.name),
+                                                      progress))
 
     # Most of the time is spent waiting on the index, so threads pay even on two cores.
     resolved = {}
@@ -254,13 +281,13 @@ def differing_versions(resolved: t.Mapping) -> dict:
             if len(set(by_profile.values())) > 1}
 
 
-def resolve_uniform(profiles: t.Sequence, client, *, rounds: int = 5, **kwargs) -> dict:
+def resolve_uniform(profiles: t.Sequence, client, settings: BundleSettings, *, rounds: int = 5, **kwargs) -> dict:
     """One version of each project across every profile where one fits all (pymigrate_version_policy: uniform).
 
     Each round pins the projects that still differ to the lowest version chosen for any profile (the newest the most
     constrained profile can take) as a constraint for all, and resolves again; a profile that then cannot resolve
     shows that no single version fits it and the others, and the error names the project and the profiles."""
-    resolved = resolve_profiles(profiles, client, **kwargs)
+    resolved = resolve_profiles(profiles, client, settings, **kwargs)
     aligned: dict = {}
     for _round in range(rounds):
         differing = differing_versions(resolved)
@@ -273,7 +300,7 @@ def resolve_uniform(profiles: t.Sequence, client, *, rounds: int = 5, **kwargs) 
                 project: ",".join(filter(None, [profile.wanted.constraints.get(project, ""), "==" + version]))
                 for project, version in aligned.items()}))) for profile in profiles]
         try:
-            resolved = resolve_profiles(constrained, client, **dict(kwargs, progress=None))
+            resolved = resolve_profiles(constrained, client, settings, **dict(kwargs, progress=None))
         except PyMigrateError as exc:
             raise PyMigrateError("pymigrate_version_policy uniform: no single version of %s fits every profile (%s); "
                                  "with %s: %s" % (", ".join(differing), "; ".join(
@@ -333,11 +360,12 @@ def _read_bytes(path: str) -> bytes | None:
 
 
 def _stale_locks(bundle_dir: str, texts: t.Mapping) -> list:
-    existing = (glob.glob(os.path.join(bundle_dir, "pylock.*.toml"))
-                + glob.glob(os.path.join(bundle_dir, "requirements.*.txt"))
-                + glob.glob(os.path.join(bundle_dir, "vulnerabilities.*.json"))
-                + glob.glob(os.path.join(bundle_dir, "vulnerabilities.*.txt")))
-    return sorted({os.path.basename(p) for p in existing} - set(texts))
+    """The locks, reports and carried lock files the bundle directory holds that this build no longer writes."""
+    patterns = ("pylock.*.toml", "requirements.*.txt", "vulnerabilities.*.json", "vulnerabilities.*.txt",
+                _lockdir.BUNDLE_DIR + "/*")
+    existing = {os.path.relpath(path, bundle_dir) for pattern in patterns
+                for path in glob.glob(os.path.join(bundle_dir, pattern))}
+    return sorted(existing - set(texts))
 
 
 def _carry_osv_db(bundle_dir: str, source: str, sha256: str) -> None:
@@ -386,23 +414,89 @@ def plan_bundle(inputs: BundleInputs, settings: BundleSettings, progress) -> Pla
     if any(env.carrier for item in inputs.hosts for env in item.envs.values()):
         images = ImageBuilder(settings.bundle_dir, settings.bundle_dir, progress=progress)
     profiles, members = plan_profiles(inputs.hosts, image_target=images.target if images else None)
-    return Plan(profiles, members, match_builders(inputs.builders, profiles), list(inputs.kept), images)
+    return Plan(profiles, members, match_builders(inputs.builders, profiles), list(inputs.kept), images,
+                plan_locks(profiles, inputs.kept, settings, progress))
+
+
+def plan_locks(profiles: t.Sequence[Profile], kept: t.Sequence[str], settings: BundleSettings,
+               progress) -> Locking | None:
+    """What the lock says of each profile (docs/lock-format.md): it holds (its pins are taken as they are), or its
+    versions are preferred while the profile resolves. Under version policy uniform a lock holds only when it
+    holds for every profile (a profile resolved anew may move a version the others share)."""
+    if settings.lock_mode == "ignore":
+        return None
+    lock_dir = t.cast(str, settings.lock_dir)
+    existing = _lockdir.read(lock_dir)
+    if settings.lock_mode == "frozen" and not existing:
+        raise PyMigrateError("there is no lock in %s to hold the build to" % lock_dir, var="pymigrate_lock_mode",
+                             value="frozen", hint="Write the lock first (playbooks/lock.yml, lock mode update), "
+                                                  "review and commit it")
+    if settings.lock_mode == "update" and not settings.check_mode:
+        _lockdir.check_writable(lock_dir)
+    plans = _lockdir.plan(profiles, existing, kept, settings.upgrade)
+    if settings.version_policy == "uniform" and any(item.holds is None for item in plans.values()):
+        plans = {name: dataclasses.replace(item, holds=None, prefer=item.holds.preferences()) if item.holds else item
+                 for name, item in plans.items()}
+    held = sum(1 for item in plans.values() if item.holds is not None)
+    progress("lock %s (%s): holds for %d of %d profile(s)" % (lock_dir, settings.lock_mode, held, len(plans)))
+    return Locking(existing, plans)
 
 
 def resolve_bundle(plan: Plan, settings: BundleSettings, client, sdists: SdistBuilder | None, progress) -> Resolution:
     """Step 2, resolve: every profile of the plan for the settings' cutoff, with its installer, and every file's
     size. The sdists that compile are left to builder hosts (``sdists.pending``): they wait for them, or travel in
     the bundle (``defer_builds``)."""
-    progress("resolving %d profile(s) for %d host environment(s)" % (len(plan.profiles), len(plan.members)))
-    resolver = resolve_uniform if settings.version_policy == "uniform" else resolve_profiles
-    resolved = resolver(plan.profiles, client, uploaded_prior_to=settings.uploaded_prior_to, sdists=sdists,
-                        installer_requirement=settings.installer_requirement, installer=settings.installer,
-                        uv_requirement=settings.uv_requirement, progress=progress)
+    resolved = held_pins(plan, settings, client)
+    to_resolve = [profile for profile in plan.profiles if profile.name not in resolved]
+    if to_resolve:
+        progress("resolving %d profile(s) for %d host environment(s)" % (len(to_resolve), sum(
+            len(profile.members) for profile in to_resolve)))
+        resolver = resolve_uniform if settings.version_policy == "uniform" else resolve_profiles
+        prefer = {name: item.prefer for name, item in plan.locking.plans.items()} if plan.locking else None
+        resolved.update(resolver(to_resolve, client, settings, sdists=sdists, prefer=prefer, progress=progress))
     builds = _builder_builds(sdists, settings, client, progress)
     if builds and not settings.defer_builds:
         return Resolution({}, pending=builds)
     return Resolution(_with_sizes(resolved, settings.bundle_dir, client, fetch=not settings.check_mode,
                                   workers=settings.workers), deferred=builds)
+
+
+def held_pins(plan: Plan, settings: BundleSettings, client) -> dict:
+    """{profile name: (pins, installer pin)} of the profiles whose lock holds, as the lock states them. Each file is
+    taken as the index lists it when the index answers (the same provenance URL, yanked state and sizes as a
+    resolution would see); without the index, as the lock states it (a rollback by lock needs no index). Metadata
+    (licences, summaries for the SBOM) comes from the store's copy when it has one."""
+    plans = plan.locking.plans if plan.locking is not None else {}
+    holders = [(profile, lock) for profile in plan.profiles
+               for lock in [plans[profile.name].holds if profile.name in plans else None] if lock is not None]
+    client.prefetch_projects(name for _profile, lock in holders for name in list(lock.packages) + [
+        lock.installer.name if lock.installer else ""] if name)
+    held = {}
+    for profile, lock in holders:
+        pins, installer = _lockdir.locked_pins(lock, profile.wanted.requirements)
+        held[profile.name] = ([_as_listed(pin, settings.bundle_dir, client) for pin in pins],
+                              _as_listed(installer, settings.bundle_dir, client))
+    return held
+
+
+def _as_listed(pin, bundle_dir: str, client):
+    """A pin from the lock with its file as the index lists it (when it answers) and its metadata."""
+    try:
+        listed = next((dist for dist in client.version_files(pin.name, pin.version)
+                       if dist.sha256 == pin.file.sha256), None)
+    except PyMigrateError:  # the index does not answer: the lock says what is needed
+        listed = None
+    dist = listed or pin.file
+    meta = None
+    stored = store_path(bundle_dir, dist)
+    if os.path.isfile(stored) and dist.filename.endswith(".whl"):
+        try:
+            meta = wheel_file_metadata(stored)
+        except (OSError, zipfile.BadZipFile, PyMigrateError):
+            meta = None  # the index's copy below
+    meta = meta or client.metadata(dist)
+    return dataclasses.replace(pin, file=dist, license=meta.license, license_expression=meta.license_expression,
+                               summary=meta.summary)
 
 
 def assemble(plan: Plan, resolution: Resolution, settings: BundleSettings, client, previous: dict | None,
@@ -412,6 +506,7 @@ def assemble(plan: Plan, resolution: Resolution, settings: BundleSettings, clien
     the locks and reports; compared with what the bundle directory holds. Writes nothing."""
     resolved, bundle_dir = resolution.resolved, settings.bundle_dir
     manifest = _new_manifest(plan, resolution, settings, client)
+    lock = _lock_outcome(plan, resolved, settings, manifest, progress)
     vulnerabilities, provenance = _run_checks(manifest, resolved, settings, client, previous, progress)
     image_plans = _known_images(plan.images, plan.profiles, resolved, manifest, progress)
     carried = _manifest.carry_over(previous, manifest, plan.kept)
@@ -423,13 +518,35 @@ def assemble(plan: Plan, resolution: Resolution, settings: BundleSettings, clien
     texts = lock_texts(plan.profiles, resolved, manifest)  # an image still to build: its lock is written after it
     if vulnerabilities is not None:
         texts.update(_vulns.report_texts(vulnerabilities))
+    if lock is not None:  # the bundle carries the lock it was built from, for the other side of the gap
+        texts.update({"%s/%s" % (_lockdir.BUNDLE_DIR, name): text for name, text in lock.texts.items()})
     _keep_carried_texts(texts, manifest, carried, previous, bundle_dir)
     stale = _stale_locks(bundle_dir, texts)
     unchanged = (_manifest.equivalent(previous, manifest) and not stale
                  and _written(bundle_dir, texts, provenance["blobs"] if provenance is not None else {}))
     return Assembly(previous, manifest, texts, stale, carried, files, to_fetch,
                     [image for image in image_plans if image["record"] is None], vulnerabilities, provenance,
-                    unchanged)
+                    unchanged, lock)
+
+
+def _lock_outcome(plan: Plan, resolved: t.Mapping, settings: BundleSettings, manifest: dict,
+                  progress) -> _lockdir.LockOutcome | None:
+    """The lock after this build, said per environment; lock mode frozen refuses any change here, before any check
+    runs or anything is written. The manifest names each profile's lock and the lock files the bundle carries."""
+    if plan.locking is None:
+        return None
+    lock_dir = t.cast(str, settings.lock_dir)
+    outcome = _lockdir.assemble(plan.locking.plans, plan.profiles, resolved, plan.locking.existing, plan.kept,
+                                lock_dir)
+    if settings.lock_mode == "frozen":
+        _lockdir.refuse_changes(outcome, lock_dir)
+    for line in _lockdir.describe_changes(outcome):
+        progress("lock: " + line)
+    if not outcome.changed_files:
+        progress("lock: unchanged, it holds for every environment of this run")
+    manifest["lock"] = {"profiles": dict(outcome.profile_locks),
+                        "files": sorted("%s/%s" % (_lockdir.BUNDLE_DIR, name) for name in outcome.texts)}
+    return outcome
 
 
 def summarize(plan: Plan, resolution: Resolution, assembly: Assembly, settings: BundleSettings, progress) -> dict:
@@ -454,6 +571,14 @@ def summarize(plan: Plan, resolution: Resolution, assembly: Assembly, settings: 
         result["vulnerabilities"] = _vulns.result_summary(assembly.vulnerabilities)
     if assembly.provenance is not None:
         result["provenance"] = _provenance.result_summary(assembly.provenance)
+    if assembly.lock is not None:
+        lock = assembly.lock
+        result["lock"] = {"dir": settings.lock_dir, "mode": settings.lock_mode, "held": list(lock.held),
+                          "changed_files": list(lock.changed_files), "changes": dict(lock.changes),
+                          "locks": dict(lock.profile_locks)}
+        result["changed"] = assembly.lock_changed or (result["changed"] and not settings.lock_only)
+        if assembly.lock_changed:  # --diff shows each lock file as it changes, after the bundle's own diff
+            result["diff"] = [diff] + _lockdir.file_diffs(lock, t.cast(str, settings.lock_dir))
     return result
 
 
@@ -464,7 +589,9 @@ def commit(plan: Plan, resolution: Resolution, assembly: Assembly, settings: Bun
     a bundle from before slices. Returns the bundle's serial."""
     bundle_dir, previous = settings.bundle_dir, assembly.previous
     serial = (previous or {}).get("serial")
-    if settings.check_mode:
+    if settings.lock_only:
+        progress("lock only: the bundle in %s stays at serial %s" % (bundle_dir, serial))
+    elif settings.check_mode:
         assembly.manifest["serial"], assembly.manifest["created"] = serial, format_time(utc_now())
         _manifest.write_proposal(bundle_dir, assembly.manifest)
     elif assembly.changed:
@@ -475,6 +602,9 @@ def commit(plan: Plan, resolution: Resolution, assembly: Assembly, settings: Bun
         if previous and previous.get("serial") is not None:  # a bundle from before slices: written once now
             _manifest.write_slices(bundle_dir, previous)
             _manifest.publish_slices(bundle_dir, previous)
+    if assembly.lock_changed and settings.lock_mode == "update" and not settings.check_mode:
+        written = _lockdir.write(t.cast(str, settings.lock_dir), t.cast(_lockdir.LockOutcome, assembly.lock).texts)
+        progress("lock: %d file(s) written to %s" % (len(written), settings.lock_dir))
     return serial
 
 
@@ -701,6 +831,7 @@ def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.
     serial = int((previous or {}).get("serial") or 0) + 1
     manifest["serial"], manifest["created"] = serial, format_time(utc_now())
     for name, text in texts.items():
+        os.makedirs(os.path.dirname(os.path.join(bundle_dir, name)), exist_ok=True)
         write_atomic(os.path.join(bundle_dir, name), text.encode("utf-8"))
     images = {name: manifest["profiles"][name]["image"] for name in resolved
               if manifest["profiles"].get(name, {}).get("image")}

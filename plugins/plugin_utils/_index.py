@@ -546,6 +546,13 @@ def _wheel_metadata(archive: zipfile.ZipFile, filename: str) -> bytes:
     return archive.read(candidates[0])
 
 
+def wheel_file_metadata(path: str) -> CoreMetadata:
+    """The core metadata of a wheel on disk (a file of the bundle's store): no index needed."""
+    filename = os.path.basename(path)
+    with zipfile.ZipFile(path) as archive:
+        return parse_metadata(_wheel_metadata(archive, filename), filename)
+
+
 def parse_metadata(data: bytes, filename: str) -> CoreMetadata:
     raw, _unparsed = parse_email(data)
     return CoreMetadata(requires_dist=tuple(raw.get("requires_dist", ())), requires_python=raw.get("requires_python"),

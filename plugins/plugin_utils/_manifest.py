@@ -490,6 +490,7 @@ def metadata_files(manifest: t.Mapping) -> list:
         names += [report["json"], report["text"]]
     if vulnerabilities.get("osv_db"):
         names.append(vulnerabilities["osv_db"]["path"])  # the OSV export, for a rescan inside
+    names += (manifest.get("lock") or {}).get("files") or []  # the lock it was built from (docs/lock-format.md)
     # The PEP 740 provenance verified at bundle time, next to each file in the store (its sha256 in the record).
     provenance = (manifest.get("provenance") or {}).get("files") or {}
     names += sorted({entry["provenance"] for entry in provenance.values() if entry.get("provenance")})

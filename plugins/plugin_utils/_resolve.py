@@ -9,6 +9,8 @@ Every marker is evaluated with the target's marker environment (never the contro
 version is the one whose tag ranks best in the target's tag list. Yanked files are skipped unless
 pinned exactly (PEP 592); prereleases only when asked or named (packaging's rules, as pip); an optional
 ``uploaded_prior_to`` cut-off drops files uploaded later (PEP 700; files without an upload time stay).
+Versions a lock already holds are preferred (``prefer``): each is tried first while it still fits, as uv and
+pip-tools keep a lock's pins, so that a change to the wanted set moves only what it requires.
 """
 
 from __future__ import annotations
@@ -79,8 +81,10 @@ def _identifier(name: str, extras: frozenset) -> str:
 
 
 class _Provider(AbstractProvider):
-    def __init__(self, target: Target, wanted: WantedSet, client, uploaded_prior_to=None, sdists=None):
+    def __init__(self, target: Target, wanted: WantedSet, client, uploaded_prior_to=None, sdists=None,
+                 prefer: t.Mapping[str, str] | None = None):
         self.target = target
+        self.prefer = prefer or {}
         self.wanted = wanted
         self.client = client
         self.cutoff = uploaded_prior_to
@@ -146,8 +150,13 @@ class _Provider(AbstractProvider):
         return exact
 
     def _viable(self, name: str, reqs):
-        """(version, best file) newest first, for the target, within every requirement's specifier."""
+        """(version, best file) newest first, for the target, within every requirement's specifier; the version the
+        lock prefers (if any) first."""
         versions = self.client.project_versions(name)
+        preferred = self.prefer.get(name)
+        if preferred is not None:
+            first = [item for item in versions if item[1] == preferred]
+            versions = first + [item for item in versions if item[1] != preferred]
         specifier = SpecifierSet()
         for req in reqs:
             specifier &= req.specifier
@@ -377,10 +386,11 @@ def _impossible_message(provider: _Provider, exc: ResolutionImpossible) -> str:
 
 
 def resolve(target: Target, wanted: WantedSet, client, *, uploaded_prior_to=None, sdists=None,
-            profile: str | None = None) -> list:
+            profile: str | None = None, prefer: t.Mapping[str, str] | None = None) -> list:
     """Pins for one profile: exactly one version and one file per project, for this target. ``sdists``: the
-    run's shared _build.SdistBuilder, or None to use wheels only."""
-    provider = _Provider(target, wanted, client, uploaded_prior_to, sdists)
+    run's shared _build.SdistBuilder, or None to use wheels only. ``prefer`` ({normalized name: version}, a lock's
+    pins): those versions first, while they fit."""
+    provider = _Provider(target, wanted, client, uploaded_prior_to, sdists, prefer)
     resolver = Resolver(provider, BaseReporter())
     where = " for profile %s" % profile if profile else ""
     try:

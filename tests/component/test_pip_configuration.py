@@ -44,7 +44,8 @@ def bundle(tmp_path, pip_conf, requirements, extra_env=None):
                XDG_CONFIG_DIRS=str(tmp_path / "xdg"), XDG_CONFIG_HOME=str(home / ".config"), **(extra_env or {}))
     extra = tmp_path / "vars.yml"
     extra.write_text(yaml.safe_dump({"pymigrate_target": {"python": "3.11"}, "pymigrate_requirements": requirements,
-                                     "pymigrate_bundle_dir": str(tmp_path / "bundle")}))
+                                     "pymigrate_bundle_dir": str(tmp_path / "bundle"),
+                                     "pymigrate_lock_dir": str(tmp_path / "lock")}))
     return subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", "localhost,", "-c", "local",
                            "playbooks/bundle.yml", "-e", "@%s" % extra], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, check=False)

@@ -16,6 +16,7 @@ PHASES = {
     "playbooks/rollback.yml": ["pymigrate_rollback"],
     "playbooks/state.yml": ["pymigrate_state", "pymigrate_report"],
     "playbooks/keygen.yml": ["pymigrate_keygen"],
+    "playbooks/lock.yml": ["pymigrate_survey", "pymigrate_lock"],
 }
 
 

@@ -23,7 +23,8 @@ def test_survey_bundle_archive_deploy(fleet, make_index, tmp_path):
     inventory_vars = tmp_path / "vars.yml"
     common = {"pymigrate_requirements": {"netio": "", "alpha": "==1.0"}, "pymigrate_venv_path": "/opt/gap/venv",
               "pymigrate_serial": ["100%"], "pymigrate_report_dir": str(tmp_path / "reports"),
-              "pymigrate_import_dir": str(tmp_path / "inside-store")}
+              "pymigrate_import_dir": str(tmp_path / "inside-store"),
+              "pymigrate_lock_dir": str(tmp_path / "inside-lock")}
     inventory_vars.write_text(yaml.safe_dump({"all": {"vars": common}}))
     inside = ["-i", str(inventory_vars)]
     survey = tmp_path / "survey.json"
@@ -36,6 +37,7 @@ def test_survey_bundle_archive_deploy(fleet, make_index, tmp_path):
     def outside(archive, *args):
         return playbook("bundle", "-e", "pymigrate_survey_file=%s" % survey, "-e", "pymigrate_index_url=" + index.url,
                         "-e", "pymigrate_bundle_dir=%s" % (tmp_path / "outside-bundle"), "-e",
+                        "pymigrate_lock_dir=%s" % (tmp_path / "outside-lock"), "-e",
                         "pymigrate_archive=%s" % archive, "-e", "pymigrate_signing_key=%s" % keys[0], *args)
 
     def deploy(archive, check=True):
@@ -48,9 +50,14 @@ def test_survey_bundle_archive_deploy(fleet, make_index, tmp_path):
     assert set(json.loads(survey.read_text())["hosts"]) == {h["name"] for h in fleet.hosts}
     outside(tmp_path / "full.tar")
     index.stop()  # from here on, nothing can reach an index
+    shutil.copytree(str(tmp_path / "outside-lock"), str(tmp_path / "inside-lock"))  # the lock reviewed inside too
 
     first = deploy(tmp_path / "full.tar")
     assert "failed=0" in first.stdout.split("PLAY RECAP")[1]
+    # The archive carried the lock the bundle was built from; it is the inside inventory's.
+    assert (tmp_path / "inside-store" / "current" / "lock" / "README.md").read_text() == \
+        (tmp_path / "outside-lock" / "README.md").read_text()
+    assert "the bundle's lock is the lock in %s" % (tmp_path / "inside-lock") in first.stdout
     # deploy.yml has no survey phase: its summary counts what the hosts did, and nobody is to be retried.
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     assert summary["counts"] == {"changed": len(fleet.hosts)} and summary["retry"] == []
@@ -72,7 +79,9 @@ def test_survey_bundle_archive_deploy(fleet, make_index, tmp_path):
         meta = json.load(tar.extractfile("archive.json"))
     assert meta["kind"] == "delta" and [w.rsplit("/", 1)[1] for w in wheels] == ["alpha-1.1-py3-none-any.whl"]
     index.stop()
-    deploy(tmp_path / "delta.tar")
+    delta = deploy(tmp_path / "delta.tar")
+    # The inside inventory's lock still says alpha 1.0: the deploy says so for every environment.
+    assert "from the bundle's lock to the inventory's: alpha 1.1 -> 1.0" in delta.stdout, delta.stdout[-3000:]
     for host in fleet.hosts:
         out = fleet.exec(host["name"], ["/opt/gap/venv/bin/python", "-c", CHECK], check=True).stdout
         assert json.loads(out)["alpha"] == "1.1"

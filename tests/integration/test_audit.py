@@ -70,6 +70,7 @@ def test_audit_inside_from_the_carried_database_only(fleet, make_index, tmp_path
     outside_bundle = tmp_path / "outside-bundle"
     playbook("bundle", "-e", "pymigrate_survey_file=%s" % survey, "-e", "pymigrate_index_url=" + index.url,
              "-e", "pymigrate_bundle_dir=%s" % outside_bundle, "-e", "pymigrate_archive=%s" % (tmp_path / "b.tar"),
+             "-e", "pymigrate_lock_dir=%s" % (tmp_path / "outside-lock"),
              "-e", "pymigrate_signing_key=%s" % keys[0], "-e", "pymigrate_osv_db=%s" % export)
     # From here on there is no index, no export and no bundle outside: only what the archive carried in.
     index.stop()

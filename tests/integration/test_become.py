@@ -38,7 +38,7 @@ def test_migrate_deploy_and_rollback_as_an_unprivileged_user_with_become(
     inventory_vars.write_text(yaml.safe_dump({"all": {"vars": {
         "pymigrate_requirements": {"alpha": "==1.0", "netio": ""}, "pymigrate_serial": ["100%"],
         "pymigrate_report_dir": str(tmp_path / "reports"), "pymigrate_import_dir": str(tmp_path / "inside"),
-        "pymigrate_bundle_dir": str(tmp_path / "bundle")}}}))
+        "pymigrate_bundle_dir": str(tmp_path / "bundle"), "pymigrate_lock_dir": str(tmp_path / "lock")}}}))
 
     def playbook(name, *args):
         return ansible(["ansible-playbook", "-i", str(inventory_vars), "playbooks/%s.yml" % name] + list(args),
@@ -61,6 +61,7 @@ def test_migrate_deploy_and_rollback_as_an_unprivileged_user_with_become(
     playbook("survey", "-e", "pymigrate_survey_file=%s" % survey)
     playbook("bundle", "-e", "pymigrate_survey_file=%s" % survey, "-e", "pymigrate_index_url=" + index.url, "-e",
              "pymigrate_bundle_dir=%s" % (tmp_path / "outside"), "-e", "pymigrate_archive=%s" % (tmp_path / "a.tar"),
+             "-e", "pymigrate_lock_dir=%s" % (tmp_path / "outside-lock"),
              "-e", "pymigrate_signing_key=%s" % keys[0], "-e", '{"pymigrate_requirements": {"alpha": "==1.1", '
              '"netio": ""}}')
     index.stop()

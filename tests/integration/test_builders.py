@@ -30,6 +30,7 @@ def world(builder_fleet, local_index, tmp_path_factory):
     extra = base / "vars.yml"
     extra.write_text(yaml.safe_dump({"all": {
         "vars": {"pymigrate_index_url": local_index.url, "pymigrate_bundle_dir": str(base / "bundle"),
+                 "pymigrate_lock_dir": str(base / "lock"),
                  "pymigrate_report_dir": str(base / "reports"), "pymigrate_requirements": {"cext": ""},
                  "pymigrate_smoke_imports": ["cext._speedups"], "pymigrate_builders": "builders"},
         "children": {"builders": {"hosts": {hosts[0]: {}, hosts[2]: {}}}}}}))
@@ -69,7 +70,8 @@ def test_compiled_sdist_built_on_a_builder_installs_and_imports_on_its_profile(b
 
 def test_without_a_builder_the_bundle_refuses_the_compiled_sdist_naming_why(builder_fleet, world):
     result = migrate(builder_fleet, world, "-e", "pymigrate_builders=''", "-e",
-                     "pymigrate_bundle_dir=%s" % (world["base"] / "nobuilder"), check=False)
+                     "pymigrate_bundle_dir=%s" % (world["base"] / "nobuilder"), "-e",
+                     "pymigrate_lock_dir=%s" % (world["base"] / "nobuilder-lock"), check=False)
     assert result.returncode != 0
     assert "cext 1.0 cannot be used: only an sdist, which compiles" in result.stdout
     assert "no builder host has this profile's facts (pymigrate_builders)" in result.stdout
@@ -101,6 +103,7 @@ def test_across_the_gap_the_archive_carries_the_sdist_and_builders_inside_build_
     playbook("survey", "-e", "pymigrate_survey_file=%s" % survey)
     outside = playbook("bundle", "-e", "pymigrate_survey_file=%s" % survey, "-e", "pymigrate_index_url=" + index.url,
                        "-e", "pymigrate_bundle_dir=%s" % (tmp_path / "outside"), "-e",
+                       "pymigrate_lock_dir=%s" % (tmp_path / "outside-lock"), "-e",
                        "pymigrate_archive=%s" % (tmp_path / "full.tar"), "-e", "pymigrate_signing_key=%s" % keys[0])
     assert "2 sdist build(s) carried in the bundle for builder hosts inside" in outside.stdout, outside.stdout[-3000:]
     lock = [p for p in (tmp_path / "outside").iterdir() if p.name.startswith("pylock.")][0].read_text()

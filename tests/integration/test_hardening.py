@@ -17,6 +17,7 @@ def world(fleet, local_index, tmp_path_factory):
     host = fleet.hosts[0]["name"]
     inventory = {"all": {"vars": {
         "pymigrate_index_url": local_index.url, "pymigrate_bundle_dir": str(base / "bundle"),
+        "pymigrate_lock_dir": str(base / "lock"),
         "pymigrate_report_dir": str(base / "reports"), "pymigrate_venv_path": "/opt/shared/venv",
         "pymigrate_requirements": {"alpha": "==1.0"}, "pymigrate_serial": ["100%"],
         "pymigrate_max_fail_percentage": 100}}}

@@ -115,6 +115,7 @@ def test_survey_bundle_archive_deploy_carries_the_image(world):
     # Outside: no host is contacted; the base images are in the outside control node's store.
     playbook(world, "bundle", "-e", "pymigrate_survey_file=%s" % world["survey"], "-e",
              "pymigrate_index_url=" + world["index"].url, "-e", "pymigrate_bundle_dir=%s" % (world["base"] / "outside"),
+             "-e", "pymigrate_lock_dir=%s" % (world["base"] / "outside-lock"),
              "-e", "pymigrate_archive=%s" % (world["base"] / "full.tar"), "-e",
              "pymigrate_signing_key=%s" % world["keys"][0])
     manifest = json.loads((world["base"] / "outside" / "manifest.json").read_text())

@@ -36,6 +36,7 @@ def world(local_index, tmp_path_factory):
         h1, h2 = fleet.hosts[0]["name"], fleet.hosts[1]["name"]
         inventory = {"all": {"vars": {
             "pymigrate_index_url": local_index.url, "pymigrate_bundle_dir": str(base / "bundle"),
+            "pymigrate_lock_dir": str(base / "lock"),
             "pymigrate_report_dir": str(base / "reports"), "pymigrate_strategy": "image",
             "pymigrate_requirements": {"alpha": "==1.1", "netio": ""}, "pymigrate_smoke_imports": ["alpha", "netio"],
             "pymigrate_serial": ["100%"]},

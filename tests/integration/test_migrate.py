@@ -29,7 +29,7 @@ def world(fleet, local_index, tmp_path_factory):
         "all": {
             "vars": {
                 "pymigrate_index_url": local_index.url,
-                "pymigrate_bundle_dir": str(base / "bundle"),
+                "pymigrate_bundle_dir": str(base / "bundle"), "pymigrate_lock_dir": str(base / "lock"),
                 "pymigrate_report_dir": str(base / "reports"),
                 "pymigrate_requirements": {"netio": "", "fastcore": "==1.0"},
                 "pymigrate_smoke_imports": ["netio"],

@@ -35,7 +35,7 @@ def readme_commands():
 
 def test_readme_commands_as_written(fleet, local_index, tmp_path):
     commands = readme_commands()
-    assert [c.split()[0] for c in commands] == ["ansible-playbook"] * len(commands) and len(commands) == 8
+    assert [c.split()[0] for c in commands] == ["ansible-playbook"] * len(commands) and len(commands) == 10
     inventory = tmp_path / "inventory"
     (inventory / "group_vars").mkdir(parents=True)
     shutil.copy(fleet.inventory, str(inventory / "fleet.yml"))

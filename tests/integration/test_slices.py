@@ -20,7 +20,8 @@ def test_three_concurrent_slices_over_one_bundle(fleet, local_index, tmp_path):
     inventory_vars = tmp_path / "vars.yml"
     inventory_vars.write_text(yaml.safe_dump({"all": {"vars": {
         "pymigrate_requirements": {"alpha": "==1.1", "netio": ""}, "pymigrate_venv_path": "/opt/slices/venv",
-        "pymigrate_bundle_dir": str(tmp_path / "bundle"), "pymigrate_report_dir": str(tmp_path / "reports"),
+        "pymigrate_bundle_dir": str(tmp_path / "bundle"),
+        "pymigrate_lock_dir": str(tmp_path / "lock"), "pymigrate_report_dir": str(tmp_path / "reports"),
         "pymigrate_serial": ["100%"], "pymigrate_index_url": local_index.url}}}))
     ansible(["ansible-playbook", "-i", str(inventory_vars), "playbooks/bundle.yml"], fleet.inventory)  # the bundle job
     manifest = tmp_path / "bundle" / "manifest.json"
@@ -63,7 +64,8 @@ def test_a_rollout_pinned_to_an_older_serial_installs_it_with_the_push_skipped(f
     inventory_vars = tmp_path / "vars.yml"
     inventory_vars.write_text(yaml.safe_dump({"all": {"vars": {
         "pymigrate_requirements": {"alpha": "==1.1"}, "pymigrate_venv_path": venv,
-        "pymigrate_bundle_dir": str(tmp_path / "bundle"), "pymigrate_report_dir": str(tmp_path / "reports"),
+        "pymigrate_bundle_dir": str(tmp_path / "bundle"),
+        "pymigrate_lock_dir": str(tmp_path / "lock"), "pymigrate_report_dir": str(tmp_path / "reports"),
         "pymigrate_serial": ["100%"], "pymigrate_index_url": local_index.url}}}))
 
     def play(playbook, *args):

@@ -28,6 +28,7 @@ def world(fleet, local_index, tmp_path_factory):
     second = fleet.hosts[1]["name"]
     inventory = {"all": {"vars": {
         "pymigrate_index_url": local_index.url, "pymigrate_bundle_dir": str(base / "bundle"),
+        "pymigrate_lock_dir": str(base / "lock"),
         "pymigrate_report_dir": str(base / "reports"), "pymigrate_venv_path": VENV,
         "pymigrate_requirements": {"alpha": "==1.0"}, "pymigrate_smoke_imports": ["alpha"],
         "pymigrate_serial": ["100%"], "pymigrate_max_fail_percentage": 100,

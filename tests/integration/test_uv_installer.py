@@ -33,6 +33,7 @@ def uv_index(tmp_path_factory):
 def test_uv_installs_exactly_the_lock_and_a_rerun_changes_nothing(fleet, uv_index, tmp_path):
     inventory = {"all": {"vars": {
         "pymigrate_index_url": uv_index.url, "pymigrate_bundle_dir": str(tmp_path / "bundle"),
+        "pymigrate_lock_dir": str(tmp_path / "lock"),
         "pymigrate_report_dir": str(tmp_path / "reports"), "pymigrate_venv_path": VENV,
         "pymigrate_installer": "uv", "pymigrate_requirements": {"netio": "", "alpha": "==1.1"},
         "pymigrate_smoke_imports": ["netio"], "pymigrate_serial": ["100%"]}}}

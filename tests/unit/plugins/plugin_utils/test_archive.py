@@ -250,3 +250,18 @@ def test_an_archive_or_store_with_a_non_integer_serial_is_named(outside, keys, t
     (store / "accepted.json").write_text(json.dumps({"serial": "7"}))
     with pytest.raises(PyMigrateError, match="accepted.json.*serial must be an integer, not '7'"):
         do_import(export(outside, tmp_path / "b.tar", keys)["path"], store, keys)
+
+
+def test_the_lock_a_bundle_carries_travels_in_its_folder(keys, tmp_path):
+    bundle = str(tmp_path / "bundle")
+    manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
+    manifest["lock"] = {"profiles": {"p": "default-cp311"}, "files": ["lock/README.md", "lock/pylock.default.toml"]}
+    os.makedirs(os.path.join(bundle, "lock"))
+    for name, text in (("README.md", "# lock\n"), ("pylock.default.toml", 'lock-version = "1.0"\n'),
+                       ("../manifest.json", json.dumps(manifest))):
+        with open(os.path.join(bundle, "lock", name), "w") as handle:
+            handle.write(text)
+    export(bundle, tmp_path / "l.tar", keys)
+    do_import(tmp_path / "l.tar", tmp_path / "store", keys)
+    assert (tmp_path / "store" / "current" / "lock" / "README.md").read_text() == "# lock\n"
+    assert (tmp_path / "store" / "current" / "lock" / "pylock.default.toml").exists()

@@ -1,6 +1,7 @@
 """The bundle build, step by step, against an in-memory index: profiles, resolution, what is written (and what
 check mode writes), no-op re-runs, pin changes, and errors that leave the previous bundle intact."""
 
+import difflib
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils import (
     _bundle,
     _image,
     _inventory,
+    _lockdir,
     _manifest,
     _profiles,
     _targets,
@@ -255,3 +257,122 @@ def test_a_host_carried_over_keeps_its_image_in_the_sbom(tmp_path, no_engine):
     refs = {c["bom-ref"] for c in sbom["components"]}
     assert len([c for c in sbom["components"] if c["type"] == "container"]) == 2 and set(kept) <= refs
     assert set(kept) <= {d["ref"] for d in sbom["dependencies"]}
+
+
+# -- the lock (docs/lock-format.md) -------------------------------------------------------------------------------
+LOCKED = {"app": {"1.0": ["lib>=1"]}, "lib": {"1.0": [], "1.5": []}, "tool": {"1.0": []}, "pip": {"24.2": []}}
+NEWER = {"app": {"1.0": ["lib>=1"], "1.1": ["lib>=1"]}, "lib": {"1.0": [], "1.5": [], "1.7": [], "2.0": []},
+         "tool": {"1.0": [], "2.0": []}, "pip": {"24.2": [], "25.0": []}, "plugin": {"1.0": ["lib>=1.5"]}}
+
+
+def locked_build(tmp_path, releases, hosts=None, **settings):
+    lines = []
+    settings = dict({"lock_dir": str(tmp_path / "lock"), "lock_mode": "update"}, **settings)
+    result, client = build(tmp_path / "bundle", hosts or [host("web1", app="", tool="")], FakeIndexClient(releases),
+                           progress=lines.append, **settings)
+    return result, lines
+
+
+def lock_text(tmp_path):
+    (path,) = [p for p in (tmp_path / "lock").iterdir() if p.name.startswith("pylock.")]
+    return path.read_text()
+
+
+def versions(result):
+    (profile,) = result["profiles"].values()
+    return profile["packages"]
+
+
+def test_update_writes_the_lock_and_the_bundle_carries_it(tmp_path):
+    result, _lines = locked_build(tmp_path, LOCKED)
+    assert versions(result) == {"app": "1.0", "lib": "1.5", "tool": "1.0"}
+    assert sorted(p.name for p in (tmp_path / "lock").iterdir()) == [
+        "README.md", "pylock.default-cp311-manylinux_2_17_x86_64.toml"]
+    assert result["lock"]["changed_files"] == ["pylock.default-cp311-manylinux_2_17_x86_64.toml", "README.md"]
+    assert result["lock"]["changes"] == {"web1:default": {"added": ["app==1.0", "lib==1.5", "tool==1.0"],
+                                                          "removed": [], "upgraded": [], "downgraded": []}}
+    manifest = _manifest.read(str(tmp_path / "bundle"))
+    assert manifest["lock"]["files"] == ["lock/README.md", "lock/pylock.default-cp311-manylinux_2_17_x86_64.toml"]
+    assert (tmp_path / "bundle" / "lock" / "README.md").read_text() == (tmp_path / "lock" / "README.md").read_text()
+    assert "lock/README.md" in _manifest.metadata_files(manifest)  # the signed archive carries it
+
+
+def test_an_unchanged_inventory_never_changes_a_locked_version_whatever_the_index_published(tmp_path):
+    locked_build(tmp_path, LOCKED)
+    text = lock_text(tmp_path)
+    result, lines = locked_build(tmp_path, NEWER)
+    assert not result["changed"] and versions(result) == {"app": "1.0", "lib": "1.5", "tool": "1.0"}
+    assert lock_text(tmp_path) == text and result["lock"]["held"] and result["lock"]["changed_files"] == []
+    assert "lock: unchanged, it holds for every environment of this run" in lines
+    assert not [line for line in lines if line.startswith("resolving")]  # nothing was resolved
+    ignored, _lines = locked_build(tmp_path, NEWER, lock_mode="ignore")  # today's behaviour: the newest each run
+    assert versions(ignored) == {"app": "1.1", "lib": "2.0", "tool": "2.0"} and "lock" not in ignored
+    assert lock_text(tmp_path) == text
+
+
+def test_an_upgrade_of_one_project_moves_only_it_and_its_lock_diff_only_its_entry(tmp_path):
+    locked_build(tmp_path, LOCKED)
+    before = lock_text(tmp_path)
+    result, _lines = locked_build(tmp_path, NEWER, upgrade=_lockdir.upgrade_names(["tool"]))
+    assert versions(result) == {"app": "1.0", "lib": "1.5", "tool": "2.0"}
+    assert result["lock"]["changes"] == {"web1:default": {"added": [], "removed": [], "upgraded": ["tool 1.0 -> 2.0"],
+                                                          "downgraded": []}}
+    after = lock_text(tmp_path)
+    matcher = difflib.SequenceMatcher(None, before.splitlines(), after.splitlines())
+    changed = [(tag, i1, i2, j1, j2) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+    assert changed
+    for _tag, i1, i2, j1, j2 in changed:  # every changed line (either side) is in tool's [[packages]] entry
+        assert {package_of(before, i) for i in range(i1, i2)} | {package_of(after, j) for j in range(j1, j2)} == {
+            "tool"}, changed
+
+
+def package_of(text, index):
+    """The [[packages]] entry (its name) a line of a lock is in, None outside every entry."""
+    name, entry = None, False
+    for line in text.splitlines()[:index + 1]:
+        if line.startswith("["):
+            name, entry = None, line == "[[packages]]"
+        elif entry and name is None and line.startswith("name = "):
+            name = line.split('"')[1]
+    return name
+
+
+def test_an_added_pin_changes_only_what_it_requires(tmp_path):
+    locked_build(tmp_path, {**LOCKED, "lib": {"1.0": [], "1.5": [], "1.7": []}, "plugin": {"1.0": ["lib>=1.5"]}})
+    result, _lines = locked_build(tmp_path, NEWER, hosts=[host("web1", app="", tool="", plugin="")])
+    # lib 1.7 (the newest when locked) stays: plugin's >=1.5 allows it; nothing else moves either.
+    assert versions(result) == {"app": "1.0", "lib": "1.7", "tool": "1.0", "plugin": "1.0"}
+    assert result["lock"]["changes"]["web1:default"]["added"] == ["plugin==1.0"]
+
+
+def test_frozen_refuses_a_change_naming_it_and_writes_nothing(tmp_path):
+    locked_build(tmp_path, LOCKED)
+    text, serial = lock_text(tmp_path), _manifest.read(str(tmp_path / "bundle"))["serial"]
+    held, _lines = locked_build(tmp_path, NEWER, lock_mode="frozen")
+    assert not held["changed"] and versions(held) == {"app": "1.0", "lib": "1.5", "tool": "1.0"}
+    with pytest.raises(PyMigrateError, match=r"would change .*web1:default: \+plugin==1\.0"):
+        locked_build(tmp_path, NEWER, hosts=[host("web1", app="", tool="", plugin="")], lock_mode="frozen")
+    assert lock_text(tmp_path) == text and _manifest.read(str(tmp_path / "bundle"))["serial"] == serial
+
+
+def test_frozen_without_a_lock_says_how_to_make_one(tmp_path):
+    with pytest.raises(PyMigrateError, match="no lock in .* to hold the build to"):
+        locked_build(tmp_path, LOCKED, lock_mode="frozen")
+
+
+def test_check_mode_shows_the_lock_diff_and_writes_no_lock(tmp_path):
+    locked_build(tmp_path, LOCKED)
+    text = lock_text(tmp_path)
+    result, _lines = locked_build(tmp_path, NEWER, upgrade=_lockdir.upgrade_names("all"), check_mode=True)
+    assert result["changed"] and lock_text(tmp_path) == text
+    bundle_diff, lock_diff, _readme = result["diff"]
+    assert 'version = "2.0"' in lock_diff["after"] and 'version = "2.0"' not in lock_diff["before"]
+    assert lock_diff["before_header"].endswith(".toml")
+
+
+def test_lock_only_writes_the_lock_and_nothing_of_the_bundle(tmp_path):
+    result, lines = locked_build(tmp_path, LOCKED, lock_only=True)
+    assert result["changed"] and result["serial"] is None
+    assert (tmp_path / "lock" / "README.md").exists() and not (tmp_path / "bundle" / "manifest.json").exists()
+    again, _lines = locked_build(tmp_path, NEWER, lock_only=True)
+    assert not again["changed"]
