@@ -34,8 +34,9 @@ class ActionModule(ControllerActionBase):
                 return {"changed": False, "compared": False, "msg": exc.message}
         carried = os.path.join(params["bundle_dir"], _lockdir.BUNDLE_DIR)
         if not os.path.isdir(carried):
-            return {"changed": False, "compared": False, "msg": "the bundle in %s carries no lock (it was built with "
-                                                                 "pymigrate_lock_mode ignore)" % params["bundle_dir"]}
+            msg = ("the bundle in %s carries no lock (it was built with pymigrate_lock_mode ignore)"
+                   % params["bundle_dir"])
+            return {"changed": False, "compared": False, "msg": msg}
         if not _lockdir.read(params["lock_dir"]):
             return {"changed": False, "compared": False, "msg": "no lock in %s to compare with" % params["lock_dir"]}
         outcome = _lockdir.compare(carried, params["lock_dir"])

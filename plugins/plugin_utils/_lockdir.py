@@ -356,10 +356,10 @@ def render(lock: Lock) -> str:
     lines += ["%s = %s" % (key, _lockfile.toml_value(value)) for key, value in table.items()]
     if lock.installer is not None:
         installer = lock.installer
+        wheel = _lockfile.file_entry(_pin_of(installer), {"url": installer.url})
         lines += ["", "[tool.%s.installer]" % TOOL, "name = %s" % _lockfile.toml_value(installer.name),
                   "version = %s" % _lockfile.toml_value(installer.version),
-                  "wheels = [%s]" % _lockfile.toml_value(_lockfile.file_entry(_pin_of(installer),
-                                                                               {"url": installer.url}))]
+                  "wheels = [%s]" % _lockfile.toml_value(wheel)]
     return "\n".join(lines) + "\n"
 
 
@@ -375,8 +375,8 @@ def summary(locks: t.Iterable[Lock]) -> str:
              "Each `pylock.<name>.toml` below is a PEP 751 lock: exactly what its environments get.", ""]
     for lock in sorted(locks, key=lambda item: item.name):
         lines += ["## %s" % lock.filename, "",
-                  "Python %s, %s; %d environment(s): %s" % (lock.python, lock.platform, len(lock.members),
-                                                           ", ".join(lock.members)),
+                  "Python %s, %s; %d environment(s): %s"
+                  % (lock.python, lock.platform, len(lock.members), ", ".join(lock.members)),
                   "", "| project | version |", "|---|---|"]
         lines += ["| %s | %s |" % (name, package.version) for name, package in sorted(lock.packages.items())]
         lines.append("")

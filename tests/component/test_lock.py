@@ -14,8 +14,8 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils import (
 from tests.index import catalog
 
 FIRST = [catalog.release("app", "1.0", requires=["core>=1.0", "util"]), catalog.release("core", "1.0"),
-         catalog.release("core", "1.2"), catalog.release("util", "1.0"), catalog.release("extra", "1.0",
-                                                                                          requires=["core>=1.1"])]
+         catalog.release("core", "1.2"), catalog.release("util", "1.0"),
+         catalog.release("extra", "1.0", requires=["core>=1.1"])]
 LATER = FIRST + [catalog.release("app", "1.1", requires=["core>=1.0", "util"]), catalog.release("core", "2.0"),
                  catalog.release("util", "1.1"), catalog.release("extra", "1.1", requires=["core>=1.1"])]
 

@@ -365,7 +365,9 @@ def test_check_mode_shows_the_lock_diff_and_writes_no_lock(tmp_path):
     text = lock_text(tmp_path)
     result, _lines = locked_build(tmp_path, NEWER, upgrade=_lockdir.upgrade_names("all"), check_mode=True)
     assert result["changed"] and lock_text(tmp_path) == text
-    bundle_diff, lock_diff, _readme = result["diff"]
+    diffs = list(result["diff"])
+    assert len(diffs) == 3  # the bundle's, then the lock file's, then its README's
+    lock_diff = diffs[1]
     assert 'version = "2.0"' in lock_diff["after"] and 'version = "2.0"' not in lock_diff["before"]
     assert lock_diff["before_header"].endswith(".toml")
 
