@@ -15,6 +15,9 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyM
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
 
+# A valid PEP 751 lock (the session checks every lock the tests write with packaging.pylock).
+MINIMAL_LOCK = 'lock-version = "1.0"\ncreated-by = "tests"\npackages = []\n'
+
 
 def make_bundle(root, serial, contents):
     files = {}
@@ -27,7 +30,7 @@ def make_bundle(root, serial, contents):
         files[relpath] = {"sha256": sha, "size": len(data), "project": name.split("-")[0], "version": "1"}
     manifest = {"format": 1, "serial": serial, "created": "2026-11-25T11:00:00Z", "files": files,
                 "profiles": {"p": {"lock": "pylock.p.toml", "requirements": "requirements.p.txt"}}, "hosts": {}}
-    for name, text in (("manifest.json", json.dumps(manifest)), ("pylock.p.toml", "lock-version = \"1.0\"\n"),
+    for name, text in (("manifest.json", json.dumps(manifest)), ("pylock.p.toml", MINIMAL_LOCK),
                        ("requirements.p.txt", "x==1\n")):
         with open(os.path.join(root, name), "w") as handle:
             handle.write(text)
@@ -257,7 +260,7 @@ def test_the_lock_a_bundle_carries_travels_in_its_folder(keys, tmp_path):
     manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
     manifest["lock"] = {"profiles": {"p": "default-cp311"}, "files": ["lock/README.md", "lock/pylock.default.toml"]}
     os.makedirs(os.path.join(bundle, "lock"))
-    for name, text in (("README.md", "# lock\n"), ("pylock.default.toml", 'lock-version = "1.0"\n'),
+    for name, text in (("README.md", "# lock\n"), ("pylock.default.toml", MINIMAL_LOCK),
                        ("../manifest.json", json.dumps(manifest))):
         with open(os.path.join(bundle, "lock", name), "w") as handle:
             handle.write(text)
