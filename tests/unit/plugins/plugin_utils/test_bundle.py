@@ -378,3 +378,15 @@ def test_lock_only_writes_the_lock_and_nothing_of_the_bundle(tmp_path):
     assert (tmp_path / "lock" / "README.md").exists() and not (tmp_path / "bundle" / "manifest.json").exists()
     again, _lines = locked_build(tmp_path, NEWER, lock_only=True)
     assert not again["changed"]
+
+
+def test_a_store_file_with_other_bytes_of_the_same_size_is_fetched_again(tmp_path):
+    build(tmp_path, [host("a")])
+    manifest = _manifest.read(str(tmp_path))
+    relpath = next(path for path, info in manifest["files"].items() if info["filename"].startswith("alpha-"))
+    path = tmp_path / relpath
+    good = path.read_bytes()
+    path.write_bytes(bytes(len(good)))  # same size, other bytes: every later run failed at the export or the host
+    result, client = build(tmp_path, [host("a")])
+    assert [os.path.basename(url) for url in client.downloads] == [os.path.basename(relpath)]
+    assert path.read_bytes() == good
