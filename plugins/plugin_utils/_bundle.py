@@ -780,7 +780,8 @@ def _known_images(images: ImageBuilder | None, profiles: t.Sequence, resolved: t
                 "sha256": installer.file.sha256, "filename": installer.file.filename}
         key = images.key(profile.carrier, files, tool)
         record = images.known(key)
-        if record is not None:
+        if record is not None:  # the same content; the name is this run's (a renamed image is not built again)
+            record = dict(record, name=profile.carrier["image_name"])
             _manifest.add_image(manifest, profile.name, record)
         else:
             progress("profile %s: its image (%s on %s) is to be built" % (
