@@ -23,7 +23,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     store_relpath,
     write_verified,
 )
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import MAX_FILE_BYTES, redact
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, PyMigrateError
 
 CHUNK = 1024 * 1024
@@ -55,7 +55,9 @@ def _download(client, dist: DistFile, store_dir: str) -> str:
         if response.status_code != 200:
             raise PyMigrateError("download of %s from %s failed: HTTP %d" % (dist.filename, redact(dist.index_url),
                                                                              response.status_code))
-        matched, sha256, size = write_verified(response.iter_content(CHUNK), final, dist.sha256, dist.size)
+        chunks = client.chunks(response, "%s from %s" % (dist.filename, redact(dist.index_url)), MAX_FILE_BYTES,
+                               dist.size)
+        matched, sha256, size = write_verified(chunks, final, dist.sha256, dist.size)
     except OSError as exc:
         raise PyMigrateError("cannot write %s into the store %s: %s" % (dist.filename, store_dir, exc))
     finally:

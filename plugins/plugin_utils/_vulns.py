@@ -284,7 +284,9 @@ def _read_json_api(client, project: str, version: str, index_base: str) -> tuple
     try:
         if response.status_code != 200:
             return None, "JSON API answered HTTP %d" % response.status_code
-        body = b"".join(response.iter_content(1 << 16))
+        body = client.body(response, "the vulnerability record of %s %s" % (project, version))
+    except PyMigrateError as exc:
+        return None, "JSON API answer refused: %s" % exc.message
     finally:
         response.close()
     try:
