@@ -17,6 +17,7 @@ In check mode the only file written is the proposed manifest (``_manifest.write_
 Bundle directory (docs/bundle-format.md)::
 
     manifest.json                 serial, created, profiles, hosts, files (owned by _manifest.py)
+    simple/                       the bundle as a static PEP 503/691 index, METADATA beside each wheel (_simple.py)
     sbom.cdx.json                 CycloneDX SBOM (with the known vulnerabilities found, _vulns.py)
     vulnerabilities.<profile>.*   the vulnerability report per profile (JSON and a table); osv-db.zip when given
     files/sha256/<2>/<64>/<name>.provenance   the PEP 740 provenance verified for a locked file (_provenance.py)
@@ -45,7 +46,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     store_relpath,
     write_atomic,
 )
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _lockdir, _manifest, _provenance, _vulns
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _lockdir, _manifest, _provenance, _simple, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
     BUILT_DIR,
     DEFAULT_BUILD_TIMEOUT,
@@ -522,8 +523,9 @@ def assemble(plan: Plan, resolution: Resolution, settings: BundleSettings, clien
         texts.update({"%s/%s" % (_lockdir.BUNDLE_DIR, name): text for name, text in lock.texts.items()})
     _keep_carried_texts(texts, manifest, carried, previous, bundle_dir)
     stale = _stale_locks(bundle_dir, texts)
-    unchanged = (_manifest.equivalent(previous, manifest) and not stale
-                 and _written(bundle_dir, texts, provenance["blobs"] if provenance is not None else {}))
+    unchanged = (_manifest.equivalent(previous, manifest) and not stale and not to_fetch
+                 and _written(bundle_dir, texts, provenance["blobs"] if provenance is not None else {})
+                 and _simple.current(bundle_dir, manifest))
     return Assembly(previous, manifest, texts, stale, carried, files, to_fetch,
                     [image for image in image_plans if image["record"] is None], vulnerabilities, provenance,
                     unchanged, lock)
@@ -845,6 +847,7 @@ def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.
             sbom["vulnerabilities"] = found
     write_atomic(os.path.join(bundle_dir, SBOM_FILE),
                  (json.dumps(sbom, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    _simple.write(bundle_dir, manifest)  # the bundle as a static index, over the store just complete
     _manifest.write(bundle_dir, manifest)
     for name in stale:
         os.unlink(os.path.join(bundle_dir, name))
