@@ -29,7 +29,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import pack
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _simple
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import built_wheels
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import COLLECTION_VERSION, PyMigrateError
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import SBOM_FILE
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import SBOM_FILE, VEX_FILE
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import describe
 
 
@@ -488,7 +488,7 @@ def batch_images(bundle_dir: str, hosts: t.Iterable[str], check_mode: bool = Fal
 
 def metadata_files(manifest: t.Mapping) -> list:
     """The bundle's metadata files besides the store files, manifest first."""
-    names = [MANIFEST, SBOM_FILE]
+    names = [MANIFEST, SBOM_FILE] + ([VEX_FILE] if manifest.get("vulnerabilities") else [])
     for profile in sorted(manifest["profiles"].values(), key=lambda p: p["lock"]):
         names += [profile["lock"], profile["requirements"]]
     vulnerabilities = manifest.get("vulnerabilities") or {}
