@@ -34,20 +34,37 @@ CLEAN_ENV = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION
                  UV_FIND_LINKS="")
 
 
-@pytest.fixture(scope="module")
-def bundle(local_index, tmp_path_factory):
+def build(index, directory):
     hosts = [_profiles.HostInput(name, _wanted.wanted_sets_for_host(name, {"pymigrate_requirements": REQUIREMENTS}),
                                  _targets.target_from_declaration(target)) for name, target in TARGETS.items()]
-    directory = tmp_path_factory.mktemp("index-readers") / "bundle"
-    client = _index.IndexClient([_index.IndexConfig(local_index.url)])
+    client = _index.IndexClient([_index.IndexConfig(index.url)])
     try:
-        _bundle.build_bundle(BundleInputs(hosts), _bundle.BundleSettings(str(directory), build_sdists=False), client)
+        return _bundle.build_bundle(BundleInputs(hosts), _bundle.BundleSettings(str(directory), build_sdists=False),
+                                    client)
     finally:
         client.close()
+
+
+@pytest.fixture(scope="module")
+def bundle(local_index, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("index-readers") / "bundle"
+    build(local_index, directory)
     with open(directory / "manifest.json") as handle:
         manifest = json.load(handle)
     assert len(manifest["profiles"]) == len(TARGETS)
     return directory, manifest
+
+
+def test_a_rebuild_with_nothing_new_rewrites_no_page_and_no_metadata_file(bundle, local_index):
+    directory, manifest = bundle
+    written = sorted(glob.glob(str(directory / "simple" / "**" / "*"), recursive=True)
+                     + glob.glob(str(directory / "files" / "sha256" / "*" / "*" / "*.metadata")))
+    assert len([path for path in written if path.endswith(".metadata")]) == len(
+        [entry for entry in manifest["files"].values() if entry["filename"].endswith(".whl")])
+    before = {path: os.stat(path).st_mtime_ns for path in written}
+    again = build(local_index, directory)
+    assert not again["changed"] and again["serial"] == manifest["serial"]
+    assert before == {path: os.stat(path).st_mtime_ns for path in written}
 
 
 @pytest.fixture(scope="module")
