@@ -106,8 +106,8 @@ def verify(bundle_dir: str, manifest: t.Mapping) -> list:
                 refused.append("%s (%s)" % (relpath, exc.strerror))
                 continue
             if sha256 != entry["sha256"]:
-                refused.append("%s (sha256 %s, the signed manifest says %s)" % (relpath, sha256 or "of another size",
-                                                                                 entry["sha256"]))
+                found = sha256 or "of a file of another size"
+                refused.append("%s (sha256 %s, the signed manifest says %s)" % (relpath, found, entry["sha256"]))
                 continue
             items.append(Item(relpath, entry["filename"], project, entry["version"], entry["sha256"], entry["size"]))
     if refused:
@@ -227,8 +227,8 @@ class LiveIndex:
                 sha256 = fragment[len("sha256="):] if fragment.startswith("sha256=") else None
                 found[filename] = (sha256, absolute)
         elif response.status_code != 404:
-            raise PyMigrateError("the %s index answered HTTP %d for %s" % (self.settings.kind, response.status_code,
-                                                                          redact(url)), var="pymigrate_mirror_url")
+            raise PyMigrateError("the %s index answered HTTP %d for %s"
+                                 % (self.settings.kind, response.status_code, redact(url)), var="pymigrate_mirror_url")
         self._listed[project] = found
         return found
 
@@ -263,8 +263,8 @@ class LiveIndex:
                 response = self.session.post(self.upload_url, data=fields, timeout=self.settings.timeout,
                                              files={"content": (item.filename, handle, "application/octet-stream")})
             except requests.RequestException as exc:
-                raise PyMigrateError("uploading %s to the %s index failed: %s" % (item.filename, self.settings.kind,
-                                                                                 exc), var="pymigrate_mirror_url")
+                raise PyMigrateError("uploading %s to the %s index failed: %s"
+                                     % (item.filename, self.settings.kind, exc), var="pymigrate_mirror_url")
         if response.status_code not in (200, 201):
             raise PyMigrateError("the %s index refused the upload of %s: HTTP %d %s"
                                  % (self.settings.kind, item.filename, response.status_code,

@@ -155,8 +155,8 @@ def install_lock(fleet, host, lock_path, venv):
     return json.loads(fleet.exec(host, [venv + "/bin/python", "-c", CHECK], check=True).stdout)
 
 
-def test_deploy_then_mirror_into_devpi_and_pypiserver_and_install_the_locks_from_them(fleet, make_index, servers,
-                                                                                     tmp_path):
+def test_deploy_then_mirror_into_devpi_and_pypiserver_and_install_the_locks_from_them(
+        fleet, make_index, servers, tmp_path):
     index = make_index(catalog.default_catalog(), include_pip=True)
     common = {"pymigrate_requirements": {"netio": "", "webkit[http]": "", "alpha": "==1.0"},
               "pymigrate_venv_path": "/opt/mirror/venv", "pymigrate_serial": ["100%"],

@@ -56,8 +56,8 @@ def test_a_static_mirror_gets_the_files_the_index_and_the_locks_and_a_rerun_publ
                                        check_mode=True))
     assert planned["changed"] and len(planned["published"]) == 3 and not mirror.exists()  # check mode: nothing
     result = _mirror.publish(static)
-    assert result["changed"] and sorted(result["published"]) == ["foo_bar-1.0-py3-none-any.whl", "other-2.0.tar.gz",
-                                                                  "pip-24.0-py3-none-any.whl"]
+    assert result["changed"] and sorted(result["published"]) == [
+        "foo_bar-1.0-py3-none-any.whl", "other-2.0.tar.gz", "pip-24.0-py3-none-any.whl"]
     assert (mirror / wheel).read_bytes() == wheel_bytes() and (mirror / (wheel + ".metadata")).read_bytes() == METADATA
     assert (mirror / "simple" / "foo-bar" / "index.html").exists() and result["pages"]
     lock = tomllib.loads((mirror / "locks" / "pylock.default-cp311.toml").read_text())

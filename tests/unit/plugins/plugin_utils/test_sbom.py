@@ -160,8 +160,8 @@ def test_the_graph_has_an_edge_for_every_resolved_dependency_and_the_bundle_depe
             for dependency in pin.dependencies:
                 assert (_sbom.purl(pin), by_name[dependency]) in edges
     # app depends on both libs (one per profile); every component has its entry, one without dependencies too.
-    assert {target for ref, target in edges if ref == _sbom.purl(APP)} == {_sbom.purl(LIB), _sbom.purl(OLD_LIB),
-                                                                            _sbom.purl(TOOL)}
+    assert {target for ref, target in edges if ref == _sbom.purl(APP)} == {
+        _sbom.purl(LIB), _sbom.purl(OLD_LIB), _sbom.purl(TOOL)}
     assert {item["ref"] for item in sbom["dependencies"]} == {c["bom-ref"] for c in sbom["components"]} | {
         "pymigrate-bundle"}
     assert {target for ref, target in edges if ref == "pymigrate-bundle"} == {_sbom.purl(APP)}
