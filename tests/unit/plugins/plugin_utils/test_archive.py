@@ -272,7 +272,7 @@ def test_the_bundle_s_index_crosses_with_it_and_works_from_the_imported_store(ke
     from tests.unit.plugins.plugin_utils.test_simple import METADATA, wheel_bytes
     bundle = str(tmp_path / "bundle")
     manifest = make_bundle(bundle, 1, {"foo_bar-1.0-py3-none-any.whl": wheel_bytes()})
-    (relpath,) = manifest["files"]
+    relpath = list(manifest["files"])[0]
     manifest["files"][relpath].update(filename="foo_bar-1.0-py3-none-any.whl", project="foo-bar")
     with open(os.path.join(bundle, "manifest.json"), "w") as handle:
         json.dump(manifest, handle)
