@@ -153,7 +153,9 @@ def _file_record(bundle_dir: str, relpath: str, entry: t.Mapping, provenance: t.
               "yanked": entry["yanked"] or True if entry.get("yanked") is not None else False,
               "upload-time": _upload_time(entry.get("upload_time")), "provenance": None}
     verified = provenance.get(relpath) or {}
-    if verified.get("state") == "verified" and verified.get("provenance"):
+    # Only a provenance of this very file: that of the sdist a wheel was built from attests the sdist, not the wheel.
+    if (verified.get("state") == "verified" and verified.get("provenance")
+            and verified.get("filename", entry["filename"]) == entry["filename"]):
         record["provenance"] = UP + urllib.parse.quote(verified["provenance"])
     return record
 

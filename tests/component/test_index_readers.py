@@ -2,7 +2,8 @@
 bundle of four (CPython 3.9, 3.11 and 3.13 on x86_64 glibc, 3.12 on aarch64, 3.13 on musl): pip's finder downloads
 exactly the locked files from ``file://``, uv installs each profile's pins (resolving their dependencies from the
 metadata files) for its platform, and over HTTP both resolve from the metadata files alone, never downloading a
-wheel. The bundle's SBOM is valid CycloneDX 1.6 and has an edge for every dependency its locks record."""
+wheel. A static mirror published from it (mirror_publish, a web server's directory) serves every profile to uv. The
+bundle's SBOM is valid CycloneDX 1.6 and has an edge for every dependency its locks record."""
 
 import glob
 import http.server
@@ -16,7 +17,14 @@ import zipfile
 
 import pytest
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _bundle, _index, _profiles, _targets, _wanted
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import (
+    _bundle,
+    _index,
+    _mirror,
+    _profiles,
+    _targets,
+    _wanted,
+)
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._inventory import BundleInputs
 from tests.fleet.fixtures import ROOT
 from tests.unit.plugins.plugin_utils.test_sbom import validate
@@ -144,17 +152,43 @@ class LoggingHandler(http.server.SimpleHTTPRequestHandler):
         self.server.paths.append(self.path)
 
 
+def serve(copy):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: LoggingHandler(*a, directory=str(copy)))
+    server.paths = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.fixture
 def served(bundle, tmp_path):
     copy = tmp_path / "served"
     shutil.copytree(bundle[0], copy, symlinks=False, ignore=shutil.ignore_patterns(".cache", ".lock"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: LoggingHandler(*a, directory=str(copy)))
-    server.paths = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = serve(copy)
     yield "http://127.0.0.1:%d/simple/" % server.server_address[1], server.paths
     server.shutdown()
     server.server_close()
+
+
+def test_a_static_mirror_published_from_the_bundle_serves_each_profile(bundle, uv, tmp_path):
+    directory, manifest = bundle
+    root = tmp_path / "www"
+    server = serve(root)
+    try:
+        settings = _mirror.MirrorSettings(bundle_dir=str(directory), kind="static", path=str(root),
+                                          url="http://127.0.0.1:%d/" % server.server_address[1])
+        result = _mirror.publish(settings)
+        assert len(result["published"]) == len(manifest["files"]) and result["pages"]
+        assert not _mirror.publish(settings)["changed"]
+        for host, profile in profiles(manifest):
+            requirements = tmp_path / ("%s.txt" % host)
+            requirements.write_text("".join("%s==%s\n" % item for item in sorted(profile["packages"].items())))
+            run([uv, "pip", "install", "--no-cache", "--index-url", settings.url + "simple/", "--python-version",
+                 TARGETS[host]["python"], "--python-platform", UV_PLATFORMS[host], "--target",
+                 str(tmp_path / ("site-" + host)), "-r", str(requirements)])
+            assert installed(tmp_path / ("site-" + host)) == profile["packages"], host
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_over_http_the_metadata_files_suffice_no_wheel_is_downloaded(bundle, uv, served, tmp_path):

@@ -43,8 +43,10 @@ def bundle_with_files(tmp_path):
                  "foo-bar", "0.9", yanked="broken <build>")
     sdist = add(bundle, files, "other-2.0.tar.gz", b"not really a tarball", "other", "2.0", yanked="")
     add(bundle, files, "oci-blob", b"layer", "localhost/img", "oci-layer")  # an image's blob: no distribution
-    provenance = {wheel: {"state": "verified", "provenance": wheel + ".provenance"},
-                  yanked: {"state": "absent", "provenance": None}}
+    provenance = {wheel: {"state": "verified", "provenance": wheel + ".provenance",
+                          "filename": "foo_bar-1.0-py3-none-any.whl"},
+                  yanked: {"state": "verified", "provenance": yanked + ".provenance",
+                           "filename": "foo_bar-0.9.tar.gz"}}  # (of the sdist the wheel was built from: not named)
     return {"files": files, "provenance": {"files": provenance}}, wheel, yanked, sdist
 
 
