@@ -1,9 +1,10 @@
 """The bundle's own index (simple/, docs/index-format.md) as real clients read it, offline, for every profile of a
-bundle of four (CPython 3.9, 3.11 and 3.13 on x86_64 glibc, 3.12 on aarch64, 3.13 on musl): pip's finder downloads
-exactly the locked files from ``file://``, uv installs each profile's pins (resolving their dependencies from the
-metadata files) for its platform, and over HTTP both resolve from the metadata files alone, never downloading a
-wheel. A static mirror published from it (mirror_publish, a web server's directory) serves every profile to uv. The
-bundle's SBOM is valid CycloneDX 1.6 and has an edge for every dependency its locks record."""
+bundle of four (CPython 3.9 and 3.11 on x86_64 glibc, 3.12 on aarch64 glibc, 3.13 on x86_64 musl): pip's finder
+downloads exactly the locked files from ``file://``, uv installs each profile's pins (resolving their dependencies
+from the metadata files) for its platform, and over HTTP both resolve from the metadata files alone, never
+downloading a wheel; a rebuild with nothing new rewrites nothing. A static mirror published from it (mirror_publish,
+a web server's directory) serves every profile to uv. The bundle's SBOM is valid CycloneDX 1.6 and has an edge for
+every dependency its locks record."""
 
 import glob
 import http.server
