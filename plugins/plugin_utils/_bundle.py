@@ -17,7 +17,8 @@ In check mode the only file written is the proposed manifest (``_manifest.write_
 Bundle directory (docs/bundle-format.md)::
 
     manifest.json                 serial, created, profiles, hosts, files (owned by _manifest.py)
-    sbom.cdx.json                 CycloneDX SBOM (with the known vulnerabilities found, _vulns.py)
+    simple/                       the bundle as a static PEP 503/691 index, METADATA beside each wheel (_simple.py)
+    sbom.cdx.json, vex.cdx.json   CycloneDX 1.6 SBOM with its dependency graph, the known vulnerabilities as a VEX
     vulnerabilities.<profile>.*   the vulnerability report per profile (JSON and a table); osv-db.zip when given
     files/sha256/<2>/<64>/<name>.provenance   the PEP 740 provenance verified for a locked file (_provenance.py)
     pylock.<profile>.toml         PEP 751 lock per profile (paths relative to the bundle)
@@ -50,6 +51,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils import (
     _manifest,
     _provenance,
     _sandbox,
+    _simple,
     _vulns,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
@@ -79,8 +81,15 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     utc_now,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import plan_profiles
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._resolve import resolve
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import SBOM_FILE, render_sbom
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._resolve import license_classifiers, resolve
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import (
+    BUNDLE_REF,
+    SBOM_FILE,
+    VEX_FILE,
+    link_vex,
+    render_sbom,
+    render_vex,
+)
 
 
 # -- the settings -----------------------------------------------------------------------------------------------
@@ -505,7 +514,7 @@ def _as_listed(pin, bundle_dir: str, client):
             meta = None  # the index's copy below
     meta = meta or client.metadata(dist)
     return dataclasses.replace(pin, file=dist, license=meta.license, license_expression=meta.license_expression,
-                               summary=meta.summary)
+                               license_classifiers=license_classifiers(meta), summary=meta.summary)
 
 
 def assemble(plan: Plan, resolution: Resolution, settings: BundleSettings, client, previous: dict | None,
@@ -531,8 +540,9 @@ def assemble(plan: Plan, resolution: Resolution, settings: BundleSettings, clien
         texts.update({"%s/%s" % (_lockdir.BUNDLE_DIR, name): text for name, text in lock.texts.items()})
     _keep_carried_texts(texts, manifest, carried, previous, bundle_dir)
     stale = _stale_locks(bundle_dir, texts)
-    unchanged = (_manifest.equivalent(previous, manifest) and not stale
-                 and _written(bundle_dir, texts, provenance["blobs"] if provenance is not None else {}))
+    unchanged = (_manifest.equivalent(previous, manifest) and not stale and not to_fetch
+                 and _written(bundle_dir, texts, provenance["blobs"] if provenance is not None else {})
+                 and _simple.current(bundle_dir, manifest))
     return Assembly(previous, manifest, texts, stale, carried, files, to_fetch,
                     [image for image in image_plans if image["record"] is None], vulnerabilities, provenance,
                     unchanged, lock)
@@ -831,8 +841,27 @@ def _carried_components(bundle_dir: str, sbom: dict, carried: set) -> None:
     for item in previous_dependencies:
         if isinstance(item, dict) and item.get("ref") in by_ref:
             dependencies.setdefault(item["ref"], item)
+        elif isinstance(item, dict) and item.get("ref") == BUNDLE_REF and BUNDLE_REF in dependencies:
+            # The bundle keeps its edges to what the carried profiles asked for.
+            kept = {ref for ref in item.get("dependsOn") or [] if ref in by_ref}
+            root = dependencies[BUNDLE_REF]
+            dependencies[BUNDLE_REF] = dict(root, dependsOn=sorted(set(root["dependsOn"]) | kept))
     if dependencies:
         sbom["dependencies"] = [dependencies[ref] for ref in sorted(dependencies)]
+
+
+def _write_cyclonedx(bundle_dir: str, sbom: dict, vulnerabilities: t.Mapping | None) -> None:
+    """The SBOM and, when vulnerabilities were checked, the VEX beside it (whose BOM-Links name the SBOM's
+    components); a VEX of an earlier build that checked them is removed when this one did not."""
+    vex_path = os.path.join(bundle_dir, VEX_FILE)
+    if vulnerabilities is not None:
+        link_vex(sbom)
+        vex = render_vex(sbom, _vulns.sbom_vulnerabilities(vulnerabilities, sbom["components"]))
+        write_atomic(vex_path, (json.dumps(vex, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    elif os.path.exists(vex_path):
+        os.unlink(vex_path)
+    write_atomic(os.path.join(bundle_dir, SBOM_FILE),
+                 (json.dumps(sbom, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.Mapping, stale: t.Sequence,
@@ -849,12 +878,8 @@ def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.
                        images)
     if carried:
         _carried_components(bundle_dir, sbom, set(carried))
-    if vulnerabilities is not None:
-        found = _vulns.sbom_vulnerabilities(vulnerabilities, sbom["components"])
-        if found:
-            sbom["vulnerabilities"] = found
-    write_atomic(os.path.join(bundle_dir, SBOM_FILE),
-                 (json.dumps(sbom, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    _write_cyclonedx(bundle_dir, sbom, vulnerabilities)
+    _simple.write(bundle_dir, manifest)  # the bundle as a static index, over the store just complete
     _manifest.write(bundle_dir, manifest)
     for name in stale:
         os.unlink(os.path.join(bundle_dir, name))

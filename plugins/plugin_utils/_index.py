@@ -74,6 +74,7 @@ class CoreMetadata:
     license: str | None
     license_expression: str | None
     summary: str | None
+    classifiers: tuple = ()  # Trove classifiers (the SBOM takes the licence ones when no other licence is declared)
 
 
 def index_config(url: str, username: str | None = None, password: str | None = None,
@@ -558,7 +559,7 @@ class IndexClient:
 
     def _read_metadata(self, dist: DistFile) -> CoreMetadata:
         cached = self._cache_read("metadata", dist.sha256) if dist.sha256 else None
-        if cached:
+        if cached and "classifiers" in cached:  # (entries cached before classifiers were kept are read again)
             fields: dict[str, t.Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in cached.items()}
             return CoreMetadata(**fields)
         meta = self._fetch_metadata(dist)
@@ -618,7 +619,8 @@ def parse_metadata(data: bytes, filename: str) -> CoreMetadata:
     raw, _unparsed = parse_email(data)
     return CoreMetadata(requires_dist=tuple(raw.get("requires_dist", ())), requires_python=raw.get("requires_python"),
                         provides_extra=tuple(raw.get("provides_extra", ())), license=raw.get("license"),
-                        license_expression=raw.get("license_expression"), summary=raw.get("summary"))
+                        license_expression=raw.get("license_expression"), summary=raw.get("summary"),
+                        classifiers=tuple(raw.get("classifiers", ())))
 
 
 class _RangeFile(io.RawIOBase):

@@ -363,6 +363,16 @@ def render(lock: Lock) -> str:
     return "\n".join(lines) + "\n"
 
 
+def relocated(lock: Lock, urls: t.Mapping[str, str]) -> Lock:
+    """The same lock with every file (and the installer's) by another URL, ``urls`` {sha256: URL}: the lock an inside
+    mirror serves (_mirror.py), whose files are the same bytes at the mirror's addresses."""
+    installer = lock.installer
+    return dataclasses.replace(
+        lock, packages={name: dataclasses.replace(package, url=urls[package.sha256])
+                        for name, package in lock.packages.items()},
+        installer=dataclasses.replace(installer, url=urls[installer.sha256]) if installer is not None else None)
+
+
 def _pin_of(package: LockedPackage) -> Pin:
     return Pin(name=package.name, version=package.version, file=_dist(package), dependencies=package.dependencies,
                built_from=package.built_from)

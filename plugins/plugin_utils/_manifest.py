@@ -8,7 +8,7 @@ install, rollback, export, import and the audit read it through here; ``in_use``
 
     profiles: {name: {members, target, lock, requirements, packages: {name: version}, files: [relpath], installer}}
     hosts:    {host: {env: {profile, path, python, smoke_imports}}}
-    files:    {relpath: {size, sha256, project, version, filename}}
+    files:    {relpath: {size, sha256, project, version, filename, upload_time, yanked}}
     vulnerabilities: {source, policy, reports: {profile: {json, text, counts}}, osv_db: {path, sha256, modified, ...}}
     provenance: {policy, verifier, files: {relpath: {state, publisher, provenance, provenance_sha256, ...}},
                  identities: {project: {kind, repository, ..., trust}}, counts}
@@ -26,9 +26,10 @@ import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath, write_atomic
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import packages_lock_id
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _simple
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import built_wheels
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import COLLECTION_VERSION, PyMigrateError
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import SBOM_FILE
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._sbom import SBOM_FILE, VEX_FILE
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import describe
 
 
@@ -62,10 +63,15 @@ def new(indexes: t.Sequence[str], uploaded_prior_to: str | None) -> dict:
 
 
 def file_record(dist) -> tuple:
-    """(store path, manifest entry) of one DistFile."""
-    return store_relpath(dist.sha256, dist.filename), {
-        "size": dist.size, "sha256": dist.sha256, "project": dist.project, "version": dist.version,
-        "filename": dist.filename}
+    """(store path, manifest entry) of one DistFile; its upload time and yanked state (the reason, "" when none was
+    given) when the index gave them, for the bundle's own index (``simple/``, _simple.py)."""
+    record = {"size": dist.size, "sha256": dist.sha256, "project": dist.project, "version": dist.version,
+              "filename": dist.filename}
+    if dist.upload_time:
+        record["upload_time"] = dist.upload_time
+    if dist.yanked is not None:
+        record["yanked"] = dist.yanked
+    return store_relpath(dist.sha256, dist.filename), record
 
 
 def build_entry(build: t.Mapping) -> dict:
@@ -482,7 +488,7 @@ def batch_images(bundle_dir: str, hosts: t.Iterable[str], check_mode: bool = Fal
 
 def metadata_files(manifest: t.Mapping) -> list:
     """The bundle's metadata files besides the store files, manifest first."""
-    names = [MANIFEST, SBOM_FILE]
+    names = [MANIFEST, SBOM_FILE] + ([VEX_FILE] if manifest.get("vulnerabilities") else [])
     for profile in sorted(manifest["profiles"].values(), key=lambda p: p["lock"]):
         names += [profile["lock"], profile["requirements"]]
     vulnerabilities = manifest.get("vulnerabilities") or {}
@@ -494,4 +500,5 @@ def metadata_files(manifest: t.Mapping) -> list:
     # The PEP 740 provenance verified at bundle time, next to each file in the store (its sha256 in the record).
     provenance = (manifest.get("provenance") or {}).get("files") or {}
     names += sorted({entry["provenance"] for entry in provenance.values() if entry.get("provenance")})
-    return names
+    # The bundle as a static index (simple/ and each wheel's METADATA beside it): the import inside has it too.
+    return names + _simple.index_files(manifest)

@@ -137,6 +137,7 @@ class Pin:
     required_by: tuple = ()   # normalized names (or '<wanted>') that pulled it in
     license: str | None = None
     license_expression: str | None = None
+    license_classifiers: tuple = ()  # the Trove classifiers "License :: ..." of its metadata
     summary: str | None = None
     built_from_sdist: bool = False
     # {sdist, sdist_sha256, builder, built_at} for a wheel built from an sdist (here or on a builder host)

@@ -46,6 +46,11 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
 WANTED = "<wanted>"
 
 
+def license_classifiers(meta) -> tuple:
+    """The licence classifiers ("License :: ...") of core metadata (None: none)."""
+    return tuple(c for c in getattr(meta, "classifiers", ()) or () if c.startswith("License ::"))
+
+
 @dataclasses.dataclass(frozen=True)
 class Req:
     name: str
@@ -422,6 +427,7 @@ def resolve(target: Target, wanted: WantedSet, client, *, uploaded_prior_to=None
                          dependencies=deps, required_by=tuple(sorted(required_by.get(name, set()) - {name})),
                          license=meta.license if meta else None,
                          license_expression=meta.license_expression if meta else None,
+                         license_classifiers=license_classifiers(meta),
                          summary=meta.summary if meta else None, built_from_sdist=dist is not cand.dist,
                          built_from=verdict.built_from if verdict is not None else None)
     return [pins[name] for name in sorted(pins)]

@@ -2,11 +2,19 @@
 # Copyright (c) airgap.pymigrate contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""CycloneDX 1.5 JSON SBOM of a bundle: every file as a component with version, purl, sha256 and the
-licence the metadata declares (an SPDX expression when given, the free-text licence otherwise). The image that
-carries a profile of the image strategy is a component of type ``container`` (purl ``pkg:oci/...``, the manifest
-digest as its hash, the base image as its pedigree's ancestor), linked in ``dependencies`` to the Python packages
-installed in it."""
+"""CycloneDX 1.6 JSON documents of a bundle: the SBOM (``sbom.cdx.json``) and the VEX (``vex.cdx.json``).
+
+The SBOM has every file as a component with version, purl, sha256 and the licence its metadata declares
+(License-Expression as an SPDX expression, else the free-text License, else the licence classifiers, those with an
+unambiguous SPDX id by that id), all acknowledged as declared; ``dependencies`` is the graph the resolution found:
+each package depends on the packages its requirements pulled in (in any profile), and the bundle (the metadata's
+component) on those the inventory asked for. The image that carries a profile of the image strategy is a component of
+type ``container`` (purl ``pkg:oci/...``, the manifest digest as its hash, the base image as its pedigree's
+ancestor), linked in ``dependencies`` to the Python packages installed in it.
+
+The known vulnerabilities are a document of their own, the VEX: each names the components it affects by BOM-Link
+(``urn:cdx:<SBOM serial number>/<version>#<bom-ref>``), so that a dependency tracker matches it to the SBOM; the
+SBOM names the VEX among its external references."""
 
 from __future__ import annotations
 
@@ -17,6 +25,25 @@ from urllib.parse import quote
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import COLLECTION_VERSION, Pin
 
 SBOM_FILE = "sbom.cdx.json"
+VEX_FILE = "vex.cdx.json"
+SPEC_VERSION = "1.6"
+BUNDLE_REF = "pymigrate-bundle"  # the bom-ref of the metadata's component: the bundle itself
+WANTED = "<wanted>"  # (_resolve.WANTED) a pin the inventory asked for: the bundle depends on it
+# Licence classifiers whose SPDX id is not in doubt (an unversioned "BSD License" or "GPL" is, and is kept as a name).
+CLASSIFIER_IDS = {
+    "License :: OSI Approved :: MIT License": "MIT",
+    "License :: OSI Approved :: MIT No Attribution License (MIT-0)": "MIT-0",
+    "License :: OSI Approved :: ISC License (ISCL)": "ISC",
+    "License :: OSI Approved :: Python Software Foundation License": "PSF-2.0",
+    "License :: OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
+    "License :: OSI Approved :: Boost Software License 1.0 (BSL-1.0)": "BSL-1.0",
+    "License :: OSI Approved :: The Unlicense (Unlicense)": "Unlicense",
+    "License :: OSI Approved :: Zero-Clause BSD (0BSD)": "0BSD",
+    "License :: OSI Approved :: Apache Software License": None,
+    "License :: CC0 1.0 Universal (CC0 1.0) Public Domain Dedication": "CC0-1.0",
+    "License :: OSI Approved :: Universal Permissive License (UPL)": "UPL-1.0",
+}
+UNKNOWN = ("", "unknown", "none", "n/a")
 
 
 def purl(pin: Pin) -> str:
@@ -52,13 +79,34 @@ def image_component(profile: str, image: t.Mapping) -> dict:
 
 
 def _licenses(pin: Pin) -> list:
+    """License-Expression, else License (free text), else the licence classifiers; [] when none says anything."""
     if pin.license_expression:
-        return [{"expression": pin.license_expression}]
+        return [{"expression": pin.license_expression, "acknowledgement": "declared"}]
     text = (pin.license or "").strip()
-    if not text:
-        return []
-    # Free-text licence fields can be whole licence texts; keep the first line as the name.
-    return [{"license": {"name": text.splitlines()[0][:200]}}]
+    if text.lower() not in UNKNOWN:
+        # Free-text licence fields can be whole licence texts; keep the first line as the name.
+        return [{"license": {"name": text.splitlines()[0][:200], "acknowledgement": "declared"}}]
+    found = []
+    for classifier in pin.license_classifiers:
+        spdx = CLASSIFIER_IDS.get(classifier)
+        entry = {"id": spdx} if spdx else {"name": classifier.split(" :: ")[-1]}
+        entry["acknowledgement"] = "declared"
+        if {"license": entry} not in found:
+            found.append({"license": entry})
+    return found
+
+
+def _graph(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], dependencies: dict) -> None:
+    """Add to ``dependencies`` ({bom-ref: set of bom-refs}) every resolved requirement: a package on each package its
+    requirements pulled into the same profile, the bundle on each package the inventory asked for."""
+    dependencies.setdefault(BUNDLE_REF, set())
+    for _profile, pins in sorted(pins_by_profile.items()):
+        by_name = {pin.name: purl(pin) for pin in pins}
+        for pin in pins:
+            refs = dependencies.setdefault(purl(pin), set())
+            refs.update(by_name[name] for name in pin.dependencies if name in by_name)
+            if WANTED in pin.required_by or not pin.required_by:
+                dependencies[BUNDLE_REF].add(purl(pin))
 
 
 def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, created: str,
@@ -86,6 +134,8 @@ def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, c
                 "licenses": _licenses(pin),
                 "properties": [],
             })
+            if not entry.get("licenses", True):  # (an empty list is not valid CycloneDX 1.6: none is said)
+                del entry["licenses"]
             if pin.summary and "description" not in entry:
                 entry["description"] = pin.summary
             entry["properties"].append({"name": "airgap.pymigrate:profile", "value": profile})
@@ -93,23 +143,52 @@ def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, c
                 prop = {"name": "airgap.pymigrate:built-from:%s" % key, "value": str(value)}
                 if value is not None and prop not in entry["properties"]:
                     entry["properties"].append(prop)
+    _graph(pins_by_profile, dependencies)
     # A serial number derived from the bundle serial and content keeps rebuilds of the same bundle equal.
     seed = "%d:%s" % (serial, ",".join(sorted(components)))
     document = {
         "bomFormat": "CycloneDX",
-        "specVersion": "1.5",
+        "specVersion": SPEC_VERSION,
         "serialNumber": "urn:uuid:%s" % uuid.uuid5(uuid.NAMESPACE_URL, "airgap.pymigrate:" + seed),
         "version": 1,
         "metadata": {
             "timestamp": created,
             "tools": {"components": [{"type": "application", "name": "airgap.pymigrate",
                                       "version": COLLECTION_VERSION}]},
-            "component": {"type": "application", "name": "pymigrate-bundle-%d" % serial,
+            "component": {"type": "application", "bom-ref": BUNDLE_REF, "name": "pymigrate-bundle-%d" % serial,
                           "version": str(serial)},
         },
         "components": [components[key] for key in sorted(components)],
+        "dependencies": [{"ref": ref, "dependsOn": sorted(refs)} for ref, refs in sorted(dependencies.items())],
     }
-    if dependencies:
-        document["dependencies"] = [{"ref": ref, "dependsOn": sorted(refs)}
-                                    for ref, refs in sorted(dependencies.items())]
     return document
+
+
+def bom_link(sbom: t.Mapping, ref: str) -> str:
+    """The BOM-Link of one component of the SBOM: ``urn:cdx:<serial number>/<version>#<bom-ref, percent-encoded>``."""
+    return "urn:cdx:%s/%d#%s" % (sbom["serialNumber"][len("urn:uuid:"):], sbom["version"], quote(ref, safe=""))
+
+
+def render_vex(sbom: t.Mapping, vulnerabilities: t.Sequence[t.Mapping]) -> dict:
+    """The VEX of the SBOM: its ``vulnerabilities`` (as ``_vulns.sbom_vulnerabilities`` gives them, affecting the
+    SBOM's bom-refs) with each affected component named by its BOM-Link into the SBOM. None found is a statement too
+    (an empty list): the check ran."""
+    found = []
+    for item in vulnerabilities:
+        entry = dict(item, affects=[{"ref": bom_link(sbom, affected["ref"])} for affected in item["affects"]])
+        found.append(entry)
+    return {
+        "bomFormat": "CycloneDX",
+        "specVersion": SPEC_VERSION,
+        "serialNumber": "urn:uuid:%s" % uuid.uuid5(uuid.NAMESPACE_URL, "airgap.pymigrate:vex:" + sbom["serialNumber"]),
+        "version": 1,
+        "metadata": {"timestamp": sbom["metadata"]["timestamp"], "tools": sbom["metadata"]["tools"],
+                     "component": dict(sbom["metadata"]["component"])},
+        "vulnerabilities": found,
+    }
+
+
+def link_vex(sbom: dict) -> None:
+    """Name the VEX, beside the SBOM, among the SBOM's external references."""
+    sbom["externalReferences"] = [{"type": "exploitability-statement", "url": VEX_FILE,
+                                   "comment": "the known vulnerabilities of these components (CycloneDX VEX)"}]

@@ -17,6 +17,7 @@ PHASES = {
     "playbooks/state.yml": ["pymigrate_state", "pymigrate_report"],
     "playbooks/keygen.yml": ["pymigrate_keygen"],
     "playbooks/lock.yml": ["pymigrate_survey", "pymigrate_lock"],
+    "playbooks/mirror.yml": ["pymigrate_mirror"],
 }
 
 

@@ -91,6 +91,10 @@ def test_a_real_bundle_verifies_records_the_identity_and_gives_the_share(atteste
     assert text.count("attestation-identities") == 1  # alpha has none
     members = {name for name, _sha, _size in _archive.bundle_members(str(tmp_path / "b"), manifest)}
     assert built["provenance"] in members  # signed into the archive
+    # The bundle's index names no provenance for the wheel built here: the one verified attests its sdist.
+    page = (tmp_path / "b" / "simple" / "gcb-attestation-test" / "index.v1_json").read_text()
+    assert json.loads(page)["files"][0]["provenance"] is None and "data-provenance" not in (
+        tmp_path / "b" / "simple" / "gcb-attestation-test" / "index.html").read_text()
     _archive.generate_keypair(str(tmp_path / "key"), str(tmp_path / "key.pub"))
     _archive.create_archive(str(tmp_path / "b"), str(tmp_path / "b.tar"),
                             _archive.load_private_key(str(tmp_path / "key")))

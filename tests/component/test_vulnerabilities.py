@@ -1,11 +1,13 @@
 """Known vulnerabilities at bundle time, against the real local index: its JSON API lists alpha 1.0 as vulnerable
-(PYSEC-0000-1, alias CVE-0000-0001, fixed in 1.1, plus a withdrawn report). The bundle's JSON report, table, SBOM
-and manifest say so; policy fail stops the build naming project, version, id and fixed version; an expired ignore
-entry no longer ignores; an index without the JSON API leaves the pins skipped; an OSV export travels in the bundle."""
+(PYSEC-0000-1, alias CVE-0000-0001, fixed in 1.1, plus a withdrawn report). The bundle's JSON report, table, VEX
+(validated with the SBOM against the CycloneDX 1.6 schema) and manifest say so; policy fail stops the build naming
+project, version, id and fixed version; an expired ignore entry no longer ignores; an index without the JSON API
+leaves the pins skipped; an OSV export travels in the bundle."""
 
 import datetime
 import json
 import os
+import urllib.parse
 import zipfile
 
 import pytest
@@ -18,6 +20,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import target_from_declaration
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import EnvSpec
 from tests.index import catalog
+from tests.unit.plugins.plugin_utils.test_sbom import validate
 
 TODAY = datetime.date(2026, 6, 1)
 
@@ -50,6 +53,23 @@ def read_json(path):
         return json.load(handle)
 
 
+def vex_of(bundle):
+    """The VEX's vulnerabilities, each affected component's BOM-Link checked to name a component of the SBOM beside
+    it and given back as that bom-ref; both documents valid CycloneDX 1.6."""
+    sbom, vex = read_json(str(bundle / "sbom.cdx.json")), read_json(str(bundle / "vex.cdx.json"))
+    validate(sbom)
+    validate(vex)
+    assert "vulnerabilities" not in sbom and sbom["externalReferences"][0]["url"] == "vex.cdx.json"
+    prefix = "urn:cdx:%s/%d#" % (sbom["serialNumber"][len("urn:uuid:"):], sbom["version"])
+    refs = {component["bom-ref"] for component in sbom["components"]}
+    for vulnerability in vex["vulnerabilities"]:
+        for affected in vulnerability["affects"]:
+            assert affected["ref"].startswith(prefix)
+            affected["ref"] = urllib.parse.unquote(affected["ref"][len(prefix):])
+            assert affected["ref"] in refs
+    return vex["vulnerabilities"]
+
+
 def test_a_vulnerable_pin_is_in_the_json_report_the_table_and_the_sbom(local_index, tmp_path):
     result = build(local_index, tmp_path / "b")
     old, new = profile_of(result, "old"), profile_of(result, "new")
@@ -65,7 +85,7 @@ def test_a_vulnerable_pin_is_in_the_json_report_the_table_and_the_sbom(local_ind
     assert "alpha    1.0      PYSEC-0000-1  CVE-0000-0001  1.1       AFFECTED" in table
     sbom = read_json(str(tmp_path / "b" / "sbom.cdx.json"))
     alpha10 = [c["bom-ref"] for c in sbom["components"] if c["name"] == "alpha" and c["version"] == "1.0"]
-    (vuln,) = sbom["vulnerabilities"]
+    (vuln,) = vex_of(tmp_path / "b")
     assert vuln["id"] == "PYSEC-0000-1" and vuln["affects"] == [{"ref": ref} for ref in alpha10]
     assert vuln["references"] == [{"id": "CVE-0000-0001", "source": {"name": "OSV"}}]
     assert vuln["recommendation"] == "Upgrade alpha to 1.1" and vuln["analysis"] == {"state": "in_triage"}
@@ -73,7 +93,8 @@ def test_a_vulnerable_pin_is_in_the_json_report_the_table_and_the_sbom(local_ind
     manifest = _manifest.read(str(tmp_path / "b"))
     assert manifest["vulnerabilities"]["reports"][old]["counts"] == {"affected": 1, "ignored": 0, "skipped": 0}
     members = {name for name, _sha, _size in _archive.bundle_members(str(tmp_path / "b"), manifest)}
-    assert {"vulnerabilities.%s.json" % old, "vulnerabilities.%s.txt" % new} <= members  # signed into the archive
+    # signed into the archive
+    assert {"vulnerabilities.%s.json" % old, "vulnerabilities.%s.txt" % new, "vex.cdx.json"} <= members
     assert result["vulnerabilities"]["findings"][0]["id"] == "PYSEC-0000-1"
     again = build(local_index, tmp_path / "b")
     assert not again["changed"] and again["serial"] == result["serial"]  # same findings: a no-op re-run
@@ -90,9 +111,8 @@ def test_fail_policy_fails_naming_project_version_id_and_fixed_version(local_ind
     report = read_json(str(tmp_path / "b" / ("vulnerabilities.%s.json" % profile_of(result, "old"))))
     assert report["findings"][0]["state"] == "ignored" and report["counts"] == {"affected": 0, "ignored": 1,
                                                                                 "skipped": 0}
-    sbom = read_json(str(tmp_path / "b" / "sbom.cdx.json"))
-    assert sbom["vulnerabilities"][0]["analysis"] == {"state": "not_affected",
-                                                      "detail": "ignored until 2026-12-31: alpha runs offline"}
+    assert vex_of(tmp_path / "b")[0]["analysis"] == {"state": "not_affected",
+                                                     "detail": "ignored until 2026-12-31: alpha runs offline"}
 
 
 def test_an_ignore_entry_past_its_expiry_no_longer_ignores(local_index, tmp_path):
@@ -106,7 +126,7 @@ def test_an_ignore_entry_past_its_expiry_no_longer_ignores(local_index, tmp_path
     assert finding["state"] == "ignore_expired" and finding["ignore"]["expires"] == "2026-05-31"
     with open(str(tmp_path / "b" / ("vulnerabilities.%s.txt" % old))) as handle:
         assert "AFFECTED (ignore expired 2026-05-31)" in handle.read()
-    assert read_json(str(tmp_path / "b" / "sbom.cdx.json"))["vulnerabilities"][0]["analysis"]["state"] == "in_triage"
+    assert vex_of(tmp_path / "b")[0]["analysis"]["state"] == "in_triage"
 
 
 def test_an_index_without_the_json_api_leaves_the_pins_skipped_not_clean(make_index, tmp_path):
@@ -140,9 +160,8 @@ def test_an_osv_export_is_the_source_and_travels_in_the_bundle(local_index, tmp_
     assert file_sha256(str(tmp_path / "b" / "osv-db.zip")) == record["sha256"]
     members = {name for name, _sha, _size in _archive.bundle_members(str(tmp_path / "b"), manifest)}
     assert "osv-db.zip" in members
-    sbom = read_json(str(tmp_path / "b" / "sbom.cdx.json"))
-    assert len(sbom["vulnerabilities"]) == 1 and len(sbom["vulnerabilities"][0]["affects"]) == 2
-    assert sbom["vulnerabilities"][0]["recommendation"] == "Upgrade alpha to 2.0"
+    (vuln,) = vex_of(tmp_path / "b")
+    assert len(vuln["affects"]) == 2 and vuln["recommendation"] == "Upgrade alpha to 2.0"
     # The signed archive takes the reports and the OSV export inside, checked by their sha256.
     _archive.generate_keypair(str(tmp_path / "key"), str(tmp_path / "key.pub"))
     _archive.create_archive(str(tmp_path / "b"), str(tmp_path / "b.tar"),

@@ -321,3 +321,27 @@ def test_two_imports_at_once_never_leave_an_older_serial_accepted(keys, tmp_path
     first.join(10)
     assert _archive.read_accepted(str(store))["serial"] == 160
     assert json.load(open(store / "current" / "manifest.json"))["serial"] == 160
+
+
+def test_the_bundle_s_index_crosses_with_it_and_works_from_the_imported_store(keys, tmp_path):
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _simple
+    from tests.unit.plugins.plugin_utils.test_simple import METADATA, wheel_bytes
+    bundle = str(tmp_path / "bundle")
+    manifest = make_bundle(bundle, 1, {"foo_bar-1.0-py3-none-any.whl": wheel_bytes()})
+    relpath = list(manifest["files"])[0]
+    manifest["files"][relpath].update(filename="foo_bar-1.0-py3-none-any.whl", project="foo-bar")
+    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
+        json.dump(manifest, handle)
+    _simple.write(bundle, manifest)
+    export(bundle, tmp_path / "i.tar", keys)
+    with tarfile.open(tmp_path / "i.tar") as tar:
+        names = tar.getnames()
+    assert "simple/foo-bar/index.v1_json" in names and relpath + ".metadata" in names
+    do_import(tmp_path / "i.tar", tmp_path / "store", keys)
+    current = tmp_path / "store" / "current"
+    page = (current / "simple" / "index.html").read_bytes()
+    assert page == (tmp_path / "bundle" / "simple" / "index.html").read_bytes()
+    # The page's relative link leads to the wheel (and its metadata file) of the imported store.
+    href = json.loads((current / "simple" / "foo-bar" / "index.v1_json").read_text())["files"][0]["url"]
+    target = current / "simple" / "foo-bar" / href
+    assert target.read_bytes() == wheel_bytes() and target.with_name(target.name + ".metadata").read_bytes() == METADATA

@@ -53,7 +53,9 @@ def test_first_build_writes_locks_sbom_manifest_and_files(tmp_path):
     assert manifest["serial"] == 1 and sorted(manifest["hosts"]) == ["a", "b"]
     assert all(p["packages"] == {"alpha": "2.0", "beta": "1.0"} for p in manifest["profiles"].values())
     names = set(os.listdir(tmp_path))
-    assert {"manifest.json", "sbom.cdx.json", "files"} <= names
+    assert {"manifest.json", "sbom.cdx.json", "files", "simple"} <= names
+    assert sorted(os.listdir(tmp_path / "simple")) == ["alpha", "beta", "index.html", "index.v1_html", "index.v1_json",
+                                                       "pip"]
     assert len([n for n in names if n.startswith("pylock.")]) == 2
     assert not any(n.startswith(".work-") for n in names)  # the work directory is gone
 
@@ -61,9 +63,11 @@ def test_first_build_writes_locks_sbom_manifest_and_files(tmp_path):
 def test_rerun_with_nothing_new_changes_and_fetches_nothing(tmp_path):
     build(tmp_path, [host("a")])
     before = {name: os.path.getmtime(os.path.join(tmp_path, name)) for name in os.listdir(tmp_path) if name != ".lock"}
+    pages = {path: os.path.getmtime(tmp_path / "simple" / path) for path in listing(tmp_path / "simple")}
     result, client = build(tmp_path, [host("a")])
     assert not result["changed"] and result["serial"] == 1 and result["fetched"] == []
     assert client.downloads == []
+    assert pages == {path: os.path.getmtime(tmp_path / "simple" / path) for path in listing(tmp_path / "simple")}
     assert before == {name: os.path.getmtime(os.path.join(tmp_path, name)) for name in os.listdir(tmp_path)
                       if name != ".lock"}
 

@@ -70,3 +70,11 @@ def test_the_ca_bundle_given_wins_over_requests_ca_bundle_in_the_environment(mon
     finally:
         client.close()
     assert adapter.verify == [str(tmp_path / "given-ca.pem")]
+
+
+def test_core_metadata_keeps_the_classifiers_and_pins_take_the_licence_ones():
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils._resolve import license_classifiers
+    meta = _index.parse_metadata(b"Metadata-Version: 2.1\nName: x\nVersion: 1\nClassifier: Topic :: Utilities\n"
+                                 b"Classifier: License :: OSI Approved :: MIT License\n\n", "x-1-py3-none-any.whl")
+    assert meta.classifiers == ("Topic :: Utilities", "License :: OSI Approved :: MIT License")
+    assert license_classifiers(meta) == ("License :: OSI Approved :: MIT License",) and license_classifiers(None) == ()

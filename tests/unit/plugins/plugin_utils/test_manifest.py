@@ -250,10 +250,24 @@ def test_metadata_files_order():
     manifest = {"profiles": {"z": {"lock": "pylock.b.toml", "requirements": "requirements.b.txt"},
                              "a": {"lock": "pylock.c.toml", "requirements": "requirements.c.txt"},
                              "m": {"lock": "pylock.a.toml", "requirements": "requirements.a.txt"}}}
+    pages = ["simple/index.html", "simple/index.v1_html", "simple/index.v1_json"]
     assert _manifest.metadata_files(manifest) == [
         "manifest.json", "sbom.cdx.json", "pylock.a.toml", "requirements.a.txt", "pylock.b.toml",
-        "requirements.b.txt", "pylock.c.toml", "requirements.c.txt"]
-    assert _manifest.metadata_files({"profiles": {}}) == ["manifest.json", "sbom.cdx.json"]
+        "requirements.b.txt", "pylock.c.toml", "requirements.c.txt"] + pages
+    assert _manifest.metadata_files({"profiles": {}}) == ["manifest.json", "sbom.cdx.json"] + pages
+
+
+def test_the_signed_archive_carries_the_index_pages_and_each_wheel_s_metadata_file():
+    wheel = "files/sha256/%s/%s/a-1.0-py3-none-any.whl" % ("a" * 2, "a" * 64)
+    sdist = "files/sha256/%s/%s/b-2.0.tar.gz" % ("b" * 2, "b" * 64)
+    files = {wheel: {"filename": "a-1.0-py3-none-any.whl", "project": "A", "sha256": "a" * 64, "size": 1,
+                     "version": "1.0"},
+             sdist: {"filename": "b-2.0.tar.gz", "project": "b", "sha256": "b" * 64, "size": 1, "version": "2.0"}}
+    names = _manifest.metadata_files({"profiles": {}, "files": files})
+    assert names[2:] == ["simple/index.html", "simple/index.v1_html", "simple/index.v1_json",
+                         "simple/a/index.html", "simple/a/index.v1_html", "simple/a/index.v1_json",
+                         "simple/b/index.html", "simple/b/index.v1_html", "simple/b/index.v1_json",
+                         wheel + ".metadata"]
 
 
 def test_each_host_slice_is_written_once_with_the_manifest_and_read_alone(tmp_path):

@@ -1,6 +1,10 @@
-"""The CycloneDX 1.5 SBOM of a bundle: one component per distinct file, purl, sha256, licences, stable serial."""
+"""The CycloneDX 1.6 SBOM of a bundle: one component per distinct file, purl, sha256, licences (expression, free
+text, classifiers), the dependency graph, a stable serial; the VEX beside it, naming components by BOM-Link. Both
+validated against the CycloneDX 1.6 JSON schema (cyclonedx-python-lib's strict validator)."""
 
 import json
+
+import pytest
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _model, _sbom
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, Pin
@@ -23,13 +27,14 @@ URLLIB3 = _pin("urllib3", "2.2.1", "cc" * 32)
 def test_document_header():
     sbom = _sbom.render_sbom({"p1": [REQUESTS]}, 7, CREATED)
     assert sbom["bomFormat"] == "CycloneDX"
-    assert sbom["specVersion"] == "1.5"
+    assert sbom["specVersion"] == "1.6"
     assert sbom["version"] == 1
     assert sbom["serialNumber"].startswith("urn:uuid:")
     assert sbom["metadata"]["timestamp"] == CREATED
     assert sbom["metadata"]["tools"] == {"components": [
         {"type": "application", "name": "airgap.pymigrate", "version": _model.COLLECTION_VERSION}]}
-    assert sbom["metadata"]["component"] == {"type": "application", "name": "pymigrate-bundle-7", "version": "7"}
+    assert sbom["metadata"]["component"] == {"type": "application", "bom-ref": "pymigrate-bundle",
+                                             "name": "pymigrate-bundle-7", "version": "7"}
     json.dumps(sbom)  # plain JSON data
     assert _sbom.SBOM_FILE == "sbom.cdx.json"
 
@@ -60,7 +65,7 @@ def test_component_fields():
     assert component["purl"] == ref and component["bom-ref"] == ref
     assert component["name"] == "requests" and component["version"] == "2.32.3"
     assert component["hashes"] == [{"alg": "SHA-256", "content": "aa" * 32}]
-    assert component["licenses"] == [{"expression": "Apache-2.0"}]
+    assert component["licenses"] == [{"expression": "Apache-2.0", "acknowledgement": "declared"}]
     assert component["description"] == "HTTP for Humans."
 
 
@@ -72,14 +77,20 @@ def test_purl_quotes_its_parts():
 
 def test_licences():
     by_name = {c["name"]: c for c in _sbom.render_sbom({"p": [REQUESTS, IDNA, URLLIB3]}, 1, CREATED)["components"]}
-    assert by_name["idna"]["licenses"] == [{"license": {"name": "BSD License"}}]
-    assert by_name["urllib3"]["licenses"] == []
+    assert by_name["idna"]["licenses"] == [{"license": {"name": "BSD License", "acknowledgement": "declared"}}]
+    assert "licenses" not in by_name["urllib3"]
     assert "description" not in by_name["urllib3"]
-    both = _pin("x", "1", "ab" * 32, license="MIT License", license_expression="MIT")
-    assert _sbom._licenses(both) == [{"expression": "MIT"}]
-    long_text = _pin("y", "1", "ab" * 32, license="  \n" + "L" * 300 + "\nmore")
-    assert _sbom._licenses(long_text) == [{"license": {"name": "L" * 200}}]
+    classifiers = ("License :: OSI Approved :: MIT License", "License :: OSI Approved :: BSD License")
+    both = _pin("x", "1", "ab" * 32, license="MIT License", license_expression="MIT", license_classifiers=classifiers)
+    assert _sbom._licenses(both) == [{"expression": "MIT", "acknowledgement": "declared"}]
+    long_text = _pin("y", "1", "ab" * 32, license="  \n" + "L" * 300 + "\nmore", license_classifiers=classifiers)
+    assert _sbom._licenses(long_text) == [{"license": {"name": "L" * 200, "acknowledgement": "declared"}}]
     assert _sbom._licenses(_pin("z", "1", "ab" * 32, license="   \n ")) == []
+    # No expression, no licence text (or UNKNOWN): the classifiers, by SPDX id where it is not in doubt.
+    for text in (None, "UNKNOWN"):
+        assert _sbom._licenses(_pin("c", "1", "ab" * 32, license=text, license_classifiers=classifiers)) == [
+            {"license": {"id": "MIT", "acknowledgement": "declared"}},
+            {"license": {"name": "BSD License", "acknowledgement": "declared"}}]
 
 
 def test_serial_number_is_stable_and_depends_on_serial_and_content():
@@ -110,11 +121,11 @@ def test_an_image_is_a_container_component_that_depends_on_the_packages_in_it():
     assert ("airgap.pymigrate:profile", "p1") in props and ("airgap.pymigrate:image-id", "sha256:" + "1f" * 32) in props
     assert {v for n, v in props if n == "airgap.pymigrate:layer"} == {"sha256:" + "3d" * 32, "sha256:" + "4c" * 32}
     # The packages installed in the image: linked by dependencies; a venv profile's packages are not.
-    assert sbom["dependencies"] == [{"ref": ref, "dependsOn": sorted([_sbom.purl(IDNA), _sbom.purl(REQUESTS)])}]
+    image_edges = [item for item in sbom["dependencies"] if item["ref"] == ref]
+    assert image_edges == [{"ref": ref, "dependsOn": sorted([_sbom.purl(IDNA), _sbom.purl(REQUESTS)])}]
     refs = {c["bom-ref"] for c in sbom["components"]}
-    assert set(sbom["dependencies"][0]["dependsOn"]) <= refs and len(refs) == len(sbom["components"])
-    assert "dependencies" not in _sbom.render_sbom({"p1": [REQUESTS]}, 3, CREATED)
-    json.dumps(sbom)
+    assert set(image_edges[0]["dependsOn"]) <= refs and len(refs) == len(sbom["components"])
+    validate(sbom)
 
 
 def test_two_profiles_of_one_image_give_one_container_component():
@@ -122,3 +133,56 @@ def test_two_profiles_of_one_image_give_one_container_component():
     containers = [c for c in sbom["components"] if c["type"] == "container"]
     assert len(containers) == 1
     assert {p["value"] for p in containers[0]["properties"] if p["name"] == "airgap.pymigrate:profile"} == {"p1", "p2"}
+
+
+def validate(document):
+    """The CycloneDX 1.6 JSON schema, through cyclonedx-python-lib's strict validator (a test dependency)."""
+    validation = pytest.importorskip("cyclonedx.validation.json")
+    schema = pytest.importorskip("cyclonedx.schema")
+    error = validation.JsonStrictValidator(schema.SchemaVersion.V1_6).validate_str(json.dumps(document))
+    assert error is None, error
+
+
+APP = _pin("app", "1.0", "a1" * 32, required_by=("<wanted>",), dependencies=("lib", "tool"),
+           license_classifiers=("License :: OSI Approved :: MIT License",))
+LIB = _pin("lib", "2.0", "b2" * 32, required_by=("app",), dependencies=("tool",))
+TOOL = _pin("tool", "3.0", "c3" * 32, required_by=("app", "lib"))
+OLD_LIB = _pin("lib", "1.0", "d4" * 32, required_by=("app",))
+
+
+def test_the_graph_has_an_edge_for_every_resolved_dependency_and_the_bundle_depends_on_what_was_asked_for():
+    profiles = {"new": [APP, LIB, TOOL], "old": [APP, OLD_LIB, TOOL]}
+    sbom = _sbom.render_sbom(profiles, 4, CREATED)
+    edges = {(item["ref"], target) for item in sbom["dependencies"] for target in item["dependsOn"]}
+    for pins in profiles.values():
+        by_name = {pin.name: _sbom.purl(pin) for pin in pins}
+        for pin in pins:
+            for dependency in pin.dependencies:
+                assert (_sbom.purl(pin), by_name[dependency]) in edges
+    # app depends on both libs (one per profile); every component has its entry, one without dependencies too.
+    assert {target for ref, target in edges if ref == _sbom.purl(APP)} == {
+        _sbom.purl(LIB), _sbom.purl(OLD_LIB), _sbom.purl(TOOL)}
+    assert {item["ref"] for item in sbom["dependencies"]} == {c["bom-ref"] for c in sbom["components"]} | {
+        "pymigrate-bundle"}
+    assert {target for ref, target in edges if ref == "pymigrate-bundle"} == {_sbom.purl(APP)}
+    assert len(edges) == 5  # app -> lib 2.0, lib 1.0, tool; lib 2.0 -> tool; the bundle -> app
+    validate(sbom)
+
+
+def test_the_vex_names_the_sbom_s_components_by_bom_link_and_validates():
+    sbom = _sbom.render_sbom({"p": [APP, LIB, TOOL]}, 4, CREATED)
+    found = [{"bom-ref": "vuln:PYSEC-1", "id": "PYSEC-1", "source": {"name": "OSV", "url": "https://osv.dev/x"},
+              "references": [{"id": "CVE-1", "source": {"name": "OSV"}}], "description": "bad",
+              "recommendation": "Upgrade lib to 2.1", "affects": [{"ref": _sbom.purl(LIB)}],
+              "analysis": {"state": "in_triage"}}]
+    _sbom.link_vex(sbom)
+    vex = _sbom.render_vex(sbom, found)
+    serial = sbom["serialNumber"][len("urn:uuid:"):]
+    link = "urn:cdx:%s/1#pkg%%3Apypi%%2Flib%%402.0%%3Ffile_name%%3Dlib-2.0-py3-none-any.whl" % serial
+    assert vex["vulnerabilities"][0]["affects"] == [{"ref": link}]
+    assert found[0]["affects"] == [{"ref": _sbom.purl(LIB)}]  # (the section given is not changed)
+    assert vex["serialNumber"] != sbom["serialNumber"] and vex["specVersion"] == "1.6"
+    assert sbom["externalReferences"][0]["url"] == "vex.cdx.json"
+    validate(sbom)
+    validate(vex)
+    validate(_sbom.render_vex(sbom, []))  # none known is a statement too
