@@ -19,7 +19,10 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 UV_VERSION := 0.13.9
 UV_WHEEL_STAMP := build/wheelhouse/.uv-$(UV_VERSION)
 
-dev: system-deps $(STAMP) .collections/ansible_collections/airgap/pymigrate $(UV_WHEEL_STAMP)
+# The inside indexes the mirror tests feed (requirements-servers.txt says why a venv of their own).
+SERVERS_STAMP := .venv-servers/.installed
+
+dev: system-deps $(STAMP) .collections/ansible_collections/airgap/pymigrate $(UV_WHEEL_STAMP) $(SERVERS_STAMP)
 
 system-deps:
 	@tests/tools/system-deps
@@ -28,6 +31,13 @@ $(STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(SERVERS_STAMP): requirements-servers.txt
+	$(PYTHON) -m venv .venv-servers
+	.venv-servers/bin/python -m pip install -q -r requirements-servers.txt
+	.venv-servers/bin/python -m pip uninstall -q -y passlib
+	.venv-servers/bin/python -m pip install -q --force-reinstall --no-deps "$$(grep '^libpass==' requirements-servers.txt)"
 	touch $@
 
 $(UV_WHEEL_STAMP): | $(STAMP)

@@ -24,7 +24,9 @@ from tests.index import catalog
 
 pytestmark = pytest.mark.fleet
 
-VENV_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".venv", "bin")
+# The servers' own venv (`make dev` makes it from requirements-servers.txt).
+VENV_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".venv-servers",
+                        "bin")
 PASSWORD = "mirror-s3cret"
 CHECK = ("import importlib.metadata as m, json; "
          "print(json.dumps({d.metadata['Name'].lower(): d.version for d in m.distributions()}))")
@@ -66,14 +68,16 @@ def start_devpi(directory, address):
     return process, port, "http://%s:%d/root/pymigrate" % (address, port)
 
 
+HTPASSWD = ("import sys; from passlib.apache import HtpasswdFile; "
+            "h = HtpasswdFile(sys.argv[1], new=True); h.set_password('uploader', sys.argv[2]); h.save()")
+
+
 def start_pypiserver(directory, address):
     """pypiserver over its own package directory, uploads only with the password of an htpasswd file, no fallback
     to the public index. Returns (process, URL)."""
-    from passlib.apache import HtpasswdFile
     (directory / "packages").mkdir()
-    htpasswd = HtpasswdFile(str(directory / "htpasswd"), new=True)
-    htpasswd.set_password("uploader", PASSWORD)
-    htpasswd.save()
+    subprocess.run([os.path.join(VENV_BIN, "python"), "-c", HTPASSWD, str(directory / "htpasswd"), PASSWORD],
+                   check=True)  # with the servers' passlib (libpass), not this venv's
     port = free_port(address)
     log = directory / "pypiserver.log"
     process = subprocess.Popen([os.path.join(VENV_BIN, "pypi-server"), "run", "-i", address, "-p", str(port), "-P",
