@@ -149,6 +149,33 @@ def uv_check_command(uv, python):
     return [uv, "pip", "check", "--python", python] + UV_COMMON
 
 
+# What every pip command gets: --isolated (no PIP_* variable, no user configuration file), no prompt, no version
+# check, no cache.
+PIP_COMMON = ["--isolated", "--disable-pip-version-check", "--no-input", "--no-cache-dir"]
+
+
+def pip_install_command(python, pip, requirements):
+    """pip (run from the pip wheel in the store: ``pip`` is ``<wheel>/pip``) installing exactly the requirements file
+    (store paths, each with ``--hash=sha256:``) with no index, no dependency resolved beyond the lock and no bytecode.
+    ``-E``: no PYTHON* variable of the host (PYTHONPATH, PYTHONSTARTUP, ...) reaches pip's own interpreter."""
+    return [python, "-E", pip, "install", "--no-index", "--no-deps", "--require-hashes", "--no-compile", "-r",
+            requirements] + PIP_COMMON
+
+
+def pip_check_command(python, pip):
+    return [python, "-E", pip, "check"] + PIP_COMMON[:3]
+
+
+def pip_environment(environ):
+    """The environment pip runs with: the caller's without any PIP_* setting or activated environment, and
+    PIP_CONFIG_FILE set to the null device, which makes pip read no configuration file at all: --isolated alone
+    still reads the global ones (/etc/pip.conf, /etc/xdg/pip/pip.conf) and the environment's own."""
+    env = dict((key, value) for key, value in environ.items()
+               if not key.startswith("PIP_") and key not in ("VIRTUAL_ENV", "CONDA_PREFIX"))
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
+
+
 def uv_environment(environ, tool_dir):
     """The environment uv runs with: the caller's without any UV_* setting (they would change what uv installs
     or where it looks) nor an activated environment, configuration files off, temporary files in ``tool_dir``."""
@@ -283,11 +310,11 @@ class Environment(object):
                     _run(uv_check_command(binary, gen_python), "uv pip check in %s" % generation, generation,
                          env=env, cwd=tool_dir)
                 else:
-                    pip = [gen_python, os.path.join(self.store_path(installer["sha256"], installer["filename"]), "pip")]
-                    common = ["--disable-pip-version-check", "--no-input", "--no-cache-dir"]
-                    _run(pip + ["install", "--no-index", "--no-deps", "--require-hashes", "--no-compile", "-r",
-                                requirements] + common, "pip install into %s" % generation, generation)
-                    _run(pip + ["check"] + common[:2], "pip check in %s" % generation, generation)
+                    pip = os.path.join(self.store_path(installer["sha256"], installer["filename"]), "pip")
+                    env = pip_environment(os.environ)  # no configuration of the host's reaches pip
+                    _run(pip_install_command(gen_python, pip, requirements), "pip install into %s" % generation,
+                         generation, env=env)
+                    _run(pip_check_command(gen_python, pip), "pip check in %s" % generation, generation, env=env)
                 for module in smoke_imports:
                     if not MODULE_NAME.match(module):
                         raise VenvError("smoke import %r is not a dotted module name such as yaml or email.mime"
