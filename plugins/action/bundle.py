@@ -52,6 +52,7 @@ class ActionModule(ControllerActionBase):
         lock_timeout=dict(type="int", default=300),
         vulnerability_policy=dict(type="str", choices=list(_vulns.POLICIES), default="report"),
         vulnerability_ignore=dict(type="list", elements="raw", default=[]),
+        vulnerability_unchecked=dict(type="str", choices=list(_vulns.UNCHECKED), default="fail"),
         osv_db=dict(type="path"),
         provenance=dict(type="str", choices=list(_provenance.POLICIES), default="record"),
         trusted_publishers=dict(type="dict", default={}),
@@ -82,6 +83,9 @@ class ActionModule(ControllerActionBase):
         finally:
             client.close()
         result["skipped_hosts"] = list(inputs.skipped)
+        unchecked = _vulns.unchecked_warning(result.get("vulnerabilities") or {})
+        if unchecked:  # policy report (fail stops above): the pins not checked are not called clean
+            display.warning(unchecked)
         if not self._task.diff:
             del result["diff"]
         return result

@@ -170,11 +170,22 @@ options:
       - Each profile's report is written into the bundle as C(vulnerabilities.<profile>.json) and
         C(vulnerabilities.<profile>.txt) (a table), and the findings go into C(sbom.cdx.json) as its
         C(vulnerabilities) section; the manifest lists the reports, so the signed archive carries them.
-      - V(report) only reports. V(fail) fails the build, writing nothing, when a finding is not ignored by
-        O(vulnerability_ignore); the message names each project, version, vulnerability id and fixed version.
+      - V(report) only reports; pins that could not be checked are counted in a warning and never called free of
+        vulnerabilities. V(fail) fails the build, writing nothing, when a finding is not ignored by
+        O(vulnerability_ignore) (the message names each project, version, vulnerability id and fixed version), and,
+        failing closed, when a pin could not be checked (naming the pins and why), unless
+        O(vulnerability_unchecked=allow).
     type: str
     choices: [report, fail]
     default: report
+  vulnerability_unchecked:
+    description:
+      - With O(vulnerability_policy=fail), what a pin that could not be checked (its index has no JSON API, or it
+        did not answer) does - V(fail) stops the build, naming the pins, why, and how to carry an OSV database
+        (O(osv_db)) instead; V(allow) lets them pass (the report still lists them as not checked).
+    type: str
+    choices: [fail, allow]
+    default: fail
   vulnerability_ignore:
     description:
       - Findings to ignore, each a mapping with C(id) (the vulnerability id or one of its aliases), C(reason) (why it

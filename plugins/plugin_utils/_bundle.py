@@ -132,7 +132,8 @@ class BundleSettings:
         """From the bundle action's validated arguments; a value that cannot be used fails naming it."""
         vulnerabilities = _vulns.VulnerabilityCheck(policy=params["vulnerability_policy"],
                                                     ignores=_vulns.parse_ignores(params["vulnerability_ignore"]),
-                                                    osv_db=params["osv_db"] or None)
+                                                    osv_db=params["osv_db"] or None,
+                                                    unchecked=params.get("vulnerability_unchecked") or "fail")
         provenance = _provenance.ProvenanceCheck(
             policy=params["provenance"],
             trusted_publishers=_provenance.parse_trusted_publishers(params["trusted_publishers"]))
