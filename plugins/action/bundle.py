@@ -16,12 +16,13 @@ import os
 from ansible.utils.display import Display
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _lockdir, _provenance, _survey, _vulns
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase, inventory_group_vars
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import BundleSettings, build_bundle
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._inventory import bundle_inputs
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import check_controller_libraries
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._pipconfig import choose_indexes
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import SET_VARIABLE
 
 display = Display()
 
@@ -73,7 +74,10 @@ class ActionModule(ControllerActionBase):
                                 password=params["index_password"], token=params["index_token"],
                                 ca_bundle=params["ca_bundle"])
         inputs = bundle_inputs(task_vars.get("hostvars", {}), task_vars.get("groups", {}), survey,
-                               names=params["hosts"], builders=params["builders"], constraints=choice.constraints)
+                               names=params["hosts"], builders=params["builders"], constraints=choice.constraints,
+                               group_vars=inventory_group_vars(self, SET_VARIABLE))
+        for warning in inputs.warnings:  # sets Ansible's precedence dropped
+            display.warning(warning)
         display.display("pymigrate bundle: " + choice.description)
         client = IndexClient(choice.indexes, ca_bundle=choice.ca_bundle, workers=settings.workers,
                              cache_dir=os.path.join(settings.bundle_dir, ".cache"))

@@ -116,3 +116,30 @@ def test_builder_errors_name_the_host_the_variable_and_the_value(builders, text,
     with pytest.raises(PyMigrateError, match=text) as err:
         inputs(hostvars, names=["web1"], builders=builders)
     assert (err.value.host, err.value.var, err.value.value) == (host, "pymigrate_builders", builders)
+
+
+def test_dropped_group_sets_are_warned_about_and_conflicts_name_the_groups():
+    groups = {"all": ["h1", "h2"], "web": ["h1", "h2"], "data": ["h1"]}
+    group_vars = {"web": {"pymigrate_group_requirements": {"flask": ""},
+                          "pymigrate_group_requirements_web": {"numpy": "==1.26.4"}},
+                  "data": {"pymigrate_group_requirements": {"numpy": ""},
+                           "pymigrate_group_requirements_data": {"pandas": ""}}}
+    h1 = dict(surveyed("3.11"), pymigrate_group_requirements={"numpy": ""},
+              pymigrate_group_requirements_web={"numpy": "==1.26.4"}, pymigrate_group_requirements_data={"pandas": ""})
+    h2 = dict(surveyed("3.11"), pymigrate_group_requirements={"flask": ""},
+              pymigrate_group_requirements_web={"numpy": "==1.26.4"})
+    result = inputs({"h1": h1, "h2": h2}, groups=groups, group_vars=group_vars)
+    wanted = {item.host: item.envs["default"].wanted.requirements for item in result.hosts}
+    assert wanted == {"h1": {"alpha": "alpha", "numpy": "numpy==1.26.4", "pandas": "pandas"},
+                      "h2": {"alpha": "alpha", "flask": "flask", "numpy": "numpy==1.26.4"}}
+    assert result.warnings == [
+        "pymigrate_group_requirements is set by the groups data and web of 1 host(s) (h1): Ansible keeps one value "
+        "(group data's) and drops the set of group web; give each group a set of its own, "
+        "pymigrate_group_requirements_<group>, and they combine (docs/inventory.md)"]
+    h1["pymigrate_group_requirements_data"] = {"numpy": ">=2"}
+    group_vars["data"]["pymigrate_group_requirements_data"] = {"numpy": ">=2"}
+    with pytest.raises(PyMigrateError) as err:
+        inputs({"h1": h1, "h2": h2}, groups=groups, group_vars=group_vars)
+    assert err.value.host == "h1" and str(err.value).startswith(
+        "group data and group web give numpy different pins: numpy>=2 (pymigrate_group_requirements_data) and "
+        "numpy==1.26.4 (pymigrate_group_requirements_web)"), str(err.value)
