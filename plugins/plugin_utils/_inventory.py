@@ -79,7 +79,8 @@ def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, 
         for var, defining, kept in lost:
             dropped.setdefault((var, tuple(defining), tuple(kept)), []).append(name)
         envs = wanted_sets_for_host(name, variables, origins)
-        hosts.append(HostInput(name, with_constraints(envs, constraints) if constraints else envs, target))
+        hosts.append(HostInput(name, with_constraints(envs, constraints) if constraints else envs, target,
+                               env_targets(name, envs, variables, survey, shared)))
     bundled = {item.host for item in hosts}
     return BundleInputs(hosts, skipped, [host for host in inventory if host not in bundled],
                         builder_inputs(builders, hostvars, groups, survey), dropped_warnings(dropped))
@@ -93,6 +94,30 @@ def host_target(name: str, variables: t.Mapping, survey: t.Mapping, shared: dict
         return target_from_facts(survey[name], host=name, shared=shared)
     facts = reported_facts(variables)
     return target_from_facts(facts, host=name, shared=shared) if facts else None
+
+
+def env_targets(name: str, envs: t.Mapping, variables: t.Mapping, survey: t.Mapping,
+                shared: dict | None = None) -> dict:
+    """{env name: Target} of the host's environments built on an interpreter of their own (``python``), from the facts
+    the survey gathered for that interpreter (its survey file entry, or this run's). A declared target
+    (``pymigrate_target``) stands for every interpreter of the host. An interpreter the facts lack fails naming
+    host, environment and path: the environment would be resolved for another Python."""
+    if "pymigrate_target" in variables:
+        return {}
+    facts = survey.get(name) or reported_facts(variables) or {}
+    surveyed = facts.get("interpreters") or {}
+    targets = {}
+    for env_name, env in sorted(envs.items()):
+        if env.python is None or env.carrier:
+            continue
+        if env.python not in surveyed:
+            raise PyMigrateError("environment %s: its interpreter %s was not surveyed, so the environment cannot be "
+                                 "resolved for it" % (env_name, env.python), host=name,
+                                 var="pymigrate_envs.%s.python" % env_name, value=env.python,
+                                 hint="Run the survey again with this inventory (playbooks/survey.yml inside the "
+                                      "enclave, or migrate.yml)")
+        targets[env_name] = target_from_facts(surveyed[env.python], host=name, shared=shared)
+    return targets
 
 
 def builder_inputs(value: t.Any, hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping) -> list:

@@ -487,14 +487,44 @@ def _env_level(host: str, env_name: str, sets: t.Sequence[tuple], origins: t.Map
     return _env_settings(host, env_name, sets, origins), level, constraints
 
 
+def _by_env(level: t.Sequence[tuple]) -> list:
+    """[(env name, [(variable, settings), ...])] of one level's sets, by environment name."""
+    names = sorted({str(name) for _var, envs in level for name in envs})
+    return [(env_name, [(var, envs[name]) for var, envs in level for name in envs if str(name) == env_name])
+            for env_name in names]
+
+
+def _python(host: str, env: t.Mapping) -> str | None:
+    python_var, python = env.get("python", (None, None))
+    if python is not None and (not isinstance(python, str) or not os.path.isabs(python)):
+        raise PyMigrateError("python must be an absolute interpreter path on the host", host=host,
+                             var=python_var, value=python)
+    return python
+
+
+def env_interpreters(host: str, hostvars: t.Mapping) -> dict:
+    """{env name: interpreter path} of the host's environments that name their interpreter and are built on the host
+    (an image's interpreter is the image's): what the survey asks the host about too. Reads the environments'
+    settings only, never a requirements file."""
+    merged: dict[str, dict] = {}
+    for level in env_levels(host, hostvars):
+        for env_name, sets in _by_env(level):
+            merged.setdefault(env_name, {}).update(_env_settings(host, env_name, sets, {}))
+    found = {}
+    for env_name, env in sorted(merged.items()):
+        python = _python(host, env)
+        strategy = env.get("strategy", (None, hostvars.get("pymigrate_strategy")))[1] or "venv"
+        if python is not None and strategy != "image":
+            found[env_name] = python
+    return found
+
+
 def _merged_envs(host: str, levels: t.Sequence[list], origins: t.Mapping, constraints: t.Mapping) -> dict:
     """{env name: {settings key: (variable, value), "levels": [Level], "constraints", "first"}}: per environment,
     settings replaced key by key from level to level, requirements layered per package."""
     merged: dict[str, dict] = {}
     for level in levels:
-        names = sorted({str(name) for _var, envs in level for name in envs})
-        for env_name in names:
-            sets = [(var, envs[name]) for var, envs in level for name in envs if str(name) == env_name]
+        for env_name, sets in _by_env(level):
             settings, requirements, own_constraints = _env_level(host, env_name, sets, origins)
             env = merged.setdefault(env_name, {"levels": [], "constraints": dict(constraints),
                                                "first": "%s.%s.requirements" % (sets[0][0], env_name)})
@@ -506,10 +536,7 @@ def _merged_envs(host: str, levels: t.Sequence[list], origins: t.Mapping, constr
 
 def _env_spec(host: str, env_name: str, env: t.Mapping, base: Globals, hostvars: t.Mapping) -> EnvSpec:
     path = _env_path(host, *env.get("path", ("pymigrate_envs.%s.path" % env_name, None)))
-    python_var, python = env.get("python", (None, None))
-    if python is not None and (not isinstance(python, str) or not os.path.isabs(python)):
-        raise PyMigrateError("python must be an absolute interpreter path on the host", host=host,
-                             var=python_var, value=python)
+    python = _python(host, env)
     prereleases = _bool(host, *env["allow_prereleases"]) if "allow_prereleases" in env else base.prereleases
     smoke = _module_names(host, *env["smoke_imports"]) if "smoke_imports" in env else base.smoke
     wanted = _wanted_set(host, env["levels"], base.files, env["constraints"], prereleases)
