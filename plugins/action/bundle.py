@@ -61,6 +61,7 @@ class ActionModule(ControllerActionBase):
         lock_mode=dict(type="str", choices=list(_lockdir.MODES), default="ignore"),
         upgrade=dict(type="raw"),
         lock_only=dict(type="bool", default=False),
+        dropped_envs=dict(type="str", choices=["keep", "remove"], default="keep"),
     )
     MUTUALLY_EXCLUSIVE = [("index_password", "index_token")]
 
@@ -87,6 +88,11 @@ class ActionModule(ControllerActionBase):
         finally:
             client.close()
         result["skipped_hosts"] = list(inputs.skipped)
+        for item in result.get("dropped_envs") or []:
+            if not item["removed"]:
+                display.warning("environment %s of host %s (%s) is no longer in the inventory and stays on the host; "
+                                "mark it state: absent to remove it (or set pymigrate_dropped_envs: remove)"
+                                % (item["env"], item["host"], item["path"]))
         unchecked = _vulns.unchecked_warning(result.get("vulnerabilities") or {})
         if unchecked:  # policy report (fail stops above): the pins not checked are not called clean
             display.warning(unchecked)

@@ -22,7 +22,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import en
 
 MODULE = "airgap.pymigrate.target_facts"
 # Options the action reads (bundle_dir) or alone sets from it: never passed on from the task.
-ACTION_OPTIONS = ("bundle_dir", "slice_id", "files", "environments", "interpreters")
+ACTION_OPTIONS = ("bundle_dir", "slice_id", "files", "environments", "absent_paths", "interpreters")
 
 
 def rollout_arguments(bundle_dir: str, host: str, check_mode: bool) -> dict | None:
@@ -36,7 +36,8 @@ def rollout_arguments(bundle_dir: str, host: str, check_mode: bool) -> dict | No
     return {"slice_id": host_slice["slice_id"], "files": host_slice["files"],
             "environments": [{"path": env["path"], "python": env["python"], "lock_id": env["lock_id"],
                               "packages": env["packages"]} for env in host_slice["envs"]
-                             if env.get("strategy") != "image"]}
+                             if env.get("strategy") != "image"],
+            "absent_paths": [item["path"] for item in host_slice.get("absent") or []]}
 
 
 class ActionModule(HostActionBase):

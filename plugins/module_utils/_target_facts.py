@@ -33,6 +33,7 @@ ARGUMENT_SPEC = dict(
     slice_id=dict(type="str"),
     files=dict(type="list", elements="dict", default=[], options=FILE_ARGUMENT_SPEC),
     # The interpreters the host's environments name (the action reads them from the inventory): each surveyed too.
+    absent_paths=dict(type="list", elements="path", default=[]),  # the slice's environments marked absent
     interpreters=dict(type="list", elements="dict", default=[],
                       options=dict(name=dict(type="str", required=True), python=dict(type="path", required=True))),
     **ENVIRONMENTS_ARGUMENT_SPEC,

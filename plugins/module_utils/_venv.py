@@ -38,9 +38,11 @@ import zipfile
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     FileLock,
+    StoreError,
     check_owned,
     file_sha256,
     fsync_dir,
+    register_environments,
     store_relpath,
     write_atomic,
 )
@@ -326,7 +328,10 @@ class Environment(object):
                 if installed != wanted:
                     raise VenvError("%s holds %s after install, not the lock"
                                     % (generation, diff_packages(wanted, installed)))
+                # files: the store files it was built from, which the store keeps while the generation exists.
                 record = {"lock_id": lock_id, "packages": wanted, "python": python,
+                          "files": sorted(store_relpath(item["sha256"], item["filename"])
+                                          for item in list(packages) + [installer]),
                           "installer": {"kind": kind, "filename": installer["filename"],
                                         "sha256": installer["sha256"]},
                           "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -394,6 +399,18 @@ class Environment(object):
                 shutil.rmtree(generation, ignore_errors=True)
                 removed.append(generation)
         return removed
+
+    def forget_empty(self):
+        """After a first install failed: its empty generations directory and its lock file go, nothing else was
+        there (the caller holds the lock)."""
+        for path in (self.generations_dir, self.lock_path):
+            try:
+                if os.path.isdir(path):
+                    os.rmdir(path)
+                else:
+                    os.unlink(path)
+            except OSError:
+                pass  # not empty, or gone already
 
     def previous(self):
         current = self.current()
@@ -605,13 +622,29 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, check_mod
         if not installer:
             raise VenvError("no installer (pip or uv wheel) given for %s; rebuild the bundle" % path)
         installer_kind(installer)
-        env.verify_files(packages, installer)
-        generation = env.build(python or sys.executable, packages, installer, lock_id, options.smoke_imports,
-                               options.force_manual_venv)
+        try:
+            env.verify_files(packages, installer)
+            generation = env.build(python or sys.executable, packages, installer, lock_id, options.smoke_imports,
+                                   options.force_manual_venv)
+        except BaseException:
+            if current is None:
+                env.forget_empty()  # a first install that failed leaves nothing behind
+            raise
         env.switch(generation)
         env.prune(options.keep_generations)
+        _register(store_dir, env.path)
         result.update(generation=generation, previous_generation=current, pip_ran=True, installed=wanted)
         return result
+
+
+def _register(store_dir, path):
+    """Record the environment in the store's registry (best effort: host_prune also registers the environments of
+    the host's slice)."""
+    try:
+        if store_dir and os.path.isdir(store_dir):
+            register_environments(store_dir, add=[path])
+    except (OSError, StoreError):
+        pass
 
 
 def rollback(path, check_mode=False, lock_timeout=300):

@@ -263,6 +263,16 @@ options:
         this, so that a lock change can be reviewed before any host sees it.
     type: bool
     default: false
+  dropped_envs:
+    description:
+      - What happens to an environment the previous bundle gave a host of this run that the inventory no longer names
+        (neither kept nor marked C(state=absent)) - V(keep) leaves it on the host and warns, naming host, environment
+        and path; V(remove) removes it as if marked absent (the bundle keeps it among the host's removals while the
+        inventory does not name it again, so a host the rollout did not reach removes it later).
+      - An environment marked C(state=absent) in the inventory is always removed (M(airgap.pymigrate.host_prune)).
+    type: str
+    choices: [keep, remove]
+    default: keep
 notes:
   - Proxies come from the environment (C(HTTPS_PROXY)); credentials never appear in output or files.
 seealso:
@@ -345,6 +355,14 @@ skipped_hosts:
   returned: success
   type: list
   elements: str
+dropped_envs:
+  description:
+    - The environments the previous bundle gave a host of this run that the inventory no longer names, each with
+      C(host), C(env), C(path) and C(removed) (true with O(dropped_envs=remove)).
+  returned: when there are
+  type: list
+  elements: dict
+  sample: [{host: web1, env: tools, path: /opt/tools/venv, removed: false}]
 bundle_dir:
   description: The bundle directory.
   returned: success

@@ -111,6 +111,13 @@ options:
         description: Expected size in bytes.
         type: int
         required: true
+  absent_paths:
+    description:
+      - The paths of the slice's environments the inventory marks absent (set by the action plugin from
+        O(bundle_dir)); C(absent_found) in RV(rollout_check) says which of them are still on the host.
+    type: list
+    elements: path
+    default: []
   interpreters:
     description:
       - The interpreters of the host's environments, each C(name) (the environment) and C(python) (its path), set by
@@ -212,8 +219,9 @@ rollout_check:
   description:
     - What the host holds of its slice of the bundle in O(bundle_dir) - which store files are present, missing or
       corrupt (as M(airgap.pymigrate.wheel_store) with C(state=prepared) returns it, with the number of files present
-      rather than their paths) and each environment's state against its lock (C(current) true when nothing is to be
-      done).
+      rather than their paths), each environment's state against its lock (C(current) true when nothing is to be
+      done) and C(absent_found), the paths of the environments marked absent of which something is still on the host
+      (M(airgap.pymigrate.host_prune) does not contact a host where it is empty).
   returned: when O(bundle_dir) holds a bundle that covers the host
   type: dict
   sample: {slice_id: 9c1e..., verify: size,
@@ -256,7 +264,7 @@ def main():
         # A slice that cannot be checked is no failure of the survey: the push asks again and says why.
         try:
             found = check(params["store_dir"] or "/var/lib/pymigrate/store", params["files"], params["environments"],
-                          params["verify_installed"], repair=not module.check_mode)
+                          params["verify_installed"], repair=not module.check_mode, absent=params["absent_paths"])
             # The push needs how many files are present, not their names: the controller keeps this per host.
             found["store"]["present"] = len(found["store"]["present"])
             result["rollout_check"] = dict(found, slice_id=params["slice_id"], verify=params["verify_installed"])

@@ -26,7 +26,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import (
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import (
     dropped_warnings,
     group_origins,
-    wanted_sets_for_host,
+    host_environments,
     with_constraints,
 )
 
@@ -78,9 +78,9 @@ def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, 
         origins, lost = group_origins(member_of.get(name, []), group_vars or {}, variables)
         for var, defining, kept in lost:
             dropped.setdefault((var, tuple(defining), tuple(kept)), []).append(name)
-        envs = wanted_sets_for_host(name, variables, origins)
+        envs, absent = host_environments(name, variables, origins)
         hosts.append(HostInput(name, with_constraints(envs, constraints) if constraints else envs, target,
-                               env_targets(name, envs, variables, survey, shared)))
+                               env_targets(name, envs, variables, survey, shared), absent))
     bundled = {item.host for item in hosts}
     return BundleInputs(hosts, skipped, [host for host in inventory if host not in bundled],
                         builder_inputs(builders, hostvars, groups, survey), dropped_warnings(dropped))

@@ -442,8 +442,8 @@ def what_happened(share: t.Mapping, verifier: bool) -> str:
         return "no locked file; nothing to verify"
     if not share["with_provenance"]:
         return "no file had provenance (%d locked file(s)); nothing to verify" % share["files"]
-    text = "%d of %d locked file(s) had provenance, %d verified" % (share["with_provenance"], share["files"],
-                                                                   share["verified"])
+    text = "%d of %d locked file(s) had provenance, %d verified" % (
+        share["with_provenance"], share["files"], share["verified"])
     if not verifier:
         text += "; %d not verified: pypi-attestations is not installed (%s)" % (share["unverified"], INSTALL_HINT)
     return text

@@ -50,7 +50,9 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._reqfile import (
 GROUP_REQUIREMENTS = "pymigrate_group_requirements"
 GROUP_ENVS = "pymigrate_group_envs"
 ENV_KEYS = ("path", "python", "requirements", "requirements_file", "constraints", "smoke_imports",
-            "allow_prereleases", "strategy", "base_image", "image_name")
+            "allow_prereleases", "strategy", "base_image", "image_name", "state")
+# An environment's state: present (built and kept as its lock says) or absent (removed from the host).
+ENV_STATES = ("present", "absent")
 STRATEGIES = ("venv", "image")
 # Inside an image the environment's interpreter is the base image's; the venv lives at the usual path.
 DEFAULT_IMAGE_PYTHON = "/usr/bin/python3"
@@ -252,8 +254,9 @@ def combine_sets(host: str, sets: t.Sequence[tuple], origins: t.Mapping, what: s
                 first = source[name]
                 raise PyMigrateError(
                     "%s and %s give %s%s different pins: %s (%s) and %s (%s); a group's set adds to the others, it "
-                    "cannot override them" % (_who(first, origins), _who(var, origins), name, what,
-                                             combined[name] or "absent", first, requirement or "absent", var),
+                    "cannot override them" % (
+                        _who(first, origins), _who(var, origins), name, what, combined[name] or "absent", first,
+                        requirement or "absent", var),
                     host=host, var=var, value=requirement or ABSENT,
                     hint="Pin %s once, in a set that all these hosts share (or per host in "
                          "pymigrate_host_requirements)" % name)
@@ -384,7 +387,8 @@ def _carrier(host: str, env_name: str, settings: t.Mapping, hostvars: t.Mapping)
     return {"strategy": "image", "base_image": base.strip(), "image_name": name}
 
 
-SETTING_KEYS = ("path", "python", "smoke_imports", "allow_prereleases", "strategy", "base_image", "image_name")
+SETTING_KEYS = ("path", "python", "smoke_imports", "allow_prereleases", "strategy", "base_image", "image_name",
+                "state")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -502,6 +506,22 @@ def _python(host: str, env: t.Mapping) -> str | None:
     return python
 
 
+def _state(host: str, env: t.Mapping) -> str:
+    var, state = env.get("state", (None, "present"))
+    if state not in ENV_STATES:
+        raise PyMigrateError("state must be present or absent", host=host, var=var, value=state)
+    return state
+
+
+def _absent_path(host: str, env_name: str, env: t.Mapping, hostvars: t.Mapping) -> str:
+    """The path of an environment marked absent: removed from the host, so it must be one the host builds."""
+    var, strategy = env.get("strategy", ("pymigrate_strategy", hostvars.get("pymigrate_strategy")))
+    if (strategy or "venv") != "venv":
+        raise PyMigrateError("state absent removes an environment built on the host (strategy venv); an image "
+                             "environment stays in the host's image store", host=host, var=var, value=strategy)
+    return _env_path(host, *env.get("path", ("pymigrate_envs.%s.path" % env_name, None)))
+
+
 def env_interpreters(host: str, hostvars: t.Mapping) -> dict:
     """{env name: interpreter path} of the host's environments that name their interpreter and are built on the host
     (an image's interpreter is the image's): what the survey asks the host about too. Reads the environments'
@@ -514,7 +534,7 @@ def env_interpreters(host: str, hostvars: t.Mapping) -> dict:
     for env_name, env in sorted(merged.items()):
         python = _python(host, env)
         strategy = env.get("strategy", (None, hostvars.get("pymigrate_strategy")))[1] or "venv"
-        if python is not None and strategy != "image":
+        if python is not None and strategy != "image" and _state(host, env) == "present":
             found[env_name] = python
     return found
 
@@ -549,8 +569,16 @@ def _env_spec(host: str, env_name: str, env: t.Mapping, base: Globals, hostvars:
 
 
 def wanted_sets_for_host(host: str, hostvars: t.Mapping, origins: t.Mapping | None = None) -> dict:
-    """{env name: EnvSpec} for one host, from its (already Ansible-merged) variables. ``origins`` ({variable:
-    [group, ...]}, see ``group_origins``) lets a conflict between group sets name their groups."""
+    """{env name: EnvSpec} for one host, from its (already Ansible-merged) variables: the environments it keeps (see
+    ``host_environments``)."""
+    return host_environments(host, hostvars, origins)[0]
+
+
+def host_environments(host: str, hostvars: t.Mapping, origins: t.Mapping | None = None) -> tuple:
+    """({env name: EnvSpec}, {env name: path}) for one host, from its (already Ansible-merged) variables: the
+    environments it keeps, and those the inventory marks ``state: absent`` (removed from the host; their path is all
+    they need). ``origins`` ({variable: [group, ...]}, see ``group_origins``) lets a conflict between group sets name
+    their groups."""
     origins = origins or {}
     base = _globals(host, hostvars, origins)
     levels = env_levels(host, hostvars)
@@ -560,15 +588,18 @@ def wanted_sets_for_host(host: str, hostvars: t.Mapping, origins: t.Mapping | No
         _not_empty(host, "pymigrate_requirements", wanted, base.allow_empty)
         carrier = _carrier(host, "default", {}, hostvars)
         return {"default": EnvSpec("default", path, DEFAULT_IMAGE_PYTHON if carrier else None, wanted, base.smoke,
-                                   carrier)}
+                                   carrier)}, {}
     # Same layering for several environments: pymigrate_envs (all) -> the group sets -> pymigrate_host_envs; per
     # environment, settings are replaced key by key and requirements per package.
     merged = _merged_envs(host, levels, origins, base.constraints)
-    result = {env_name: _env_spec(host, env_name, env, base, hostvars) for env_name, env in sorted(merged.items())}
-    paths = [spec.path for spec in result.values()]
+    absent = {env_name: _absent_path(host, env_name, env, hostvars) for env_name, env in sorted(merged.items())
+              if _state(host, env) == "absent"}
+    result = {env_name: _env_spec(host, env_name, env, base, hostvars) for env_name, env in sorted(merged.items())
+              if env_name not in absent}
+    paths = [spec.path for spec in result.values()] + list(absent.values())
     if len(set(paths)) != len(paths):
         raise PyMigrateError("two environments share one path", host=host, var="pymigrate_envs", value=sorted(paths))
-    return result
+    return result, absent
 
 
 # Variables that hold a set (requirements, environments, constraints): a group that sets one of them while another
@@ -607,11 +638,11 @@ def dropped_warnings(dropped: t.Mapping[tuple, t.Sequence[str]]) -> list:
     for (var, groups, kept), hosts in sorted(dropped.items()):
         base = GROUP_ENVS if "envs" in var else GROUP_REQUIREMENTS
         lost = [group for group in groups if group not in kept]
-        lines.append("%s is set by the groups %s of %d host(s) (%s%s): Ansible keeps one value (group %s's) and "
-                     "drops the set of group %s; give each group a set of its own, %s_<group>, and they combine "
-                     "(docs/inventory.md)" % (var, " and ".join(groups), len(hosts), ", ".join(sorted(hosts)[:5]),
-                                             ", ..." if len(hosts) > 5 else "", " and ".join(kept),
-                                             " and ".join(lost), base))
+        named = ", ".join(sorted(hosts)[:5]) + (", ..." if len(hosts) > 5 else "")
+        lines.append("%s is set by the groups %s of %d host(s) (%s): Ansible keeps one value (group %s's) and drops "
+                     "the set of group %s; give each group a set of its own, %s_<group>, and they combine "
+                     "(docs/inventory.md)" % (var, " and ".join(groups), len(hosts), named, " and ".join(kept),
+                                              " and ".join(lost), base))
     return lines
 
 

@@ -51,3 +51,9 @@ def test_each_environment_interpreter_goes_along_and_one_that_does_not_run_names
     _sent, result = survey({}, "web1", variables, answer=failed)
     assert result["failed"] and result["msg"].startswith(
         "host web1: environment tools: its interpreter /usr/bin/python3.13 does not exist")
+
+
+def test_the_environments_to_remove_go_along_with_the_slice(tmp_path):
+    from tests.unit.plugins.action.test_host_prune import API, envs_host
+    build(tmp_path, [envs_host("web1", api=API, tools={"path": "/opt/tools/venv", "state": "absent"})])
+    assert survey({"bundle_dir": str(tmp_path)}, "web1")["absent_paths"] == ["/opt/tools/venv"]

@@ -228,3 +228,28 @@ def test_group_origins_find_the_sets_ansible_precedence_drops():
     assert line.startswith("pymigrate_group_requirements is set by the groups data and web of 2 host(s) (h1, h2): "
                            "Ansible keeps one value (group data's) and drops the set of group web")
     assert "pymigrate_group_requirements_<group>" in line
+
+
+def test_an_environment_marked_absent_is_set_apart_with_its_path():
+    present, absent = _wanted.host_environments("h1", {
+        "pymigrate_envs": {"api": {"path": "/opt/api/venv", "requirements": {"alpha": ""}},
+                           "tools": {"path": "/opt/tools/venv", "python": "/usr/bin/python3.13",
+                                     "requirements": {"alpha": ""}}},
+        "pymigrate_host_envs": {"tools": {"state": "absent"}, "old": {"path": "/opt/old/venv", "state": "absent"}}})
+    assert list(present) == ["api"] and absent == {"old": "/opt/old/venv", "tools": "/opt/tools/venv"}
+    assert _wanted.env_interpreters("h1", {"pymigrate_envs": {"tools": {"path": "/opt/t/venv", "python": "/p",
+                                                                        "state": "absent"}}}) == {}
+
+
+@pytest.mark.parametrize("envs, var, text", [
+    ({"a": {"path": "/opt/a/venv", "state": "gone"}}, "pymigrate_host_envs.a.state", "present or absent"),
+    ({"a": {"state": "absent"}}, "pymigrate_envs.a.path", "absolute path"),
+    ({"a": {"path": "/opt/a/venv", "state": "absent", "strategy": "image"}}, "pymigrate_host_envs.a.strategy",
+     "state absent removes an environment built on the host"),
+    ({"a": {"path": "/opt/a/venv", "requirements": {"x": ""}}, "b": {"path": "/opt/a/venv", "state": "absent"}},
+     "pymigrate_envs", "two environments share one path"),
+])
+def test_a_bad_removal_names_host_variable_and_value(envs, var, text):
+    with pytest.raises(PyMigrateError) as err:
+        _wanted.host_environments("web7", {"pymigrate_host_envs": envs})
+    assert text in str(err.value) and (err.value.host, err.value.var) == ("web7", var), str(err.value)
