@@ -285,7 +285,8 @@ def test_a_uv_wheel_without_the_binary_is_refused(world):
     assert "holds no uv binary (uv-<version>.data/scripts/uv)" in result["msg"]
     assert fake["installer"]["filename"] in result["msg"] and "use the pip installer" in result["msg"]
     assert not os.path.lexists(world["path"]) and _no_uv_left(world)
-    assert os.listdir(_generations_dir(world)) == []
+    # A first install that failed leaves nothing: no generations directory, no lock file (issue 26).
+    assert os.listdir(os.path.dirname(world["path"])) == []
 
 
 def test_a_uv_binary_that_cannot_run_here_is_refused(world):
