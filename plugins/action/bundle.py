@@ -17,12 +17,13 @@ import os
 from ansible.utils.display import Display
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _lockdir, _provenance, _survey, _vulns
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase, inventory_group_vars
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._bundle import BundleSettings, build_bundle
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import IndexClient
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._inventory import bundle_inputs
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import check_controller_libraries
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._pipconfig import choose_indexes
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import SET_VARIABLE
 
 display = Display()
 
@@ -62,6 +63,7 @@ class ActionModule(ControllerActionBase):
         lock_timeout=dict(type="int", default=300),
         vulnerability_policy=dict(type="str", choices=list(_vulns.POLICIES), default="report"),
         vulnerability_ignore=dict(type="list", elements="raw", default=[]),
+        vulnerability_unchecked=dict(type="str", choices=list(_vulns.UNCHECKED), default="fail"),
         osv_db=dict(type="path"),
         provenance=dict(type="str", choices=list(_provenance.POLICIES), default="record"),
         trusted_publishers=dict(type="dict", default={}),
@@ -69,6 +71,7 @@ class ActionModule(ControllerActionBase):
         lock_mode=dict(type="str", choices=list(_lockdir.MODES), default="ignore"),
         upgrade=dict(type="raw"),
         lock_only=dict(type="bool", default=False),
+        dropped_envs=dict(type="str", choices=["keep", "remove"], default="keep"),
     )
     MUTUALLY_EXCLUSIVE = [("index_password", "index_token")]
 
@@ -83,7 +86,10 @@ class ActionModule(ControllerActionBase):
                                 password=params["index_password"], token=params["index_token"],
                                 ca_bundle=params["ca_bundle"])
         inputs = bundle_inputs(task_vars.get("hostvars", {}), task_vars.get("groups", {}), survey,
-                               names=params["hosts"], builders=params["builders"], constraints=choice.constraints)
+                               names=params["hosts"], builders=params["builders"], constraints=choice.constraints,
+                               group_vars=inventory_group_vars(self, SET_VARIABLE))
+        for warning in inputs.warnings:  # sets Ansible's precedence dropped
+            display.warning(warning)
         display.display("pymigrate bundle: " + choice.description)
         client = IndexClient(choice.indexes, ca_bundle=choice.ca_bundle, workers=settings.workers,
                              cache_dir=os.path.join(settings.bundle_dir, ".cache"))
@@ -93,6 +99,14 @@ class ActionModule(ControllerActionBase):
         finally:
             client.close()
         result["skipped_hosts"] = list(inputs.skipped)
+        for item in result.get("dropped_envs") or []:
+            if not item["removed"]:
+                display.warning("environment %s of host %s (%s) is no longer in the inventory and stays on the host; "
+                                "mark it state: absent to remove it (or set pymigrate_dropped_envs: remove)"
+                                % (item["env"], item["host"], item["path"]))
+        unchecked = _vulns.unchecked_warning(result.get("vulnerabilities") or {})
+        if unchecked:  # policy report (fail stops above): the pins not checked are not called clean
+            display.warning(unchecked)
         if not self._task.diff:
             del result["diff"]
         return result

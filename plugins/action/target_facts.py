@@ -4,7 +4,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Survey, plus the rollout's question in the same call: with ``bundle_dir``, the host's slice of the bundle there
 (read once, from the slice the bundle build wrote) goes along, and the host says what it holds of it. The push of the
-same run reads that answer when its own slice is the same, so a run with nothing to do contacts each host once."""
+same run reads that answer when its own slice is the same, so a run with nothing to do contacts each host once.
+
+The interpreters the host's environments name (their ``python``, read from the host's inventory variables by
+``_wanted.env_interpreters``) are surveyed in the same call: each environment is resolved for its own interpreter, and
+one that does not exist or does not run fails here, naming host, environment and path, before anything is pushed."""
 
 from __future__ import annotations
 
@@ -14,10 +18,11 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts imp
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import env_interpreters
 
 MODULE = "airgap.pymigrate.target_facts"
 # Options the action reads (bundle_dir) or alone sets from it: never passed on from the task.
-ACTION_OPTIONS = ("bundle_dir", "slice_id", "files", "environments")
+ACTION_OPTIONS = ("bundle_dir", "slice_id", "files", "environments", "absent_paths", "interpreters")
 
 
 def rollout_arguments(bundle_dir: str, host: str, check_mode: bool) -> dict | None:
@@ -31,7 +36,8 @@ def rollout_arguments(bundle_dir: str, host: str, check_mode: bool) -> dict | No
     return {"slice_id": host_slice["slice_id"], "files": host_slice["files"],
             "environments": [{"path": env["path"], "python": env["python"], "lock_id": env["lock_id"],
                               "packages": env["packages"]} for env in host_slice["envs"]
-                             if env.get("strategy") != "image"]}
+                             if env.get("strategy") != "image"],
+            "absent_paths": [item["path"] for item in host_slice.get("absent") or []]}
 
 
 class ActionModule(HostActionBase):
@@ -41,7 +47,13 @@ class ActionModule(HostActionBase):
     def run_host(self, params, task_vars):
         # The module's options as the task gave them (it validates them itself); the slice is only this plugin's.
         args = self._host_args(*(name for name in ARGUMENT_SPEC if name not in ACTION_OPTIONS))
+        host = task_vars.get("inventory_hostname")
         if params["bundle_dir"]:
-            host = task_vars.get("inventory_hostname")
             args.update(rollout_arguments(params["bundle_dir"], host, self._task.check_mode) or {})
-        return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        # Each environment's own interpreter is surveyed in the same call (its python, from the inventory).
+        args["interpreters"] = [{"name": name, "python": python}
+                                for name, python in env_interpreters(host, task_vars).items()]
+        result = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        if result.get("failed") and str(result.get("msg", "")).startswith("environment "):
+            result["msg"] = "host %s: %s" % (host, result["msg"])  # an environment's interpreter that does not run
+        return result

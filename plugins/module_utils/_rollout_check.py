@@ -13,7 +13,12 @@ call per host: push, verify and install then have nothing to send or build and d
 import os
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import check_owned, compare
-from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import InstallOptions, VenvError, ensure
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import (
+    Environment,
+    InstallOptions,
+    VenvError,
+    ensure,
+)
 
 # An environment's lock as modules take it (venv_install's packages, wheel_store's and target_facts' environments).
 PACKAGES_ARGUMENT_SPEC = dict(name=dict(type="str", required=True), version=dict(type="str", required=True),
@@ -71,13 +76,25 @@ def environment_state(env, store_dir, verify="size"):
     return state
 
 
-def check(store_dir, files, environments, verify="size", repair=True):
+def absent_found(paths):
+    """The paths among ``paths`` (environments the inventory marks absent) of which anything is still on the host: the
+    symlink, the generations or the lock file."""
+    found = []
+    for path in paths:
+        env = Environment(path)
+        if any(os.path.lexists(item) for item in (env.path, env.generations_dir, env.lock_path)):
+            found.append(path)
+    return found
+
+
+def check(store_dir, files, environments, verify="size", repair=True, absent=()):
     """What the store holds of ``files`` (``_store.compare``) plus the state of each of ``environments`` (dicts with
-    path, python, lock_id, packages). A store that does not exist yet holds nothing; one that root does not own alone
-    is an error."""
+    path, python, lock_id, packages) and which of the ``absent`` environments' paths are still there. A store that
+    does not exist yet holds nothing; one that root does not own alone is an error."""
     if os.path.isdir(store_dir):
         check_owned(store_dir)
         store = compare(store_dir, files, repair=repair)
     else:
         store = {"present": [], "missing": [item["path"] for item in files], "corrupt": [], "removed_partials": []}
-    return {"store": store, "environments": [environment_state(env, store_dir, verify) for env in environments]}
+    return {"store": store, "environments": [environment_state(env, store_dir, verify) for env in environments],
+            "absent_found": absent_found(absent)}

@@ -324,6 +324,34 @@ def receive(store_dir, archive_path, expected):
     return received
 
 
+# The environments the collection built on the host, whatever inventory named them (paths of their stable symlinks):
+# host_prune keeps the files of every one of them. Written under REGISTRY_LOCK by every install and by host_prune.
+REGISTRY = "environments.json"
+REGISTRY_LOCK = ".environments.lock"
+
+
+def registered_environments(store_dir):
+    """The environment paths the store's registry lists (none when it has none or cannot be read)."""
+    try:
+        with open(os.path.join(store_dir, REGISTRY)) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return []
+    paths = data.get("environments") if isinstance(data, dict) else None
+    return sorted(path for path in paths or () if isinstance(path, str) and os.path.isabs(path))
+
+
+def register_environments(store_dir, add=(), remove=()):
+    """Add ``add`` to the registry and take ``remove`` out of it; True when it changed."""
+    with FileLock(os.path.join(store_dir, REGISTRY_LOCK), 60):
+        current = set(registered_environments(store_dir))
+        updated = (current | set(add)) - set(remove)
+        if updated != current:
+            write_atomic(os.path.join(store_dir, REGISTRY),
+                         json.dumps({"format": 1, "environments": sorted(updated)}, indent=1).encode("utf-8"))
+        return updated != current
+
+
 def _unlink_quietly(path):
     try:
         os.unlink(path)

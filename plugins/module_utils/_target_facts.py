@@ -11,8 +11,10 @@ what pip computes there; the marker environment is packaging's ``default_environ
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
 import sys
 import sysconfig
 
@@ -30,8 +32,14 @@ ARGUMENT_SPEC = dict(
     set_fact=dict(type="bool", default=True),
     slice_id=dict(type="str"),
     files=dict(type="list", elements="dict", default=[], options=FILE_ARGUMENT_SPEC),
+    # The interpreters the host's environments name (the action reads them from the inventory): each surveyed too.
+    absent_paths=dict(type="list", elements="path", default=[]),  # the slice's environments marked absent
+    interpreters=dict(type="list", elements="dict", default=[],
+                      options=dict(name=dict(type="str", required=True), python=dict(type="path", required=True))),
     **ENVIRONMENTS_ARGUMENT_SPEC,
 )
+# How long another interpreter may take to say its facts.
+INTERPRETER_TIMEOUT = 120
 
 
 def _format_full_version(info) -> str:
@@ -218,12 +226,85 @@ def collect(space_path: str = "/opt", store_dir: str | None = None, compact: boo
     }
 
 
+def interpreter_facts(compact: bool = False) -> dict:
+    """What decides which wheels fit this interpreter, for an environment built on it: its python facts, marker
+    environment, tags and tooling (``collect`` without what is the host's rather than the interpreter's)."""
+    facts = collect(compact=compact)
+    return {key: facts[key] for key in ("python", "markers", "tags", "tags_compact", "tooling") if key in facts}
+
+
+class InterpreterError(Exception):
+    """An environment's interpreter that does not exist or does not run; says which environment and path."""
+
+
+# Run by another interpreter of the host: this very file (from the module's payload, whose path is argv[1]), asked for
+# that interpreter's facts. -I: nothing of the host's environment (PYTHONPATH, user site) takes part.
+SURVEY_RUNNER = ("import json, sys; sys.path.insert(0, sys.argv[1]); "
+                 "from ansible_collections.airgap.pymigrate.plugins.module_utils import _target_facts as facts; "
+                 "print(json.dumps(facts.interpreter_facts(sys.argv[2] == 'compact')))")
+
+
+def _payload_root() -> str:
+    """The directory (or zip file, as AnsiballZ ships it) that holds ``ansible_collections``."""
+    path = os.path.abspath(__file__)
+    for _level in range(6):  # _target_facts.py, module_utils, plugins, pymigrate, airgap, ansible_collections
+        path = os.path.dirname(path)
+    return path
+
+
+def survey_interpreter(name: str, python: str, compact: bool = False) -> dict:
+    """The facts of environment ``name``'s interpreter ``python`` (run once, in isolated mode); InterpreterError
+    naming the environment and the path when it does not exist, cannot run, or does not answer."""
+    where = "environment %s: its interpreter %s" % (name, python)
+    if not os.path.isabs(python) or not os.path.exists(python):
+        raise InterpreterError("%s does not exist on this host; install it or set the environment's python to one "
+                               "that does" % where)
+    if not os.path.isfile(python) or not os.access(python, os.X_OK):
+        raise InterpreterError("%s is not an executable file" % where)
+    try:
+        result = subprocess.run([python, "-I", "-c", SURVEY_RUNNER, _payload_root(),
+                                 "compact" if compact else "full"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                timeout=INTERPRETER_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise InterpreterError("%s did not answer within %d s" % (where, INTERPRETER_TIMEOUT))
+    except OSError as exc:
+        raise InterpreterError("%s cannot run: %s" % (where, exc.strerror or exc))
+    try:
+        facts = json.loads(result.stdout.decode("utf-8", "replace")) if result.returncode == 0 else None
+    except ValueError:
+        facts = None
+    if not isinstance(facts, dict) or "markers" not in facts:
+        error = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise InterpreterError("%s does not run as a Python 3.8 or later (exit %d: %s)"
+                               % (where, result.returncode, error[-1] if error else "no output"))
+    return facts
+
+
+def survey_interpreters(interpreters, own: dict, compact: bool = False) -> dict:
+    """{path: facts} of every interpreter the host's environments name (``interpreters``: [{name, python}]); the one
+    running this module is not run again (``own``: its facts)."""
+    found: dict = {}
+    for item in interpreters:
+        python = item["python"]
+        if python in found:
+            continue
+        if os.path.exists(python) and os.path.realpath(python) == os.path.realpath(sys.executable):
+            found[python] = {key: own[key] for key in ("python", "markers", "tags", "tags_compact", "tooling")
+                             if key in own}
+            continue
+        found[python] = survey_interpreter(item["name"], python, compact)
+    return found
+
+
 RESOLVE_KEYS = ("markers", "tags", "tags_compact")
 
 
 def for_resolving(facts: dict) -> dict:
     """Only what the control node resolves and builds with: the marker environment, the tags (either form) and the
-    interpreter's path (a builder host's); the controller keeps this per host for the whole run."""
+    interpreter's path (a builder host's), and the same of each environment's own interpreter; the controller keeps
+    this per host for the whole run."""
     kept = {key: facts[key] for key in RESOLVE_KEYS if key in facts}
     kept["python"] = {"executable": facts["python"]["executable"]}
+    if facts.get("interpreters"):
+        kept["interpreters"] = {path: for_resolving(found) for path, found in facts["interpreters"].items()}
     return kept

@@ -38,9 +38,11 @@ import zipfile
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     FileLock,
+    StoreError,
     check_owned,
     file_sha256,
     fsync_dir,
+    register_environments,
     store_relpath,
     write_atomic,
 )
@@ -147,6 +149,33 @@ def uv_install_command(uv, python, requirements):
 
 def uv_check_command(uv, python):
     return [uv, "pip", "check", "--python", python] + UV_COMMON
+
+
+# What every pip command gets: --isolated (no PIP_* variable, no user configuration file), no prompt, no version
+# check, no cache.
+PIP_COMMON = ["--isolated", "--disable-pip-version-check", "--no-input", "--no-cache-dir"]
+
+
+def pip_install_command(python, pip, requirements):
+    """pip (run from the pip wheel in the store: ``pip`` is ``<wheel>/pip``) installing exactly the requirements file
+    (store paths, each with ``--hash=sha256:``) with no index, no dependency resolved beyond the lock and no bytecode.
+    ``-E``: no PYTHON* variable of the host (PYTHONPATH, PYTHONSTARTUP, ...) reaches pip's own interpreter."""
+    return [python, "-E", pip, "install", "--no-index", "--no-deps", "--require-hashes", "--no-compile", "-r",
+            requirements] + PIP_COMMON
+
+
+def pip_check_command(python, pip):
+    return [python, "-E", pip, "check"] + PIP_COMMON[:3]
+
+
+def pip_environment(environ):
+    """The environment pip runs with: the caller's without any PIP_* setting or activated environment, and
+    PIP_CONFIG_FILE set to the null device, which makes pip read no configuration file at all: --isolated alone
+    still reads the global ones (/etc/pip.conf, /etc/xdg/pip/pip.conf) and the environment's own."""
+    env = dict((key, value) for key, value in environ.items()
+               if not key.startswith("PIP_") and key not in ("VIRTUAL_ENV", "CONDA_PREFIX"))
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
 
 
 def uv_environment(environ, tool_dir):
@@ -283,11 +312,11 @@ class Environment(object):
                     _run(uv_check_command(binary, gen_python), "uv pip check in %s" % generation, generation,
                          env=env, cwd=tool_dir)
                 else:
-                    pip = [gen_python, os.path.join(self.store_path(installer["sha256"], installer["filename"]), "pip")]
-                    common = ["--disable-pip-version-check", "--no-input", "--no-cache-dir"]
-                    _run(pip + ["install", "--no-index", "--no-deps", "--require-hashes", "--no-compile", "-r",
-                                requirements] + common, "pip install into %s" % generation, generation)
-                    _run(pip + ["check"] + common[:2], "pip check in %s" % generation, generation)
+                    pip = os.path.join(self.store_path(installer["sha256"], installer["filename"]), "pip")
+                    env = pip_environment(os.environ)  # no configuration of the host's reaches pip
+                    _run(pip_install_command(gen_python, pip, requirements), "pip install into %s" % generation,
+                         generation, env=env)
+                    _run(pip_check_command(gen_python, pip), "pip check in %s" % generation, generation, env=env)
                 for module in smoke_imports:
                     if not MODULE_NAME.match(module):
                         raise VenvError("smoke import %r is not a dotted module name such as yaml or email.mime"
@@ -299,7 +328,10 @@ class Environment(object):
                 if installed != wanted:
                     raise VenvError("%s holds %s after install, not the lock"
                                     % (generation, diff_packages(wanted, installed)))
+                # files: the store files it was built from, which the store keeps while the generation exists.
                 record = {"lock_id": lock_id, "packages": wanted, "python": python,
+                          "files": sorted(store_relpath(item["sha256"], item["filename"])
+                                          for item in list(packages) + [installer]),
                           "installer": {"kind": kind, "filename": installer["filename"],
                                         "sha256": installer["sha256"]},
                           "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -367,6 +399,18 @@ class Environment(object):
                 shutil.rmtree(generation, ignore_errors=True)
                 removed.append(generation)
         return removed
+
+    def forget_empty(self):
+        """After a first install failed: its empty generations directory and its lock file go, nothing else was
+        there (the caller holds the lock)."""
+        for path in (self.generations_dir, self.lock_path):
+            try:
+                if os.path.isdir(path):
+                    os.rmdir(path)
+                else:
+                    os.unlink(path)
+            except OSError:
+                pass  # not empty, or gone already
 
     def previous(self):
         current = self.current()
@@ -578,13 +622,29 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, check_mod
         if not installer:
             raise VenvError("no installer (pip or uv wheel) given for %s; rebuild the bundle" % path)
         installer_kind(installer)
-        env.verify_files(packages, installer)
-        generation = env.build(python or sys.executable, packages, installer, lock_id, options.smoke_imports,
-                               options.force_manual_venv)
+        try:
+            env.verify_files(packages, installer)
+            generation = env.build(python or sys.executable, packages, installer, lock_id, options.smoke_imports,
+                                   options.force_manual_venv)
+        except BaseException:
+            if current is None:
+                env.forget_empty()  # a first install that failed leaves nothing behind
+            raise
         env.switch(generation)
         env.prune(options.keep_generations)
+        _register(store_dir, env.path)
         result.update(generation=generation, previous_generation=current, pip_ran=True, installed=wanted)
         return result
+
+
+def _register(store_dir, path):
+    """Record the environment in the store's registry (best effort: host_prune also registers the environments of
+    the host's slice)."""
+    try:
+        if store_dir and os.path.isdir(store_dir):
+            register_environments(store_dir, add=[path])
+    except (OSError, StoreError):
+        pass
 
 
 def rollback(path, check_mode=False, lock_timeout=300):

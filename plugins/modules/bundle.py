@@ -176,11 +176,22 @@ options:
       - Each profile's report is written into the bundle as C(vulnerabilities.<profile>.json) and
         C(vulnerabilities.<profile>.txt) (a table), and the findings go into C(sbom.cdx.json) as its
         C(vulnerabilities) section; the manifest lists the reports, so the signed archive carries them.
-      - V(report) only reports. V(fail) fails the build, writing nothing, when a finding is not ignored by
-        O(vulnerability_ignore); the message names each project, version, vulnerability id and fixed version.
+      - V(report) only reports; pins that could not be checked are counted in a warning and never called free of
+        vulnerabilities. V(fail) fails the build, writing nothing, when a finding is not ignored by
+        O(vulnerability_ignore) (the message names each project, version, vulnerability id and fixed version), and,
+        failing closed, when a pin could not be checked (naming the pins and why), unless
+        O(vulnerability_unchecked=allow).
     type: str
     choices: [report, fail]
     default: report
+  vulnerability_unchecked:
+    description:
+      - With O(vulnerability_policy=fail), what a pin that could not be checked (its index has no JSON API, or it
+        did not answer) does - V(fail) stops the build, naming the pins, why, and how to carry an OSV database
+        (O(osv_db)) instead; V(allow) lets them pass (the report still lists them as not checked).
+    type: str
+    choices: [fail, allow]
+    default: fail
   vulnerability_ignore:
     description:
       - Findings to ignore, each a mapping with C(id) (the vulnerability id or one of its aliases), C(reason) (why it
@@ -258,6 +269,16 @@ options:
         this, so that a lock change can be reviewed before any host sees it.
     type: bool
     default: false
+  dropped_envs:
+    description:
+      - What happens to an environment the previous bundle gave a host of this run that the inventory no longer names
+        (neither kept nor marked C(state=absent)) - V(keep) leaves it on the host and warns, naming host, environment
+        and path; V(remove) removes it as if marked absent (the bundle keeps it among the host's removals while the
+        inventory does not name it again, so a host the rollout did not reach removes it later).
+      - An environment marked C(state=absent) in the inventory is always removed (M(airgap.pymigrate.host_prune)).
+    type: str
+    choices: [keep, remove]
+    default: keep
 notes:
   - Proxies come from the environment (C(HTTPS_PROXY)); credentials never appear in output or files.
 seealso:
@@ -340,6 +361,14 @@ skipped_hosts:
   returned: success
   type: list
   elements: str
+dropped_envs:
+  description:
+    - The environments the previous bundle gave a host of this run that the inventory no longer names, each with
+      C(host), C(env), C(path) and C(removed) (true with O(dropped_envs=remove)).
+  returned: when there are
+  type: list
+  elements: dict
+  sample: [{host: web1, env: tools, path: /opt/tools/venv, removed: false}]
 bundle_dir:
   description: The bundle directory.
   returned: success

@@ -19,6 +19,11 @@ description:
     C(packaging.tags.sys_tags) give under that interpreter; the module ships packaging's tag code, so the
     host needs nothing but Python 3.8 or later.
   - The control node resolves each profile against these facts, not against its own interpreter.
+  - Each interpreter the host's environments name (C(python) of an environment in C(pymigrate_envs) and its layers,
+    which the action plugin reads from the host's inventory variables into O(interpreters)) is surveyed in the same
+    call - its own marker environment, tags and version, in RV(target_facts.interpreters) - so that the environment
+    is resolved for it; one that does not exist or does not run fails the task naming the host, the environment
+    and the path, before anything is pushed.
 author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
@@ -106,9 +111,33 @@ options:
         description: Expected size in bytes.
         type: int
         required: true
+  absent_paths:
+    description:
+      - The paths of the slice's environments the inventory marks absent (set by the action plugin from
+        O(bundle_dir)); C(absent_found) in RV(rollout_check) says which of them are still on the host.
+    type: list
+    elements: path
+    default: []
+  interpreters:
+    description:
+      - The interpreters of the host's environments, each C(name) (the environment) and C(python) (its path), set by
+        the action plugin from the host's inventory variables (an environment of the image strategy runs in its image
+        and is left out); each is surveyed too (RV(target_facts.interpreters)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The environment's name.
+        type: str
+        required: true
+      python:
+        description: The environment's interpreter on the host.
+        type: path
+        required: true
 notes:
-  - The facts describe the interpreter that runs the module (C(ansible_python_interpreter)); survey each
-    interpreter you install into by setting it per task.
+  - The facts describe the interpreter that runs the module (C(ansible_python_interpreter)) and, in
+    RV(target_facts.interpreters), each interpreter an environment of the host names.
 """
 
 EXAMPLES = r"""
@@ -177,12 +206,22 @@ target_facts:
       elements: str
       returned: unless O(resolve_only)
       sample: [4f2d5c1e8a7b6c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d]
+    interpreters:
+      description:
+        - Per interpreter path of O(interpreters), its own RV(target_facts.python), RV(target_facts.markers), tags
+          (in the same form) and RV(target_facts.tooling) (with O(resolve_only), only the markers, the tags and
+          C(executable)).
+      type: dict
+      returned: when the host's environments name an interpreter
+      sample: {/usr/bin/python3.13: {python: {executable: /usr/bin/python3.13}, markers: {python_version: "3.13"},
+               tags_compact: {platforms: [manylinux_2_36_x86_64, any], runs: cp313-cp313-0 py3-none-1}}}
 rollout_check:
   description:
     - What the host holds of its slice of the bundle in O(bundle_dir) - which store files are present, missing or
       corrupt (as M(airgap.pymigrate.wheel_store) with C(state=prepared) returns it, with the number of files present
-      rather than their paths) and each environment's state against its lock (C(current) true when nothing is to be
-      done).
+      rather than their paths), each environment's state against its lock (C(current) true when nothing is to be
+      done) and C(absent_found), the paths of the environments marked absent of which something is still on the host
+      (M(airgap.pymigrate.host_prune) does not contact a host where it is empty).
   returned: when O(bundle_dir) holds a bundle that covers the host
   type: dict
   sample: {slice_id: 9c1e..., verify: size,
@@ -196,8 +235,10 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check im
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import StoreError
 from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import (
     ARGUMENT_SPEC,
+    InterpreterError,
     collect,
     for_resolving,
+    survey_interpreters,
 )
 
 
@@ -209,6 +250,11 @@ def main():
                         compact=params["compact_tags"])
     except (OSError, ValueError, RuntimeError) as exc:
         module.fail_json(msg="could not collect target facts with %s: %s" % (module._name, exc))
+    try:  # each environment's own interpreter, in the same call: one that does not run fails here, before any push
+        if params["interpreters"]:
+            facts["interpreters"] = survey_interpreters(params["interpreters"], facts, compact=params["compact_tags"])
+    except InterpreterError as exc:
+        module.fail_json(msg=str(exc))
     if params["resolve_only"]:
         facts = for_resolving(facts)
     result = dict(changed=False, target_facts=facts)
@@ -218,7 +264,7 @@ def main():
         # A slice that cannot be checked is no failure of the survey: the push asks again and says why.
         try:
             found = check(params["store_dir"] or "/var/lib/pymigrate/store", params["files"], params["environments"],
-                          params["verify_installed"], repair=not module.check_mode)
+                          params["verify_installed"], repair=not module.check_mode, absent=params["absent_paths"])
             # The push needs how many files are present, not their names: the controller keeps this per host.
             found["store"]["present"] = len(found["store"]["present"])
             result["rollout_check"] = dict(found, slice_id=params["slice_id"], verify=params["verify_installed"])

@@ -16,6 +16,9 @@ description:
     O(smoke_imports), and only then switches the stable O(path) (a symlink) to it atomically.
   - pip runs from the pip wheel in the store (O(installer)), so hosts whose Python has no pip and no
     C(ensurepip) work; where the C(venv) module is missing, the environment is created by hand.
+  - Nothing of the host's own configuration reaches the installer - pip runs with C(--isolated), every C(PIP_*)
+    variable removed and C(PIP_CONFIG_FILE) set to the null device (so not even C(/etc/pip.conf) is read), its
+    interpreter with C(-E) (no C(PYTHON*) variable); uv with C(--no-config) and every C(UV_*) variable removed.
   - With O(installer.kind=uv) the installer is the C(uv) wheel from the package index instead; its C(uv) binary
     is extracted into a private directory next to the generations for the build (and removed after it), and
     installs the lock with no index, offline, hashes required, no configuration file read and no cache kept, then

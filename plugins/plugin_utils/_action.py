@@ -13,13 +13,42 @@ values, and remove the temporary files they made, here and on the host, however 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+from ansible.vars.plugins import get_vars_from_inventory_sources, get_vars_from_path
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+
+
+def inventory_group_vars(action: ActionBase, pattern: re.Pattern) -> dict | None:
+    """{group: {variable: value}}: each inventory group's own variables whose names match ``pattern``, before Ansible
+    merges them into a host's (where one group's value of a name replaces another's).
+
+    Read as Ansible's VariableManager reads them, per group: the group's inventory variables, the group_vars files
+    beside the inventory sources and beside the playbook (the vars plugins, stage "task"), in that order. There is no
+    public interface for this: the inventory comes from the task's VariableManager (``Task.get_variable_manager()``,
+    then its ``_inventory`` and that one's ``_sources``). When any of it is missing (another ansible-core), None: the
+    caller then cannot name groups, and says so."""
+    try:
+        inventory = action._task.get_variable_manager()._inventory  # pylint: disable=protected-access
+        sources = list(inventory._sources)  # pylint: disable=protected-access
+        basedir = action._loader.get_basedir()
+        found: dict = {}
+        for name, group in inventory.groups.items():
+            variables = dict(group.get_vars())
+            variables.update(get_vars_from_inventory_sources(action._loader, sources, [group], "task"))
+            variables.update(get_vars_from_path(action._loader, basedir, [group], "task") if basedir else {})
+            found[name] = {key: value for key, value in variables.items() if pattern.match(key)}
+        return found
+    except Exception as exc:  # pylint: disable=broad-except
+        Display().vvv("pymigrate: the inventory's group variables could not be read (%s): conflicts name variables, "
+                      "not groups, and sets dropped by precedence are not found" % exc)
+        return None
 
 
 def failed_result(exc: PyMigrateError) -> dict:

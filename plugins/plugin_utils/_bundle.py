@@ -120,7 +120,9 @@ class BundleSettings:
     ``lock_mode`` (update, frozen, ignore) says what the build does with the lock in ``lock_dir``
     (docs/lock-format.md); ``upgrade`` says which projects move on purpose (``_lockdir.upgrade_names``);
     ``lock_only`` writes the lock and nothing of the bundle (playbooks/lock.yml: a lock change reviewed before any
-    host sees it; the bundle directory serves as the cache of index pages and files)."""
+    host sees it; the bundle directory serves as the cache of index pages and files). ``dropped_envs`` (keep,
+    remove) says what happens to an environment the previous bundle gave a host of this run that the inventory no
+    longer names (``_removals``)."""
 
     bundle_dir: str
     check_mode: bool = False
@@ -142,13 +144,15 @@ class BundleSettings:
     upgrade: _lockdir.Upgrade = _lockdir.Upgrade()
     lock_only: bool = False
     build_hidden: tuple = ()  # secrets of the run an sdist build must not see (_sandbox): the signing key, ...
+    dropped_envs: str = "keep"
 
     @classmethod
     def from_params(cls, params: t.Mapping, check_mode: bool = False) -> BundleSettings:
         """From the bundle action's validated arguments; a value that cannot be used fails naming it."""
         vulnerabilities = _vulns.VulnerabilityCheck(policy=params["vulnerability_policy"],
                                                     ignores=_vulns.parse_ignores(params["vulnerability_ignore"]),
-                                                    osv_db=params["osv_db"] or None)
+                                                    osv_db=params["osv_db"] or None,
+                                                    unchecked=params.get("vulnerability_unchecked") or "fail")
         provenance = _provenance.ProvenanceCheck(
             policy=params["provenance"],
             trusted_publishers=_provenance.parse_trusted_publishers(params["trusted_publishers"]))
@@ -160,15 +164,17 @@ class BundleSettings:
                    uv_requirement=params["uv_requirement"], workers=params["workers"],
                    lock_timeout=params["lock_timeout"], vulnerabilities=vulnerabilities, provenance=provenance,
                    lock_dir=params.get("lock_dir"), lock_mode=params.get("lock_mode") or "ignore",
-                   upgrade=_lockdir.upgrade_names(params.get("upgrade")), lock_only=bool(params.get("lock_only")))
+                   upgrade=_lockdir.upgrade_names(params.get("upgrade")), lock_only=bool(params.get("lock_only")),
+                   dropped_envs=params.get("dropped_envs") or "keep")
 
 
 # -- what flows between the steps -------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """What the run bundles: the profiles, each member host environment ({"host:env": (host, EnvSpec)}), the builder
-    hosts ({Target.key(): Builder}), the inventory hosts whose entries are kept, and the image builder when an
-    environment is carried by an image."""
+    hosts ({Target.key(): Builder}), the inventory hosts whose entries are kept, the image builder when an
+    environment is carried by an image, and per host of the run the environments marked absent ({host: {env:
+    path}})."""
 
     profiles: t.Sequence[Profile]
     members: t.Mapping[str, tuple]
@@ -176,6 +182,7 @@ class Plan:
     kept: t.Sequence[str]
     images: ImageBuilder | None = None
     locking: Locking | None = None
+    absent: t.Mapping[str, t.Mapping[str, str]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,6 +223,7 @@ class Assembly:
     provenance: dict | None
     unchanged: bool
     lock: _lockdir.LockOutcome | None = None
+    dropped: t.Sequence[dict] = ()
 
     @property
     def changed(self) -> bool:
@@ -431,7 +439,8 @@ def plan_bundle(inputs: BundleInputs, settings: BundleSettings, progress) -> Pla
         images = ImageBuilder(settings.bundle_dir, settings.bundle_dir, progress=progress)
     profiles, members = plan_profiles(inputs.hosts, image_target=images.target if images else None)
     return Plan(profiles, members, match_builders(inputs.builders, profiles), list(inputs.kept), images,
-                plan_locks(profiles, inputs.kept, settings, progress))
+                plan_locks(profiles, inputs.kept, settings, progress),
+                {item.host: dict(item.absent) for item in inputs.hosts})
 
 
 def plan_locks(profiles: t.Sequence[Profile], kept: t.Sequence[str], settings: BundleSettings,
@@ -527,6 +536,7 @@ def assemble(plan: Plan, resolution: Resolution, settings: BundleSettings, clien
     lock = _lock_outcome(plan, resolved, settings, manifest, progress)
     vulnerabilities, provenance = _run_checks(manifest, resolved, settings, client, previous, progress)
     image_plans = _known_images(plan.images, plan.profiles, resolved, manifest, progress)
+    dropped = _removals(plan, manifest, previous, settings, progress)
     carried = _manifest.carry_over(previous, manifest, plan.kept)
     if provenance is not None and carried:
         _provenance.carry_over(previous, manifest["provenance"],
@@ -545,7 +555,28 @@ def assemble(plan: Plan, resolution: Resolution, settings: BundleSettings, clien
                  and _simple.current(bundle_dir, manifest))
     return Assembly(previous, manifest, texts, stale, carried, files, to_fetch,
                     [image for image in image_plans if image["record"] is None], vulnerabilities, provenance,
-                    unchanged, lock)
+                    unchanged, lock, dropped)
+
+
+def _removals(plan: Plan, manifest: dict, previous: dict | None, settings: BundleSettings, progress) -> list:
+    """The environments the inventory marks absent go into the manifest (each host's slice says what to remove); an
+    environment the previous bundle gave a host of this run that the inventory no longer names is dropped: removed as
+    if marked absent with ``dropped_envs`` remove (and kept in the manifest's removals while the inventory does not
+    name it again), else left on the host and said. Returns [{host, env, path, removed}]."""
+    _manifest.set_absent(manifest, plan.absent)
+    remove = settings.dropped_envs == "remove"
+    dropped = _manifest.dropped_envs(previous, manifest, plan.absent, removals=remove)
+    if remove:
+        _manifest.set_absent(manifest, dropped)
+    old_absent = (previous or {}).get("absent") or {}
+    found = [{"host": host, "env": env, "path": path, "removed": remove}
+             for host, envs in sorted(dropped.items()) for env, path in sorted(envs.items())
+             if env not in (old_absent.get(host) or {})]  # (a removal carried on is no news)
+    for item in found:
+        progress("environment %s of %s (%s) is no longer in the inventory: %s" % (
+            item["env"], item["host"], item["path"], "it is removed (pymigrate_dropped_envs remove)" if remove
+            else "it stays on the host"))
+    return found
 
 
 def _lock_outcome(plan: Plan, resolved: t.Mapping, settings: BundleSettings, manifest: dict,
@@ -590,6 +621,8 @@ def summarize(plan: Plan, resolution: Resolution, assembly: Assembly, settings: 
         result["vulnerabilities"] = _vulns.result_summary(assembly.vulnerabilities)
     if assembly.provenance is not None:
         result["provenance"] = _provenance.result_summary(assembly.provenance)
+    if assembly.dropped:
+        result["dropped_envs"] = list(assembly.dropped)
     if assembly.lock is not None:
         lock = assembly.lock
         result["lock"] = {"dir": settings.lock_dir, "mode": settings.lock_mode, "held": list(lock.held),

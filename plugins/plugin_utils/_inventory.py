@@ -23,7 +23,12 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import (
     target_from_declaration,
     target_from_facts,
 )
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import wanted_sets_for_host, with_constraints
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import (
+    dropped_warnings,
+    group_origins,
+    host_environments,
+    with_constraints,
+)
 
 BUILDERS_VAR = "pymigrate_builders"
 
@@ -32,25 +37,35 @@ BUILDERS_VAR = "pymigrate_builders"
 class BundleInputs:
     """What the bundle is built for: ``hosts`` (HostInput), ``skipped`` (named or found, but without a target in this
     run), ``kept`` (inventory hosts not bundled now: they keep their entries of the previous bundle) and
-    ``builders`` (BuilderInput)."""
+    ``builders`` (BuilderInput); ``warnings``, the group sets Ansible's precedence dropped (``_wanted.group_origins``).
+    """
 
     hosts: t.Sequence[HostInput]
     skipped: t.Sequence[str] = ()
     kept: t.Sequence[str] = ()
     builders: t.Sequence[BuilderInput] = ()
+    warnings: t.Sequence[str] = ()
 
 
 def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, names: t.Sequence[str] | None = None,
-                  builders: t.Any = None, constraints: t.Mapping[str, str] | None = None) -> BundleInputs:
+                  builders: t.Any = None, constraints: t.Mapping[str, str] | None = None,
+                  group_vars: t.Mapping[str, t.Mapping] | None = None) -> BundleInputs:
     """The bundle's inputs from the inventory. ``names`` (the action's ``hosts``): the hosts to bundle for, else
     every host the survey reached, that the survey file lists, or that declares its target; hosts that dropped out
     (unreachable) or were left out (``--limit``) keep what they had. ``constraints`` (pip's constraint files) apply
-    to every environment; ``builders`` is ``pymigrate_builders`` as given."""
+    to every environment; ``builders`` is ``pymigrate_builders`` as given. ``group_vars`` ({group: {variable:
+    value}}, each group's own variables, when the action could read them) names the groups of a conflict and finds
+    the sets Ansible's precedence dropped."""
     inventory = list(groups.get("all", []))
     if names is None:
         names = [host for host in inventory if reported_facts(hostvars.get(host, {})) or host in survey
                  or "pymigrate_target" in hostvars.get(host, {})]
+    member_of: dict = {}
+    for group, members in groups.items():
+        for member in members:
+            member_of.setdefault(member, []).append(group)
     hosts, skipped = [], []
+    dropped: dict = {}
     shared: dict = {}  # hosts with the same facts share one Target (hundreds of tags each)
     for name in names:
         variables = hostvars.get(name)
@@ -60,11 +75,15 @@ def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, 
         if target is None:
             skipped.append(name)
             continue
-        envs = wanted_sets_for_host(name, variables)
-        hosts.append(HostInput(name, with_constraints(envs, constraints) if constraints else envs, target))
+        origins, lost = group_origins(member_of.get(name, []), group_vars or {}, variables)
+        for var, defining, kept in lost:
+            dropped.setdefault((var, tuple(defining), tuple(kept)), []).append(name)
+        envs, absent = host_environments(name, variables, origins)
+        hosts.append(HostInput(name, with_constraints(envs, constraints) if constraints else envs, target,
+                               env_targets(name, envs, variables, survey, shared), absent))
     bundled = {item.host for item in hosts}
     return BundleInputs(hosts, skipped, [host for host in inventory if host not in bundled],
-                        builder_inputs(builders, hostvars, groups, survey))
+                        builder_inputs(builders, hostvars, groups, survey), dropped_warnings(dropped))
 
 
 def host_target(name: str, variables: t.Mapping, survey: t.Mapping, shared: dict | None = None):
@@ -75,6 +94,30 @@ def host_target(name: str, variables: t.Mapping, survey: t.Mapping, shared: dict
         return target_from_facts(survey[name], host=name, shared=shared)
     facts = reported_facts(variables)
     return target_from_facts(facts, host=name, shared=shared) if facts else None
+
+
+def env_targets(name: str, envs: t.Mapping, variables: t.Mapping, survey: t.Mapping,
+                shared: dict | None = None) -> dict:
+    """{env name: Target} of the host's environments built on an interpreter of their own (``python``), from the facts
+    the survey gathered for that interpreter (its survey file entry, or this run's). A declared target
+    (``pymigrate_target``) stands for every interpreter of the host. An interpreter the facts lack fails naming
+    host, environment and path: the environment would be resolved for another Python."""
+    if "pymigrate_target" in variables:
+        return {}
+    facts = survey.get(name) or reported_facts(variables) or {}
+    surveyed = facts.get("interpreters") or {}
+    targets = {}
+    for env_name, env in sorted(envs.items()):
+        if env.python is None or env.carrier:
+            continue
+        if env.python not in surveyed:
+            raise PyMigrateError("environment %s: its interpreter %s was not surveyed, so the environment cannot be "
+                                 "resolved for it" % (env_name, env.python), host=name,
+                                 var="pymigrate_envs.%s.python" % env_name, value=env.python,
+                                 hint="Run the survey again with this inventory (playbooks/survey.yml inside the "
+                                      "enclave, or migrate.yml)")
+        targets[env_name] = target_from_facts(surveyed[env.python], host=name, shared=shared)
+    return targets
 
 
 def builder_inputs(value: t.Any, hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping) -> list:

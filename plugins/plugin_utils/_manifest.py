@@ -8,6 +8,7 @@ install, rollback, export, import and the audit read it through here; ``in_use``
 
     profiles: {name: {members, target, lock, requirements, packages: {name: version}, files: [relpath], installer}}
     hosts:    {host: {env: {profile, path, python, smoke_imports}}}
+    absent:   {host: {env: {path}}}     the environments removed from the host (only when there are)
     files:    {relpath: {size, sha256, project, version, filename, upload_time, yanked}}
     vulnerabilities: {source, policy, reports: {profile: {json, text, counts}}, osv_db: {path, sha256, modified, ...}}
     provenance: {policy, verifier, files: {relpath: {state, publisher, provenance, provenance_sha256, ...}},
@@ -105,6 +106,34 @@ def add_profile(manifest: dict, profile, pins: t.Sequence, installer, envs_by_me
         host, env = envs_by_member[member]
         manifest["hosts"].setdefault(host, {})[env.name] = {
             "profile": profile.name, "path": env.path, "python": env.python, "smoke_imports": list(env.smoke_imports)}
+
+
+def set_absent(manifest: dict, absent: t.Mapping[str, t.Mapping[str, str]]) -> None:
+    """Record the environments removed from each host ({host: {env: path}}); a host of them has an entry in ``hosts``
+    (maybe with no environment left), so that it has a slice that says what to remove."""
+    for host, envs in sorted(absent.items()):
+        if envs:
+            entry = manifest.setdefault("absent", {}).setdefault(host, {})
+            entry.update((name, {"path": path}) for name, path in sorted(envs.items()))
+            manifest["hosts"].setdefault(host, {})
+
+
+def dropped_envs(previous: t.Mapping | None, manifest: t.Mapping, hosts: t.Iterable[str],
+                 removals: bool = False) -> dict:
+    """{host: {env: path}}: the environments the previous bundle gave a host of this run (with ``removals``, also
+    those it was to remove) that the new manifest neither keeps nor marks absent - dropped from the inventory - unless
+    their path now belongs to an environment the host keeps."""
+    dropped: dict = {}
+    old_hosts = (previous or {}).get("hosts") or {}
+    old_absent = ((previous or {}).get("absent") or {}) if removals else {}
+    for host in hosts:
+        kept = manifest["hosts"].get(host) or {}
+        named = set(kept) | set((manifest.get("absent") or {}).get(host) or {})
+        paths = {env["path"] for env in kept.values()}
+        for name, env in sorted(list((old_hosts.get(host) or {}).items()) + list((old_absent.get(host) or {}).items())):
+            if name not in named and env["path"] not in paths:
+                dropped.setdefault(host, {})[name] = env["path"]
+    return dropped
 
 
 def add_image(manifest: dict, profile_name: str, record: t.Mapping) -> None:
@@ -229,8 +258,10 @@ def carry_over(previous: t.Mapping | None, manifest: dict, hosts: t.Iterable[str
         return carried
     for host in hosts:
         entry = (previous.get("hosts") or {}).get(host)
-        if not entry or host in manifest["hosts"]:
+        if entry is None or host in manifest["hosts"]:
             continue
+        if (previous.get("absent") or {}).get(host):  # what it was to remove, it still is
+            manifest.setdefault("absent", {})[host] = previous["absent"][host]
         manifest["hosts"][host] = entry
         for env_name, env in entry.items():
             old = previous["profiles"][env["profile"]]
@@ -378,18 +409,29 @@ def slice_env(host_slice: t.Mapping, name: str) -> dict:
                          hint="Loop over the names airgap.pymigrate.bundle_env_refs gives for the same serial")
 
 
-def slice_id(files: t.Sequence, envs: t.Sequence) -> str:
+def slice_id(files: t.Sequence, envs: t.Sequence, absent: t.Sequence = ()) -> str:
     """What a host must hold, as one digest: the same for two serials that give the host the same files and
-    environments (the serial itself is left out), so a check of one holds for the other."""
+    environments (and removals; the serial itself is left out), so a check of one holds for the other."""
     envs = [{k: v for k, v in env.items() if k != "serial"} for env in envs]
-    return hashlib.sha256(json.dumps({"files": list(files), "envs": envs}, sort_keys=True).encode()).hexdigest()
+    what = dict({"files": list(files), "envs": envs}, **({"absent": list(absent)} if absent else {}))
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+def host_absent(manifest: t.Mapping, host: str) -> list:
+    """The environments to remove from the host, [{name, path}] sorted by name."""
+    return [{"name": name, "path": env["path"]}
+            for name, env in sorted(((manifest.get("absent") or {}).get(host) or {}).items())]
 
 
 def make_slice(manifest: t.Mapping, host: str) -> dict:
-    """One host's share of the bundle: the store files it needs, the arguments of each environment's install."""
-    files, envs = host_files(manifest, host), host_envs(manifest, host)
-    return {"host": host, "serial": manifest.get("serial"), "files": files, "envs": envs,
-            "slice_id": slice_id(files, envs)}
+    """One host's share of the bundle: the store files it needs, the arguments of each environment's install, and
+    the environments to remove (``absent``, only when there are)."""
+    files, envs, absent = host_files(manifest, host), host_envs(manifest, host), host_absent(manifest, host)
+    found = {"host": host, "serial": manifest.get("serial"), "files": files, "envs": envs,
+             "slice_id": slice_id(files, envs, absent)}
+    if absent:
+        found["absent"] = absent
+    return found
 
 
 def _slices_dir(bundle_dir: str, serial) -> str:

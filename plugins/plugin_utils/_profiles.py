@@ -16,11 +16,15 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import Pro
 
 @dataclasses.dataclass(frozen=True)
 class HostInput:
-    """One host as the bundle sees it: its environments (EnvSpec) and its target (per interpreter)."""
+    """One host as the bundle sees it: its environments (EnvSpec), its target (its default interpreter's), the
+    target of each environment built on an interpreter of its own (``env_targets``, {env name: Target}) and the
+    environments the inventory marks absent (``absent``, {env name: path})."""
 
     host: str
     envs: dict
     target: t.Any
+    env_targets: t.Mapping = dataclasses.field(default_factory=dict)
+    absent: t.Mapping = dataclasses.field(default_factory=dict)
 
 
 def profile_name(target: Target, wanted: WantedSet, carrier: t.Mapping | None = None) -> str:
@@ -77,9 +81,9 @@ def plan_profiles(hosts: t.Sequence[HostInput], image_target=None) -> tuple:
                 carrier = dict(env.carrier, base_id=base_id, path=env.path, python=env.python)
                 entries.append((item.host, env_name, target, env.wanted, carrier))
             else:
-                entries.append((item.host, env_name, item.target, env.wanted))
+                entries.append((item.host, env_name, item.env_targets.get(env_name, item.target), env.wanted))
             envs_by_member["%s:%s" % (item.host, env_name)] = (item.host, env)
-    if not entries:
+    if not entries and not any(item.absent for item in hosts):
         raise PyMigrateError("no host to bundle for: no host has target facts, a survey entry or pymigrate_target",
                              hint="Run the survey play first, pass a survey file, or declare pymigrate_target")
     return build_profiles(entries), envs_by_member

@@ -430,12 +430,23 @@ def _outcome(settings: ProvenanceCheck, module, files: dict, identities: dict, b
     """The check's outcome, said."""
     share = counts(files)
     if progress:
-        progress("provenance (%s): %d of %d locked file(s) have provenance, %d verified%s"
-                 % (settings.policy, share["with_provenance"], share["files"], share["verified"],
-                    "" if module is not None else "; verification skipped: pypi-attestations is not installed "
-                                                  "(%s)" % INSTALL_HINT))
+        progress("provenance (%s): %s" % (settings.policy, what_happened(share, module is not None)))
     return {"policy": settings.policy, "files": files, "identities": identities, "blobs": blobs,
             "verifier": verifier_version(module), "counts": share}
+
+
+def what_happened(share: t.Mapping, verifier: bool) -> str:
+    """What the check did, said as it happened: the verifier is only imported (and only missing) when a file has
+    provenance, so "not installed" is said only then."""
+    if not share["files"]:
+        return "no locked file; nothing to verify"
+    if not share["with_provenance"]:
+        return "no file had provenance (%d locked file(s)); nothing to verify" % share["files"]
+    text = "%d of %d locked file(s) had provenance, %d verified" % (
+        share["with_provenance"], share["files"], share["verified"])
+    if not verifier:
+        text += "; %d not verified: pypi-attestations is not installed (%s)" % (share["unverified"], INSTALL_HINT)
+    return text
 
 
 def verifier_version(module) -> str | None:

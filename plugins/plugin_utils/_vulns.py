@@ -16,7 +16,9 @@ Two sources, one per build:
 
 Withdrawn reports never count. ``pymigrate_vulnerability_ignore`` entries (``id``, ``reason``, ``expires``)
 ignore a finding by its id or an alias until their expiry date; ``pymigrate_vulnerability_policy: fail`` makes
-any finding that is not ignored an error naming project, version, id and fixed versions.
+any finding that is not ignored an error naming project, version, id and fixed versions, and fails closed: a pin
+that could not be checked is an error too (naming it and why), unless ``pymigrate_vulnerability_unchecked: allow``.
+Under ``report`` the pins not checked are counted (the bundle action warns) and no text calls them clean.
 
 Files in the bundle (names at its top, so the signed archive carries them as metadata)::
 
@@ -48,6 +50,9 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyM
 REPORT_FORMAT = 1
 OSV_DB_FILE = "osv-db.zip"
 POLICIES = ("report", "fail")
+# pymigrate_vulnerability_unchecked: what policy fail does with a pin that could not be checked.
+UNCHECKED = ("fail", "allow")
+OSV_DB_URL = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
 ECOSYSTEM = "PyPI"
 
 
@@ -348,15 +353,20 @@ def parse_ignores(value: t.Any, var: str = "pymigrate_vulnerability_ignore") -> 
 
 @dataclasses.dataclass
 class VulnerabilityCheck:
-    """The bundle's vulnerability settings: ``osv_db`` (a path) replaces the index's JSON API as the source."""
+    """The bundle's vulnerability settings: ``osv_db`` (a path) replaces the index's JSON API as the source;
+    ``unchecked`` (fail, allow) says whether policy fail lets a pin that could not be checked pass."""
 
     policy: str = "report"
     ignores: t.Sequence[Ignore] = ()
     osv_db: str | None = None
     today: datetime.date | None = None
+    unchecked: str = "fail"
 
     def __post_init__(self):
         parse_policy(self.policy)
+        if self.unchecked not in UNCHECKED:
+            raise PyMigrateError("must be one of %s" % ", ".join(UNCHECKED), var="pymigrate_vulnerability_unchecked",
+                                 value=self.unchecked)
         if self.osv_db and not os.path.isfile(self.osv_db):
             raise PyMigrateError("the OSV database file does not exist", var="pymigrate_osv_db", value=self.osv_db,
                                  hint="Download the ecosystem's all.zip to the control node and give its path")
@@ -431,15 +441,16 @@ def check(pins_by_profile: t.Mapping[str, t.Sequence], client, settings: Vulnera
                        "ignored": sum(1 for f in findings if f["state"] == "ignored"), "skipped": len(skipped)},
             "osv_db": {k: db_record[k] for k in ("sha256", "modified", "records", "skipped")} if db_record else None,
         }
+    outcome = {"source": source, "reports": reports, "osv_db": db_record, "checked_on": today.isoformat(),
+               "pinned": len(pairs)}
     if progress:
         counted = {(f["project"], f["version"], f["id"]) for r in reports.values() for f in r["findings"]
                    if f["state"] != "ignored"}
-        progress("vulnerabilities (%s): %d known in %d pinned version(s), %d skipped"
-                 % ("OSV database" if database else "index JSON API", len(counted), len(pairs),
-                    len({(s["project"], s["version"]) for r in reports.values() for s in r["skipped"]})))
-    outcome = {"source": source, "reports": reports, "osv_db": db_record, "checked_on": today.isoformat()}
+        progress("vulnerabilities (%s): %d known in %d pinned version(s) checked, %d not checked"
+                 % ("OSV database" if database else "index JSON API", len(counted),
+                    len(pairs) - len(unchecked(outcome)), len(unchecked(outcome))))
     if settings.policy == "fail":
-        enforce(outcome)
+        enforce(outcome, settings.unchecked)
     return outcome
 
 
@@ -453,10 +464,38 @@ def unignored(outcome: t.Mapping) -> list:
     return [seen[key] for key in sorted(seen)]
 
 
-def enforce(outcome: t.Mapping) -> None:
-    """Policy fail: an error naming every project, version, id and fixed version not ignored."""
+def unchecked(outcome: t.Mapping) -> list:
+    """Each pin that could not be checked, once per (project, version), sorted: {project, version, reason}."""
+    seen: dict = {}
+    for report in outcome["reports"].values():
+        for item in report["skipped"]:
+            seen.setdefault((item["project"], item["version"]), item)
+    return [seen[key] for key in sorted(seen)]
+
+
+def describe_unchecked(items: t.Sequence[t.Mapping]) -> str:
+    """``alpha 1.0, beta 2.0 (JSON API answered HTTP 404); ...``: the pins, grouped by why they were not checked."""
+    by_reason: dict = {}
+    for item in items:
+        by_reason.setdefault(item["reason"], []).append("%s %s" % (item["project"], item["version"]))
+    return "; ".join("%s (%s)" % (", ".join(pins), reason) for reason, pins in sorted(by_reason.items()))
+
+
+def enforce(outcome: t.Mapping, allow_unchecked: str = "fail") -> None:
+    """Policy fail: an error naming every project, version, id and fixed version not ignored; then, failing closed,
+    one naming every pin that could not be checked and why, unless ``allow_unchecked`` is ``allow``."""
     found = unignored(outcome)
     if not found:
+        missed = unchecked(outcome)
+        if missed and allow_unchecked != "allow":
+            raise PyMigrateError("%d of %d pinned version(s) could not be checked for known vulnerabilities, and "
+                                 "policy fail lets no unchecked pin pass: %s"
+                                 % (len(missed), outcome.get("pinned", len(missed)), describe_unchecked(missed)),
+                                 var="pymigrate_vulnerability_policy", value="fail",
+                                 hint="Carry an OSV database instead of asking the index: download %s to the control "
+                                      "node and set pymigrate_osv_db to its path (it travels in the bundle); or set "
+                                      "pymigrate_vulnerability_unchecked: allow to let unchecked pins pass"
+                                      % OSV_DB_URL)
         return
     parts = []
     for finding in found:
@@ -494,14 +533,19 @@ def render_table(report: t.Mapping) -> str:
     header = ("PROJECT", "VERSION", "ID", "ALIASES", "FIXED IN", "STATUS")
     rows = [(f["project"], f["version"], f["id"], ", ".join(f["aliases"]) or "-", ", ".join(f["fixed_in"]) or "-",
              _state_text(f)) for f in report["findings"]]
+    checked = report["packages"] - report["counts"]["skipped"]
     if rows:
         widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header) - 1)]
         for row in [header] + rows:
             lines.append("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1])
+    elif not checked:
+        lines.append("None of the %d package(s) could be checked: nothing is known about their vulnerabilities."
+                     % report["packages"])
     else:
-        lines.append("No known vulnerability in the packages checked.")
+        lines.append("No known vulnerability in the %d package(s) checked%s." % (
+            checked, "; %d not checked, see below" % report["counts"]["skipped"] if report["skipped"] else ""))
     if report["skipped"]:
-        lines += ["", "Not checked (source unavailable):"]
+        lines += ["", "Not checked (source unavailable), so not known to be free of vulnerabilities:"]
         lines += ["  %s %s: %s" % (s["project"], s["version"], s["reason"]) for s in report["skipped"]]
     if report.get("osv_db"):
         lines += ["", "OSV database sha256 %s, newest record %s, %d records"
@@ -584,4 +628,15 @@ def result_summary(outcome: t.Mapping) -> dict:
             "osv_db_sha256": (outcome["osv_db"] or {}).get("sha256"),
             "profiles": {profile: dict(report["counts"]) for profile, report in sorted(outcome["reports"].items())},
             "findings": [{k: finding[k] for k in ("project", "version", "id", "aliases", "fixed_in", "state")}
-                         for finding in unignored(outcome)]}
+                         for finding in unignored(outcome)],
+            "pinned": outcome.get("pinned"), "unchecked": unchecked(outcome)}
+
+
+def unchecked_warning(summary: t.Mapping) -> str | None:
+    """The warning a build under policy report gives when pins were not checked (None when every pin was)."""
+    missed = summary.get("unchecked") or []
+    if not missed:
+        return None
+    return ("%d of %d pinned version(s) were not checked for known vulnerabilities, so nothing is known about them: "
+            "%s. Carry an OSV database (pymigrate_osv_db, from %s) to check them"
+            % (len(missed), summary.get("pinned") or len(missed), describe_unchecked(missed), OSV_DB_URL))

@@ -8,12 +8,20 @@ Ansible already merges group_vars into hostvars (a host value replaces a group v
 which cannot express "a host pin overrides one package of the group's list". So each layer has its own
 variable and the layers are merged here, per normalized project name:
 
-    pymigrate_requirements (all) -> pymigrate_group_requirements -> pymigrate_host_requirements
+    pymigrate_requirements (all) -> the group sets -> pymigrate_host_requirements
 
 Values are version specifiers (">=2.31", "==1.26.4", "" for any); ``absent`` removes the package.
-Several environments per host come from ``pymigrate_envs`` -> ``pymigrate_group_envs`` ->
+Several environments per host come from ``pymigrate_envs`` -> the group sets of environments ->
 ``pymigrate_host_envs`` (the same layering, per environment); without them the single-env variables
 describe one environment named ``default`` at ``pymigrate_venv_path``.
+
+A host is in many groups, and Ansible keeps one value per variable name. So the group level is not one variable
+but a family: ``pymigrate_group_requirements`` and every ``pymigrate_group_requirements_<name>`` (each group its
+own, e.g. ``..._web``, ``..._data``; likewise ``pymigrate_group_envs[_<name>]``), which all reach the host under
+their own names and are combined here, the plain name first, then by name: a project in two sets must mean the
+same (equal pins, or one of them "any"); two different pins, or a pin and ``absent``, fail naming both groups, the
+project and both specifiers. Where two groups of a host set the same name, Ansible drops one of the sets; the bundle
+action, which can read each group's own variables, warns naming them (``group_origins``). docs/inventory.md.
 """
 
 from __future__ import annotations
@@ -39,10 +47,12 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._reqfile import (
     read_requirements_file,
 )
 
-LAYERS = ("requirements", "group_requirements", "host_requirements")
-ENV_LAYERS = ("pymigrate_envs", "pymigrate_group_envs", "pymigrate_host_envs")
+GROUP_REQUIREMENTS = "pymigrate_group_requirements"
+GROUP_ENVS = "pymigrate_group_envs"
 ENV_KEYS = ("path", "python", "requirements", "requirements_file", "constraints", "smoke_imports",
-            "allow_prereleases", "strategy", "base_image", "image_name")
+            "allow_prereleases", "strategy", "base_image", "image_name", "state")
+# An environment's state: present (built and kept as its lock says) or absent (removed from the host).
+ENV_STATES = ("present", "absent")
 STRATEGIES = ("venv", "image")
 # Inside an image the environment's interpreter is the base image's; the venv lives at the usual path.
 DEFAULT_IMAGE_PYTHON = "/usr/bin/python3"
@@ -169,27 +179,112 @@ def read_file_layer(host: str, var: str, path: t.Any, constraints_only: bool = F
     return FileLayer(requirements, constraints, hashes)
 
 
-def _with_files(host: str, hostvars: t.Mapping, layers: t.Sequence[str]) -> list:
-    """Each level's requirements file (``<var>_file``) comes just before its inline variable: inventory entries
-    override the file's, per package, at the same level."""
-    result: list = []
-    for var in layers:
+# -- one level of layering: all, group (several sets), host -----------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Level:
+    """One level of the layering as parsed entries, {normalized name: requirement string, or None for ``absent``
+    (removes the project from the levels below)}, and the requirements files it read (their constraints and hashes
+    apply too)."""
+
+    entries: t.Mapping[str, str | None]
+    files: t.Sequence[FileLayer] = ()
+
+
+def group_sets(hostvars: t.Mapping, base: str, files: bool = True) -> list:
+    """The group-level sets of one kind among a host's variables: ``base`` itself and every ``<base>_<name>`` (one
+    group's own set, such as pymigrate_group_requirements_web), the plain name first, then by name. With ``files``
+    a name ending in ``_file`` is the requirements file of the set named without it."""
+    names = set()
+    for key in hostvars:
+        if isinstance(key, str) and (key == base or key.startswith(base + "_")):
+            names.add(key[:-len("_file")] if files and key.endswith("_file") else key)
+    present = [name for name in names
+               if hostvars.get(name) is not None or (files and hostvars.get(name + "_file"))]
+    return sorted(present, key=lambda name: (name != base, name))
+
+
+def _entries(host: str, var: str, value: t.Any) -> dict:
+    """{normalized name: requirement string or None (absent)} of one inline set."""
+    entries: dict = {}
+    for project, spec in _layer_dict(host, var, value).items():
+        name, requirement = _parse_entry(host, var, project, spec)
+        entries[name] = requirement
+    return entries
+
+
+def _who(var: str, origins: t.Mapping) -> str:
+    """How a message names a set: its groups when the inventory says which define it, else the variable."""
+    base = var.split(".", 1)[0]
+    groups = origins.get(base) or ()
+    return "group %s" % " and ".join(groups) if groups else base
+
+
+def _agree(first: str | None, second: str | None) -> str | None:
+    """The one requirement two sets of a level mean for a project, or raises ValueError when they differ: equal
+    texts, or one without a specifier (any version) and the other with one; extras are joined."""
+    if first == second:
+        return first
+    if first is None or second is None:
+        raise ValueError("absent")
+    one, two = Requirement(first), Requirement(second)
+    if str(one.marker) != str(two.marker) or (one.specifier and two.specifier and one.specifier != two.specifier):
+        raise ValueError("differ")
+    extras = sorted(set(one.extras) | set(two.extras))
+    marker = one.marker or two.marker
+    return "%s%s%s%s" % (canonicalize_name(one.name), "[%s]" % ",".join(extras) if extras else "",
+                         one.specifier or two.specifier, "; %s" % marker if marker else "")
+
+
+def combine_sets(host: str, sets: t.Sequence[tuple], origins: t.Mapping, what: str = "") -> dict:
+    """The entries of several sets of one level ([(variable, entries)], in order) as one: a project in two sets must
+    mean the same (see ``_agree``); two different pins, or a pin and ``absent``, fail naming both groups (or
+    variables), the project and both specifiers. ``what`` says whose requirements (an environment)."""
+    combined: dict = {}
+    source: dict = {}
+    for var, entries in sets:
+        for name, requirement in entries.items():
+            if name not in combined:
+                combined[name], source[name] = requirement, var
+                continue
+            try:
+                before, combined[name] = combined[name], _agree(combined[name], requirement)
+                if before is not None and not Requirement(before).specifier:
+                    source[name] = var  # the set that pins it speaks for it from now on
+            except ValueError:
+                first = source[name]
+                raise PyMigrateError(
+                    "%s and %s give %s%s different pins: %s (%s) and %s (%s); a group's set adds to the others, it "
+                    "cannot override them" % (
+                        _who(first, origins), _who(var, origins), name, what, combined[name] or "absent", first,
+                        requirement or "absent", var),
+                    host=host, var=var, value=requirement or ABSENT,
+                    hint="Pin %s once, in a set that all these hosts share (or per host in "
+                         "pymigrate_host_requirements)" % name)
+    return combined
+
+
+def _requirement_level(host: str, hostvars: t.Mapping, names: t.Sequence[str], origins: t.Mapping) -> Level:
+    """One level of the single-environment form: each set's requirements file, then its inline entries (which win
+    per package within the set), the sets combined."""
+    sets, files = [], []
+    for var in names:
+        own: dict = {}
         if hostvars.get(var + "_file"):
-            result.append((var + "_file", read_file_layer(host, var + "_file", hostvars[var + "_file"])))
-        result.append((var, hostvars.get(var)))
-    return result
+            layer = read_file_layer(host, var + "_file", hostvars[var + "_file"])
+            files.append(layer)
+            own.update(layer.requirements)
+        own.update(_entries(host, var, hostvars.get(var)))
+        sets.append((var, own))
+    return Level(combine_sets(host, sets, origins), files)
 
 
-def merge_layers(host: str, layers: t.Sequence[tuple]) -> dict:
-    """[(var, dict or FileLayer), ...] lowest first -> {normalized name: requirement string}; later layers win
-    whole."""
+def merge_layers(host: str, levels: t.Sequence[Level]) -> dict:
+    """Levels lowest first -> {normalized name: requirement string}; a later level wins per package, and its
+    ``absent`` removes the package."""
+    del host  # (named in the errors the levels raise when they are read)
     merged: dict[str, str] = {}
-    for var, value in layers:
-        if isinstance(value, FileLayer):
-            merged.update(value.requirements)
-            continue
-        for project, spec in _layer_dict(host, var, value).items():
-            name, requirement = _parse_entry(host, var, project, spec)
+    for level in levels:
+        for name, requirement in level.entries.items():
             if requirement is None:
                 merged.pop(name, None)
             else:
@@ -197,14 +292,14 @@ def merge_layers(host: str, layers: t.Sequence[tuple]) -> dict:
     return merged
 
 
-def _wanted_set(host: str, layers: t.Sequence[tuple], files: t.Sequence[FileLayer], constraints: t.Mapping,
+def _wanted_set(host: str, levels: t.Sequence[Level], files: t.Sequence[FileLayer], constraints: t.Mapping,
                 prereleases: bool) -> WantedSet:
-    """The merged layers, the constraints (plus -c lines of the requirements files) and the --hash values of the
+    """The merged levels, the constraints (plus -c lines of the requirements files) and the --hash values of the
     projects that are wanted or constrained."""
-    requirements = merge_layers(host, layers)
+    requirements = merge_layers(host, levels)
     constraints = dict(constraints)
     hashes: dict = {}
-    for layer in files:
+    for layer in list(files) + [layer for level in levels for layer in level.files]:
         for name, spec in layer.constraints.items():
             constraints.setdefault(name, spec)
         hashes.update((name, found) for name, found in layer.hashes.items()
@@ -292,75 +387,263 @@ def _carrier(host: str, env_name: str, settings: t.Mapping, hostvars: t.Mapping)
     return {"strategy": "image", "base_image": base.strip(), "image_name": name}
 
 
-def wanted_sets_for_host(host: str, hostvars: t.Mapping) -> dict:
-    """{env name: EnvSpec} for one host, from its (already Ansible-merged) variables."""
-    requirement_layers = _with_files(host, hostvars, ["pymigrate_" + layer for layer in LAYERS])
-    files = [value for _var, value in requirement_layers if isinstance(value, FileLayer)]
-    global_constraints = _constraints(host, "pymigrate_constraints", hostvars.get("pymigrate_constraints"))
+SETTING_KEYS = ("path", "python", "smoke_imports", "allow_prereleases", "strategy", "base_image", "image_name",
+                "state")
+
+
+@dataclasses.dataclass(frozen=True)
+class Globals:
+    """What every environment of a host starts from: the single-environment levels, the files read for them (their
+    constraints and hashes apply to every environment), the constraints and the defaults."""
+
+    levels: t.Sequence[Level]
+    files: t.Sequence[FileLayer]
+    constraints: t.Mapping[str, str]
+    prereleases: bool
+    smoke: tuple
+    allow_empty: bool
+
+
+def _globals(host: str, hostvars: t.Mapping, origins: t.Mapping) -> Globals:
+    levels = [_requirement_level(host, hostvars, names, origins) for names in (
+        ["pymigrate_requirements"], group_sets(hostvars, GROUP_REQUIREMENTS), ["pymigrate_host_requirements"])]
+    files = [layer for level in levels for layer in level.files]
+    constraints = _constraints(host, "pymigrate_constraints", hostvars.get("pymigrate_constraints"))
     if hostvars.get("pymigrate_constraints_file"):
         # A constraints file's lines are constraints; the inline variable wins per package.
         constraint_file = read_file_layer(host, "pymigrate_constraints_file", hostvars["pymigrate_constraints_file"],
                                           constraints_only=True)
         files.append(constraint_file)
-        global_constraints = dict(constraint_file.constraints, **global_constraints)
-    global_prereleases = _bool(host, "pymigrate_allow_prereleases", hostvars.get("pymigrate_allow_prereleases", False))
-    global_smoke = _module_names(host, "pymigrate_smoke_imports", hostvars.get("pymigrate_smoke_imports"))
-    allow_empty = _bool(host, "pymigrate_allow_empty", hostvars.get("pymigrate_allow_empty", False))
-    env_layers = [(var, hostvars.get(var)) for var in ENV_LAYERS if hostvars.get(var) is not None]
-    if not env_layers:
-        path = _env_path(host, "pymigrate_venv_path", hostvars.get("pymigrate_venv_path", DEFAULT_VENV_PATH))
-        wanted = _wanted_set(host, requirement_layers, files, global_constraints, global_prereleases)
-        _not_empty(host, "pymigrate_requirements", wanted, allow_empty)
-        carrier = _carrier(host, "default", {}, hostvars)
-        return {"default": EnvSpec("default", path, DEFAULT_IMAGE_PYTHON if carrier else None, wanted, global_smoke,
-                                   carrier)}
-    # Same layering for several environments: pymigrate_envs (all) -> pymigrate_group_envs ->
-    # pymigrate_host_envs; per environment, settings are replaced key by key and requirements per package.
+        constraints = dict(constraint_file.constraints, **constraints)
+    return Globals(levels, files, constraints,
+                   _bool(host, "pymigrate_allow_prereleases", hostvars.get("pymigrate_allow_prereleases", False)),
+                   _module_names(host, "pymigrate_smoke_imports", hostvars.get("pymigrate_smoke_imports")),
+                   _bool(host, "pymigrate_allow_empty", hostvars.get("pymigrate_allow_empty", False)))
+
+
+def env_levels(host: str, hostvars: t.Mapping) -> list:
+    """The environment sets of a host by level, each a list of (variable, {env name: settings}): pymigrate_envs
+    (all), the group sets (pymigrate_group_envs and every pymigrate_group_envs_<name>), pymigrate_host_envs; each
+    set checked for its shape."""
+    levels = []
+    for names in (["pymigrate_envs"], group_sets(hostvars, GROUP_ENVS, files=False), ["pymigrate_host_envs"]):
+        level = []
+        for var in names:
+            envs = hostvars.get(var)
+            if envs is None:
+                continue
+            if not isinstance(envs, t.Mapping):
+                raise PyMigrateError("must be a dict of environment name to settings", host=host, var=var, value=envs)
+            for env_name, settings in envs.items():
+                where = "%s.%s" % (var, env_name)
+                if not isinstance(settings, t.Mapping):
+                    raise PyMigrateError("must be a dict of settings such as path and requirements", host=host,
+                                         var=where, value=settings)
+                unknown = sorted(set(settings) - set(ENV_KEYS))
+                if unknown:
+                    raise PyMigrateError("unknown key(s) %s" % ", ".join(unknown), host=host, var=where,
+                                         value=dict(settings), hint="Allowed keys: %s" % ", ".join(ENV_KEYS))
+            level.append((var, envs))
+        if level:
+            levels.append(level)
+    return levels
+
+
+def _env_settings(host: str, env_name: str, sets: t.Sequence[tuple], origins: t.Mapping) -> dict:
+    """{key: (variable, value)} of the settings one level's sets give an environment; two sets giving one key two
+    values fail naming both."""
+    settings: dict = {}
+    for var, given in sets:
+        where = "%s.%s" % (var, env_name)
+        for key in SETTING_KEYS:
+            if key not in given:
+                continue
+            if key in settings and settings[key][1] != given[key]:
+                first, value = settings[key]
+                raise PyMigrateError("%s and %s give environment %s different %s: %r (%s) and %r (%s)"
+                                     % (_who(first, origins), _who(where, origins), env_name, key, value, first,
+                                        given[key], where + "." + key),
+                                     host=host, var=where + "." + key, value=given[key],
+                                     hint="Set it once, in a set that all these hosts share")
+            settings.setdefault(key, (where + "." + key, given[key]))
+    return settings
+
+
+def _env_level(host: str, env_name: str, sets: t.Sequence[tuple], origins: t.Mapping) -> tuple:
+    """(settings, Level, constraints) one level gives an environment: its sets' settings, requirements (each set's
+    file, then its inline entries) and constraints (every set's apply, as pip applies every constraint)."""
+    requirement_sets: list = []
+    files: list = []
+    constraints: dict = {}
+    for var, given in sets:
+        where = "%s.%s" % (var, env_name)
+        own: dict = {}
+        if given.get("requirements_file"):
+            layer = read_file_layer(host, where + ".requirements_file", given["requirements_file"])
+            files.append(layer)
+            own.update(layer.requirements)
+        own.update(_entries(host, where + ".requirements", given.get("requirements")))
+        requirement_sets.append((where + ".requirements", own))
+        for project, spec in _constraints(host, where + ".constraints", given.get("constraints")).items():
+            constraints[project] = spec if constraints.get(project) in (None, spec) else "%s,%s" % (
+                constraints[project], spec)
+    level = Level(combine_sets(host, requirement_sets, origins, what=" in environment %s" % env_name), files)
+    return _env_settings(host, env_name, sets, origins), level, constraints
+
+
+def _by_env(level: t.Sequence[tuple]) -> list:
+    """[(env name, [(variable, settings), ...])] of one level's sets, by environment name."""
+    names = sorted({str(name) for _var, envs in level for name in envs})
+    return [(env_name, [(var, envs[name]) for var, envs in level for name in envs if str(name) == env_name])
+            for env_name in names]
+
+
+def _python(host: str, env: t.Mapping) -> str | None:
+    python_var, python = env.get("python", (None, None))
+    if python is not None and (not isinstance(python, str) or not os.path.isabs(python)):
+        raise PyMigrateError("python must be an absolute interpreter path on the host", host=host,
+                             var=python_var, value=python)
+    return python
+
+
+def _state(host: str, env: t.Mapping) -> str:
+    var, state = env.get("state", (None, "present"))
+    if state not in ENV_STATES:
+        raise PyMigrateError("state must be present or absent", host=host, var=var, value=state)
+    return state
+
+
+def _absent_path(host: str, env_name: str, env: t.Mapping, hostvars: t.Mapping) -> str:
+    """The path of an environment marked absent: removed from the host, so it must be one the host builds."""
+    var, strategy = env.get("strategy", ("pymigrate_strategy", hostvars.get("pymigrate_strategy")))
+    if (strategy or "venv") != "venv":
+        raise PyMigrateError("state absent removes an environment built on the host (strategy venv); an image "
+                             "environment stays in the host's image store", host=host, var=var, value=strategy)
+    return _env_path(host, *env.get("path", ("pymigrate_envs.%s.path" % env_name, None)))
+
+
+def env_interpreters(host: str, hostvars: t.Mapping) -> dict:
+    """{env name: interpreter path} of the host's environments that name their interpreter and are built on the host
+    (an image's interpreter is the image's): what the survey asks the host about too. Reads the environments'
+    settings only, never a requirements file."""
     merged: dict[str, dict] = {}
-    for var, envs in env_layers:
-        if not isinstance(envs, t.Mapping):
-            raise PyMigrateError("must be a dict of environment name to settings", host=host, var=var, value=envs)
-        for env_name, settings in envs.items():
-            where = "%s.%s" % (var, env_name)
-            if not isinstance(settings, t.Mapping):
-                raise PyMigrateError("must be a dict of settings such as path and requirements", host=host,
-                                     var=where, value=settings)
-            unknown = sorted(set(settings) - set(ENV_KEYS))
-            if unknown:
-                raise PyMigrateError("unknown key(s) %s" % ", ".join(unknown), host=host, var=where,
-                                     value=dict(settings), hint="Allowed keys: %s" % ", ".join(ENV_KEYS))
-            env = merged.setdefault(str(env_name), {"layers": [], "constraints": dict(global_constraints)})
-            for key in ("path", "python", "smoke_imports", "allow_prereleases", "strategy", "base_image", "image_name"):
-                if key in settings:
-                    env[key] = (where + "." + key, settings[key])
-            if settings.get("requirements_file"):
-                file_var = where + ".requirements_file"
-                env["layers"].append((file_var, read_file_layer(host, file_var, settings["requirements_file"])))
-            env["layers"].append((where + ".requirements", settings.get("requirements")))
-            env["constraints"].update(_constraints(host, where + ".constraints", settings.get("constraints")))
-    result = {}
+    for level in env_levels(host, hostvars):
+        for env_name, sets in _by_env(level):
+            merged.setdefault(env_name, {}).update(_env_settings(host, env_name, sets, {}))
+    found = {}
     for env_name, env in sorted(merged.items()):
-        path = _env_path(host, *env.get("path", ("pymigrate_envs.%s.path" % env_name, None)))
-        python_var, python = env.get("python", (None, None))
-        if python is not None and (not isinstance(python, str) or not os.path.isabs(python)):
-            raise PyMigrateError("python must be an absolute interpreter path on the host", host=host,
-                                 var=python_var, value=python)
-        prereleases = global_prereleases
-        if "allow_prereleases" in env:
-            prereleases = _bool(host, *env["allow_prereleases"])
-        smoke = _module_names(host, *env["smoke_imports"]) if "smoke_imports" in env else global_smoke
-        env_files = files + [value for _var, value in env["layers"] if isinstance(value, FileLayer)]
-        wanted = _wanted_set(host, env["layers"], env_files, env["constraints"], prereleases)
-        _not_empty(host, env["layers"][0][0], wanted, allow_empty)
-        carrier = _carrier(host, env_name, {key: env[key] for key in ("strategy", "base_image", "image_name")
-                                            if key in env}, hostvars)
-        if carrier and python is None:
-            python = DEFAULT_IMAGE_PYTHON
-        result[env_name] = EnvSpec(env_name, path, python, wanted, smoke, carrier)
-    paths = [spec.path for spec in result.values()]
+        python = _python(host, env)
+        strategy = env.get("strategy", (None, hostvars.get("pymigrate_strategy")))[1] or "venv"
+        if python is not None and strategy != "image" and _state(host, env) == "present":
+            found[env_name] = python
+    return found
+
+
+def _merged_envs(host: str, levels: t.Sequence[list], origins: t.Mapping, constraints: t.Mapping) -> dict:
+    """{env name: {settings key: (variable, value), "levels": [Level], "constraints", "first"}}: per environment,
+    settings replaced key by key from level to level, requirements layered per package."""
+    merged: dict[str, dict] = {}
+    for level in levels:
+        for env_name, sets in _by_env(level):
+            settings, requirements, own_constraints = _env_level(host, env_name, sets, origins)
+            env = merged.setdefault(env_name, {"levels": [], "constraints": dict(constraints),
+                                               "first": "%s.%s.requirements" % (sets[0][0], env_name)})
+            env.update(settings)
+            env["levels"].append(requirements)
+            env["constraints"].update(own_constraints)
+    return merged
+
+
+def _env_spec(host: str, env_name: str, env: t.Mapping, base: Globals, hostvars: t.Mapping) -> EnvSpec:
+    path = _env_path(host, *env.get("path", ("pymigrate_envs.%s.path" % env_name, None)))
+    python = _python(host, env)
+    prereleases = _bool(host, *env["allow_prereleases"]) if "allow_prereleases" in env else base.prereleases
+    smoke = _module_names(host, *env["smoke_imports"]) if "smoke_imports" in env else base.smoke
+    wanted = _wanted_set(host, env["levels"], base.files, env["constraints"], prereleases)
+    _not_empty(host, env["first"], wanted, base.allow_empty)
+    carrier = _carrier(host, env_name, {key: env[key] for key in ("strategy", "base_image", "image_name")
+                                        if key in env}, hostvars)
+    if carrier and python is None:
+        python = DEFAULT_IMAGE_PYTHON
+    return EnvSpec(env_name, path, python, wanted, smoke, carrier)
+
+
+def wanted_sets_for_host(host: str, hostvars: t.Mapping, origins: t.Mapping | None = None) -> dict:
+    """{env name: EnvSpec} for one host, from its (already Ansible-merged) variables: the environments it keeps (see
+    ``host_environments``)."""
+    return host_environments(host, hostvars, origins)[0]
+
+
+def host_environments(host: str, hostvars: t.Mapping, origins: t.Mapping | None = None) -> tuple:
+    """({env name: EnvSpec}, {env name: path}) for one host, from its (already Ansible-merged) variables: the
+    environments it keeps, and those the inventory marks ``state: absent`` (removed from the host; their path is all
+    they need). ``origins`` ({variable: [group, ...]}, see ``group_origins``) lets a conflict between group sets name
+    their groups."""
+    origins = origins or {}
+    base = _globals(host, hostvars, origins)
+    levels = env_levels(host, hostvars)
+    if not levels:
+        path = _env_path(host, "pymigrate_venv_path", hostvars.get("pymigrate_venv_path", DEFAULT_VENV_PATH))
+        wanted = _wanted_set(host, base.levels, base.files, base.constraints, base.prereleases)
+        _not_empty(host, "pymigrate_requirements", wanted, base.allow_empty)
+        carrier = _carrier(host, "default", {}, hostvars)
+        return {"default": EnvSpec("default", path, DEFAULT_IMAGE_PYTHON if carrier else None, wanted, base.smoke,
+                                   carrier)}, {}
+    # Same layering for several environments: pymigrate_envs (all) -> the group sets -> pymigrate_host_envs; per
+    # environment, settings are replaced key by key and requirements per package.
+    merged = _merged_envs(host, levels, origins, base.constraints)
+    absent = {env_name: _absent_path(host, env_name, env, hostvars) for env_name, env in sorted(merged.items())
+              if _state(host, env) == "absent"}
+    result = {env_name: _env_spec(host, env_name, env, base, hostvars) for env_name, env in sorted(merged.items())
+              if env_name not in absent}
+    paths = [spec.path for spec in result.values()] + list(absent.values())
     if len(set(paths)) != len(paths):
         raise PyMigrateError("two environments share one path", host=host, var="pymigrate_envs", value=sorted(paths))
-    return result
+    return result, absent
+
+
+# Variables that hold a set (requirements, environments, constraints): a group that sets one of them while another
+# group of the same host sets it too loses its set to Ansible's precedence (one value per name) without a word.
+SET_VARIABLE = re.compile(r"^pymigrate_(group_|host_)?(requirements|envs|constraints)(_[A-Za-z0-9_]+)?$")
+
+
+def group_origins(host_groups: t.Sequence[str], group_vars: t.Mapping[str, t.Mapping], hostvars: t.Mapping) -> tuple:
+    """(origins, dropped) for one host. ``group_vars``: {group: {variable: value}}, each group's own set variables
+    (inventory and group_vars files, before Ansible merges them); ``host_groups``: the host's groups.
+
+    ``origins``: {variable: [groups]} whose value the host holds (a variable's value that no group gave, from host
+    or extra vars, has none). ``dropped``: [(variable, [groups that set it], [groups whose value was kept])] for each
+    set variable that two or more of the host's groups set to different values: Ansible keeps one, the others are
+    lost."""
+    defining: dict = {}
+    for group in host_groups:
+        for var, value in (group_vars.get(group) or {}).items():
+            if SET_VARIABLE.match(var):
+                defining.setdefault(var, []).append((group, value))
+    origins, dropped = {}, []
+    for var, found in sorted(defining.items()):
+        current = hostvars.get(var)
+        kept = sorted(group for group, value in found if value == current)
+        if kept:
+            origins[var] = kept
+        if kept and any(value != found[0][1] for _group, value in found):
+            dropped.append((var, sorted(group for group, _value in found), kept))
+    return origins, dropped
+
+
+def dropped_warnings(dropped: t.Mapping[tuple, t.Sequence[str]]) -> list:
+    """The warnings for sets Ansible's precedence dropped: {(variable, groups, kept groups): [host, ...]} -> one
+    line each, naming the groups, the group kept and the hosts."""
+    lines = []
+    for (var, groups, kept), hosts in sorted(dropped.items()):
+        base = GROUP_ENVS if "envs" in var else GROUP_REQUIREMENTS
+        lost = [group for group in groups if group not in kept]
+        named = ", ".join(sorted(hosts)[:5]) + (", ..." if len(hosts) > 5 else "")
+        lines.append("%s is set by the groups %s of %d host(s) (%s): Ansible keeps one value (group %s's) and drops "
+                     "the set of group %s; give each group a set of its own, %s_<group>, and they combine "
+                     "(docs/inventory.md)" % (var, " and ".join(groups), len(hosts), named, " and ".join(kept),
+                                              " and ".join(lost), base))
+    return lines
 
 
 def with_constraints(envs: t.Mapping, constraints: t.Mapping[str, str]) -> dict:

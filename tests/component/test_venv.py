@@ -64,11 +64,11 @@ def world(tmp_path):
     return {"store": store, "installer": installer, "path": str(tmp_path / "app" / "venv")}
 
 
-def run(python, world, packages, **extra):
+def run(python, world, packages, env=None, **extra):
     args = dict(path=world["path"], python=python, store_dir=world["store"], packages=packages,
                 installer=world["installer"], **extra)
     out = subprocess.run([python, "-c", DRIVER % COLLECTIONS, json.dumps(args)], check=True, stdout=subprocess.PIPE,
-                         text=True).stdout
+                         text=True, env=env).stdout
     return json.loads(out)
 
 
@@ -285,7 +285,8 @@ def test_a_uv_wheel_without_the_binary_is_refused(world):
     assert "holds no uv binary (uv-<version>.data/scripts/uv)" in result["msg"]
     assert fake["installer"]["filename"] in result["msg"] and "use the pip installer" in result["msg"]
     assert not os.path.lexists(world["path"]) and _no_uv_left(world)
-    assert os.listdir(_generations_dir(world)) == []
+    # A first install that failed leaves nothing: no generations directory, no lock file (issue 26).
+    assert os.listdir(os.path.dirname(world["path"])) == []
 
 
 def test_a_uv_binary_that_cannot_run_here_is_refused(world):
@@ -355,3 +356,23 @@ def test_scripts_outside_site_packages_are_verified_for_both_kinds(kind, world, 
         handle.write("# tampered\n")
     assert [(f["kind"], f["file"]) for f in venv_module.verify_generation(result["generation"], [tool])] == [
         ("modified file", script)]
+
+
+def test_no_configuration_of_the_host_reaches_pip(world, tmp_path):
+    """Issue 26: a global pip.conf (here found through XDG_CONFIG_DIRS, as /etc/xdg/pip/pip.conf is) with a
+    constraint and a find-links line, and PIP_* variables that constrain, add links and redirect the install, change
+    nothing: the environment holds exactly its lock."""
+    hostile = tmp_path / "hostile"
+    (hostile / "pip").mkdir(parents=True)
+    (hostile / "links").mkdir()
+    (hostile / "constraints.txt").write_text("alpha==1.0\n")
+    (hostile / "pip" / "pip.conf").write_text("[global]\nconstraint = %s\nfind-links = %s\n"
+                                              % (hostile / "constraints.txt", hostile / "links"))
+    env = dict(os.environ, XDG_CONFIG_DIRS=str(hostile), PIP_CONSTRAINT=str(hostile / "constraints.txt"),
+               PIP_FIND_LINKS=str(hostile / "links"), PIP_TARGET=str(hostile / "elsewhere"),
+               PYTHONPATH=str(hostile))
+    (hostile / "pip.py").write_text("raise SystemExit('the host PYTHONPATH reached pip')\n")
+    alpha = _wheel(world["store"], "alpha", "2.0")
+    result = run(sys.executable, world, [alpha], env=env)
+    assert not result.get("failed"), result
+    assert installed(world) == {"alpha": "2.0"} and not (hostile / "elsewhere").exists()

@@ -32,10 +32,10 @@ def hosts(**pins):
                          for name, version in sorted(pins.items())])
 
 
-def build(index, bundle_dir, policy="report", ignores=(), osv_db=None, **pins):
+def build(index, bundle_dir, policy="report", ignores=(), osv_db=None, unchecked="fail", **pins):
     client = _index.IndexClient([_index.IndexConfig(index.url)])
     settings = _vulns.VulnerabilityCheck(policy=policy, ignores=_vulns.parse_ignores(list(ignores)), osv_db=osv_db,
-                                         today=TODAY)
+                                         today=TODAY, unchecked=unchecked)
     try:
         return _bundle.build_bundle(hosts(**(pins or {"old": "1.0", "new": "1.1"})),
                                     _bundle.BundleSettings(str(bundle_dir), build_sdists=False,
@@ -133,11 +133,17 @@ def test_an_index_without_the_json_api_leaves_the_pins_skipped_not_clean(make_in
     index = make_index([catalog.release("alpha", "1.0", vulnerabilities=catalog.ALPHA_VULNERABILITIES)],
                        include_pip=True)
     index.json_api = False
-    result = build(index, tmp_path / "b", policy="fail", old="1.0")  # fail: nothing is known, nothing fails
+    with pytest.raises(PyMigrateError, match=r"1 of 1 pinned version\(s\) could not be checked .*alpha 1.0 \(JSON API "
+                                             r"answered HTTP 404\)"):
+        build(index, tmp_path / "b", policy="fail", old="1.0")  # fail closed: nothing known, nothing passes
+    assert not (tmp_path / "b" / "manifest.json").exists()
+    result = build(index, tmp_path / "b", policy="fail", unchecked="allow", old="1.0")
     report = read_json(str(tmp_path / "b" / ("vulnerabilities.%s.json" % profile_of(result, "old"))))
     assert report["findings"] == [] and report["skipped"] == [
         {"project": "alpha", "version": "1.0", "reason": "JSON API answered HTTP 404"}]
     assert result["vulnerabilities"]["profiles"][profile_of(result, "old")]["skipped"] == 1
+    with open(str(tmp_path / "b" / ("vulnerabilities.%s.txt" % profile_of(result, "old")))) as handle:
+        assert "no known vulnerability" not in handle.read().lower()
 
 
 def test_an_osv_export_is_the_source_and_travels_in_the_bundle(local_index, tmp_path):

@@ -21,8 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PACKAGE = "ansible_collections.airgap.pymigrate.plugins"
 # Modules implemented by an action plugin with an ARGUMENT_SPEC: entirely on the controller, or on a host through
 # the connection (target_facts' spec is its module's own, shared through module_utils).
-ACTION_MODULES = ("bundle", "bundle_archive", "migration_report", "mirror_publish", "role_arguments", "survey_file",
-                  "vulnerability_audit", "sdist_build", "target_facts", "wheel_push")
+ACTION_MODULES = ("bundle", "bundle_archive", "host_prune", "migration_report", "mirror_publish", "role_arguments",
+                  "survey_file", "vulnerability_audit", "sdist_build", "target_facts", "wheel_push")
 SPEC_KEYS = ("type", "required", "default", "choices", "elements")
 
 

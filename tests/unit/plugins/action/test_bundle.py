@@ -86,13 +86,17 @@ def test_vulnerability_settings_are_checked_before_anything_is_read(tmp_path, ar
     assert result["failed"] and text in result["msg"], result["msg"]
 
 
-def test_an_index_without_the_json_api_is_reported_as_skipped(tmp_path):
+def test_an_index_without_the_json_api_fails_policy_fail_unless_unchecked_pins_are_allowed(tmp_path):
     hostvars = {"h": {"pymigrate_target": {"python": "3.11"}, "pymigrate_requirements": {"alpha": "==1.0"}}}
     args = {"bundle_dir": str(tmp_path), "index_url": "http://index.invalid/simple/", "vulnerability_policy": "fail"}
     result, _module = run_action("bundle", args, task_vars(hostvars))
+    assert result["failed"] and "1 of 1 pinned version(s) could not be checked" in result["msg"], result
+    assert "alpha 1.0 (" in result["msg"] and result["error_var"] == "pymigrate_vulnerability_policy"
+    result, _module = run_action("bundle", dict(args, vulnerability_unchecked="allow"), task_vars(hostvars))
     assert not result.get("failed"), result.get("msg")
     (counts,) = result["vulnerabilities"]["profiles"].values()
     assert result["vulnerabilities"]["source"] == "index" and counts == {"affected": 0, "ignored": 0, "skipped": 1}
+    assert [item["project"] for item in result["vulnerabilities"]["unchecked"]] == ["alpha"]
 
 
 def test_hosts_with_the_same_facts_share_one_target(tmp_path, monkeypatch):

@@ -6,17 +6,17 @@ from tests.unit.plugins.action.runner import make_action
 from tests.unit.plugins.plugin_utils.test_bundle import build, host
 
 
-def survey(args, host_name):
+def survey(args, host_name, variables=None, answer=None):
     action = make_action("target_facts", args)
     calls = []
 
     def execute_module(module_name, module_args, task_vars):
         calls.append(module_args)
-        return {"changed": False, "target_facts": {}}
+        return answer or {"changed": False, "target_facts": {}}
 
     action._execute_module = execute_module
-    action.run(task_vars={"inventory_hostname": host_name})
-    return calls[0]
+    result = action.run(task_vars=dict(variables or {}, inventory_hostname=host_name))
+    return (calls[0], result) if answer else calls[0]
 
 
 def test_the_host_slice_goes_along(tmp_path):
@@ -35,3 +35,25 @@ def test_no_bundle_or_a_new_host_is_surveyed_alone(tmp_path):
     build(tmp_path, [host("web1")])
     assert "slice_id" not in survey({"bundle_dir": str(tmp_path)}, "db9")
     assert "slice_id" not in survey({"slice_id": "forged", "files": []}, "web1")  # only the plugin sets it
+
+
+def test_each_environment_interpreter_goes_along_and_one_that_does_not_run_names_the_host():
+    """Issue 26: an environment's python is surveyed in the same call (an image's is the image's, not the host's)."""
+    variables = {"pymigrate_envs": {"api": {"path": "/opt/api/venv", "requirements": {"alpha": ""}}},
+                 "pymigrate_group_envs_tools": {"tools": {"path": "/opt/tools/venv", "python": "/usr/bin/python3.13"}},
+                 "pymigrate_host_envs": {"img": {"path": "/opt/img/venv", "strategy": "image",
+                                                 "python": "/usr/local/bin/python3"}}}
+    sent = survey({}, "web1", variables)
+    assert sent["interpreters"] == [{"name": "tools", "python": "/usr/bin/python3.13"}]
+    assert survey({"interpreters": [{"name": "x", "python": "/forged"}]}, "web1")["interpreters"] == []
+    failed = {"failed": True, "msg": "environment tools: its interpreter /usr/bin/python3.13 does not exist on this "
+                                     "host; install it or set the environment's python to one that does"}
+    _sent, result = survey({}, "web1", variables, answer=failed)
+    assert result["failed"] and result["msg"].startswith(
+        "host web1: environment tools: its interpreter /usr/bin/python3.13 does not exist")
+
+
+def test_the_environments_to_remove_go_along_with_the_slice(tmp_path):
+    from tests.unit.plugins.action.test_host_prune import API, envs_host
+    build(tmp_path, [envs_host("web1", api=API, tools={"path": "/opt/tools/venv", "state": "absent"})])
+    assert survey({"bundle_dir": str(tmp_path)}, "web1")["absent_paths"] == ["/opt/tools/venv"]

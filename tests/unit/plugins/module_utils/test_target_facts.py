@@ -39,3 +39,54 @@ def test_the_facts_kept_for_resolving_give_the_same_target_and_builder():
         assert _targets.target_from_facts(kept) == _targets.target_from_facts(facts)
         if compact:  # as migrate.yml asks: a quarter less, at least (the markers and the tags are the rest)
             assert len(json.dumps(kept)) * 4 < len(json.dumps(facts)) * 3
+
+
+def other_python():
+    """An interpreter of this machine other than the one running the tests (pyenv has several), else None."""
+    import glob
+    import os
+    import sys
+    for path in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3.*"))):
+        if path.endswith(("-config", "t")) or not os.access(path, os.X_OK):
+            continue
+        if os.path.realpath(path) != os.path.realpath(sys.executable):
+            return path
+    return None
+
+
+def test_an_environment_interpreter_is_surveyed_as_itself():
+    """Issue 26: an environment on another interpreter of the host gets that interpreter's markers and tags."""
+    import pytest
+    python = other_python()
+    if python is None:
+        pytest.skip("no second interpreter on this machine")
+    own = _target_facts.collect("/", compact=True)
+    found = _target_facts.survey_interpreters([{"name": "tools", "python": python}], own, compact=True)
+    facts = found[python]
+    assert facts["python"]["executable"] == python and "tags_compact" in facts
+    assert facts["markers"]["python_version"] == ".".join(python.rsplit("python", 1)[1].split(".")[:2])
+    kept = _target_facts.for_resolving(dict(own, interpreters=found))
+    assert sorted(kept["interpreters"][python]) == ["markers", "python", "tags_compact"]
+    assert _targets.target_from_facts(kept["interpreters"][python]).markers == facts["markers"]
+
+
+def test_an_interpreter_that_does_not_exist_or_does_not_run_is_named_with_its_environment(tmp_path):
+    import os
+    import sys
+
+    import pytest
+    with pytest.raises(_target_facts.InterpreterError, match=r"^environment tools: its interpreter /nonexistent/py "
+                                                             "does not exist on this host"):
+        _target_facts.survey_interpreters([{"name": "tools", "python": "/nonexistent/py"}], {})
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\necho 'not python' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    with pytest.raises(_target_facts.InterpreterError, match=r"environment api: its interpreter %s does not run as "
+                                                             r"a Python 3.8 or later \(exit 3: not python\)" % fake):
+        _target_facts.survey_interpreter("api", str(fake))
+    fake.chmod(0o644)
+    with pytest.raises(_target_facts.InterpreterError, match="is not an executable file"):
+        _target_facts.survey_interpreter("api", str(fake))
+    own = {"python": {"executable": sys.executable}, "markers": {"python_version": "x"}, "tags": ["t"]}
+    found = _target_facts.survey_interpreters([{"name": "a", "python": os.path.realpath(sys.executable)}], own)
+    assert found == {os.path.realpath(sys.executable): own}  # the module's own interpreter is not run again

@@ -170,3 +170,26 @@ def test_a_uv_binary_that_fails_or_a_wheel_that_is_no_zip_is_refused_and_cleaned
         with env._uv_tool(installer):
             pass
     assert os.listdir(env.generations_dir) == []
+
+
+def test_pip_reads_no_configuration_of_the_host():
+    install = _venv.pip_install_command("/g/bin/python", "/s/pip.whl/pip", "/g/req.txt")
+    assert install[:4] == ["/g/bin/python", "-E", "/s/pip.whl/pip", "install"]
+    assert install[install.index("-r") + 1] == "/g/req.txt"
+    for flag in ("--isolated", "--no-index", "--no-deps", "--require-hashes", "--no-compile", "--no-cache-dir"):
+        assert flag in install
+    check = _venv.pip_check_command("/g/bin/python", "/s/pip.whl/pip")
+    assert check[:4] == ["/g/bin/python", "-E", "/s/pip.whl/pip", "check"] and "--isolated" in check
+    env = _venv.pip_environment({"PATH": "/usr/bin", "PIP_CONSTRAINT": "/etc/c.txt", "PIP_FIND_LINKS": "/opt/w",
+                                 "PIP_CONFIG_FILE": "/etc/evil.conf", "VIRTUAL_ENV": "/other", "LANG": "C"})
+    assert env == {"PATH": "/usr/bin", "LANG": "C", "PIP_CONFIG_FILE": os.devnull}
+
+
+def test_a_first_install_that_fails_leaves_no_generations_directory_or_lock_file(tmp_path):
+    """Issue 26: a failed environment left an empty .venv.generations and a lock file behind."""
+    path = str(tmp_path / "tools" / "venv")
+    package = {"name": "alpha", "version": "1.0", "filename": "alpha-1.0-py3-none-any.whl", "sha256": "a" * 64}
+    installer = {"filename": "pip-24.2-py3-none-any.whl", "sha256": "b" * 64}
+    with pytest.raises(_venv.VenvError, match="is missing from the store"):
+        _venv.ensure(path, sys.executable, str(tmp_path / "store"), [package], installer)
+    assert os.listdir(str(tmp_path / "tools")) == []

@@ -52,3 +52,13 @@ def test_a_partial_file_removed_is_a_change(tmp_path):
     result = survey(store, [lost])
     assert result["changed"] and result["rollout_check"]["store"]["removed_partials"] == [lost["path"]]
     assert not os.path.exists(os.path.join(store, lost["path"] + ".part"))
+
+
+def test_the_survey_says_which_environments_marked_absent_are_still_there(tmp_path):
+    store = str(tmp_path / "store")
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / ".venv.lock").write_text("")  # what a failed install left
+    result = run_module("target_facts", {"store_dir": store, "space_path": store, "slice_id": "s1", "files": [],
+                                         "set_fact": False, "resolve_only": True,
+                                         "absent_paths": [str(tmp_path / "tools" / "venv"), str(tmp_path / "x" / "v")]})
+    assert result["rollout_check"]["absent_found"] == [str(tmp_path / "tools" / "venv")]

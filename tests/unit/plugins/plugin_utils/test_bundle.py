@@ -405,3 +405,29 @@ def test_a_renamed_image_takes_its_new_name_without_a_rebuild(tmp_path, no_engin
     result, _client = build(tmp_path, [renamed])
     (profile,) = _manifest.read(str(tmp_path))["profiles"].values()
     assert profile["image"]["name"] == "localhost/renamed" and len(no_engine) == 1  # the cached image, renamed
+
+
+def test_removals_travel_in_the_manifest_and_dropped_environments_are_said_or_removed(tmp_path):
+    """Issue 26: state absent removes an environment; one dropped from the inventory stays (said) or goes (remove)."""
+    def envs_host(name, **envs):
+        present, absent = _wanted.host_environments(name, {"pymigrate_host_envs": envs})
+        return _profiles.HostInput(name, present, _targets.target_from_declaration({"python": "3.11"}), absent=absent)
+    api = {"path": "/opt/api/venv", "requirements": {"alpha": ""}}
+    tools = {"path": "/opt/tools/venv", "requirements": {"alpha": ""}}
+    build(tmp_path, [envs_host("a", api=api, tools=tools), envs_host("b", api=api)])
+    result, _client = build(tmp_path, [envs_host("a", api=api, tools=dict(tools, state="absent")),
+                                       envs_host("b", api=api)])
+    manifest = _manifest.read(str(tmp_path))
+    assert manifest["absent"] == {"a": {"tools": {"path": "/opt/tools/venv"}}} and "dropped_envs" not in result
+    assert _manifest.host_slice(str(tmp_path), "a")["absent"] == [{"name": "tools", "path": "/opt/tools/venv"}]
+    lines = []
+    result, _client = build(tmp_path, [envs_host("a", api=api), envs_host("b")], progress=lines.append)
+    assert result["dropped_envs"] == [{"host": "b", "env": "api", "path": "/opt/api/venv", "removed": False}]
+    assert "environment api of b (/opt/api/venv) is no longer in the inventory: it stays on the host" in lines
+    assert "absent" not in _manifest.read(str(tmp_path))  # a's tools is no longer named: nothing more to remove
+    build(tmp_path, [envs_host("a", api=api), envs_host("b", api=api)])
+    result, _client = build(tmp_path, [envs_host("a", api=api), envs_host("b")], dropped_envs="remove")
+    assert result["dropped_envs"] == [{"host": "b", "env": "api", "path": "/opt/api/venv", "removed": True}]
+    assert _manifest.read(str(tmp_path))["absent"] == {"b": {"api": {"path": "/opt/api/venv"}}}
+    result, _client = build(tmp_path, [envs_host("a", api=api), envs_host("b")], dropped_envs="remove")
+    assert _manifest.read(str(tmp_path))["absent"] == {"b": {"api": {"path": "/opt/api/venv"}}}  # kept while unnamed

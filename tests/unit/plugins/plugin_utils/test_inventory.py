@@ -116,3 +116,58 @@ def test_builder_errors_name_the_host_the_variable_and_the_value(builders, text,
     with pytest.raises(PyMigrateError, match=text) as err:
         inputs(hostvars, names=["web1"], builders=builders)
     assert (err.value.host, err.value.var, err.value.value) == (host, "pymigrate_builders", builders)
+
+
+def test_dropped_group_sets_are_warned_about_and_conflicts_name_the_groups():
+    groups = {"all": ["h1", "h2"], "web": ["h1", "h2"], "data": ["h1"]}
+    group_vars = {"web": {"pymigrate_group_requirements": {"flask": ""},
+                          "pymigrate_group_requirements_web": {"numpy": "==1.26.4"}},
+                  "data": {"pymigrate_group_requirements": {"numpy": ""},
+                           "pymigrate_group_requirements_data": {"pandas": ""}}}
+    h1 = dict(surveyed("3.11"), pymigrate_group_requirements={"numpy": ""},
+              pymigrate_group_requirements_web={"numpy": "==1.26.4"}, pymigrate_group_requirements_data={"pandas": ""})
+    h2 = dict(surveyed("3.11"), pymigrate_group_requirements={"flask": ""},
+              pymigrate_group_requirements_web={"numpy": "==1.26.4"})
+    result = inputs({"h1": h1, "h2": h2}, groups=groups, group_vars=group_vars)
+    wanted = {item.host: item.envs["default"].wanted.requirements for item in result.hosts}
+    assert wanted == {"h1": {"alpha": "alpha", "numpy": "numpy==1.26.4", "pandas": "pandas"},
+                      "h2": {"alpha": "alpha", "flask": "flask", "numpy": "numpy==1.26.4"}}
+    assert result.warnings == [
+        "pymigrate_group_requirements is set by the groups data and web of 1 host(s) (h1): Ansible keeps one value "
+        "(group data's) and drops the set of group web; give each group a set of its own, "
+        "pymigrate_group_requirements_<group>, and they combine (docs/inventory.md)"]
+    h1["pymigrate_group_requirements_data"] = {"numpy": ">=2"}
+    group_vars["data"]["pymigrate_group_requirements_data"] = {"numpy": ">=2"}
+    with pytest.raises(PyMigrateError) as err:
+        inputs({"h1": h1, "h2": h2}, groups=groups, group_vars=group_vars)
+    assert err.value.host == "h1" and str(err.value).startswith(
+        "group data and group web give numpy different pins: numpy>=2 (pymigrate_group_requirements_data) and "
+        "numpy==1.26.4 (pymigrate_group_requirements_web)"), str(err.value)
+
+
+def test_an_environment_on_its_own_interpreter_is_resolved_for_it():
+    """Issue 26: pymigrate_host_envs tools with python 3.13 on a 3.11 host was resolved for 3.11."""
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import plan_profiles
+    envs = {"pymigrate_host_envs": {
+        "api": {"path": "/opt/api/venv", "requirements": {"alpha": ""}},
+        "tools": {"path": "/opt/tools/venv", "python": "/usr/bin/python3.13", "requirements": {"alpha": ""}}}}
+    facts = dict(facts_of("3.11"), interpreters={"/usr/bin/python3.13": facts_of("3.13")})
+    hostvars = {"h": dict(envs, __pymigrate_target_facts={"target_facts": facts})}
+    (item,) = inputs(hostvars).hosts
+    assert item.target.markers["python_version"] == "3.11" and list(item.env_targets) == ["tools"]
+    assert item.env_targets["tools"].markers["python_version"] == "3.13"
+    profiles, _members = plan_profiles([item])
+    assert sorted(p.target.markers["python_version"] for p in profiles) == ["3.11", "3.13"]
+    # From the survey file as well; a declared target stands for every interpreter of the host.
+    assert inputs({"h": dict(envs)}, survey={"h": facts}).hosts[0].env_targets["tools"].markers[
+        "python_version"] == "3.13"
+    assert inputs({"h": dict(envs, pymigrate_target={"python": "3.12"})}).hosts[0].env_targets == {}
+
+
+def test_an_environment_interpreter_the_survey_did_not_see_fails_naming_host_environment_and_path():
+    hostvars = {"h": dict(surveyed("3.11"), pymigrate_host_envs={
+        "tools": {"path": "/opt/tools/venv", "python": "/usr/bin/python3.13", "requirements": {"alpha": ""}}})}
+    with pytest.raises(PyMigrateError) as err:
+        inputs(hostvars)
+    assert str(err.value).startswith("environment tools: its interpreter /usr/bin/python3.13 was not surveyed")
+    assert (err.value.host, err.value.var) == ("h", "pymigrate_envs.tools.python")

@@ -361,3 +361,36 @@ def test_the_bundle_in_use_is_the_one_built_here_else_the_last_import(tmp_path, 
     assert _manifest.in_use() == os.path.join(os.path.expanduser(_manifest.DEFAULT_IMPORT_DIR), "current")
     _manifest.write(os.path.expanduser(_manifest.DEFAULT_BUNDLE_DIR), dict(manifest, serial=1))
     assert _manifest.in_use(None, None) == os.path.expanduser(_manifest.DEFAULT_BUNDLE_DIR)
+
+
+def test_removals_are_in_the_manifest_and_the_slice_and_dropped_environments_are_found():
+    manifest, _names = build()
+    _manifest.set_absent(manifest, {"web2": {"old": "/opt/old/venv"}, "gone": {"old": "/opt/old/venv"}})
+    assert manifest["absent"] == {"web2": {"old": {"path": "/opt/old/venv"}},
+                                  "gone": {"old": {"path": "/opt/old/venv"}}}
+    assert manifest["hosts"]["gone"] == {}  # a host with nothing left but removals still has a slice
+    found = _manifest.make_slice(manifest, "web2")
+    assert found["absent"] == [{"name": "old", "path": "/opt/old/venv"}]
+    plain = dict(manifest, absent={})
+    assert "absent" not in _manifest.make_slice(plain, "web2")
+    assert found["slice_id"] != _manifest.make_slice(plain, "web2")["slice_id"]
+    gone = _manifest.make_slice(manifest, "gone")
+    assert gone["files"] == [] and gone["envs"] == [] and gone["absent"] == [{"name": "old", "path": "/opt/old/venv"}]
+    # The next build's inventory no longer names web1's tools, nor web2's old (it was to be removed): both dropped.
+    new, _names = build()
+    del new["hosts"]["web1"]["tools"]
+    assert _manifest.dropped_envs(manifest, new, ["web1", "web2"]) == {"web1": {"tools": "/opt/tools"}}
+    assert _manifest.dropped_envs(manifest, new, ["web1", "web2"], removals=True) == {
+        "web1": {"tools": "/opt/tools"}, "web2": {"old": "/opt/old/venv"}}
+    renamed = json.loads(json.dumps(new))
+    renamed["hosts"]["web1"]["renamed"] = dict(manifest["hosts"]["web1"]["tools"])
+    assert _manifest.dropped_envs(manifest, renamed, ["web1"]) == {}  # its path is kept under another name
+    assert _manifest.dropped_envs(None, new, ["web1"]) == {}
+
+
+def test_a_host_outside_the_run_keeps_its_removals():
+    previous, _names = build()
+    _manifest.set_absent(previous, {"web2": {"old": "/opt/old/venv"}})
+    new = _manifest.new([], None)
+    _manifest.carry_over(previous, new, ["web2"])
+    assert new["absent"] == {"web2": {"old": {"path": "/opt/old/venv"}}} and new["hosts"]["web2"]

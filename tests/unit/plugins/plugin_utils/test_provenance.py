@@ -192,8 +192,20 @@ def test_without_the_verifier_record_records_and_never_claims_verified(no_verifi
     assert record["state"] == "unverified" and "attestations" not in record
     assert record["publisher"] == {"kind": "Google", "email": EMAIL}  # identity still recorded, change still caught
     assert outcome["verifier"] is None and outcome["counts"]["verified"] == 0
-    assert "verification skipped: pypi-attestations is not installed (pip install pypi-attestations)" in lines[0]
+    assert "1 not verified: pypi-attestations is not installed (pip install pypi-attestations)" in lines[0]
     assert _provenance.result_summary(outcome)["verification_skipped"] is True
+
+
+def test_without_any_provenance_the_line_says_so_and_not_that_the_verifier_is_missing():
+    """Issue 26: every build printed "verification skipped: pypi-attestations is not installed" while it was
+    installed: without a file with provenance the verifier is never imported, and there was nothing to verify."""
+    lines = []
+    outcome = _provenance.check({"p": [PLAIN]}, Client({}), _provenance.ProvenanceCheck(), progress=lines.append)
+    assert lines == ["provenance (record): no file had provenance (1 locked file(s)); nothing to verify"]
+    assert outcome["verifier"] is None and not _provenance.result_summary(outcome)["verification_skipped"]
+    lines.clear()
+    _provenance.check({}, Client({}), _provenance.ProvenanceCheck(), progress=lines.append)
+    assert lines == ["provenance (record): no locked file; nothing to verify"]
 
 
 def test_trusted_publishers_parse_and_bad_entries_name_the_variable():

@@ -205,3 +205,59 @@ def test_a_string_where_a_list_belongs_is_never_read_character_by_character(tmp_
     found = _vulns.from_json_api("alpha", "1.0", {"vulnerabilities": [
         {"id": "PYSEC-1", "aliases": "CVE-1", "fixed_in": "1.1"}]})
     assert [(f.aliases, f.fixed_in) for f in found] == [((), ())]
+
+
+class NoJsonApi:
+    """An index that answers every JSON API request with 404."""
+
+    class Index:
+        base = "http://index.invalid/simple/"
+
+    class Response:
+        status_code = 404
+
+        def close(self):
+            pass
+
+    indexes = [Index()]
+
+    def get(self, url, headers=None):
+        return self.Response()
+
+
+def unchecked_run(policy, unchecked="fail", osv_db=None):
+    settings = _vulns.VulnerabilityCheck(policy=policy, unchecked=unchecked, today=TODAY, osv_db=osv_db)
+    return _vulns.check({"p1": [pin("alpha-lib", "1.3"), pin("other", "1.0")], "p2": [pin("other", "1.0")]},
+                        NoJsonApi(), settings)
+
+
+def test_policy_fail_fails_closed_on_pins_it_could_not_check():
+    """Issue 26: with an index that does not answer the JSON API every pin was skipped and the build passed."""
+    with pytest.raises(PyMigrateError) as err:
+        unchecked_run("fail")
+    text, hint = str(err.value), err.value.hint
+    assert ("2 of 2 pinned version(s) could not be checked for known vulnerabilities, and policy fail lets no "
+            "unchecked pin pass: alpha-lib 1.3, other 1.0 (JSON API answered HTTP 404)") in text
+    assert "pymigrate_vulnerability_policy" in text and "pymigrate_osv_db" in hint and "all.zip" in hint
+    assert "pymigrate_vulnerability_unchecked: allow" in hint
+    allowed = unchecked_run("fail", unchecked="allow")
+    assert [item["project"] for item in _vulns.unchecked(allowed)] == ["alpha-lib", "other"]
+    with pytest.raises(PyMigrateError, match="pymigrate_vulnerability_unchecked"):
+        _vulns.VulnerabilityCheck(policy="fail", unchecked="maybe")
+
+
+def test_policy_report_warns_and_never_calls_unchecked_pins_clean(osv_zip):
+    outcome = unchecked_run("report")
+    warning = _vulns.unchecked_warning(_vulns.result_summary(outcome))
+    assert warning.startswith("2 of 2 pinned version(s) were not checked for known vulnerabilities")
+    assert "alpha-lib 1.3, other 1.0 (JSON API answered HTTP 404)" in warning and "pymigrate_osv_db" in warning
+    for report in outcome["reports"].values():
+        table = _vulns.render_table(report)
+        assert "no known vulnerability" not in table.lower(), table
+        assert "could be checked: nothing is known about their vulnerabilities" in table
+    clean = run(osv_zip)  # an OSV database checks every pin: nothing to warn about
+    assert _vulns.unchecked_warning(_vulns.result_summary(clean)) is None
+    partly = dict(clean["reports"]["p2"], findings=[], skipped=[{"project": "other", "version": "1.0", "reason": "r"}],
+                  counts={"affected": 0, "ignored": 0, "skipped": 1})
+    assert "No known vulnerability in the 1 package(s) checked; 1 not checked, see below." in _vulns.render_table(
+        partly)

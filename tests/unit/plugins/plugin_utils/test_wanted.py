@@ -150,3 +150,106 @@ def test_requirements_file_errors_name_host_variable_and_value(tmp_path, hostvar
         _wanted.wanted_sets_for_host("h7", dict(hostvars, pymigrate_requirements={"alpha": ""}))
     assert err.value.host == "h7" and err.value.var == var, (err.value.host, err.value.var)
     assert text in str(err.value)
+
+
+def test_the_sets_of_several_groups_combine():
+    """Issue 26: a host in web and data gets both groups' sets, not the one Ansible's precedence keeps."""
+    envs = _wanted.wanted_sets_for_host("h1", {
+        "pymigrate_requirements": {"requests": ">=2.31", "tomli": ""},
+        "pymigrate_group_requirements": {"alpha": "==1.1"},
+        "pymigrate_group_requirements_web": {"uvicorn[standard]": ">=0.30", "requests": "==2.31.0"},
+        "pymigrate_group_requirements_data": {"numpy": "", "pandas": "", "uvicorn": ">=0.30", "tomli": "absent"},
+        "pymigrate_host_requirements": {"pandas": "==2.2.0"},
+    })
+    assert envs["default"].wanted.requirements == {
+        "requests": "requests==2.31.0", "alpha": "alpha==1.1", "uvicorn": "uvicorn[standard]>=0.30",
+        "numpy": "numpy", "pandas": "pandas==2.2.0"}
+    assert _wanted.group_sets({"pymigrate_group_requirements_b": {}, "pymigrate_group_requirements_file": "/r.txt",
+                               "pymigrate_group_requirements_a_file": "/a.txt", "pymigrate_group_requirementsx": {},
+                               "pymigrate_group_requirements_c": None}, "pymigrate_group_requirements") == [
+        "pymigrate_group_requirements", "pymigrate_group_requirements_a", "pymigrate_group_requirements_b"]
+
+
+def test_a_group_set_may_name_an_any_version_the_other_pins_and_files_combine_too(tmp_path):
+    (tmp_path / "web.txt").write_text("alpha>=1\n")
+    envs = _wanted.wanted_sets_for_host("h1", {
+        "pymigrate_group_requirements_web_file": str(tmp_path / "web.txt"),
+        "pymigrate_group_requirements_data": {"alpha": "", "numpy": ""}})
+    assert envs["default"].wanted.requirements == {"alpha": "alpha>=1", "numpy": "numpy"}
+
+
+@pytest.mark.parametrize("data, text", [
+    ({"numpy": ">=2"}, "pymigrate_group_requirements_data and pymigrate_group_requirements_web give numpy different "
+                       "pins: numpy>=2 (pymigrate_group_requirements_data) and numpy==1.26.4 "
+                       "(pymigrate_group_requirements_web)"),
+    ({"numpy": "absent"}, "numpy different pins: absent (pymigrate_group_requirements_data) and numpy==1.26.4 "
+                          "(pymigrate_group_requirements_web)"),
+])
+def test_two_groups_pinning_one_project_differently_fail_naming_both_groups(data, text):
+    hostvars = {"pymigrate_group_requirements_web": {"numpy": "==1.26.4"},
+                "pymigrate_group_requirements_data": data}
+    with pytest.raises(PyMigrateError) as err:
+        _wanted.wanted_sets_for_host("h1", hostvars)
+    assert text in str(err.value) and err.value.host == "h1"
+    origins = {"pymigrate_group_requirements_web": ["web"], "pymigrate_group_requirements_data": ["data"]}
+    with pytest.raises(PyMigrateError) as err:
+        _wanted.wanted_sets_for_host("h1", hostvars, origins)
+    assert str(err.value).startswith("group data and group web give numpy different pins"), str(err.value)
+
+
+def test_environment_sets_of_several_groups_combine_and_conflicts_name_both():
+    hostvars = {"pymigrate_envs": {"api": {"path": "/opt/api/venv", "requirements": {"alpha": ""}}},
+                "pymigrate_group_envs_web": {"api": {"requirements": {"webkit": ""}, "smoke_imports": ["webkit"]}},
+                "pymigrate_group_envs_data": {"api": {"requirements": {"numpy": ""}},
+                                              "etl": {"path": "/opt/etl/venv", "requirements": {"pandas": ""}}},
+                "pymigrate_host_envs": {"api": {"requirements": {"alpha": "==1.0"}}}}
+    envs = _wanted.wanted_sets_for_host("h1", hostvars)
+    assert envs["api"].wanted.requirements == {"alpha": "alpha==1.0", "webkit": "webkit", "numpy": "numpy"}
+    assert envs["api"].smoke_imports == ("webkit",) and envs["etl"].wanted.requirements == {"pandas": "pandas"}
+    hostvars["pymigrate_group_envs_data"]["api"]["path"] = "/opt/other/venv"
+    hostvars["pymigrate_group_envs_web"]["api"]["path"] = "/opt/api2/venv"
+    with pytest.raises(PyMigrateError, match="^pymigrate_group_envs_data and group web give environment api "
+                                             "different path: '/opt/other/venv' "
+                                             r"\(pymigrate_group_envs_data.api.path\) and '/opt/api2/venv'"):
+        _wanted.wanted_sets_for_host("h1", hostvars, {"pymigrate_group_envs_web": ["web"]})
+
+
+def test_group_origins_find_the_sets_ansible_precedence_drops():
+    group_vars = {"all": {}, "web": {"pymigrate_group_requirements": {"flask": ""}, "pymigrate_serial": 1},
+                  "data": {"pymigrate_group_requirements": {"numpy": ""}},
+                  "site": {"pymigrate_group_requirements_site": {"alpha": ""}}}
+    hostvars = {"pymigrate_group_requirements": {"numpy": ""}, "pymigrate_group_requirements_site": {"alpha": ""}}
+    origins, dropped = _wanted.group_origins(["all", "web", "data", "site"], group_vars, hostvars)
+    assert origins == {"pymigrate_group_requirements": ["data"], "pymigrate_group_requirements_site": ["site"]}
+    assert dropped == [("pymigrate_group_requirements", ["data", "web"], ["data"])]
+    # A host or extra var replaced every group's value: explicit, nothing silently dropped.
+    assert _wanted.group_origins(["web", "data"], group_vars, {"pymigrate_group_requirements": {"x": ""}}) == ({}, [])
+    (line,) = _wanted.dropped_warnings({("pymigrate_group_requirements", ("data", "web"), ("data",)): ["h2", "h1"]})
+    assert line.startswith("pymigrate_group_requirements is set by the groups data and web of 2 host(s) (h1, h2): "
+                           "Ansible keeps one value (group data's) and drops the set of group web")
+    assert "pymigrate_group_requirements_<group>" in line
+
+
+def test_an_environment_marked_absent_is_set_apart_with_its_path():
+    present, absent = _wanted.host_environments("h1", {
+        "pymigrate_envs": {"api": {"path": "/opt/api/venv", "requirements": {"alpha": ""}},
+                           "tools": {"path": "/opt/tools/venv", "python": "/usr/bin/python3.13",
+                                     "requirements": {"alpha": ""}}},
+        "pymigrate_host_envs": {"tools": {"state": "absent"}, "old": {"path": "/opt/old/venv", "state": "absent"}}})
+    assert list(present) == ["api"] and absent == {"old": "/opt/old/venv", "tools": "/opt/tools/venv"}
+    assert _wanted.env_interpreters("h1", {"pymigrate_envs": {"tools": {"path": "/opt/t/venv", "python": "/p",
+                                                                        "state": "absent"}}}) == {}
+
+
+@pytest.mark.parametrize("envs, var, text", [
+    ({"a": {"path": "/opt/a/venv", "state": "gone"}}, "pymigrate_host_envs.a.state", "present or absent"),
+    ({"a": {"state": "absent"}}, "pymigrate_envs.a.path", "absolute path"),
+    ({"a": {"path": "/opt/a/venv", "state": "absent", "strategy": "image"}}, "pymigrate_host_envs.a.strategy",
+     "state absent removes an environment built on the host"),
+    ({"a": {"path": "/opt/a/venv", "requirements": {"x": ""}}, "b": {"path": "/opt/a/venv", "state": "absent"}},
+     "pymigrate_envs", "two environments share one path"),
+])
+def test_a_bad_removal_names_host_variable_and_value(envs, var, text):
+    with pytest.raises(PyMigrateError) as err:
+        _wanted.host_environments("web7", {"pymigrate_host_envs": envs})
+    assert text in str(err.value) and (err.value.host, err.value.var) == ("web7", var), str(err.value)
