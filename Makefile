@@ -56,7 +56,7 @@ test: dev preflight unit component sanity lint integration compat
 
 # Fails at once naming what is missing (root, namespaces, Debian packages, Pythons, the uv wheel).
 preflight: dev
-	@tests/tools/preflight
+	@$(BIN)/python tests/tools/preflight.py
 
 unit: dev
 	$(BIN)/python -m pytest tests/unit -q

@@ -1,4 +1,4 @@
-"""tests/tools/preflight, the first step of `make test`: passes on a machine that has what the tests need, and fails
+"""tests/tools/preflight.py, the first step of `make test`: passes on a machine that has what the tests need, and fails
 at once naming each missing package and how to install it."""
 
 import os
@@ -7,11 +7,12 @@ import sys
 
 from tests.fleet.fixtures import ROOT
 
-PREFLIGHT = os.path.join(ROOT, "tests", "tools", "preflight")
+PREFLIGHT = os.path.join(ROOT, "tests", "tools", "preflight.py")
 
 
 def test_this_machine_has_what_make_test_needs():
-    result = subprocess.run([PREFLIGHT], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    result = subprocess.run([sys.executable, PREFLIGHT], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, check=False)
     assert result.returncode == 0, result.stdout
 
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Before `make test`: fail at once, naming what is missing and how to get it, instead of a test failing later with
 a network or "command not found" error. Standard library only.
 
@@ -24,8 +23,8 @@ SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 
 
 def _which(name):
-    return shutil.which(name) or next((os.path.join(d, name) for d in SBIN if os.access(os.path.join(d, name),
-                                                                                    os.X_OK)), None)
+    candidates = (os.path.join(directory, name) for directory in SBIN)
+    return shutil.which(name) or next((path for path in candidates if os.access(path, os.X_OK)), None)
 
 
 def problems():
