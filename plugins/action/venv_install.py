@@ -104,6 +104,8 @@ class ActionModule(HostActionBase):
             result.update(self._execute_module(module_name=IMAGE_MODULE, module_args=module_args,
                                                task_vars=task_vars))
             return result
+        if serial is not None:  # recorded in a new generation (a rollback names it)
+            args["serial"] = serial
         known = known_result(known, args)
         if known is not None:
             result.update(known)
