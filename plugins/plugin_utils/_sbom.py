@@ -10,6 +10,9 @@ installed in it."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import typing as t
 import uuid
 from urllib.parse import quote
@@ -113,3 +116,35 @@ def render_sbom(pins_by_profile: t.Mapping[str, t.Sequence[Pin]], serial: int, c
         document["dependencies"] = [{"ref": ref, "dependsOn": sorted(refs)}
                                     for ref, refs in sorted(dependencies.items())]
     return document
+
+
+# -- reading it back ----------------------------------------------------------------------------------------------
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_facts(bundle_dir: str) -> dict:
+    """What a bundle's SBOM says of its packages, for the migration record: ``descriptions`` {(normalized project,
+    version): the metadata's summary} and ``vulnerabilities`` [{id, description, recommendation, affects: [(project,
+    version)]}] (those the bundle ignores left out). Empty when the bundle has no readable SBOM."""
+    try:
+        with open(os.path.join(os.path.expanduser(bundle_dir), SBOM_FILE), encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError):
+        return {"descriptions": {}, "vulnerabilities": []}
+    refs, descriptions = {}, {}
+    for component in document.get("components") or []:
+        if component.get("type") == "library" and component.get("name") and component.get("version"):
+            key = (_normalized(str(component["name"])), str(component["version"]))
+            refs[component.get("bom-ref")] = key
+            if component.get("description"):
+                descriptions[key] = str(component["description"])
+    vulnerabilities = []
+    for item in document.get("vulnerabilities") or []:
+        if (item.get("analysis") or {}).get("state") == "not_affected":
+            continue  # ignored, with a reason and an expiry, when the bundle was built
+        affects = sorted({refs[ref["ref"]] for ref in item.get("affects") or [] if ref.get("ref") in refs})
+        vulnerabilities.append({"id": item.get("id"), "description": item.get("description"),
+                                "recommendation": item.get("recommendation"), "affects": affects})
+    return {"descriptions": descriptions, "vulnerabilities": vulnerabilities}
+

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PACKAGE = "ansible_collections.airgap.pymigrate.plugins"
 # Modules implemented by an action plugin with an ARGUMENT_SPEC: entirely on the controller, or on a host through
 # the connection (target_facts' spec is its module's own, shared through module_utils).
-ACTION_MODULES = ("bundle", "bundle_archive", "migration_report", "role_arguments", "survey_file",
+ACTION_MODULES = ("bundle", "bundle_archive", "migration_report", "role_arguments", "rollout_hold", "survey_file",
                   "vulnerability_audit", "sdist_build", "target_facts", "wheel_push")
 SPEC_KEYS = ("type", "required", "default", "choices", "elements")
 
@@ -126,7 +126,7 @@ NOT_TEMPLATED = ("name", "tags", "register")
 MODULE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+$")
 # Registered, read by no task or plugin of the collection (yet). Listed so that a name registered by mistake (a typo,
 # a rename in one playbook) fails below; the list must shrink when one gets a reader or is dropped.
-UNREAD = ("__pymigrate_publish", "__pymigrate_rollback")
+UNREAD = ("__pymigrate_publish",)
 
 
 class YamlNames:

@@ -122,3 +122,20 @@ def test_two_profiles_of_one_image_give_one_container_component():
     containers = [c for c in sbom["components"] if c["type"] == "container"]
     assert len(containers) == 1
     assert {p["value"] for p in containers[0]["properties"] if p["name"] == "airgap.pymigrate:profile"} == {"p1", "p2"}
+
+
+def test_what_the_record_reads_back_descriptions_and_the_vulnerabilities_not_ignored(tmp_path):
+    sbom = _sbom.render_sbom({"p1": [REQUESTS, _pin("Foo_Bar", "1.0", "dd" * 32, summary="<b>x</b>")]}, 1, CREATED)
+    sbom["vulnerabilities"] = [
+        {"id": "PYSEC-1", "description": "leaks", "recommendation": "Upgrade requests to 2.32.4",
+         "affects": [{"ref": c["bom-ref"]} for c in sbom["components"] if c["name"] == "requests"],
+         "analysis": {"state": "in_triage"}},
+        {"id": "PYSEC-2", "description": "ignored", "affects": [{"ref": sbom["components"][0]["bom-ref"]}],
+         "analysis": {"state": "not_affected"}}]
+    (tmp_path / _sbom.SBOM_FILE).write_text(json.dumps(sbom))
+    facts = _sbom.read_facts(str(tmp_path))
+    assert facts["descriptions"] == {("requests", "2.32.3"): "HTTP for Humans.", ("foo-bar", "1.0"): "<b>x</b>"}
+    assert facts["vulnerabilities"] == [{"id": "PYSEC-1", "description": "leaks",
+                                         "recommendation": "Upgrade requests to 2.32.4",
+                                         "affects": [("requests", "2.32.3")]}]
+    assert _sbom.read_facts(str(tmp_path / "none")) == {"descriptions": {}, "vulnerabilities": []}
