@@ -265,3 +265,15 @@ def test_the_lock_a_bundle_carries_travels_in_its_folder(keys, tmp_path):
     do_import(tmp_path / "l.tar", tmp_path / "store", keys)
     assert (tmp_path / "store" / "current" / "lock" / "README.md").read_text() == "# lock\n"
     assert (tmp_path / "store" / "current" / "lock" / "pylock.default.toml").exists()
+
+
+def test_an_import_names_the_archive_and_says_how_far_its_verification_is(outside, keys, tmp_path):
+    archive = tmp_path / "b1.tar"
+    info = export(outside, archive, keys)
+    lines = []
+    result = do_import(archive, tmp_path / "store", keys, progress=lines.append)
+    assert {key: result[key] for key in ("serial", "kind", "key_id", "expires", "path", "bytes")} == {
+        "serial": 1, "kind": "full", "key_id": info["key_id"], "expires": info["expires"], "path": str(archive),
+        "bytes": os.path.getsize(archive)}
+    assert 1 <= len(lines) <= 10 and lines[-1].startswith("verified 100 % (")  # a line per 10 %, not per file
+    assert [int(line.split()[1]) for line in lines] == sorted(int(line.split()[1]) for line in lines)
