@@ -1,6 +1,7 @@
 """The CycloneDX 1.5 SBOM of a bundle: one component per distinct file, purl, sha256, licences, stable serial."""
 
 import json
+import urllib.parse
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _model, _sbom
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, Pin
@@ -139,3 +140,14 @@ def test_what_the_record_reads_back_descriptions_and_the_vulnerabilities_not_ign
                                          "recommendation": "Upgrade requests to 2.32.4",
                                          "affects": [("requests", "2.32.3")]}]
     assert _sbom.read_facts(str(tmp_path / "none")) == {"descriptions": {}, "vulnerabilities": []}
+
+
+def test_the_vulnerabilities_of_a_vex_beside_the_sbom_are_read_through_their_bom_links(tmp_path):
+    sbom = _sbom.render_sbom({"p1": [REQUESTS]}, 1, CREATED)
+    ref = sbom["components"][0]["bom-ref"]
+    link = "urn:cdx:%s/1#%s" % (sbom["serialNumber"][len("urn:uuid:"):], urllib.parse.quote(ref, safe=""))
+    (tmp_path / _sbom.SBOM_FILE).write_text(json.dumps(sbom))
+    (tmp_path / "vex.cdx.json").write_text(json.dumps({"vulnerabilities": [
+        {"id": "PYSEC-3", "affects": [{"ref": link}], "analysis": {"state": "in_triage"}}]}))
+    assert _sbom.read_facts(str(tmp_path))["vulnerabilities"] == [
+        {"id": "PYSEC-3", "description": None, "recommendation": None, "affects": [("requests", "2.32.3")]}]
