@@ -151,7 +151,8 @@ expires:
   type: str
 vulnerabilities:
   description:
-    - The known vulnerabilities the bundle carries in its SBOM (those it ignores left out), each as
+    - >-
+      The known vulnerabilities the bundle carries in its SBOM (those it ignores left out), each as
       C(project version: id).
   returned: O(state=exported) or O(state=imported) (not in check mode)
   type: list
