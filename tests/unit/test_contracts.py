@@ -69,9 +69,10 @@ def role_file(role, *parts):
 
 
 def private_name(role, name):
-    """The role's own name for the collection-wide variable ``name``: ``pymigrate_store_dir`` is ``_rollout_store_dir``
-    in the rollout role, ``pymigrate_report_dir`` is ``_report_dir`` in the report role (role-prefixed, as ansible-lint's
-    var-naming[no-role-prefix] asks of a role's variables; a leading underscore: not to be set)."""
+    """The role's own name for the collection-wide variable ``name``: ``pymigrate_store_dir`` is
+    ``_rollout_store_dir`` in the rollout role, ``pymigrate_report_dir`` is ``_report_dir`` in the report role
+    (role-prefixed, as ansible-lint's var-naming[no-role-prefix] asks of a role's variables; a leading underscore:
+    not to be set)."""
     rest = name[len("pymigrate_"):]
     return "_" + rest if rest.startswith(role + "_") else "_%s_%s" % (role, rest)
 
