@@ -69,8 +69,9 @@ def reason_text(host: str, value: t.Any, recorded: t.Mapping | None) -> str:
     if isinstance(value, str):
         return "held: %s (%s); set it to false to lift the hold" % (value, VAR)
     recorded = recorded or {}
-    return "held since %s by %s: %s; %s" % (recorded.get("since") or "?", recorded.get("playbook") or "a run",
-                                           recorded.get("reason") or "no reason given", LIFT)
+    return "held since %s by %s: %s; %s" % (
+        recorded.get("since") or "?", recorded.get("playbook") or "a run", recorded.get("reason") or "no reason given",
+        LIFT)
 
 
 def decide(values: t.Mapping[str, t.Any], recorded: t.Mapping) -> tuple:

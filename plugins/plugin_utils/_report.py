@@ -199,7 +199,7 @@ def rollback_text(info: t.Mapping, mode: str = "run") -> str:
     changes = ["%s %s" % (words[kind], ", ".join(info["changes"][kind]))
                for kind in ("added", "removed", "upgraded", "downgraded") if (info.get("changes") or {}).get(kind)]
     text = "%s%s -> %s: %s" % ("would roll back from " if mode == "check" else "", generation_text(info["from"]),
-                                generation_text(info["to"], word=False), ", ".join(changes) or "the same packages")
+                               generation_text(info["to"], word=False), ", ".join(changes) or "the same packages")
     passed = ["generation %s: %s" % (item.get("number"), item.get("reason")) for item in info.get("skipped") or []]
     return text + (" (passed over %s)" % "; ".join(passed) if passed else "")
 

@@ -168,4 +168,3 @@ def read_facts(bundle_dir: str) -> dict:
         vulnerabilities.append({"id": item.get("id"), "description": item.get("description"),
                                 "recommendation": item.get("recommendation"), "affects": affects})
     return {"descriptions": descriptions, "vulnerabilities": vulnerabilities}
-
