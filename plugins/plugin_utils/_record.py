@@ -101,8 +101,11 @@ def env_changes(info: t.Mapping, mode: str) -> list:
 
 
 def host_entry(item: t.Mapping, mode: str) -> dict:
-    """What the history keeps of one host in one run: status, error or hold, and each environment's changes."""
+    """What the history keeps of one host in one run: status, error or hold, and each environment's changes (of a
+    read-only state report, only the drift it found: it changed nothing)."""
     changes = {name: env_changes(info, mode) for name, info in sorted((item.get("environments") or {}).items())}
+    if mode == "state":
+        changes = {name: [line for line in lines if line.startswith("drift: ")] for name, lines in changes.items()}
     held = item.get("held") or (("from now on " + item["hold_recorded"]) if item.get("hold_recorded") else None)
     return {"status": item["status"], "error": item.get("error"), "held": held,
             "changes": {name: lines for name, lines in changes.items() if lines}}

@@ -151,3 +151,13 @@ def test_a_rollback_and_a_held_host_in_the_history(tmp_path):
     assert entry["hosts"]["web2"] == {"status": "held", "error": None, "changes": {},
                                       "held": "held since X by rollback.yml: r; lift it with pymigrate_hold: false"}
     assert "held since X" in "".join(Elements(_record.render_host_html("web2", [entry])).text)
+
+
+def test_a_state_report_is_in_a_host_history_only_for_the_drift_it_found():
+    doc = document("20261125T150102Z-aaaaaa", "2026-11-25T15:02:00Z", "1.0", "1.1", playbook="state.yml",
+                   document="state")
+    doc["hosts"][0]["status"] = "ok"  # a state report changes nothing
+    assert _record.history_entry(doc, "state")["hosts"] == {}  # behind the lock is no change
+    env = doc["hosts"][0]["environments"]["default"]
+    env["drift"] = [{"kind": "missing file", "distribution": "alpha", "file": "/x", "detail": None}]
+    assert _record.history_entry(doc, "state")["hosts"]["web1"]["changes"] == {"default": ["drift: missing file alpha"]}
