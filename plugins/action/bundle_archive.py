@@ -26,13 +26,13 @@ def carried(bundle_dir: str) -> list:
                   for project, version in vuln["affects"])
 
 
-def archive_text(result: dict, found: list, check_mode: bool) -> str:
+def archive_text(result: dict, found: list) -> str:
     """Where the archive is, its size, serial, signing key, expiry and the known vulnerabilities it carries."""
     vulns = "no known vulnerability" if not found else "%d known vulnerabilit%s (%s)" % (
         len(found), "y" if len(found) == 1 else "ies", ", ".join(found[:5]) + (", ..." if len(found) > 5 else ""))
     return "%s: serial %s, %s archive, %.1f MB, signed by key %s, expires %s; it carries %s" % (
         result["path"], result["serial"], result["kind"], result["bytes"] / 1e6, result["key_id"], result["expires"],
-        vulns) + (" (check mode: nothing was imported)" if check_mode and "files_added" in result else "")
+        vulns)
 
 
 class ActionModule(ControllerActionBase):
@@ -85,11 +85,12 @@ class ActionModule(ControllerActionBase):
                                          max_skew=datetime.timedelta(minutes=params["max_skew_minutes"]),
                                          check_mode=self._task.check_mode,
                                          progress=lambda line: display.display("pymigrate import: " + line))
-        # In check mode the bundle is not in the store: what it carries is read from nowhere (none said).
+        # In check mode the bundle is not in the store, so what it carries is not read (the line says none).
         found = [] if self._task.check_mode else carried(result["bundle_dir"])
         result["vulnerabilities"] = found
-        result["msg"] = "imported %s; %d file(s) added to %s" % (
-            archive_text(result, found, self._task.check_mode), result["files_added"], params["store_dir"])
+        result["msg"] = ("would import %s; %d file(s) would be added to %s" if self._task.check_mode
+                         else "imported %s; %d file(s) added to %s") % (
+            archive_text(result, found), result["files_added"], params["store_dir"])
         return result
 
     def _export(self, params):
@@ -109,4 +110,4 @@ class ActionModule(ControllerActionBase):
         found = carried(params["bundle_dir"])
         return dict(result, changed=True, vulnerabilities=found,
                     msg="exported %s; %d member(s), %d file(s) left to the inside's store"
-                    % (archive_text(result, found, False), result["members"], result["carried_elsewhere"]))
+                    % (archive_text(result, found), result["members"], result["carried_elsewhere"]))
