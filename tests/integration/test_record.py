@@ -168,12 +168,14 @@ def test_a_rollback_after_a_drift_repair_never_lands_on_the_drifted_generation(f
     assert by_host(summary(world))[victim]["environments"]["default"]["reason"].startswith("repaired drift")
 
     result = run(fleet, world, "playbooks/rollback.yml")
+    # Not the generation the repair replaced (its alpha was gone): the one before it, smoke-tested, importable.
+    assert fleet.exec(victim, ["readlink", "-f", VENV], check=True).stdout.strip() != drifted
+    assert fleet.exec(victim, [VENV + "/bin/python", "-c", "import alpha"]).returncode == 0
     for host in fleet.hosts:
-        assert held(fleet, host["name"]) == {"alpha": "1.1"}  # importable: the smoke-tested 1.1, not the drifted 2.0
+        assert held(fleet, host["name"]) == {"alpha": "1.1"}
         assert re.search(r"%s: changed; default generation (\d+) \(lock \w{12}, serial \d+\) -> (\d+) \(lock \w{12}, "
                          r"serial \d+\): removed evilpkg==1.0, downgraded alpha 2.0 -> 1.1" % re.escape(host["name"]),
                          said(result)), result.stdout[-3000:]
-    assert fleet.exec(victim, ["readlink", "-f", VENV], check=True).stdout.strip() != drifted
     document = summary(world)
     assert document["run"]["playbook"] == "rollback.yml" and document["run"]["phases"] == ["rollback"]
     env = by_host(document)[victim]["environments"]["default"]
