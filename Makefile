@@ -13,7 +13,7 @@ export PIP_CONFIG_FILE := /dev/null
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: dev system-deps demo test unit component sanity lint integration compat bench clean build ee changelog docs
+.PHONY: dev system-deps preflight demo test unit component sanity lint integration compat bench clean build ee changelog docs
 
 # The real uv wheel (installer kind uv) for the component tests, downloaded once: the test hosts have no index.
 UV_VERSION := 0.13.9
@@ -42,7 +42,11 @@ $(UV_WHEEL_STAMP): | $(STAMP)
 demo: dev
 	$(BIN)/python tests/tools/demo.py
 
-test: dev unit component sanity lint integration compat
+test: dev preflight unit component sanity lint integration compat
+
+# Fails at once naming what is missing (root, namespaces, Debian packages, Pythons, the uv wheel).
+preflight: dev
+	@tests/tools/preflight
 
 unit: dev
 	$(BIN)/python -m pytest tests/unit -q
@@ -58,7 +62,7 @@ lint: dev
 	$(BIN)/ruff check plugins benchmarks tests
 	$(BIN)/mypy -p ansible_collections.airgap.pymigrate.plugins.plugin_utils
 
-integration: dev
+integration: dev preflight
 	$(BIN)/python -m pytest tests/integration -q -m "not network"
 
 # The oldest ansible-core the collection supports (meta/runtime.yml), the newest (it needs Python 3.12, which pyenv

@@ -11,6 +11,7 @@ plugin_utils/_bundle.py, then shapes the result (skipped hosts, the diff only wh
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from ansible.utils.display import Display
@@ -24,6 +25,15 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import che
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._pipconfig import choose_indexes
 
 display = Display()
+
+
+def _run_secrets(task_vars) -> list:
+    """The files of this run an sdist build must not see: the signing key the same run may sign with, and the vault
+    password files Ansible was given (the home's keys and credentials _sandbox hides anyway)."""
+    from ansible import constants as C  # pylint: disable=import-outside-toplevel
+    paths = [task_vars.get("pymigrate_signing_key"), C.DEFAULT_VAULT_PASSWORD_FILE]
+    paths += [identity.split("@", 1)[-1] for identity in C.DEFAULT_VAULT_IDENTITY_LIST or [] if "@" in identity]
+    return [os.path.expanduser(str(path)) for path in paths if isinstance(path, str) and path]
 
 
 class ActionModule(ControllerActionBase):
@@ -66,7 +76,8 @@ class ActionModule(ControllerActionBase):
         check_controller_libraries()
         if params["lock_mode"] != "ignore" and not params["lock_dir"]:
             params = dict(params, lock_dir=_lockdir.default_dir(task_vars.get("ansible_inventory_sources") or []))
-        settings = BundleSettings.from_params(params, check_mode=self._task.check_mode)
+        settings = dataclasses.replace(BundleSettings.from_params(params, check_mode=self._task.check_mode),
+                                       build_hidden=tuple(_run_secrets(task_vars)))
         survey = _survey.read(params["survey_file"])["hosts"] if params["survey_file"] else {}
         choice = choose_indexes(params["index_url"], params["extra_index_urls"], username=params["index_username"],
                                 password=params["index_password"], token=params["index_token"],

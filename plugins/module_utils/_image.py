@@ -37,6 +37,9 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
 
 HISTORY_DIR = "/var/lib/pymigrate/images"
 OCI_LAYOUT = '{"imageLayoutVersion": "1.0.0"}'
+# A smoke import is a dotted module name (as the venv strategy requires): never code run in the image.
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+SMOKE_RUNNER = "import importlib, sys; [importlib.import_module(name) for name in sys.argv[1:]]"
 
 
 class ImageError(Exception):
@@ -259,10 +262,13 @@ def _load(engine, store_dir, image):
 
 
 def smoke_run(engine, reference, python, modules):
-    """Import ``modules`` with the image's environment, in a container with no network."""
-    code = "; ".join("import %s" % module for module in modules) or "import sys"
-    _run([engine, "run", "--rm", "--network", "none", reference, python, "-c", code],
-         "smoke run of %s (%s)" % (reference, code))
+    """Import ``modules`` with the image's environment, in a container with no network; each a dotted module name,
+    passed as an argument to a fixed runner (never made into code)."""
+    bad = [module for module in modules if not isinstance(module, str) or not MODULE_NAME.match(module)]
+    if bad:
+        raise ImageError("smoke import %r is not a dotted module name such as yaml or email.mime" % (bad[0],))
+    _run([engine, "run", "--rm", "--network", "none", reference, python, "-c", SMOKE_RUNNER] + list(modules),
+         "smoke run of %s (imports: %s)" % (reference, ", ".join(modules) or "none"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,6 +292,7 @@ def ensure(store_dir, name, serial, image, engine_choice="auto", smoke=SmokeTest
               "tags": [serial_tag, name + ":current"], "loaded": False, "pulled": False}
     if current == wanted and image_id(engine, serial_tag) == wanted:
         return result
+    _refuse_foreign_tag(engine, name, current, serial_tag)
     result["changed"] = True
     if check_mode:
         return result
@@ -308,6 +315,17 @@ def ensure(store_dir, name, serial, image, engine_choice="auto", smoke=SmokeTest
     history.append({"serial": serial, "image_id": wanted})
     _write_history(name, history)
     return result
+
+
+def _refuse_foreign_tag(engine, name, current, serial_tag):
+    """``<name>:current`` (and the serial's tag) belong to this collection only when its history says it tagged that
+    image: a site's own image under the same name is never taken over."""
+    ours = {entry.get("image_id") for entry in read_history(name)}
+    for tag, found in ((name + ":current", current), (serial_tag, image_id(engine, serial_tag))):
+        if found is not None and found not in ours:
+            raise ImageError("the host already has an image tagged %s (%s) that this collection did not install; "
+                             "it is left as it is: choose another image_name for this environment, or remove that "
+                             "tag on the host" % (tag, found[:19]))
 
 
 def rollback(name, engine_choice="auto", check_mode=False):

@@ -99,6 +99,12 @@ options:
         never built here; a version that offers neither a fitting wheel nor such an sdist is skipped and resolution
         falls back to older versions.
       - Build logs go to C(<bundle_dir>/.build-logs/); errors name the log instead of printing it.
+      - A build runs isolated (util-linux C(unshare) and C(setpriv)) - no network (its build requirements are
+        fetched first, as wheels, by the run's index client, which alone holds the index credentials), its own
+        processes (no other command line, such as a passphrase given with C(-e)), an empty environment, the signing
+        key, vault password files and the home's keys and credentials (C(~/.ssh), C(~/.ansible), C(~/.netrc), ...)
+        hidden, no capabilities. A control node that cannot make namespaces refuses to build; set this to false
+        there.
     type: bool
     default: true
   build_timeout:

@@ -17,7 +17,9 @@ check has passed do files move into the store and the serial get recorded.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
+import fcntl
 import hashlib
 import io
 import json
@@ -26,6 +28,7 @@ import posixpath
 import shutil
 import tarfile
 import tempfile
+import time
 import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
@@ -253,18 +256,54 @@ def read_have_list(store_dir: str) -> list:
     return found
 
 
+# Seconds an import waits for another one into the same store to finish.
+IMPORT_LOCK_TIMEOUT = 300
+# Names of the imported store a metadata member of an archive must never take.
+RESERVED = ("files", "built", "current", "bundles", "accepted.json")
+
+
+@contextlib.contextmanager
+def _store_lock(store_dir: str, timeout: float) -> t.Iterator[None]:
+    """An exclusive flock on the store directory itself (no lock file: a refused import leaves the store as it was),
+    waited for up to ``timeout`` seconds."""
+    handle = os.open(store_dir, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise PyMigrateError("another import into %s has not finished within %ss; let it finish"
+                                         % (store_dir, timeout))
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(handle)  # (closing it releases the lock)
+
+
 def import_archive(archive_path: str, store_dir: str, trusted_keys: t.Sequence, *, allow_downgrade=False,
                    now=None, max_skew=datetime.timedelta(minutes=5), check_mode=False, progress=None) -> dict:
     """Verify an archive completely, then add it to the controller store. Returns {changed, serial, ...} with what
     names the archive (key id, expiry, kind). ``progress`` (a callable taking a line) hears how far the members'
-    verification is, a line per 10 % of their bytes."""
+    verification is, a line per 10 % of their bytes.
+
+    One import at a time per store: the last accepted serial is read, checked against and written under one lock,
+    so that two imports at once can never leave an older serial accepted after a newer one (waited for up to
+    ``IMPORT_LOCK_TIMEOUT`` seconds)."""
     if not trusted_keys:
         raise PyMigrateError("no trusted key configured: an archive is only accepted signed by one",
                              var="pymigrate_trusted_keys")
     keys = {key_id(key): key for key in (load_public_key(k) if isinstance(k, str) else k for k in trusted_keys)}
-    now = now or utc_now()
-    state = read_accepted(store_dir)
     os.makedirs(store_dir, exist_ok=True)
+    with _store_lock(store_dir, IMPORT_LOCK_TIMEOUT):
+        return _import_locked(archive_path, store_dir, keys, allow_downgrade, now or utc_now(), max_skew,
+                              check_mode, progress)
+
+
+def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew, check_mode, progress) -> dict:
+    state = read_accepted(store_dir)
     work = tempfile.mkdtemp(prefix=".import-", dir=store_dir)
     try:
         try:
@@ -408,6 +447,13 @@ def _check_bundle(index, work, store_dir) -> None:
         raise PyMigrateError("this delta archive builds on serial %s, but the store lacks %d of the files it leaves "
                              "out (first %s): import its base first, or export a full archive"
                              % (index.get("base_serial"), len(missing_base), missing_base[0]["path"]))
+    metadata = set(_manifest.metadata_files(manifest))
+    for path in sorted(carried):
+        if path.startswith("files/"):
+            continue
+        if path.split("/", 1)[0] in RESERVED or path not in metadata:
+            raise PyMigrateError("archive member %s is no metadata file of its manifest (or takes a name the store "
+                                 "keeps for itself): the archive is refused, nothing was imported" % path)
     for relpath, info in manifest["files"].items():
         check_relpath(relpath)
         if relpath not in carried and relpath not in elsewhere:
@@ -434,17 +480,26 @@ def _commit(index, work, store_dir, digest, now) -> int:
         os.replace(os.path.join(work, member["path"]), final)
         added += 1
     bundle = os.path.join(store_dir, "bundles", str(index["serial"]))
-    shutil.rmtree(bundle, ignore_errors=True)
-    os.makedirs(bundle)
-    for member in index["members"]:
-        if not member["path"].startswith("files/"):  # (some in folders of their own: lock/)
-            os.makedirs(os.path.dirname(os.path.join(bundle, member["path"])), exist_ok=True)
-            os.replace(os.path.join(work, member["path"]), os.path.join(bundle, member["path"]))
-    os.symlink(os.path.join("..", "..", "files"), os.path.join(bundle, "files"))  # one store for every bundle
-    # What builder hosts inside built from carried sdists outlives the serial: a later bundle of the same sdist
-    # installs the same wheel rather than a rebuild.
-    os.makedirs(os.path.join(store_dir, "built"), exist_ok=True)
-    os.symlink(os.path.join("..", "..", "built"), os.path.join(bundle, "built"))
+    # Made whole beside its place, then renamed into it: never a half-made bundles/<serial>/.
+    staged = os.path.join(store_dir, "bundles", ".%s.tmp-%d" % (index["serial"], os.getpid()))
+    shutil.rmtree(staged, ignore_errors=True)
+    os.makedirs(staged)
+    try:
+        for member in index["members"]:
+            if not member["path"].startswith("files/"):  # (some in folders of their own: lock/)
+                os.makedirs(os.path.dirname(os.path.join(staged, member["path"])), exist_ok=True)
+                os.replace(os.path.join(work, member["path"]), os.path.join(staged, member["path"]))
+        os.symlink(os.path.join("..", "..", "files"), os.path.join(staged, "files"))  # one store for every bundle
+        # What builder hosts inside built from carried sdists outlives the serial: a later bundle of the same sdist
+        # installs the same wheel rather than a rebuild.
+        os.makedirs(os.path.join(store_dir, "built"), exist_ok=True)
+        os.symlink(os.path.join("..", "..", "built"), os.path.join(staged, "built"))
+        shutil.rmtree(bundle, ignore_errors=True)
+        os.replace(staged, bundle)
+    except OSError as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise PyMigrateError("cannot place the imported bundle in %s (%s); the store keeps its current bundle"
+                             % (bundle, exc))
     temp = os.path.join(store_dir, ".current-%d" % os.getpid())
     os.symlink(os.path.join("bundles", str(index["serial"])), temp)
     os.replace(temp, os.path.join(store_dir, "current"))

@@ -42,17 +42,21 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     store_relpath,
     write_atomic,
 )
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _sandbox
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._fetch import fetch_all, store_path
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import parse_metadata
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import (
     Requirement,
     canonicalize_name,
+    default_environment,
     parse_email,
     parse_wheel_filename,
+    sys_tags,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     DistFile,
     PyMigrateError,
+    Target,
     WantedSet,
     format_time,
     utc_now,
@@ -154,22 +158,19 @@ def plan_builds(pending: t.Mapping, client, bundle_dir: str, *, check_mode: bool
     return builds
 
 
-def _pip_index_env(indexes) -> dict:
-    env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1",
-               # Build dependencies come from the same indexes, as wheels only: no second build behind the first.
-               PIP_ONLY_BINARY=":all:")
-    urls = []
-    for index in indexes:
-        url = index.base
-        if index.username is not None:  # in the environment, not argv: argv is visible to every user
-            parts = urllib.parse.urlsplit(url)
-            userinfo = "%s:%s@" % (urllib.parse.quote(index.username, safe=""),
-                                   urllib.parse.quote(index.password or "", safe=""))
-            url = urllib.parse.urlunsplit(parts._replace(netloc=userinfo + parts.netloc))
-        urls.append(url)
-    env["PIP_INDEX_URL"] = urls[0]
-    env["PIP_EXTRA_INDEX_URL"] = " ".join(urls[1:])
-    return env
+def controller_target() -> Target:
+    """The control node's own interpreter as a target: what a build here runs its build requirements on."""
+    markers = {str(key): str(value) for key, value in default_environment().items()}
+    return Target(markers=markers, tags=tuple(str(tag) for tag in sys_tags()), source="controller")
+
+
+def _build_env(home: str, deps_dir: str) -> dict:
+    """All the environment a build gets: no index (its requirements are in ``deps_dir``, fetched before by the run's
+    client, which alone holds the index credentials), no configuration, a home of its own."""
+    return {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+            "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1", "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": deps_dir, "PIP_ONLY_BINARY": ":all:"}
 
 
 def _sdist_members(path: str) -> tuple:
@@ -260,14 +261,16 @@ class SdistBuilder:
 
     def __init__(self, client, store_dir: str, work_dir: str, log_dir: str | None = None,
                  timeout: float = DEFAULT_BUILD_TIMEOUT, builders: t.Mapping[tuple, Builder] | None = None,
-                 built_dir: str | None = None):
+                 built_dir: str | None = None, hidden: t.Sequence[str] = ()):
         """``log_dir`` None: build logs go to a private temporary directory made at the first build. ``builders``:
         {Target.key(): Builder}; ``built_dir``: where builders' wheels are recorded, in ``<bundle>/built/`` of the
-        bundle whose store holds them (default: beside ``store_dir``)."""
+        bundle whose store holds them (default: beside ``store_dir``). ``hidden``: secrets of this run the build must
+        not see (the signing key, vault password files), besides the home's (``_sandbox``)."""
         self.client, self.store_dir, self.work_dir, self.log_dir = client, store_dir, work_dir, log_dir
         self.timeout = timeout
         self.builders = dict(builders or {})
         self.built_dir = built_dir or os.path.join(store_dir, BUILT_DIR)
+        self.hidden = tuple(hidden)
         self.builds = 0  # how many builds ran (the single-flight promise, for tests and progress)
         # (sdist sha256, builder host) -> (what the builder must build, the builder's target)
         self.pending: dict[tuple, tuple] = {}
@@ -350,6 +353,30 @@ class SdistBuilder:
                                        % reason, compiles=True)
         return self._build(sdist, path)
 
+    def _sandboxed(self, path: str, out_dir: str) -> list:
+        """The command that builds the sdist at ``path`` into ``out_dir``: its build requirements fetched first (as
+        wheels for the control node's interpreter) into a folder pip reads instead of an index, then pip in the
+        sandbox (``_sandbox``: no network, no credentials, no secrets)."""
+        deps_dir, home = os.path.join(out_dir, "requires"), os.path.join(out_dir, "home")
+        os.makedirs(deps_dir)
+        os.makedirs(home)
+        requires = {str(canonicalize_name(Requirement(text).name)): text for text in build_requires(path)}
+        if requires:
+            try:
+                pins = resolve(controller_target(), WantedSet(requires), self.client, profile="build requirements")
+            except PyMigrateError as exc:
+                raise PyMigrateError("cannot fetch the build requirements of %s (%s): %s"
+                                     % (os.path.basename(path), ", ".join(sorted(requires.values())), exc.message),
+                                     hint=exc.hint)
+            fetch_all([pin.file for pin in pins], self.store_dir, self.client)
+            for pin in pins:
+                shutil.copyfile(store_path(self.store_dir, pin.file), os.path.join(deps_dir, pin.file.filename))
+        sdist = os.path.join(out_dir, os.path.basename(path))
+        shutil.copyfile(path, sdist)
+        keep = [out_dir, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))]
+        return _sandbox.command([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", out_dir, sdist],
+                                _build_env(home, deps_dir), _sandbox.hidden_paths(self.hidden, keep))
+
     def _build(self, sdist: DistFile, path: str) -> SdistVerdict:
         with self._lock:
             self.builds += 1
@@ -358,11 +385,11 @@ class SdistBuilder:
             os.makedirs(self.log_dir, exist_ok=True)
         log_path = os.path.join(self.log_dir, "%s.log" % sdist.filename)
         out_dir = tempfile.mkdtemp(prefix="build-", dir=self.work_dir)
+        argv = self._sandboxed(path, out_dir)
         with open(log_path, "w") as log:
             try:
-                result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", out_dir, path],
-                                        env=_pip_index_env(self.client.indexes), check=False, stdout=log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=self.timeout)
+                result = subprocess.run(argv, check=False, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 raise PyMigrateError("building %s did not finish within %d s; the build log is %s"
                                      % (sdist.filename, self.timeout, log_path), var="pymigrate_build_timeout",
@@ -372,7 +399,7 @@ class SdistBuilder:
             raise PyMigrateError("building %s into a wheel failed (pip exit %d); the build log is %s"
                                  % (sdist.filename, result.returncode, log_path),
                                  hint="Read the log, or pin a release that ships a wheel")
-        built = [name for name in os.listdir(out_dir) if name.endswith(".whl")]
+        built = [name for name in os.listdir(out_dir) if name.endswith(".whl")]  # (requires/ holds the others)
         if len(built) != 1:
             raise PyMigrateError("building %s produced %d wheels, expected one; the build log is %s"
                                  % (sdist.filename, len(built), log_path))

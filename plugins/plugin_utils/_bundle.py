@@ -45,7 +45,13 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     store_relpath,
     write_atomic,
 )
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _lockdir, _manifest, _provenance, _vulns
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import (
+    _lockdir,
+    _manifest,
+    _provenance,
+    _sandbox,
+    _vulns,
+)
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
     BUILT_DIR,
     DEFAULT_BUILD_TIMEOUT,
@@ -126,6 +132,7 @@ class BundleSettings:
     lock_mode: str = "ignore"
     upgrade: _lockdir.Upgrade = _lockdir.Upgrade()
     lock_only: bool = False
+    build_hidden: tuple = ()  # secrets of the run an sdist build must not see (_sandbox): the signing key, ...
 
     @classmethod
     def from_params(cls, params: t.Mapping, check_mode: bool = False) -> BundleSettings:
@@ -454,6 +461,8 @@ def resolve_bundle(plan: Plan, settings: BundleSettings, client, sdists: SdistBu
         resolver = resolve_uniform if settings.version_policy == "uniform" else resolve_profiles
         prefer = {name: item.prefer for name, item in plan.locking.plans.items()} if plan.locking else None
         resolved.update(resolver(to_resolve, client, settings, sdists=sdists, prefer=prefer, progress=progress))
+    if sdists is not None and sdists.builds:
+        progress("%d sdist(s) built into pure wheels on the control node, %s" % (sdists.builds, _sandbox.DESCRIPTION))
     builds = _builder_builds(sdists, settings, client, progress)
     if builds and not settings.defer_builds:
         return Resolution({}, pending=builds)
@@ -642,7 +651,7 @@ def _sdist_builder(plan: Plan, settings: BundleSettings, client, work_dir: str) 
     log_dir = None if settings.check_mode else os.path.join(settings.bundle_dir, ".build-logs")
     return SdistBuilder(client, work_dir if settings.check_mode else settings.bundle_dir, work_dir, log_dir,
                         settings.build_timeout, builders=plan.builders,
-                        built_dir=os.path.join(settings.bundle_dir, BUILT_DIR))
+                        built_dir=os.path.join(settings.bundle_dir, BUILT_DIR), hidden=settings.build_hidden)
 
 
 def _builder_builds(sdists: SdistBuilder | None, settings: BundleSettings, client, progress) -> list:
@@ -771,7 +780,8 @@ def _known_images(images: ImageBuilder | None, profiles: t.Sequence, resolved: t
                 "sha256": installer.file.sha256, "filename": installer.file.filename}
         key = images.key(profile.carrier, files, tool)
         record = images.known(key)
-        if record is not None:
+        if record is not None:  # the same content; the name is this run's (a renamed image is not built again)
+            record = dict(record, name=profile.carrier["image_name"])
             _manifest.add_image(manifest, profile.name, record)
         else:
             progress("profile %s: its image (%s on %s) is to be built" % (

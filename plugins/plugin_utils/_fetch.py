@@ -6,7 +6,9 @@
 
 Each file is streamed to a partial file beside its final place, hashed while written, checked against
 the index's sha256 and size, fsynced and renamed: the store never holds a file whose bytes were not
-proven. A file already in place is not fetched again (its path is its hash).
+proven. A file already in place is not fetched again once its bytes are proven too: hashed, or hashed before and
+not written since (the store's verified cache, as on the hosts); one with other bytes (even of the same size) is
+fetched again.
 """
 
 from __future__ import annotations
@@ -15,8 +17,13 @@ import concurrent.futures
 import os
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath, write_verified
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import redact
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
+    StoreError,
+    compare,
+    store_relpath,
+    write_verified,
+)
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import MAX_FILE_BYTES, redact
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import DistFile, PyMigrateError
 
 CHUNK = 1024 * 1024
@@ -26,17 +33,19 @@ def store_path(store_dir: str, dist: DistFile) -> str:
     return os.path.join(store_dir, store_relpath(dist.sha256, dist.filename))
 
 
-def missing_files(files: t.Iterable[DistFile], store_dir: str) -> list:
-    """Files not yet in the store (by content address and size), each once."""
-    seen, missing = set(), []
+def missing_files(files: t.Iterable[DistFile], store_dir: str, repair: bool = False) -> list:
+    """Files the store does not hold with their bytes, each once: absent, or present with other bytes (``repair``
+    removes those, so that the fetch replaces them)."""
+    by_path: dict = {}
     for dist in files:
-        if dist.sha256 in seen:
-            continue
-        seen.add(dist.sha256)
-        path = store_path(store_dir, dist)
-        if not (os.path.isfile(path) and (dist.size is None or os.path.getsize(path) == dist.size)):
-            missing.append(dist)
-    return missing
+        by_path.setdefault(store_relpath(dist.sha256, dist.filename), dist)
+    wanted = [{"path": path, "sha256": dist.sha256, "size": dist.size} for path, dist in by_path.items()]
+    try:
+        found = compare(store_dir, wanted, repair=repair)
+    except StoreError as exc:
+        raise PyMigrateError("the store %s: %s" % (store_dir, exc))
+    bad = set(found["missing"]) | {item["path"] for item in found["corrupt"]}
+    return [dist for path, dist in by_path.items() if path in bad]
 
 
 def _download(client, dist: DistFile, store_dir: str) -> str:
@@ -46,7 +55,9 @@ def _download(client, dist: DistFile, store_dir: str) -> str:
         if response.status_code != 200:
             raise PyMigrateError("download of %s from %s failed: HTTP %d" % (dist.filename, redact(dist.index_url),
                                                                              response.status_code))
-        matched, sha256, size = write_verified(response.iter_content(CHUNK), final, dist.sha256, dist.size)
+        chunks = client.chunks(response, "%s from %s" % (dist.filename, redact(dist.index_url)), MAX_FILE_BYTES,
+                               dist.size)
+        matched, sha256, size = write_verified(chunks, final, dist.sha256, dist.size)
     except OSError as exc:
         raise PyMigrateError("cannot write %s into the store %s: %s" % (dist.filename, store_dir, exc))
     finally:
@@ -66,7 +77,7 @@ def fetch_all(files: t.Sequence[DistFile], store_dir: str, client, max_workers: 
         if not dist.sha256:
             raise PyMigrateError("the index gives no sha256 for %s; a hash is the proof of the same bytes, so it "
                                  "cannot be bundled" % dist.filename, hint="Use an index that publishes sha256 hashes")
-    todo = missing_files(files, store_dir)
+    todo = missing_files(files, store_dir, repair=True)
     if not todo:
         return []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="pymigrate-fetch") as pool:

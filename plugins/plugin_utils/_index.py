@@ -23,6 +23,7 @@ import io
 import json
 import os
 import random
+import socket
 import threading
 import time
 import typing as t
@@ -42,6 +43,14 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import Dis
 ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
           "text/html;q=0.01")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+# Endless data: what an answer may hold at most (a file the index gave the size of, at most that size).
+MAX_PAGE_BYTES = 64 << 20  # a project page (the largest real ones hold a few MB)
+MAX_METADATA_BYTES = 16 << 20  # a METADATA file, a provenance object, a JSON API document
+MAX_FILE_BYTES = 8 << 30  # a file the index states no size of
+# Slow retrieval: a transfer must average this many bytes a second after its first ``timeout`` seconds, and a page or
+# a small document must be done within ``timeout`` plus PAGE_SECONDS; slower ones are given up.
+MIN_RATE = 16 << 10
+PAGE_SECONDS = 300
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +237,7 @@ class IndexClient:
             raise PyMigrateError("no package index configured", var="pymigrate_index_url")
         self.indexes = list(indexes)
         self.timeout = timeout
+        self.min_rate = MIN_RATE
         self.retries = retries
         self.session = session or requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=max(16, workers * 2))
@@ -268,6 +278,42 @@ class IndexClient:
                 if index.username is not None:
                     return (index.username, index.password or ""), {}
         return None, {}
+
+    def body(self, response, what: str, limit: int = MAX_METADATA_BYTES) -> bytes:
+        """The whole body of a small answer (a page, metadata, a document), bounded in size and time."""
+        return b"".join(self.chunks(response, what, limit))
+
+    def chunks(self, response, what: str, limit: int, size: int | None = None) -> t.Iterator[bytes]:
+        """The body in chunks, never more than ``size`` (the index's word) or ``limit`` bytes (endless data), and
+        within ``timeout`` plus the time the expected bytes take at MIN_RATE (slow retrieval: a watchdog closes the
+        connection, which ends a read the server drips bytes into)."""
+        seconds = self.timeout + (size / self.min_rate if size is not None else PAGE_SECONDS)
+        bound = size if size is not None else limit
+        fired: list = []
+
+        def give_up():
+            fired.append(True)
+            _shut(response)
+        watchdog = threading.Timer(seconds, give_up)
+        watchdog.daemon = True
+        watchdog.start()
+        received = 0
+        try:
+            for chunk in response.iter_content(1 << 16):
+                received += len(chunk)
+                if received > bound:
+                    raise PyMigrateError("%s sent more than %d bytes%s: refused (endless data)"
+                                         % (what, bound, " (its stated size)" if size is not None else ""))
+                yield chunk
+        except (requests.exceptions.RequestException, OSError, ValueError, AttributeError) as exc:
+            if not fired:
+                raise PyMigrateError("%s broke off after %d bytes (%s)" % (what, received, type(exc).__name__))
+        finally:
+            watchdog.cancel()
+        if fired:
+            raise PyMigrateError("%s did not arrive within %d s (%d bytes came): given up as too slow (slow "
+                                 "retrieval)" % (what, seconds, received),
+                                 hint="Check the index and the network; a mirror that drips bytes is refused")
 
     def get(self, url: str, headers: t.Mapping | None = None, stream: bool = False) -> requests.Response:
         """GET with retries (connection errors and 5xx, exponential backoff); errors say which index."""
@@ -338,7 +384,7 @@ class IndexClient:
                 headers["If-None-Match"] = cached["etag"]
             if cached and cached.get("last_modified"):
                 headers["If-Modified-Since"] = cached["last_modified"]
-            response = self.get(page_url, headers=headers)
+            response = self.get(page_url, headers=headers, stream=True)
             if response.status_code == 304 and cached:
                 self._cache_write("pages", page_url, dict(cached, fetched_at=time.time()))
                 files = self._page_dict(key, cached["url"], index.base, cached["files"])
@@ -349,7 +395,9 @@ class IndexClient:
                 raise PyMigrateError("package index %s answered %d for project %s"
                                      % (redact(index.base), response.status_code, key))
             content_type = response.headers.get("Content-Type", "")
-            files = self._parse_page(key, response.url, content_type, response.text, index.base)
+            text = self.body(response, "the page of %s at %s" % (key, redact(index.base)),
+                             MAX_PAGE_BYTES).decode(response.encoding or "utf-8", "replace")
+            files = self._parse_page(key, response.url, content_type, text, index.base)
             # The cache keeps the compact parsed form: reading it back is one json.loads, no parsing.
             if not index.base.startswith("file:"):
                 self._cache_write("pages", page_url, {"etag": response.headers.get("ETag"),
@@ -523,9 +571,9 @@ class IndexClient:
             with zipfile.ZipFile(urllib.parse.unquote(dist.url[len("file://"):])) as archive:
                 return parse_metadata(_wheel_metadata(archive, dist.filename), dist.filename)
         if dist.metadata_sha256 is not None:
-            response = self.get(dist.url + ".metadata")
+            response = self.get(dist.url + ".metadata", stream=True)
             if response.status_code == 200:
-                data = response.content
+                data = self.body(response, "the metadata of %s" % dist.filename)
                 if dist.metadata_sha256 and hashlib.sha256(data).hexdigest() != dist.metadata_sha256:
                     raise PyMigrateError("metadata of %s from %s does not match its sha256 %s"
                                          % (dist.filename, redact(dist.index_url), dist.metadata_sha256))
@@ -537,6 +585,19 @@ class IndexClient:
     def _wheel_metadata_by_range(self, dist: DistFile) -> bytes:
         with zipfile.ZipFile(_RangeFile(self, dist)) as archive:
             return _wheel_metadata(archive, dist.filename)
+
+
+def _shut(response) -> None:
+    """End a transfer another thread is blocked reading: shut its socket down (a close alone does not wake a read
+    blocked in recv), then close the response."""
+    connection = getattr(getattr(response, "raw", None), "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    response.close()
 
 
 def _wheel_metadata(archive: zipfile.ZipFile, filename: str) -> bytes:

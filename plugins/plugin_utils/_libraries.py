@@ -29,13 +29,16 @@ except ImportError:
 
 try:
     from packaging import tags as packaging_tags
+    from packaging.markers import default_environment
     from packaging.metadata import parse_email
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
     from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
     from packaging.version import InvalidVersion, Version
+    sys_tags = packaging_tags.sys_tags
 except ImportError:
     packaging_tags = parse_email = Requirement = SpecifierSet = canonicalize_name = parse_wheel_filename = None
+    default_environment = sys_tags = None
     Version = None
     InvalidRequirement = InvalidSpecifier = InvalidWheelFilename = InvalidVersion = type("Missing", (Exception,), {})
 

@@ -48,6 +48,20 @@ def build_profiles(entries: t.Iterable[tuple]) -> list:
     return result
 
 
+def _refuse_shared_image_names(item: HostInput) -> None:
+    """Two environments of one host carried by images of one name would overwrite each other's tags."""
+    seen: dict = {}
+    for env_name, env in sorted(item.envs.items()):
+        name = (env.carrier or {}).get("image_name")
+        if name and name in seen:
+            raise PyMigrateError("environments %s and %s would both be the image %s: each would overwrite the "
+                                 "other's tags" % (seen[name], env_name, name), host=item.host,
+                                 var="pymigrate_image_name", value=name,
+                                 hint="Give each environment an image_name of its own")
+        if name:
+            seen[name] = env_name
+
+
 def plan_profiles(hosts: t.Sequence[HostInput], image_target=None) -> tuple:
     """(profiles, {"host:env": (host, EnvSpec)}): host environments grouped by (target, wanted set, carrier).
 
@@ -56,6 +70,7 @@ def plan_profiles(hosts: t.Sequence[HostInput], image_target=None) -> tuple:
     entries: list = []
     envs_by_member = {}
     for item in hosts:
+        _refuse_shared_image_names(item)
         for env_name, env in sorted(item.envs.items()):
             if env.carrier:
                 base_id, target = image_target(env.carrier["base_image"], env.python)

@@ -199,7 +199,7 @@ def fetch(client, subject: Subject) -> tuple:
     response = client.get(url, headers={"Accept": INTEGRITY_TYPE})
     try:
         if response.status_code == 200:
-            return b"".join(response.iter_content(1 << 16)), redact(url)
+            return client.body(response, "the provenance of %s" % subject.filename), redact(url)
         if response.status_code == 404 and not subject.url:
             return None, "the integrity API has none"
         raise PyMigrateError("the provenance of %s at %s answered HTTP %d"

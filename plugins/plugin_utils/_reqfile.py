@@ -21,7 +21,9 @@ hosts behind the air gap never see pip's options. What is read, as pip reads it:
 * ``${NAME}`` (upper-case letters, digits and ``_`` only, pip's form) is replaced by the environment variable
   NAME of the process reading the file, i.e. **the control node's** ``os.environ`` (the Ansible controller's
   environment, not a host's); an unset or empty variable is an error here (pip would leave the text as it is).
-  Errors quote each line as written, before expansion, so that a token in a variable is not echoed.
+  Errors quote each line as written, before expansion, so that a token in a variable is not echoed; a line of a file
+  reached through ``-r``/``-c`` is never quoted (an include may name any file the control node can read): the error
+  names that file, the line number and the include line.
 
 Files are UTF-8 (a byte-order mark is skipped) unless a PEP 263 ``coding:`` comment on the first two lines
 names another encoding, as pip allows.
@@ -291,6 +293,10 @@ def _requirement(line: str, path: str, lineno: int, raw: str, host: str, var: st
     return name, "%s%s%s%s" % (name, extras, requirement.specifier, marker), tuple(hashes)
 
 
+class _UnshownLine(PyMigrateError):
+    """An error on a line of an included file, which names the file and line but never shows the line."""
+
+
 class _Reader:
     def __init__(self, host: str, var: str):
         self.host = host
@@ -310,17 +316,29 @@ class _Reader:
             raw = COMMENT_RE.sub("", joined).strip()
             if not raw:
                 continue
-            line = _expand(raw, path, lineno, raw, self.host, self.var)
-            where = (path, lineno, raw)
-            if line.startswith("-"):
-                found = _include(line, path, lineno, raw, self.host, self.var)
-                if found is None:
-                    _refuse_option(line.split()[0], path, lineno, raw, self.host, self.var)
-                sub_kind, target = found
-                # A constraints file stays one all the way down: -r inside it includes more constraints.
-                self.read(target, "constraint" if kind == "constraint" else sub_kind, chain, where)
-                continue
-            self.add(kind, _requirement(line, path, lineno, raw, self.host, self.var), where)
+            try:
+                self._line(raw, path, lineno, kind, chain)
+            except PyMigrateError as exc:
+                if include is None or isinstance(exc, _UnshownLine) or exc.value != raw:
+                    raise
+                # A -r/-c include may name any file the control node can read: its lines are never shown.
+                raise _UnshownLine("requirements file %s, line %d (included by %s, line %d): not a line this "
+                                   "collection reads (the line is not shown)" % (path, lineno, include[0], include[1]),
+                                   host=self.host, var=self.var, value=include[2], hint=exc.hint) from None
+
+    def _line(self, raw: str, path: str, lineno: int, kind: str, chain: tuple) -> None:
+        """One logical line: an include (read now) or a requirement."""
+        line = _expand(raw, path, lineno, raw, self.host, self.var)
+        where = (path, lineno, raw)
+        if line.startswith("-"):
+            found = _include(line, path, lineno, raw, self.host, self.var)
+            if found is None:
+                _refuse_option(line.split()[0], path, lineno, raw, self.host, self.var)
+            sub_kind, target = found
+            # A constraints file stays one all the way down: -r inside it includes more constraints.
+            self.read(target, "constraint" if kind == "constraint" else sub_kind, chain, where)
+            return
+        self.add(kind, _requirement(line, path, lineno, raw, self.host, self.var), where)
 
     def add(self, kind: str, entry: tuple, where: tuple) -> None:
         name, text, hashes = entry

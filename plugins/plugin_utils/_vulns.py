@@ -88,6 +88,16 @@ def _sorted_versions(values: t.Iterable) -> tuple:
     return tuple(text for _v, text in sorted(set(parsed))) + tuple(sorted(set(raw)))
 
 
+def _strings(value: t.Any) -> tuple:
+    """(the strings of a list field, whether the field was malformed): a JSON field that should be a list of strings
+    but is a string (or anything else) is no list - never its characters, one by one."""
+    if value is None:
+        return (), False
+    if not isinstance(value, list):
+        return (), True
+    return tuple(item for item in value if isinstance(item, str)), not all(isinstance(item, str) for item in value)
+
+
 def from_json_api(project: str, version: str, document: t.Any) -> list:
     """Findings of the JSON API's ``vulnerabilities`` list (withdrawn ones dropped)."""
     items = document.get("vulnerabilities") if isinstance(document, dict) else None
@@ -95,9 +105,9 @@ def from_json_api(project: str, version: str, document: t.Any) -> list:
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or item.get("withdrawn"):
             continue
-        aliases = tuple(sorted(a for a in item.get("aliases") or () if isinstance(a, str) and a != item["id"]))
+        aliases = tuple(sorted(a for a in _strings(item.get("aliases"))[0] if a != item["id"]))
         findings.append(Finding(project, version, item["id"], aliases, str(item.get("summary") or ""),
-                                str(item.get("details") or ""), _sorted_versions(item.get("fixed_in") or ()),
+                                str(item.get("details") or ""), _sorted_versions(_strings(item.get("fixed_in"))[0]),
                                 str(item.get("link") or ""), str(item.get("source") or "index")))
     return sorted(findings, key=lambda f: f.id)
 
@@ -109,7 +119,7 @@ class OsvDatabase:
     def __init__(self, path: str, var: str = "pymigrate_osv_db"):
         self.path = path
         self.skipped = {"malformed_records": 0, "withdrawn_records": 0, "unsupported_ranges": 0,
-                        "unparsable_versions": 0}
+                        "unparsable_versions": 0, "malformed_fields": 0}
         self.records = 0
         self.modified = ""  # the newest ``modified`` of any record: the snapshot's date
         self._by_name: dict = {}
@@ -141,12 +151,21 @@ class OsvDatabase:
             self.skipped["withdrawn_records"] += 1
             return
         self.records += 1
+        aliases, malformed = _strings(record.get("aliases"))
+        if malformed:  # the record still counts, without the aliases it does not state as a list
+            self.skipped["malformed_fields"] += 1
+        record = dict(record, aliases=list(aliases))
         for affected in record.get("affected") or []:
             package = affected.get("package") if isinstance(affected, dict) else None
             if not isinstance(package, dict) or not isinstance(package.get("name"), str):
                 continue
             if package.get("ecosystem") != ECOSYSTEM:
                 continue
+            versions, malformed = _strings(affected.get("versions"))
+            if malformed or not isinstance(affected.get("ranges", []), list):
+                self.skipped["malformed_fields"] += 1  # counted, so the report says what it could not read
+            affected = dict(affected, versions=list(versions),
+                            ranges=affected["ranges"] if isinstance(affected.get("ranges"), list) else [])
             self._by_name.setdefault(canonicalize_name(package["name"]), []).append((record, affected))
 
     def _version(self, value: t.Any):
@@ -215,7 +234,7 @@ class OsvDatabase:
             if not hit:
                 continue
             later = [f for f in fixed if self._later(f, wanted)]
-            aliases = tuple(sorted(a for a in record.get("aliases") or () if isinstance(a, str)))
+            aliases = tuple(sorted(record["aliases"]))
             previous = findings.get(record["id"])
             fixed_in = _sorted_versions(later + list(previous.fixed_in if previous else ()))
             findings[record["id"]] = Finding(
@@ -265,7 +284,9 @@ def _read_json_api(client, project: str, version: str, index_base: str) -> tuple
     try:
         if response.status_code != 200:
             return None, "JSON API answered HTTP %d" % response.status_code
-        body = b"".join(response.iter_content(1 << 16))
+        body = client.body(response, "the vulnerability record of %s %s" % (project, version))
+    except PyMigrateError as exc:
+        return None, "JSON API answer refused: %s" % exc.message
     finally:
         response.close()
     try:

@@ -56,7 +56,7 @@ PLATFORMS = ("manylinux_2_17_x86_64.manylinux2014_x86_64", "manylinux_2_28_aarch
 def release(name, version, requires=(), requires_python=None, extras=(), tags=(("py3-none-any",),),
             yanked=None, upload_time=None, sdist=False, wheel=True, platform_sdist=False, metadata_file=True,
             license_expression="MIT", summary=None, license=None, sdist_backend="intree", sdist_fails=False,
-            index_requires_python=True, vulnerabilities=()):
+            index_requires_python=True, vulnerabilities=(), spy_files=(), spy_connect=None):
     """One release of a project: its wheels (one per entry of ``tags``, each a tuple of the tags that wheel
     claims) and/or an sdist. ``yanked``: None, True or a reason string. ``upload_time``: PEP 700 ISO time.
     ``metadata_file``: write the PEP 658 ``<file>.metadata`` next to the wheels. ``platform_sdist``: the
@@ -72,7 +72,8 @@ def release(name, version, requires=(), requires_python=None, extras=(), tags=((
                 sdist=sdist, wheel=wheel, platform_sdist=platform_sdist, metadata_file=metadata_file,
                 license_expression=license_expression, summary=summary or "Synthetic %s for tests" % name,
                 license=license, sdist_backend=sdist_backend, sdist_fails=sdist_fails,
-                index_requires_python=index_requires_python, vulnerabilities=list(vulnerabilities))
+                index_requires_python=index_requires_python, vulnerabilities=list(vulnerabilities),
+                spy_files=list(spy_files), spy_connect=spy_connect)
 
 
 def vulnerability(vuln_id, fixed_in=(), aliases=(), summary=None, withdrawn=None):
@@ -191,7 +192,8 @@ def build(directory, catalog=None, include_pip=True, build_tools_dir=None):
             data = wheels.sdist_bytes(rel["name"], rel["version"], metadata, rel["platform_sdist"],
                                       backend=rel.get("sdist_backend", "intree"), requires=rel["requires"],
                                       requires_python=rel["requires_python"], extras=rel["extras"],
-                                      fails=rel.get("sdist_fails", False))
+                                      fails=rel.get("sdist_fails", False), spy_files=rel.get("spy_files", ()),
+                                      spy_connect=rel.get("spy_connect"))
             _path, entry = _file_entry(files_dir, wheels.sdist_filename(rel["name"], rel["version"]), data, rel)
             project["files"].append(entry)
     pip = bundled_pip_wheel() if include_pip else None

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -77,6 +78,9 @@ class IndexServer:
         self.legacy_metadata_key = False  # JSON: also "dist-info-metadata" (pip < 23.1 chokes on its dict form)
         self.json_api = True      # serve /pypi/<name>/<version>/json
         self.provenance_key = True  # simple pages say which files have provenance (API 1.3)
+        self.endless = set()      # paths or file names answered with bytes that never end (endless data)
+        self.drip = set()         # paths or file names answered one byte every drip_seconds (slow retrieval)
+        self.drip_seconds = 0.2
         self._lock = threading.Lock()
         self.reload()
         handler = type("Handler", (_Handler,), {"index": self})
@@ -188,6 +192,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(403, b"forbidden")
         if self.index.take_failure(path) or self.index.take_failure(os.path.basename(path)):
             return self._send(503, b"try again")
+        if path in self.index.endless or os.path.basename(path) in self.index.endless:
+            return self._endless()
+        if path in self.index.drip or os.path.basename(path) in self.index.drip:
+            return self._drip()
         kind = JSON_TYPE if query.get("format") == ["json"] else negotiate(self.headers.get("Accept"))
         if path == "/simple/":
             return self._root_page(kind)
@@ -208,6 +216,31 @@ class _Handler(BaseHTTPRequestHandler):
         if match:
             return self._integrity(normalize(match.group(1)), match.group(2), match.group(3))
         return self._send(404, b"not found")
+
+    def _endless(self):
+        """An answer that never ends: chunk after chunk until the client goes away."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        try:
+            while True:
+                self.wfile.write(b"<a>" * 20000)
+        except OSError:
+            pass
+
+    def _drip(self):
+        """An answer that comes a byte at a time, each within any read timeout, so that it takes for ever."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        try:
+            for _byte in range(100000):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(self.index.drip_seconds)
+        except OSError:
+            pass
 
     def _page(self, body, content_type):
         """A simple-API page with an ETag; a matching If-None-Match gets 304 (as real indexes do)."""

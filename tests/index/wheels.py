@@ -170,6 +170,48 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 '''
 
 
+# The in-tree backend, plus what a hostile build would try before it builds: it reads the environment, every
+# process's command line and environment it can see, the files named in its pyproject.toml, and tries to open a
+# connection; what it found goes into the wheel as <pkg>/spy.json (tests/component/test_build_sandbox.py).
+SPY_BACKEND = BACKEND.replace("def build_wheel(", "def _real_build_wheel(") + r'''
+
+def _spy():
+    import json, socket
+    found = {"env": dict(os.environ), "cmdlines": [], "environs": [], "files": {}, "connect": None}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            for name, key in (("cmdline", "cmdlines"), ("environ", "environs")):
+                try:
+                    with open("/proc/%s/%s" % (pid, name), "rb") as handle:
+                        found[key].append(handle.read().decode("utf-8", "replace"))
+                except OSError:
+                    pass
+    with open("pyproject.toml") as handle:
+        config = handle.read()
+    for path in re.findall(r'^spy_file_\d+ = "(.*)"$', config, re.M):
+        try:
+            with open(path) as handle:
+                found["files"][path] = handle.read()
+        except OSError as exc:
+            found["files"][path] = "refused: %s" % exc.__class__.__name__
+    for address in re.findall(r'^spy_connect = "(.*):(\d+)"$', config, re.M):
+        try:
+            socket.create_connection((address[0], int(address[1])), timeout=3).close()
+            found["connect"] = "connected"
+        except OSError as exc:
+            found["connect"] = "refused: %s" % exc.__class__.__name__
+    return json.dumps(found)
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    report = _spy()
+    filename = _real_build_wheel(wheel_directory, config_settings, metadata_directory)
+    _text, name, _version = _meta()
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "a") as archive:
+        archive.writestr("%s/spy.json" % re.sub(r"[-_.]+", "_", name).lower(), report)
+    return filename
+'''
+
+
 def _toml_list(items):
     return "[%s]" % ", ".join(_toml_str(item) for item in items)
 
@@ -220,12 +262,13 @@ PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&speedups); }
 
 
 def sdist_bytes(name, version, metadata=None, platform_specific=False, backend="intree", requires=(),
-                requires_python=None, extras=(), fails=False):
+                requires_python=None, extras=(), fails=False, spy_files=(), spy_connect=None):
     """An sdist. ``platform_specific`` marks it as building a platform wheel (a compiled extension):
     the in-tree backend then compiles ``<pkg>/_speedups.c`` (with ``cc``) and tags the wheel for the building
     interpreter; ``"hidden"`` tags it so without shipping any C source (a build only its result betrays);
     the setuptools variant has a real ``ext_modules`` C extension in ``setup.py``. ``fails``: the in-tree
-    build prints 200 lines of noise and fails."""
+    build prints 200 lines of noise and fails. ``backend="spy"``: the in-tree build that first looks for secrets
+    (``SPY_BACKEND``: ``spy_files`` to read, ``spy_connect`` "host:port" to open)."""
     base = "%s-%s" % (dist_name(name), version)
     pkg_info = metadata or metadata_text(name, version)
     package = dist_name(name)
@@ -241,7 +284,10 @@ def sdist_bytes(name, version, metadata=None, platform_specific=False, backend="
         pyproject = ('[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_build"]\n\n'
                      '[tool.pymigrate-test]\nplatform = %s\nfail = %s\n'
                      % ("true" if platform_specific else "false", "true" if fails else "false"))
-        members = [("PKG-INFO", pkg_info), ("pyproject.toml", pyproject), ("_build/backend.py", BACKEND),
+        pyproject += "".join('spy_file_%d = "%s"\n' % item for item in enumerate(spy_files))
+        pyproject += 'spy_connect = "%s"\n' % spy_connect if spy_connect else ""
+        code = SPY_BACKEND if backend == "spy" else BACKEND
+        members = [("PKG-INFO", pkg_info), ("pyproject.toml", pyproject), ("_build/backend.py", code),
                    ("%s/__init__.py" % package, "__version__ = %r\n" % version)]
         if platform_specific and platform_specific != "hidden":
             members.append(("%s/_speedups.c" % package, SPEEDUPS_C))

@@ -67,3 +67,51 @@ def test_the_registry_is_asked_for_the_tag_and_must_name_the_images_config(regis
 def test_with_tls_verified_a_plain_http_registry_is_not_trusted(registry):
     with pytest.raises(_image.ImageError, match="cannot reach the registry 127.0.0.1"):
         _image.registry_has({"url": registry["url"], "tls_verify": True}, IMAGE, timeout=5)
+
+
+# -- smoke runs and tags: what the engine is asked (a recording stand-in for podman) --------------------------------
+class Engine:
+    """Records every engine command; ``images`` maps a reference (tag or ID) to an image ID."""
+
+    def __init__(self, images=None):
+        self.images, self.calls = dict(images or {}), []
+
+    def run(self, argv, what, stdin=None):
+        self.calls.append(list(argv))
+        if argv[1] == "tag":
+            self.images[argv[3]] = self.images.get(argv[2], argv[2])
+        return ""
+
+    def image_id(self, engine, reference):
+        return self.images.get(reference)
+
+
+@pytest.fixture
+def engine(monkeypatch, tmp_path):
+    fake = Engine()
+    monkeypatch.setattr(_image, "_run", fake.run)
+    monkeypatch.setattr(_image, "image_id", fake.image_id)
+    monkeypatch.setattr(_image, "find_engine", lambda choice: "podman")
+    monkeypatch.setattr(_image, "HISTORY_DIR", str(tmp_path / "history"))
+    return fake
+
+
+def test_a_smoke_import_is_a_module_name_passed_as_an_argument_never_code(engine):
+    _image.smoke_run("podman", "img", "/opt/venv/bin/python", ["yaml", "email.mime"])
+    assert engine.calls[-1][-4:] == ["-c", _image.SMOKE_RUNNER, "yaml", "email.mime"]
+    with pytest.raises(_image.ImageError, match="not a dotted module name"):
+        _image.smoke_run("podman", "img", "/opt/venv/bin/python", ["os; import os; os.system('id')"])
+    assert len(engine.calls) == 1  # nothing ran for the refused one
+
+
+def test_a_site_image_under_the_same_tag_is_never_taken_over(engine):
+    engine.images.update({"localhost/siteapp:current": "sha256:site", "sha256:new": "sha256:new"})
+    image = {"image_id": "sha256:new", "blobs": []}
+    with pytest.raises(_image.ImageError, match="did not install"):
+        _image.ensure("/store", "localhost/siteapp", 3, image)
+    assert engine.images["localhost/siteapp:current"] == "sha256:site"
+    engine.images.pop("localhost/siteapp:current")
+    result = _image.ensure("/store", "localhost/siteapp", 3, image)  # no such tag: ours from now on
+    assert result["changed"] and engine.images["localhost/siteapp:current"] == "sha256:new"
+    engine.images["sha256:newer"] = "sha256:newer"
+    assert _image.ensure("/store", "localhost/siteapp", 4, dict(image, image_id="sha256:newer"))["changed"]

@@ -66,6 +66,12 @@ class FakeIndexClient:
     def close(self):
         self.closed = True
 
+    def chunks(self, response, what, limit, size=None):  # the real client bounds them (endless data, slow retrieval)
+        return response.iter_content(1 << 16)
+
+    def body(self, response, what, limit=None):
+        return b"".join(response.iter_content(1 << 16))
+
     def get(self, url, headers=None, stream=False):
         if "/pypi/" in url and url.endswith("/json"):  # no JSON API here: the vulnerability check skips
             return _Response(404, b"")

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import tarfile
+import threading
 
 import pytest
 
@@ -14,6 +15,9 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
+
+# A valid PEP 751 lock (the session checks every lock the tests write with packaging.pylock).
+MINIMAL_LOCK = 'lock-version = "1.0"\ncreated-by = "tests"\npackages = []\n'
 
 
 def make_bundle(root, serial, contents):
@@ -27,7 +31,7 @@ def make_bundle(root, serial, contents):
         files[relpath] = {"sha256": sha, "size": len(data), "project": name.split("-")[0], "version": "1"}
     manifest = {"format": 1, "serial": serial, "created": "2026-11-25T11:00:00Z", "files": files,
                 "profiles": {"p": {"lock": "pylock.p.toml", "requirements": "requirements.p.txt"}}, "hosts": {}}
-    for name, text in (("manifest.json", json.dumps(manifest)), ("pylock.p.toml", "lock-version = \"1.0\"\n"),
+    for name, text in (("manifest.json", json.dumps(manifest)), ("pylock.p.toml", MINIMAL_LOCK),
                        ("requirements.p.txt", "x==1\n")):
         with open(os.path.join(root, name), "w") as handle:
             handle.write(text)
@@ -257,7 +261,7 @@ def test_the_lock_a_bundle_carries_travels_in_its_folder(keys, tmp_path):
     manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
     manifest["lock"] = {"profiles": {"p": "default-cp311"}, "files": ["lock/README.md", "lock/pylock.default.toml"]}
     os.makedirs(os.path.join(bundle, "lock"))
-    for name, text in (("README.md", "# lock\n"), ("pylock.default.toml", 'lock-version = "1.0"\n'),
+    for name, text in (("README.md", "# lock\n"), ("pylock.default.toml", MINIMAL_LOCK),
                        ("../manifest.json", json.dumps(manifest))):
         with open(os.path.join(bundle, "lock", name), "w") as handle:
             handle.write(text)
@@ -277,3 +281,55 @@ def test_an_import_names_the_archive_and_says_how_far_its_verification_is(outsid
         "bytes": os.path.getsize(archive)}
     assert 1 <= len(lines) <= 10 and lines[-1].startswith("verified 100 % (")  # a line per 10 %, not per file
     assert [int(line.split()[1]) for line in lines] == sorted(int(line.split()[1]) for line in lines)
+
+
+def test_a_trusted_archive_whose_metadata_takes_a_name_the_store_keeps_is_refused_whole(keys, tmp_path):
+    # Signed by a trusted key, but its manifest names a metadata file "built" (the store's own folder): the import
+    # went halfway before (bundles/<serial>/ left behind, a raw errno); now it is refused before anything is placed.
+    bundle = str(tmp_path / "bundle")
+    manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
+    manifest["vulnerabilities"] = {"osv_db": {"path": "built", "sha256": "0" * 64}}
+    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
+        handle.write(json.dumps(manifest))
+    with open(os.path.join(bundle, "built"), "w") as handle:
+        handle.write("x")
+    export(bundle, tmp_path / "r.tar", keys)
+    store = tmp_path / "store"
+    store.mkdir()
+    with pytest.raises(PyMigrateError, match="archive member built is no metadata file .* nothing was imported"):
+        do_import(tmp_path / "r.tar", store, keys)
+    assert snapshot(store) == {}
+
+
+def test_two_imports_at_once_never_leave_an_older_serial_accepted(keys, tmp_path, monkeypatch):
+    old, new = str(tmp_path / "b150"), str(tmp_path / "b160")
+    make_bundle(old, 150, {"a-1-py3-none-any.whl": b"A" * 10})
+    make_bundle(new, 160, {"a-2-py3-none-any.whl": b"B" * 10})
+    export(old, tmp_path / "150.tar", keys)
+    export(new, tmp_path / "160.tar", keys)
+    store = tmp_path / "store"
+    slow, started = threading.Event(), threading.Event()
+    receive = _archive._receive_members
+
+    def receive_slowly(tar, index, work, *rest):  # the 150 import pauses after reading the state, before it commits
+        if index["serial"] == 150:
+            started.set()
+            slow.wait(1)
+        return receive(tar, index, work, *rest)
+    monkeypatch.setattr(_archive, "_receive_members", receive_slowly)
+    errors = []
+
+    def run(name):
+        try:
+            do_import(tmp_path / name, store, keys)
+        except PyMigrateError as exc:
+            errors.append(str(exc))
+    first = threading.Thread(target=run, args=("150.tar",))
+    first.start()
+    started.wait(5)
+    second = threading.Thread(target=run, args=("160.tar",))
+    second.start()
+    second.join(10)
+    first.join(10)
+    assert _archive.read_accepted(str(store))["serial"] == 160
+    assert json.load(open(store / "current" / "manifest.json"))["serial"] == 160

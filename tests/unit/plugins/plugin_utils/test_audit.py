@@ -129,7 +129,7 @@ def test_a_fresh_database_is_described(tmp_path):
                            "sha256": sha256(str(bundle / "osv-db.zip")), "date": "2026-11-28T00:00:00Z",
                            "date_source": "newest record", "age_days": 3.5, "max_age_days": 30, "records": 2,
                            "skipped": {"malformed_records": 0, "withdrawn_records": 1, "unsupported_ranges": 0,
-                                       "unparsable_versions": 0}}
+                                       "unparsable_versions": 0, "malformed_fields": 0}}
     assert [f.id for f in database.match("alpha", "1.0")] == ["PYSEC-1"]
 
 

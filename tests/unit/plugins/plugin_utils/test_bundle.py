@@ -1,6 +1,7 @@
 """The bundle build, step by step, against an in-memory index: profiles, resolution, what is written (and what
 check mode writes), no-op re-runs, pin changes, and errors that leave the previous bundle intact."""
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -380,3 +381,25 @@ def test_lock_only_writes_the_lock_and_nothing_of_the_bundle(tmp_path):
     assert (tmp_path / "lock" / "README.md").exists() and not (tmp_path / "bundle" / "manifest.json").exists()
     again, _lines = locked_build(tmp_path, NEWER, lock_only=True)
     assert not again["changed"]
+
+
+def test_a_store_file_with_other_bytes_of_the_same_size_is_fetched_again(tmp_path):
+    build(tmp_path, [host("a")])
+    manifest = _manifest.read(str(tmp_path))
+    relpath = next(path for path, info in manifest["files"].items() if info["filename"].startswith("alpha-"))
+    path = tmp_path / relpath
+    good = path.read_bytes()
+    path.write_bytes(bytes(len(good)))  # same size, other bytes: every later run failed at the export or the host
+    result, client = build(tmp_path, [host("a")])
+    assert [os.path.basename(url) for url in client.downloads] == [os.path.basename(relpath)]
+    assert path.read_bytes() == good
+
+
+def test_a_renamed_image_takes_its_new_name_without_a_rebuild(tmp_path, no_engine):
+    build(tmp_path, [_image_host("a")])
+    renamed = _image_host("a")
+    renamed.envs["default"] = dataclasses.replace(renamed.envs["default"], carrier=dict(
+        renamed.envs["default"].carrier, image_name="localhost/renamed"))
+    result, _client = build(tmp_path, [renamed])
+    (profile,) = _manifest.read(str(tmp_path))["profiles"].values()
+    assert profile["image"]["name"] == "localhost/renamed" and len(no_engine) == 1  # the cached image, renamed

@@ -52,9 +52,11 @@ def test_a_lock_is_valid_pep751_and_reads_back_to_the_same_text(tmp_path):
 
 
 def test_a_lock_that_is_not_pep751_is_refused_naming_the_file(tmp_path):
-    (tmp_path / "pylock.bad.toml").write_text('lock-version = "1.0"\ncreated-by = "x"\n[[packages]]\nname = "a"\n')
+    bad = tmp_path / "pylock.bad.toml"
+    bad.write_text('lock-version = "1.0"\ncreated-by = "x"\n[[packages]]\nname = "a"\n')
     with pytest.raises(PyMigrateError, match="pylock.bad.toml"):
         _lockdir.read(str(tmp_path))
+    bad.unlink()  # (invalid on purpose: the session's own check of every lock left behind would refuse it)
 
 
 def test_same_target_and_wanted_set_holds_and_an_upgrade_of_one_of_its_projects_does_not():
@@ -125,9 +127,10 @@ def test_changes_per_environment():
 
 
 def test_write_touches_only_what_changed_and_removes_locks_no_longer_written(tmp_path):
-    (tmp_path / "pylock.old.toml").write_text("x")
+    valid = 'lock-version = "1.0"\ncreated-by = "tests"\npackages = []\n'
+    (tmp_path / "pylock.old.toml").write_text(valid)
     (tmp_path / "README.md").write_text("same\n")
-    assert _lockdir.write(str(tmp_path), {"README.md": "same\n", "pylock.new.toml": "y\n"}) == [
+    assert _lockdir.write(str(tmp_path), {"README.md": "same\n", "pylock.new.toml": valid}) == [
         "pylock.new.toml", "pylock.old.toml"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "pylock.new.toml"]
 

@@ -30,3 +30,16 @@ def test_plan_profiles_groups_equal_targets_and_wanted_sets():
     assert sorted(members) == ["a:default", "b:default", "c:default"]
     with pytest.raises(PyMigrateError, match="no host to bundle for"):
         _profiles.plan_profiles([])
+
+
+def test_two_environments_of_one_host_cannot_be_one_image():
+    envs = {"pymigrate_envs": {
+        "api": {"path": "/opt/api/venv", "requirements": {"alpha": ""}, "strategy": "image",
+                "base_image": "localhost/python:3.11", "image_name": "localhost/siteapp"},
+        "web": {"path": "/opt/web/venv", "requirements": {"beta": ""}, "strategy": "image",
+                "base_image": "localhost/python:3.11", "image_name": "localhost/siteapp"}}}
+    item = _profiles.HostInput("web1", _wanted.wanted_sets_for_host("web1", envs),
+                               _targets.target_from_declaration({"python": "3.11"}))
+    target = _targets.target_from_declaration({"python": "3.11"})
+    with pytest.raises(PyMigrateError, match="environments api and web would both be the image localhost/siteapp"):
+        _profiles.plan_profiles([item], image_target=lambda base, python: ("ab" * 32, target))

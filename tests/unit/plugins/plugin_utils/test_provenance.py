@@ -54,6 +54,9 @@ class Client:
     def version_files(self, name, version):
         return []
 
+    def body(self, response, what, limit=None):  # the real client bounds it (endless data, slow retrieval)
+        return b"".join(response.iter_content(1 << 16))
+
 
 def pin(name, version, filename, sha256, provenance_url=None):
     dist = DistFile(project=name, version=version, filename=filename, url=BASE + "../files/" + filename,

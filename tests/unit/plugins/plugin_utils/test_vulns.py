@@ -185,3 +185,23 @@ def test_report_table_and_sbom_section(osv_zip):
     ignored = run(osv_zip, ignores=[{"id": "PYSEC-1", "reason": "not used", "expires": "2026-12-31"}])
     analysis = _vulns.sbom_vulnerabilities(ignored, components)[0]["analysis"]
     assert analysis == {"state": "not_affected", "detail": "ignored until 2026-12-31: not used"}
+
+
+def test_a_string_where_a_list_belongs_is_never_read_character_by_character(tmp_path):
+    # versions "1.0" as a string matched "1" and "0" one by one; aliases "CVE-9" gave "C", "V", ... so that an
+    # ignore entry "a" (or "C") silenced the finding.
+    first = record("PYSEC-20", "alpha-lib")
+    first["aliases"], first["affected"][0]["versions"] = "CVE-9", "1.0"
+    second = dict(record("PYSEC-21", "alpha-lib", eco(("introduced", "0"))), aliases="GHSA-a")
+    path = tmp_path / "all.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("A.json", json.dumps(first))
+        archive.writestr("B.json", json.dumps(second))
+    database = _vulns.OsvDatabase(str(path))
+    assert ids(database, "1") == ["PYSEC-21"] and ids(database, "0") == ["PYSEC-21"]
+    (finding,) = database.match("alpha-lib", "2.0")
+    assert finding.aliases == () and "a" not in finding.ids() and "C" not in finding.ids()
+    assert database.skipped["malformed_fields"] == 3  # two aliases, one versions
+    found = _vulns.from_json_api("alpha", "1.0", {"vulnerabilities": [
+        {"id": "PYSEC-1", "aliases": "CVE-1", "fixed_in": "1.1"}]})
+    assert [(f.aliases, f.fixed_in) for f in found] == [((), ())]
