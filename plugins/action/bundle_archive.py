@@ -10,9 +10,29 @@ from __future__ import annotations
 import datetime
 import os
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive, _survey
+from ansible.utils.display import Display
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive, _sbom, _survey
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+
+display = Display()
+
+
+def carried(bundle_dir: str) -> list:
+    """``project version: id`` of every known vulnerability the bundle's SBOM carries (those it ignores left out)."""
+    facts = _sbom.read_facts(bundle_dir)
+    return sorted("%s %s: %s" % (project, version, vuln["id"]) for vuln in facts["vulnerabilities"]
+                  for project, version in vuln["affects"])
+
+
+def archive_text(result: dict, found: list) -> str:
+    """Where the archive is, its size, serial, signing key, expiry and the known vulnerabilities it carries."""
+    vulns = "no known vulnerability" if not found else "%d known vulnerabilit%s (%s)" % (
+        len(found), "y" if len(found) == 1 else "ies", ", ".join(found[:5]) + (", ..." if len(found) > 5 else ""))
+    return "%s: serial %s, %s archive, %.1f MB, signed by key %s, expires %s; it carries %s" % (
+        result["path"], result["serial"], result["kind"], result["bytes"] / 1e6, result["key_id"], result["expires"],
+        vulns)
 
 
 class ActionModule(ControllerActionBase):
@@ -58,10 +78,20 @@ class ActionModule(ControllerActionBase):
         src = params["src"]
         if not os.path.isfile(src):
             raise PyMigrateError("no archive at %s" % src, var="pymigrate_archive", value=src)
-        return _archive.import_archive(src, params["store_dir"], params["trusted_keys"],
-                                       allow_downgrade=params["allow_downgrade"],
-                                       max_skew=datetime.timedelta(minutes=params["max_skew_minutes"]),
-                                       check_mode=self._task.check_mode)
+        display.display("pymigrate import: %s (%.1f MB): verifying the signature and every member"
+                        % (src, os.path.getsize(src) / 1e6))
+        result = _archive.import_archive(src, params["store_dir"], params["trusted_keys"],
+                                         allow_downgrade=params["allow_downgrade"],
+                                         max_skew=datetime.timedelta(minutes=params["max_skew_minutes"]),
+                                         check_mode=self._task.check_mode,
+                                         progress=lambda line: display.display("pymigrate import: " + line))
+        # In check mode the bundle is not in the store, so what it carries is not read (the line says none).
+        found = [] if self._task.check_mode else carried(result["bundle_dir"])
+        result["vulnerabilities"] = found
+        result["msg"] = ("would import %s; %d file(s) would be added to %s" if self._task.check_mode
+                         else "imported %s; %d file(s) added to %s") % (
+            archive_text(result, found), result["files_added"], params["store_dir"])
+        return result
 
     def _export(self, params):
         have, base_serial = None, None
@@ -69,9 +99,15 @@ class ActionModule(ControllerActionBase):
             controller = _survey.read(params["survey_file"])["controller"]
             have, base_serial = controller.get("store_have") or [], controller.get("accepted_serial")
         if self._task.check_mode:
-            return {"changed": True, "kind": "delta" if have else "full"}
+            return {"changed": True, "kind": "delta" if have else "full",
+                    "msg": "check mode: an archive of %s would be written to %s"
+                           % (params["bundle_dir"], params["dest"])}
         key = _archive.load_private_key(params["private_key_path"], params["private_key_passphrase"])
+        display.display("pymigrate export: writing %s from %s" % (params["dest"], params["bundle_dir"]))
         result = _archive.create_archive(params["bundle_dir"], params["dest"], key,
                                          expires_in=datetime.timedelta(days=params["expires_in_days"]),
                                          have=have, base_serial=base_serial)
-        return dict(result, changed=True)
+        found = carried(params["bundle_dir"])
+        return dict(result, changed=True, vulnerabilities=found,
+                    msg="exported %s; %d member(s), %d file(s) left to the inside's store"
+                    % (archive_text(result, found), result["members"], result["carried_elsewhere"]))

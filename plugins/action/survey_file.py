@@ -39,4 +39,12 @@ class ActionModule(ControllerActionBase):
             changed = True
         if changed and not self._task.check_mode:
             _survey.write(params["dest"], survey)
-        return dict(survey["controller"], changed=changed, survey_file=params["dest"], hosts=sorted(facts))
+        written = os.path.getsize(params["dest"]) if os.path.isfile(params["dest"]) else None
+        accepted = survey["controller"].get("accepted_serial")
+        msg = "%s%s: %d host(s), %s; the control node's store %s holds %s (%d file(s) the outside need not send)" % (
+            "check mode: would write " if self._task.check_mode and changed else "", params["dest"], len(facts),
+            "%.1f KB" % (written / 1e3) if written is not None else "not written",
+            store, "bundle serial %s" % accepted if accepted is not None else "no bundle yet",
+            len(survey["controller"].get("store_have") or []))
+        return dict(survey["controller"], changed=changed, survey_file=params["dest"], hosts=sorted(facts),
+                    bytes=written, msg=msg)

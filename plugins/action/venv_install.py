@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 import typing as t
 
+from ansible.utils.display import Display
+
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import INSTALL_ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import _normalize as normalize_name
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
@@ -30,6 +32,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyM
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import PUSH
 
 MODULE = "airgap.pymigrate.venv_install"
+display = Display()
 IMAGE_MODULE = "airgap.pymigrate.image_install"
 # What the host's slice gives each environment's install; with bundle_dir the task must not give them too.
 SLICE_ARGS = ("path", "python", "packages", "installer", "lock_id", "smoke_imports", "image")
@@ -104,6 +107,8 @@ class ActionModule(HostActionBase):
             result.update(self._execute_module(module_name=IMAGE_MODULE, module_args=module_args,
                                                task_vars=task_vars))
             return result
+        if serial is not None:  # recorded in a new generation (a rollback names it)
+            args["serial"] = serial
         known = known_result(known, args)
         if known is not None:
             result.update(known)
@@ -112,6 +117,9 @@ class ActionModule(HostActionBase):
                                   "before_header": "%s (before)" % args.get("path"),
                                   "after_header": "%s (after)" % args.get("path")}
             return result
+        if (args.get("state") or "present") == "present" and not self._task.check_mode:
+            display.display("pymigrate install: %s: %s (%d package(s)), a new generation unless it holds its lock"
+                            % (task_vars.get("inventory_hostname"), args.get("path"), len(args.get("packages") or [])))
         result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
         return result
 

@@ -18,6 +18,8 @@ import contextlib
 import os
 import tarfile
 
+from ansible.utils.display import Display
+
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENTS_ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import STORE_ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _transfer
@@ -26,6 +28,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyM
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS
 
 MODULE = "airgap.pymigrate.wheel_store"
+display = Display()
 # wheel_store's store options (files computed from the bundle unless given) and its check of the environments.
 ARGUMENT_SPEC = dict(
     STORE_ARGUMENT_SPEC,
@@ -95,6 +98,8 @@ class ActionModule(HostActionBase):
         if not missing or self._task.check_mode:
             return result
 
+        display.display("pymigrate push: %s: sending %d file(s), %.1f MB, in one stream"
+                        % (task_vars.get("inventory_hostname"), len(missing), sent_bytes / 1e6))
         stream_path = self._make_stream(bundle_dir, missing)
         remote_tmp = self._remote_tmp()
         remote_stream = self._connection._shell.join_path(remote_tmp, "pymigrate-push.tar")

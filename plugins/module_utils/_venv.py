@@ -289,8 +289,9 @@ class Environment(object):
         numbers = [int(os.path.basename(g).split("-")[0]) for g in self.generations()]
         return os.path.join(self.generations_dir, "%d-%s" % ((max(numbers) + 1) if numbers else 1, lock_id[:12]))
 
-    def build(self, python, packages, installer, lock_id, smoke_imports=(), force_manual_venv=False):
-        """Build and check a new generation; returns its path. Removes it on any failure."""
+    def build(self, python, packages, installer, lock_id, smoke_imports=(), force_manual_venv=False, serial=None):
+        """Build and check a new generation; returns its path. Removes it on any failure. Its record names the lock,
+        the bundle ``serial`` it came from, what it holds and what built it."""
         kind = installer_kind(installer)
         _makedirs_private(self.generations_dir)
         generation = self._next_generation(lock_id)
@@ -329,7 +330,7 @@ class Environment(object):
                     raise VenvError("%s holds %s after install, not the lock"
                                     % (generation, diff_packages(wanted, installed)))
                 # files: the store files it was built from, which the store keeps while the generation exists.
-                record = {"lock_id": lock_id, "packages": wanted, "python": python,
+                record = {"lock_id": lock_id, "serial": serial, "packages": wanted, "python": python,
                           "files": sorted(store_relpath(item["sha256"], item["filename"])
                                           for item in list(packages) + [installer]),
                           "installer": {"kind": kind, "filename": installer["filename"],
@@ -412,14 +413,71 @@ class Environment(object):
             except OSError:
                 pass  # not empty, or gone already
 
-    def previous(self):
-        current = self.current()
-        # Only complete generations (a run killed mid-build leaves one without its record).
-        generations = [g for g in self.generations() if g == current or self.record(g)]
-        if current not in generations:
-            return None
-        index = generations.index(current)
-        return generations[index - 1] if index > 0 else None
+    def rollback_target(self, current, full=False):
+        """(the generation to roll back to, or None; the earlier ones passed over, each with why): the newest
+        generation older than ``current`` that was built from another lock than the current one's and that verifies
+        clean against its own record, as state.yml verifies the current one. Never one a repair replaced for its
+        drift, one whose interpreter does not run, nor one a killed build left without its record."""
+        number = generation_number(current)
+        current_lock = (self.record(current) or {}).get("lock_id")
+        skipped = []
+        for candidate in reversed(self.generations()):
+            found = generation_number(candidate)
+            if number is None or found is None or found >= number:
+                continue
+            reason = self._unfit(candidate, current_lock, full)
+            if reason is None:
+                return candidate, skipped
+            skipped.append({"generation": candidate, "number": found, "reason": reason})
+        return None, skipped
+
+    def _unfit(self, candidate, current_lock, full):
+        """Why ``candidate`` is no rollback target, or None."""
+        record = self.record(candidate)
+        if not record:
+            return "incomplete: it has no %s (its build never finished)" % GENERATION_FILE
+        if current_lock and record.get("lock_id") == current_lock:
+            return "built from the same lock as the current generation (lock %s)" % short_lock(current_lock)
+        if record.get("drift"):
+            return "drifted: %s replaced it to repair %s" % (record.get("replaced_by") or "a repair", record["drift"])
+        lock = [{"name": name, "version": version} for name, version in sorted((record.get("packages") or {}).items())]
+        findings = verify_generation(candidate, lock, full=full)
+        if findings:
+            return "does not verify clean: %s" % describe_findings(findings, limit=3)
+        return None
+
+    def mark_drifted(self, generation, findings, replaced_by):
+        """Record in ``generation`` that a repair replaced it for its drift: a rollback never goes back to it."""
+        record = self.record(generation)
+        if record is None:
+            return  # no record: a rollback passes it over as incomplete already
+        record.update(drift=describe_findings(findings, limit=3), replaced_by=os.path.basename(replaced_by))
+        write_atomic(os.path.join(generation, GENERATION_FILE),
+                     json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))
+
+    def describe(self, generation):
+        """What names a generation in a rollback's words: path, number, lock id and bundle serial (from its record;
+        None where a generation built before they were recorded lacks them)."""
+        record = self.record(generation) or {}
+        return {"generation": generation, "number": generation_number(generation), "lock_id": record.get("lock_id"),
+                "serial": record.get("serial")}
+
+
+def generation_number(generation):
+    """The number a generation directory's name starts with (``3`` for ``3-1a2b3c4d5e6f``), or None."""
+    match = re.match(r"^(\d+)-", os.path.basename(generation or ""))
+    return int(match.group(1)) if match else None
+
+
+def short_lock(lock_id):
+    return (lock_id or "unknown")[:12]
+
+
+def generation_text(info, word=True):
+    """``generation 3 (lock 1a2b3c4d5e6f, serial 7)`` from Environment.describe() (``3 (...)`` without ``word``)."""
+    serial = info.get("serial")
+    return "%s%s (lock %s, serial %s)" % ("generation " if word else "", info.get("number") or "?",
+                                          short_lock(info.get("lock_id")), "unknown" if serial is None else serial)
 
 
 def _makedirs_private(path):
@@ -583,7 +641,9 @@ class InstallOptions:
 
     ``verify`` (``size`` or ``full``) is how a current generation built from the same lock is checked; what differs
     (its drift) is repaired with a new generation, only reported, or fails, as ``drift_action`` (``repair``,
-    ``report``, ``fail``) says. ``smoke_imports`` are imported in a new generation before it is switched to."""
+    ``report``, ``fail``) says; a generation replaced by a repair is marked drifted, so that no rollback goes back to
+    it. ``smoke_imports`` are imported in a new generation before it is switched to. ``serial``, the bundle serial
+    the lock came from, is recorded in a new generation (a rollback names it)."""
 
     keep_generations: int = 3
     smoke_imports: typing.Sequence[str] = ()
@@ -591,6 +651,7 @@ class InstallOptions:
     force_manual_venv: bool = False
     verify: str = "size"
     drift_action: str = "repair"
+    serial: typing.Optional[int] = None
 
 
 def ensure(path, python, store_dir, packages, installer, lock_id=None, check_mode=False, options=InstallOptions()):
@@ -625,12 +686,14 @@ def ensure(path, python, store_dir, packages, installer, lock_id=None, check_mod
         try:
             env.verify_files(packages, installer)
             generation = env.build(python or sys.executable, packages, installer, lock_id, options.smoke_imports,
-                                   options.force_manual_venv)
+                                   options.force_manual_venv, options.serial)
         except BaseException:
             if current is None:
                 env.forget_empty()  # a first install that failed leaves nothing behind
             raise
         env.switch(generation)
+        if result["drift"]:
+            env.mark_drifted(current, result["drift"], generation)
         env.prune(options.keep_generations)
         _register(store_dir, env.path)
         result.update(generation=generation, previous_generation=current, pip_ran=True, installed=wanted)
@@ -647,22 +710,31 @@ def _register(store_dir, path):
         pass
 
 
-def rollback(path, check_mode=False, lock_timeout=300):
+def rollback(path, check_mode=False, lock_timeout=300, verify="size"):
+    """Switch ``path`` back to the newest earlier generation fit to go back to (Environment.rollback_target), saying
+    which ones it passed over and why. With none, nothing changes and ``msg`` says why."""
     env = Environment(path)
     env.check_owned()
     with env.lock(lock_timeout) if not check_mode else contextlib.nullcontext():
         current = env.current()
-        previous = env.previous()
         if current is None:
             raise VenvError("%s is not installed; there is nothing to roll back" % path)
-        if previous is None:
-            # Nothing older to go back to: the environment stays as it is (a fleet rollback skips it).
-            packages = env.installed(current)
-            return {"changed": False, "generation": current, "previous_generation": None, "packages": packages,
-                    "changes": diff_packages(packages, packages), "pip_ran": False, "before": packages,
-                    "msg": "no previous generation; left as it is"}
-        before, after = env.installed(current), env.installed(previous)
+        target, skipped = env.rollback_target(current, full=verify == "full")
+        before = env.installed(current)
+        result = {"changed": False, "generation": current, "previous_generation": None, "packages": before,
+                  "changes": diff_packages(before, before), "pip_ran": False, "before": before,
+                  "from": env.describe(current), "to": None, "skipped": skipped}
+        passed = "; ".join("generation %s: %s" % (item["number"], item["reason"]) for item in skipped)
+        if target is None:
+            # Left as it is (a fleet rollback goes on with the other hosts), saying why.
+            result["msg"] = "nothing to roll back to from %s: %s" % (
+                generation_text(result["from"]), passed or "no earlier generation is kept")
+            return result
+        after = env.installed(target)
         if not check_mode:
-            env.switch(previous)
-        return {"changed": True, "generation": previous, "previous_generation": current, "packages": after,
-                "changes": diff_packages(before, after), "pip_ran": False, "before": before}
+            env.switch(target)
+        result.update(changed=True, generation=target, previous_generation=current, packages=after,
+                      changes=diff_packages(before, after), to=env.describe(target))
+        result["msg"] = "%s -> %s%s" % (generation_text(result["from"]), generation_text(result["to"], word=False),
+                                        "; passed over %s" % passed if passed else "")
+        return result

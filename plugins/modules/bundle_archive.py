@@ -134,7 +134,35 @@ builds:
   type: list
   elements: dict
 key_id:
-  description: Id of the key (first 16 hex digits of the sha256 of the raw public key).
-  returned: O(state=keypair) or O(state=exported)
+  description: Id of the key (first 16 hex digits of the sha256 of the raw public key); on import, the signer's.
+  returned: O(state=keypair), O(state=exported) or O(state=imported)
   type: str
+path:
+  description: The archive written or imported.
+  returned: O(state=exported) or O(state=imported) (not in check mode for an export)
+  type: str
+bytes:
+  description: The archive's size in bytes.
+  returned: O(state=exported) or O(state=imported) (not in check mode for an export)
+  type: int
+expires:
+  description: When the archive stops being accepted (UTC, ISO 8601).
+  returned: O(state=exported) or O(state=imported) (not in check mode for an export)
+  type: str
+vulnerabilities:
+  description:
+    - >-
+      The known vulnerabilities the bundle carries in its SBOM (those it ignores left out), each as
+      C(project version: id).
+  returned: O(state=exported) or O(state=imported) (not in check mode)
+  type: list
+  elements: str
+msg:
+  description:
+    - One line that says where the archive is, its size, serial, signing key, expiry and how many known
+      vulnerabilities it carries (the archive role shows it).
+  returned: O(state=exported) or O(state=imported)
+  type: str
+  sample: "exported /media/usb/bundle.tar: serial 7, full archive, 107.3 MB, signed by key 1a2b3c4d5e6f7a8b,
+    expires 2026-12-25T15:01:02Z; it carries 1 known vulnerability (alpha 1.0: PYSEC-0000-1); 212 member(s), ..."
 """

@@ -93,4 +93,12 @@ accepted_serial:
   returned: success
   type: int
   sample: 6
+bytes:
+  description: The survey file's size in bytes (null when it was not written, in check mode).
+  returned: success
+  type: int
+msg:
+  description: One line - where the file is, its size, how many hosts, and the serial the inside holds.
+  returned: success
+  type: str
 """

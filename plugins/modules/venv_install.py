@@ -30,8 +30,11 @@ description:
     extra), and every file each distribution's C(RECORD) lists exists with its recorded size (O(verify_installed=full)
     also compares sha256). When it does, nothing runs and nothing changes; its drift otherwise is handled as
     O(drift_action) says.
-  - O(state=rollback) switches O(path) back to the previous generation; an environment without one stays as it
-    is (not changed).
+  - O(state=rollback) switches O(path) back to the newest earlier generation built from another lock than the
+    current one that verifies clean against its own record (as the current one is verified, O(verify_installed));
+    it passes over, saying why, a generation built from the same lock, one a repair replaced for its drift, one
+    whose interpreter does not run and one a killed build left unfinished. An environment with no such generation
+    stays as it is (not changed), and RV(msg) says why.
   - With O(bundle_dir) and O(name) (as the rollout role runs it), the action plugin reads the host's slice of the
     bundle on the control node, for the serial O(serial) (as M(airgap.pymigrate.wheel_push) does), and takes the
     environment's O(path), O(python), O(packages), O(installer), O(lock_id), O(smoke_imports) and O(image) from
@@ -173,6 +176,7 @@ options:
       - With O(bundle_dir), the bundle serial whose slice to read (C(pymigrate_bundle_serial)); the newest when not
         given. The image of an environment of the image strategy is tagged with the slice's serial.
       - Without O(bundle_dir), with O(image), the bundle serial the image is tagged with.
+      - A new generation of a venv records it (a rollback names the serial it goes back to).
     type: int
   engine:
     description: With O(image), the container engine - V(auto), V(podman) or V(docker).
@@ -198,7 +202,9 @@ options:
         type: str
         default: pymigrate
   state:
-    description: V(present) installs the lock; V(rollback) switches back to the previous generation.
+    description:
+      - V(present) installs the lock; V(rollback) switches back to the newest earlier generation fit to go back to
+        (see the description).
     type: str
     choices: [present, rollback]
     default: present
@@ -284,6 +290,32 @@ reason:
   description: Why a generation was built although the lock did not change (repaired drift).
   returned: when drift was repaired
   type: str
+from:
+  description:
+    - The generation O(path) pointed to before the rollback - C(generation) (its path), C(number), C(lock_id) and
+      C(serial) (null for a generation built before serials were recorded).
+  returned: O(state=rollback)
+  type: dict
+  sample: {generation: /opt/app/.venv.generations/3-1a2b3c4d5e6f, number: 3, lock_id: 1a2b3c4d5e6f..., serial: 8}
+to:
+  description: The generation rolled back to, as RV(from); null when there is none to go back to.
+  returned: O(state=rollback)
+  type: dict
+  sample: {generation: /opt/app/.venv.generations/1-0f9e8d7c6b5a, number: 1, lock_id: 0f9e8d7c6b5a..., serial: 7}
+skipped:
+  description: The earlier generations the rollback passed over, newest first, each with C(generation), C(number)
+    and C(reason).
+  returned: O(state=rollback)
+  type: list
+  elements: dict
+  sample:
+    - {generation: /opt/app/.venv.generations/2-1a2b3c4d5e6f, number: 2,
+       reason: "drifted: 3-1a2b3c4d5e6f replaced it to repair missing file alpha ..."}
+msg:
+  description: With O(state=rollback), from which generation to which (lock and serial), or why nothing changed.
+  returned: O(state=rollback)
+  type: str
+  sample: "generation 3 (lock 1a2b3c4d5e6f, serial 8) -> 1 (lock 0f9e8d7c6b5a, serial 7)"
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -306,11 +338,13 @@ def main():
     params = module.params
     try:
         if params["state"] == "rollback":
-            result = rollback(params["path"], check_mode=module.check_mode, lock_timeout=params["lock_timeout"])
+            result = rollback(params["path"], check_mode=module.check_mode, lock_timeout=params["lock_timeout"],
+                              verify=params["verify_installed"])
         else:
             options = InstallOptions(keep_generations=params["keep_generations"],
                                      smoke_imports=params["smoke_imports"], lock_timeout=params["lock_timeout"],
-                                     verify=params["verify_installed"], drift_action=params["drift_action"])
+                                     verify=params["verify_installed"], drift_action=params["drift_action"],
+                                     serial=params["serial"])
             result = ensure(params["path"], params["python"], params["store_dir"], params["packages"],
                             params["installer"], lock_id=params["lock_id"], check_mode=module.check_mode,
                             options=options)

@@ -782,7 +782,7 @@ def _write(plan: Plan, resolution: Resolution, assembly: Assembly, settings: Bun
     bundle_dir, files, outcome = settings.bundle_dir, assembly.files, assembly.vulnerabilities
     progress("fetching %d of %d file(s), %.1f MB" % (len(assembly.to_fetch), len({d.sha256 for d in files}),
                                                      sum(d.size or 0 for d in assembly.to_fetch) / 1e6))
-    fetch_all(files, bundle_dir, client, max_workers=settings.workers)
+    fetch_all(files, bundle_dir, client, max_workers=settings.workers, progress=progress)
     _build_images(plan, resolution, assembly)
     if outcome is not None and outcome["osv_db"] and settings.vulnerabilities is not None:
         _carry_osv_db(bundle_dir, t.cast(str, settings.vulnerabilities.osv_db), outcome["osv_db"]["sha256"])

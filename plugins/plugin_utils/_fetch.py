@@ -70,8 +70,9 @@ def _download(client, dist: DistFile, store_dir: str) -> str:
     return final
 
 
-def fetch_all(files: t.Sequence[DistFile], store_dir: str, client, max_workers: int = 8) -> list:
-    """Download every missing file in parallel; returns the files downloaded. Fails on the first error."""
+def fetch_all(files: t.Sequence[DistFile], store_dir: str, client, max_workers: int = 8, progress=None) -> list:
+    """Download every missing file in parallel; returns the files downloaded. Fails on the first error.
+    ``progress`` (a callable taking a line) hears a line per 10 % of the bytes fetched."""
     for dist in files:
         if not dist.sha256:
             raise PyMigrateError("the index gives no sha256 for %s; a hash is the proof of the same bytes, so it "
@@ -80,10 +81,16 @@ def fetch_all(files: t.Sequence[DistFile], store_dir: str, client, max_workers: 
     if not todo:
         return []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="pymigrate-fetch") as pool:
-        futures = [pool.submit(_download, client, dist, store_dir) for dist in todo]
+        futures = {pool.submit(_download, client, dist, store_dir): dist for dist in todo}
+        total, done, shown = sum(dist.size or 0 for dist in todo) or 1, 0, 0
         try:
-            for future in concurrent.futures.as_completed(futures):
+            for count, future in enumerate(concurrent.futures.as_completed(futures), 1):
                 future.result()
+                done += futures[future].size or 0
+                if progress and done * 10 // total > shown:
+                    shown = done * 10 // total
+                    progress("fetched %d %% (%d of %d file(s), %.1f of %.1f MB)"
+                             % (min(shown * 10, 100), count, len(todo), done / 1e6, total / 1e6))
         except BaseException:
             for future in futures:
                 future.cancel()

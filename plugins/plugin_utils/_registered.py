@@ -16,7 +16,11 @@ PUSH = "__pymigrate_push"  # the rollout role's push entry point
 VERIFY = "__pymigrate_verify"  # the rollout role's verify entry point
 INSTALL = "__pymigrate_install"  # the rollout role's install entry point
 STATE = "__pymigrate_state"  # the rollout role's state entry point (playbooks/state.yml and audit.yml)
+ROLLBACK = "__pymigrate_rollback"  # the rollout role's rollback entry point (playbooks/rollback.yml)
+HOLD = "__pymigrate_hold"  # the rollout role's hold tasks: which hosts of the batch are held, and why (run_once)
+BUNDLE = "__pymigrate_bundle"  # the bundle role: the build's result (its serial, lock changes, vulnerabilities)
 STARTED = "__pymigrate_started"  # the run role's start entry point: when the run started (UTC), the same on every host
+IN_RUN = "__pymigrate_in_run"  # the run role's start entry point: the host is part of this run (marked, no connection)
 
 # Each registered result and the module whose result it is: its readers take that module's return values.
 REGISTERED = {
@@ -25,6 +29,9 @@ REGISTERED = {
     VERIFY: "airgap.pymigrate.wheel_store",
     INSTALL: "airgap.pymigrate.venv_install",
     STATE: "airgap.pymigrate.venv_install",
+    ROLLBACK: "airgap.pymigrate.venv_install",
+    HOLD: "airgap.pymigrate.rollout_hold",
+    BUNDLE: "airgap.pymigrate.bundle",
 }
 # Host facts set with ansible.builtin.set_fact.
-SET_FACTS = (STARTED,)
+SET_FACTS = (STARTED, IN_RUN)

@@ -18,9 +18,12 @@ SBOM names the VEX among its external references."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import typing as t
 import uuid
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import COLLECTION_VERSION, Pin
 
@@ -192,3 +195,51 @@ def link_vex(sbom: dict) -> None:
     """Name the VEX, beside the SBOM, among the SBOM's external references."""
     sbom["externalReferences"] = [{"type": "exploitability-statement", "url": VEX_FILE,
                                    "comment": "the known vulnerabilities of these components (CycloneDX VEX)"}]
+
+
+# -- reading it back ----------------------------------------------------------------------------------------------
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _ref(ref: t.Any) -> t.Any:
+    """A bom-ref, also from a BOM-Link into the SBOM (``urn:cdx:<serial>/<version>#<bom-ref, percent-encoded>``)."""
+    return unquote(ref.split("#", 1)[1]) if isinstance(ref, str) and ref.startswith("urn:cdx:") else ref
+
+
+def read_facts(bundle_dir: str) -> dict:
+    """What a bundle's SBOM says of its packages, for the migration record: ``descriptions`` {(normalized project,
+    version): the metadata's summary} and ``vulnerabilities`` [{id, description, recommendation, affects: [(project,
+    version)]}] (those the bundle ignores left out), from the SBOM and from a VEX beside it (``vex.cdx.json``, whose
+    affects are BOM-Links into the SBOM). Empty when the bundle has no readable SBOM."""
+    directory = os.path.expanduser(bundle_dir)
+    document = _read_json(os.path.join(directory, SBOM_FILE))
+    if not document:
+        return {"descriptions": {}, "vulnerabilities": []}
+    document = dict(document, vulnerabilities=list(document.get("vulnerabilities") or [])
+                    + list(_read_json(os.path.join(directory, VEX_FILE)).get("vulnerabilities") or []))
+    refs, descriptions = {}, {}
+    for component in document.get("components") or []:
+        if component.get("type") == "library" and component.get("name") and component.get("version"):
+            key = (_normalized(str(component["name"])), str(component["version"]))
+            refs[component.get("bom-ref")] = key
+            if component.get("description"):
+                descriptions[key] = str(component["description"])
+    vulnerabilities = []
+    for item in document.get("vulnerabilities") or []:
+        if (item.get("analysis") or {}).get("state") == "not_affected":
+            continue  # ignored, with a reason and an expiry, when the bundle was built
+        found = [_ref(ref.get("ref")) for ref in item.get("affects") or [] if isinstance(ref, dict)]
+        affects = sorted({refs[ref] for ref in found if ref in refs})
+        vulnerabilities.append({"id": item.get("id"), "description": item.get("description"),
+                                "recommendation": item.get("recommendation"), "affects": affects})
+    return {"descriptions": descriptions, "vulnerabilities": vulnerabilities}

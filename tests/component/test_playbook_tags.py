@@ -13,7 +13,7 @@ PHASES = {
     "playbooks/bundle.yml": ["pymigrate_survey", "pymigrate_bundle", "pymigrate_export"],
     "playbooks/deploy.yml": ["pymigrate_import", "pymigrate_push", "pymigrate_install", "pymigrate_report"],
     "playbooks/survey.yml": ["pymigrate_survey"],
-    "playbooks/rollback.yml": ["pymigrate_rollback"],
+    "playbooks/rollback.yml": ["pymigrate_rollback", "pymigrate_report"],
     "playbooks/state.yml": ["pymigrate_state", "pymigrate_report"],
     "playbooks/keygen.yml": ["pymigrate_keygen"],
     "playbooks/lock.yml": ["pymigrate_survey", "pymigrate_lock"],

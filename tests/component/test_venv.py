@@ -102,6 +102,33 @@ def test_generations_noop_upgrade_rollback(python, world):
     assert installed(world) == {"alpha": "1.0", "extra": "1.0"}
 
 
+def _rollback(python, world):
+    out = subprocess.run([python, "-c", DRIVER % COLLECTIONS, json.dumps({"path": world["path"], "rollback": True})],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out)
+
+
+def test_a_rollback_after_a_drift_repair_never_lands_on_the_drifted_generation(world):
+    """1.0, then 2.0, whose files drift and are repaired: the rollback goes to 1.0, not to the drifted 2.0."""
+    python = PYTHONS[0]
+    alpha1, alpha2 = _wheel(world["store"], "alpha", "1.0"), _wheel(world["store"], "alpha", "2.0")
+    first = run(python, world, [alpha1], serial=1)
+    drifted = run(python, world, [alpha2], serial=2)["generation"]
+    for path in glob.glob(os.path.join(drifted, "lib", "python*", "site-packages", "alpha", "*.py")):
+        os.unlink(path)
+    repaired = run(python, world, [alpha2], serial=2)
+    assert repaired["changed"] and repaired["reason"].startswith("repaired drift: missing file alpha")
+    back = _rollback(python, world)
+    assert back["generation"] == first["generation"] != drifted
+    assert installed(world) == {"alpha": "1.0"}
+    assert [(item["generation"], item["reason"].split(":")[0]) for item in back["skipped"]] == [
+        (drifted, "built from the same lock as the current generation (lock %s)" % repaired["generation"][-12:])]
+    assert (back["from"]["serial"], back["to"]["serial"]) == (2, 1)
+    assert back["changes"]["downgraded"] == ["alpha 2.0 -> 1.0"]
+    again = _rollback(python, world)
+    assert not again["changed"] and again["msg"].startswith("nothing to roll back to from generation 1")
+
+
 def test_failures_leave_the_current_generation(world):
     python = PYTHONS[0]
     good = _wheel(world["store"], "alpha", "1.0")

@@ -18,6 +18,11 @@ CHECK = ("import importlib.metadata as m, json; "
          "print(json.dumps({d.metadata['Name'].lower(): d.version for d in m.distributions()}))")
 
 
+def said(result):
+    """What a run printed, as one line: the YAML result format wraps long lines and doubles a quote in a quote."""
+    return " ".join(result.stdout.split()).replace("''", "'")
+
+
 def test_survey_bundle_archive_deploy(fleet, make_index, tmp_path):
     index = make_index(catalog.default_catalog(), include_pip=True)
     inventory_vars = tmp_path / "vars.yml"
@@ -46,14 +51,25 @@ def test_survey_bundle_archive_deploy(fleet, make_index, tmp_path):
 
     ansible(["ansible", "localhost", "-m", "airgap.pymigrate.bundle_archive", "-a",
              "state=keypair private_key_path=%s public_key_path=%s" % keys], fleet.inventory)
-    playbook("survey", "-e", "pymigrate_survey_file=%s" % survey)
+    surveyed = said(playbook("survey", "-e", "pymigrate_survey_file=%s" % survey))
     assert set(json.loads(survey.read_text())["hosts"]) == {h["name"] for h in fleet.hosts}
-    outside(tmp_path / "full.tar")
+    assert "%s: %d host(s), %.1f KB; the control node's store %s holds no bundle yet" % (
+        survey, len(fleet.hosts), survey.stat().st_size / 1e3, tmp_path / "inside-store") in surveyed
+    exported = said(outside(tmp_path / "full.tar"))
+    # Where the archive went, its size, serial, signing key, expiry, and the known vulnerability it carries (alpha 1.0).
+    with tarfile.open(tmp_path / "full.tar") as tar:
+        meta = json.load(tar.extractfile("archive.json"))
+        key_id = json.load(tar.extractfile("archive.sig"))["key_id"]
+    size = (tmp_path / "full.tar").stat().st_size / 1e6
+    words = ("%s: serial %d, full archive, %.1f MB, signed by key %s, expires %s; it carries 1 known vulnerability "
+             "(alpha 1.0: PYSEC-0000-1)" % (tmp_path / "full.tar", meta["serial"], size, key_id, meta["expires"]))
+    assert "exported " + words in exported, exported[-3000:]
     index.stop()  # from here on, nothing can reach an index
     shutil.copytree(str(tmp_path / "outside-lock"), str(tmp_path / "inside-lock"))  # the lock reviewed inside too
 
     first = deploy(tmp_path / "full.tar")
     assert "failed=0" in first.stdout.split("PLAY RECAP")[1]
+    assert "imported " + words in said(first) and "pymigrate import: verified 100 % (" in first.stdout
     # The archive carried the lock the bundle was built from; it is the inside inventory's.
     assert (tmp_path / "inside-store" / "current" / "lock" / "README.md").read_text() == \
         (tmp_path / "outside-lock" / "README.md").read_text()

@@ -252,3 +252,6 @@ def test_migrate_under_ansible_runner(fleet, world, tmp_path):
     # set_stats: what AWX keeps as the job's artifacts.
     stats = [e["event_data"] for e in events if e.get("event") == "playbook_on_stats"]
     assert stats and stats[0]["artifact_data"]["pymigrate_summary"]["counts"] == reports[0]["summary"]["counts"]
+    # The same summary, with the path of the run's page in the migration record.
+    page = stats[0]["artifact_data"]["pymigrate_summary"]["run"]["page"]
+    assert page.endswith("/report.html") and os.path.isfile(page)

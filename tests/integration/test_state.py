@@ -13,6 +13,7 @@ import time
 import pytest
 import yaml
 
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._record import RUN_ID
 from tests.fleet.fixtures import ROOT, ansible
 
 pytestmark = pytest.mark.fleet
@@ -126,7 +127,8 @@ def test_state_answers_version_queries(fleet, world):
     run(fleet, world, "playbooks/state.yml", "-e",
         json.dumps({"pymigrate_query": "environments[?version_ge(packages.alpha, '1.1')].host"}))
     assert json.loads((world["base"] / "reports" / "query.json").read_text())["result"] == [world["second"]]
-    runs = [p for p in glob.glob(str(world["base"] / "reports" / "*")) if os.path.isdir(p) and "latest" not in p]
+    runs = [p for p in glob.glob(str(world["base"] / "reports" / "*"))
+            if os.path.isdir(p) and not os.path.islink(p) and RUN_ID.match(os.path.basename(p))]  # not hosts/
     assert len(runs) >= 2  # earlier reports are kept, one directory per run
     assert os.path.realpath(world["base"] / "reports" / "latest") == max(runs, key=os.path.getmtime)
 

@@ -18,7 +18,9 @@ PYENV = os.environ.get("PYENV_ROOT", "/root/.pyenv")
 # command -> the Debian package that brings it (tests/tools/system-deps installs these)
 COMMANDS = {"sshd": "openssh-server", "ssh": "openssh-client", "ssh-keygen": "openssh-client", "ip": "iproute2",
             "unshare": "util-linux", "nsenter": "util-linux", "sudo": "sudo", "cc": "gcc", "podman": "podman",
-            "runc": "runc", "docker-registry": "docker-registry", "git": "git"}
+            "runc": "runc", "docker-registry": "docker-registry", "git": "git",
+            # The migration record's pages are read by headless Chromium (tests/integration/test_record.py).
+            "chromium": "chromium", "chromedriver": "chromium-driver"}
 SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 
 

@@ -9,6 +9,7 @@ import os
 import re
 
 import jinja2
+import jinja2.nativetypes
 import jinja2.nodes
 import pytest
 import yaml
@@ -22,7 +23,7 @@ PACKAGE = "ansible_collections.airgap.pymigrate.plugins"
 # Modules implemented by an action plugin with an ARGUMENT_SPEC: entirely on the controller, or on a host through
 # the connection (target_facts' spec is its module's own, shared through module_utils).
 ACTION_MODULES = ("bundle", "bundle_archive", "host_prune", "migration_report", "mirror_publish", "role_arguments",
-                  "survey_file", "vulnerability_audit", "sdist_build", "target_facts", "wheel_push")
+                  "rollout_hold", "survey_file", "vulnerability_audit", "sdist_build", "target_facts", "wheel_push")
 SPEC_KEYS = ("type", "required", "default", "choices", "elements")
 
 
@@ -67,10 +68,35 @@ def role_file(role, *parts):
         return yaml.safe_load(handle) or {}
 
 
+def private_name(role, name):
+    """The role's own name for the collection-wide variable ``name``: ``pymigrate_store_dir`` is
+    ``_rollout_store_dir`` in the rollout role, ``pymigrate_report_dir`` is ``_report_dir`` in the report role
+    (role-prefixed, as ansible-lint's var-naming[no-role-prefix] asks of a role's variables; a leading underscore:
+    not to be set)."""
+    rest = name[len("pymigrate_"):]
+    return "_" + rest if rest.startswith(role + "_") else "_%s_%s" % (role, rest)
+
+
+def bound(role):
+    """{collection-wide name: (the role's private name, its default)} from the role's defaults, each a binding
+    ``_<role>_x: "{{ pymigrate_x | default(...) }}"`` (the Good Practices for Ansible's collection-wide variables)."""
+    environment = jinja2.nativetypes.NativeEnvironment()
+    found = {}
+    for key, value in role_file(role, "defaults", "main.yml").items():
+        names = {node.name for node in environment.parse(value).find_all(jinja2.nodes.Name)
+                 if node.name.startswith("pymigrate_")}
+        assert len(names) == 1, (role, key, value)
+        name = names.pop()
+        assert key == private_name(role, name), (role, key, name)
+        found[name] = (key, environment.from_string(value).render())
+    return found
+
+
 @pytest.mark.parametrize("role", roles())
 def test_role_defaults_match_the_argument_specs(role):
-    """Each entry point declares the variables it reads; each default is declared, with its value, by one at least."""
-    defaults = role_file(role, "defaults", "main.yml")
+    """Each entry point declares the variables it reads; each default binds one of them, with its value, to the role's
+    private name."""
+    defaults = bound(role)
     declared = set()
     for entry_point, spec in role_file(role, "meta", "argument_specs.yml")["argument_specs"].items():
         options = spec.get("options") or {}
@@ -81,11 +107,29 @@ def test_role_defaults_match_the_argument_specs(role):
                 # for a required one the check would never fire, an inventory one is each host's own.
                 assert name not in defaults and "default" not in option, (entry_point, name)
             else:
-                assert name in defaults and defaults[name] == option.get("default"), (entry_point, name)
+                assert name in defaults and defaults[name][1] == option.get("default"), (entry_point, name)
             # Secrets stay out of the output of the argument checks.
             assert bool(option.get("no_log")) == any(word in name for word in ("password", "token", "passphrase")), name
         declared.update(options)
     assert set(defaults) <= declared, sorted(set(defaults) - declared)
+
+
+@pytest.mark.parametrize("role", roles())
+def test_a_roles_tasks_read_its_settings_by_their_private_names(role):
+    """A role's tasks read what its defaults bind through the private names (a user's ansible-lint finds no variable
+    of the role without the role's prefix), never the collection-wide name, which would skip the default."""
+    settings = bound(role)
+    environment = jinja2.Environment()
+    for path in sorted(glob.glob(os.path.join(ROOT, "roles", role, "tasks", "*.yml"))):
+        with open(path) as handle:
+            text = handle.read()
+        names = set()
+        for template in re.findall(r"\{\{.*?\}\}", text, re.S):
+            names |= {node.name for node in environment.parse(template).find_all(jinja2.nodes.Name)}
+        for line in text.splitlines():  # conditions are bare expressions; names and comments are prose
+            if not re.match(r"^\s*(#|(- )?(name|tags):)", line):
+                names |= set(re.findall(r"(?<!\w)pymigrate_\w+", line))
+        assert not names & set(settings), (path, sorted(names & set(settings)))
 
 
 def test_a_variable_of_several_roles_has_one_type_and_one_default():
@@ -126,7 +170,7 @@ NOT_TEMPLATED = ("name", "tags", "register")
 MODULE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+$")
 # Registered, read by no task or plugin of the collection (yet). Listed so that a name registered by mistake (a typo,
 # a rename in one playbook) fails below; the list must shrink when one gets a reader or is dropped.
-UNREAD = ("__pymigrate_publish", "__pymigrate_rollback")
+UNREAD = ("__pymigrate_publish",)
 
 
 class YamlNames:

@@ -53,3 +53,28 @@ def test_a_lost_public_key_is_written_again(tmp_path):
     repaired, _module = run_action("bundle_archive", args)
     assert repaired["changed"] and repaired["key_id"] == first["key_id"]
     assert (tmp_path / "k.pub").read_text().startswith(first["public_key"])
+
+
+def test_export_and_import_say_where_the_archive_is_its_size_serial_key_expiry_and_vulnerabilities(tmp_path):
+    from tests.unit.plugins.plugin_utils.test_archive import make_bundle
+    bundle = str(tmp_path / "bundle")
+    make_bundle(bundle, 4, {"alpha-1.0-py3-none-any.whl": b"A" * 100})
+    with open(os.path.join(bundle, "sbom.cdx.json"), "w") as handle:
+        json.dump({"components": [{"type": "library", "bom-ref": "a", "name": "alpha", "version": "1.0"}],
+                   "vulnerabilities": [{"id": "PYSEC-0000-1", "affects": [{"ref": "a"}],
+                                       "analysis": {"state": "in_triage"}}]}, handle)
+    keys = {"state": "keypair", "private_key_path": str(tmp_path / "k"), "public_key_path": str(tmp_path / "k.pub")}
+    key_id = run_action("bundle_archive", keys)[0]["key_id"]
+    exported, _module = run_action("bundle_archive", {"state": "exported", "bundle_dir": bundle,
+                                                      "dest": str(tmp_path / "a.tar"), "private_key_path": keys[
+                                                          "private_key_path"]})
+    size = os.path.getsize(str(tmp_path / "a.tar"))
+    assert exported["msg"].startswith("exported %s: serial 4, full archive, %.1f MB, signed by key %s, expires "
+                                      % (tmp_path / "a.tar", size / 1e6, key_id))
+    assert "it carries 1 known vulnerability (alpha 1.0: PYSEC-0000-1)" in exported["msg"]
+    imported, _module = run_action("bundle_archive", {"state": "imported", "src": str(tmp_path / "a.tar"),
+                                                      "store_dir": str(tmp_path / "in"),
+                                                      "trusted_keys": [keys["public_key_path"]]})
+    assert imported["msg"].startswith("imported %s: serial 4, full archive" % (tmp_path / "a.tar"))
+    assert imported["key_id"] == key_id and imported["vulnerabilities"] == ["alpha 1.0: PYSEC-0000-1"]
+    assert imported["msg"].endswith("; 1 file(s) added to %s" % (tmp_path / "in"))

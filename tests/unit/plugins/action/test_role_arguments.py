@@ -54,7 +54,7 @@ def test_playbooks_check_the_rollout_role_once_per_batch_not_once_per_host():
         start = [task for task in yaml.safe_load(handle) if "airgap.pymigrate.role_arguments" in task]
     assert len(start) == 1 and start[0]["run_once"] is True and start[0]["tags"] == ["always"]
     assert start[0]["airgap.pymigrate.role_arguments"] == {
-        "role": "{{ pymigrate_check_role }}", "entry_point": "{{ pymigrate_check_entry_point }}",
+        "role": "{{ _run_check_role }}", "entry_point": "{{ _run_check_entry_point }}",
         "hosts": "{{ ansible_play_batch }}"}
     imports = 0
     for path in sorted(glob.glob(os.path.join(ROOT, "playbooks", "*.yml"))):

@@ -79,7 +79,8 @@ def test_the_slice_of_the_pinned_serial_gives_every_argument(bundle_dir):
         assert {key: calls[0].get(key) for key in ("path", "installer", "lock_id", "smoke_imports", "store_dir")} == {
             "path": env["path"], "installer": env["installer"], "lock_id": env["lock_id"],
             "smoke_imports": env["smoke_imports"], "store_dir": "/srv/store"}
-        assert not {"bundle_dir", "name", "serial", "image", "python"} & set(calls[0])  # read here, not the module's
+        assert not {"bundle_dir", "name", "image", "python"} & set(calls[0])  # read here, not the module's
+        assert calls[0]["serial"] == int(serial or 2)  # the slice's serial, recorded in a new generation
         # What names the environment travels with the result, for the report (the loop item is only the name).
         assert result["environment"] == _manifest.env_refs([env])[0] and result["environment"]["serial"] == int(
             serial or 2)

@@ -4,6 +4,7 @@ generations with pip is in tests/component/test_venv.py)."""
 import base64
 import hashlib
 import io
+import json
 import os
 import stat
 import sys
@@ -193,3 +194,69 @@ def test_a_first_install_that_fails_leaves_no_generations_directory_or_lock_file
     with pytest.raises(_venv.VenvError, match="is missing from the store"):
         _venv.ensure(path, sys.executable, str(tmp_path / "store"), [package], installer)
     assert os.listdir(str(tmp_path / "tools")) == []
+
+
+# -- rollback: to the newest earlier generation fit to go back to ------------------------------------------------
+def _generation(base, number, lock_id, dists=(("alpha", "1.0"),), python=sys.executable, **record):
+    """A generation directory of the environment base/app/venv, with its record (as build() writes it)."""
+    root, _site = generation(base / ("g%d" % number), dists=dists, python=python)
+    target = base / "app" / ".venv.generations" / ("%d-%s" % (number, lock_id[:12]))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(root, target)
+    record = dict({"lock_id": lock_id, "serial": number + 10, "packages": dict(dists)}, **record)
+    (target / _venv.GENERATION_FILE).write_text(json.dumps(record))
+    return str(target)
+
+
+def test_a_rollback_passes_over_the_same_lock_a_drifted_a_broken_and_an_unfinished_generation(tmp_path):
+    first = _generation(tmp_path, 1, "a" * 64)
+    _generation(tmp_path, 2, "b" * 64, python="/nonexistent/python3")  # its interpreter is gone
+    unfinished = _generation(tmp_path, 3, "e" * 64)
+    os.unlink(os.path.join(unfinished, _venv.GENERATION_FILE))
+    _generation(tmp_path, 4, "d" * 64, drift="missing file alpha /x", replaced_by="5-cccccccccccc")
+    _generation(tmp_path, 5, "c" * 64, dists=(("alpha", "1.1"),))
+    current = _generation(tmp_path, 6, "c" * 64, dists=(("alpha", "1.1"), ("rich", "15.0")))
+    path = str(tmp_path / "app" / "venv")
+    os.symlink(current, path)
+
+    predicted = _venv.rollback(path, check_mode=True)
+    assert os.path.realpath(path) == current and predicted["changed"]
+    result = _venv.rollback(path)
+    assert os.path.realpath(path) == first and result["generation"] == first
+    assert [(item["number"], item["reason"].split(":")[0]) for item in result["skipped"]] == [
+        (5, "built from the same lock as the current generation (lock cccccccccccc)"), (4, "drifted"),
+        (3, "incomplete"), (2, "does not verify clean")]
+    assert "broken interpreter" in result["skipped"][-1]["reason"]
+    assert result["from"] == {"generation": current, "number": 6, "lock_id": "c" * 64, "serial": 16}
+    assert result["to"] == {"generation": first, "number": 1, "lock_id": "a" * 64, "serial": 11}
+    assert result["changes"] == {"added": [], "removed": ["rich==15.0"], "upgraded": [],
+                                 "downgraded": ["alpha 1.1 -> 1.0"]}
+    assert result["msg"].startswith("generation 6 (lock cccccccccccc, serial 16) -> 1 (lock aaaaaaaaaaaa, serial 11); "
+                                    "passed over generation 5: built from the same lock")
+
+
+def test_a_rollback_with_nothing_fit_to_go_back_to_changes_nothing_and_says_why(tmp_path):
+    _generation(tmp_path, 1, "c" * 64)
+    current = _generation(tmp_path, 2, "c" * 64)  # a repair of the first: the same lock
+    path = str(tmp_path / "app" / "venv")
+    os.symlink(current, path)
+    result = _venv.rollback(path)
+    assert not result["changed"] and result["to"] is None and os.path.realpath(path) == current
+    assert result["msg"] == ("nothing to roll back to from generation 2 (lock cccccccccccc, serial 12): generation 1: "
+                             "built from the same lock as the current generation (lock cccccccccccc)")
+    os.unlink(path)
+    os.symlink(_generation(tmp_path, 3, "f" * 64, serial=None), path)
+    os.unlink(os.path.join(str(tmp_path / "app" / ".venv.generations"), "1-cccccccccccc", _venv.GENERATION_FILE))
+    older = _venv.rollback(path)  # a rollback goes back, never forward: nothing older than generation 1 here
+    assert older["to"]["number"] == 2 and older["from"]["serial"] is None
+    assert _venv.rollback(path)["msg"].startswith("nothing to roll back to from generation 2")
+
+
+def test_a_repair_marks_the_generation_it_replaced_as_drifted(tmp_path):
+    replaced = _generation(tmp_path, 1, "a" * 64)
+    env = _venv.Environment(str(tmp_path / "app" / "venv"))
+    env.mark_drifted(replaced, [{"kind": "missing file", "distribution": "alpha", "file": "/x", "detail": None}],
+                     "/somewhere/2-aaaaaaaaaaaa")
+    record = env.record(replaced)
+    assert record["drift"] == "missing file alpha /x" and record["replaced_by"] == "2-aaaaaaaaaaaa"
+    assert env._unfit(replaced, "b" * 64, False).startswith("drifted: 2-aaaaaaaaaaaa replaced it to repair missing")

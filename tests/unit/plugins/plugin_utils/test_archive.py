@@ -271,6 +271,18 @@ def test_the_lock_a_bundle_carries_travels_in_its_folder(keys, tmp_path):
     assert (tmp_path / "store" / "current" / "lock" / "pylock.default.toml").exists()
 
 
+def test_an_import_names_the_archive_and_says_how_far_its_verification_is(outside, keys, tmp_path):
+    archive = tmp_path / "b1.tar"
+    info = export(outside, archive, keys)
+    lines = []
+    result = do_import(archive, tmp_path / "store", keys, progress=lines.append)
+    assert {key: result[key] for key in ("serial", "kind", "key_id", "expires", "path", "bytes")} == {
+        "serial": 1, "kind": "full", "key_id": info["key_id"], "expires": info["expires"], "path": str(archive),
+        "bytes": os.path.getsize(archive)}
+    assert 1 <= len(lines) <= 10 and lines[-1].startswith("verified 100 % (")  # a line per 10 %, not per file
+    assert [int(line.split()[1]) for line in lines] == sorted(int(line.split()[1]) for line in lines)
+
+
 def test_a_trusted_archive_whose_metadata_takes_a_name_the_store_keeps_is_refused_whole(keys, tmp_path):
     # Signed by a trusted key, but its manifest names a metadata file "built" (the store's own folder): the import
     # went halfway before (bundles/<serial>/ left behind, a raw errno); now it is refused before anything is placed.
@@ -299,11 +311,11 @@ def test_two_imports_at_once_never_leave_an_older_serial_accepted(keys, tmp_path
     slow, started = threading.Event(), threading.Event()
     receive = _archive._receive_members
 
-    def receive_slowly(tar, index, work):  # the 150 import pauses after reading the state, before it commits
+    def receive_slowly(tar, index, work, *rest):  # the 150 import pauses after reading the state, before it commits
         if index["serial"] == 150:
             started.set()
             slow.wait(1)
-        return receive(tar, index, work)
+        return receive(tar, index, work, *rest)
     monkeypatch.setattr(_archive, "_receive_members", receive_slowly)
     errors = []
 

@@ -143,7 +143,9 @@ def test_progress_says_what_the_build_does(tmp_path):
     assert lines[0] == "resolving 2 profile(s) for 2 host environment(s)"
     assert sorted(line.split(" (")[1] for line in lines[1:3]) == ["1 of 2): 2 packages", "2 of 2): 2 packages"]
     assert lines[3].startswith("fetching 3 of 3 file(s), ") and lines[3].endswith(" MB")
-    assert lines[4] == "bundle serial 1 written to %s" % tmp_path
+    fetched = [line for line in lines if line.startswith("fetched ")]  # a line per 10 % of the bytes, at most
+    assert 1 <= len(fetched) <= 10 and fetched[-1].startswith("fetched 100 % (3 of 3 file(s), ")
+    assert lines[4 + len(fetched)] == "bundle serial 1 written to %s" % tmp_path
     again = []
     build(tmp_path, [host("a"), host("b", python="3.12")], progress=again.append)
     assert again[-1] == "nothing changed: the bundle stays at serial 1"

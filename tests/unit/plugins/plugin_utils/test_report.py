@@ -1,6 +1,9 @@
 """The report phase: per host and fleet-wide summaries from the results each phase registered on the host."""
 
+import pytest
+
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _report
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 FACTS = {"changed": False, "markers": {"python_version": "3.11"}}
 CHANGES = {"added": ["idna==3.7"], "removed": [], "upgraded": ["requests 2.31.0 -> 2.32.3", "urllib3 1.26 -> 2.2"],
@@ -235,3 +238,103 @@ def test_the_install_names_its_environment_in_its_result_the_loop_item_is_only_a
     assert summary["environments"] == {"default": dict(NO_DRIFT, path="/v", generation="g4", lock_id="cd" * 32,
                                                        serial=5, changed=True, changes={}, packages={})}
     assert summary["serial"] == 5 and summary["status"] == "changed"
+
+
+# -- held hosts, rollbacks, and words that match the mode ----------------------------------------------------------
+def _rollback_item(name, changed, to=True):
+    item = {"environment": {"name": name, "path": "/opt/%s" % name, "lock_id": "cc" * 32, "serial": 8},
+            "changed": changed, "generation": "/g/1-aaaaaaaaaaaa" if to else "/g/3-cccccccccccc",
+            "changes": {"added": [], "removed": ["rich==15.0"], "upgraded": [], "downgraded": ["alpha 1.1 -> 1.0"]}
+            if to else {}, "packages": {"alpha": "1.0"},
+            "from": {"generation": "/g/3-cccccccccccc", "number": 3, "lock_id": "cc" * 32, "serial": 8},
+            "to": {"generation": "/g/1-aaaaaaaaaaaa", "number": 1, "lock_id": "aa" * 32, "serial": 7} if to else None,
+            "skipped": [{"generation": "/g/2-cccccccccccc", "number": 2,
+                         "reason": "drifted: 3-cccccccccccc replaced it to repair missing file alpha"}]}
+    if not to:
+        item["msg"] = "nothing to roll back to from generation 3 (lock cccccccccccc, serial 8): no earlier generation"
+    return item
+
+
+def test_a_rollback_names_from_and_to_per_host_with_the_package_changes_and_what_it_passed_over():
+    hostvars = {"web1": {"__pymigrate_rollback": _install(_rollback_item("default", True))},
+                "web2": {"__pymigrate_rollback": _install(_rollback_item("default", False, to=False))}}
+    fleet = _report.fleet_summary(["web1", "web2"], hostvars, {"playbook": "rollback.yml"})
+    assert fleet["run"]["phases"] == ["rollback"] and fleet["counts"] == {"changed": 1, "ok": 1}
+    env = fleet["hosts"][0]["environments"]["default"]
+    assert (env["lock_id"], env["serial"], fleet["hosts"][0]["serial"]) == ("aa" * 32, 7, 7)  # where it went
+    assert _report.summary_lines(fleet) == [
+        "fleet: changed=1, ok=1",
+        "web1: changed; default generation 3 (lock cccccccccccc, serial 8) -> 1 (lock aaaaaaaaaaaa, serial 7): "
+        "removed rich==15.0, downgraded alpha 1.1 -> 1.0 (passed over generation 2: drifted: 3-cccccccccccc "
+        "replaced it to repair missing file alpha)",
+        "web2: ok; default nothing to roll back to from generation 3 (lock cccccccccccc, serial 8): no earlier "
+        "generation"]
+    fleet["run"]["check_mode"] = True
+    assert _report.summary_lines(fleet)[1].startswith(
+        "web1: would change; default would roll back from generation 3 (lock cccccccccccc, serial 8) -> 1 (lock "
+        "aaaaaaaaaaaa, serial 7): would remove rich==15.0, would downgrade alpha 1.1 -> 1.0")
+
+
+def test_a_held_host_is_skipped_and_said_to_be_held_and_a_recorded_hold_is_named():
+    hold = {"held": {"web2": "held since 2026-11-25T15:01:02Z by rollback.yml: bad upgrade; lift it with "
+                             "pymigrate_hold: false"}, "recorded": {}}
+    skipped = {"__pymigrate_push": {"skipped": True, "changed": False},
+               "__pymigrate_install": {"skipped": True, "results": [{"skipped": True, "item": "default"}]}}
+    hostvars = {"web1": dict(ok_host(), __pymigrate_hold=hold), "web2": dict(ok_host(), __pymigrate_hold=hold,
+                                                                             **skipped)}
+    fleet = _report.fleet_summary(["web1", "web2"], hostvars, {"playbook": "migrate.yml"})
+    assert fleet["counts"] == {"ok": 1, "held": 1} and fleet["retry"] == []
+    assert fleet["hosts"][1]["environments"] == {} and fleet["hosts"][1]["held"] == hold["held"]["web2"]
+    assert _report.summary_lines(fleet)[2] == "web2: held; " + hold["held"]["web2"]
+    recorded = {"held": {}, "recorded": {"web1": "held since X by rollback.yml: r; lift it with pymigrate_hold: false"}}
+    item = _report.host_summary("web1", {"__pymigrate_rollback": _install(_rollback_item("default", True)),
+                                         "__pymigrate_hold": recorded}, ["rollback"])
+    assert _report.host_line(item).endswith("; from now on held since X by rollback.yml: r; lift it with "
+                                            "pymigrate_hold: false")
+
+
+def test_check_mode_says_would_and_closes_with_nothing_changed():
+    fleet = _report.fleet_summary(["web1", "web2"], {"web1": changed_host(), "web2": ok_host()},
+                                  {"playbook": "migrate.yml", "check_mode": True})
+    assert _report.summary_lines(fleet) == [
+        "fleet: would change=1, ok=1",
+        "web1: would change, would send 2 file(s); default g3 (would add idna==3.7; would upgrade requests 2.31.0 "
+        "-> 2.32.3, urllib3 1.26 -> 2.2), tools g1",
+        "web2: ok, would send 0 file(s); default g2",
+        "check mode: nothing changed on any host"]
+
+
+def test_a_state_report_says_how_each_host_stands_against_its_lock_and_nothing_about_sending():
+    state = {"changed": True, "results": [dict(_env_result("default", "/v", "g2", True, {
+        "added": ["rich==15.0.0"], "removed": ["evil==6.6"], "upgraded": ["alpha 1.0 -> 1.1"],
+        "downgraded": ["beta 2.0 -> 1.0"]}))]}
+    fleet = _report.fleet_summary(["web1"], {"web1": {"__pymigrate_state": state}},
+                                  {"playbook": "state.yml", "document": "state"})
+    assert fleet["counts"] == {"ok": 1}
+    assert _report.summary_lines(fleet) == [
+        "fleet: ok=1",
+        "web1: ok; default g2 (behind the lock: lacks rich==15.0.0, alpha 1.0 older than the lock's 1.1; beyond "
+        "the lock: holds evil==6.6, which the lock lacks, beta 2.0 newer than the lock's 1.0)"]
+
+
+def test_the_hosts_of_a_run_marked_else_those_of_the_play_else_it_says_what_it_needs():
+    every = {"a": {"__pymigrate_in_run": True}, "b": {}, "c": {"__pymigrate_install": {}}}
+    assert _report.run_hosts(every, ["a", "b", "c"], ["b", "c"]) == ["a"]
+    every["a"] = {}
+    assert _report.run_hosts(every, ["a", "b", "c"], ["b", "c"]) == ["b", "c"]
+    with pytest.raises(PyMigrateError, match="import airgap.pymigrate.report after airgap.pymigrate.rollout"):
+        _report.run_hosts(every, ["a", "b", "c"], ["a", "b"])
+
+
+def test_known_vulnerabilities_of_what_the_hosts_hold_and_descriptions_of_what_changed():
+    fleet = _report.fleet_summary(["web1", "web2"], {"web1": changed_host(), "web2": ok_host()})
+    facts = {"descriptions": {("requests", "2.32.3"): "HTTP", ("idna", "3.7"): "IDNA", ("zzz", "1"): "unnamed"},
+             "vulnerabilities": [{"id": "PYSEC-9", "description": "d", "recommendation": "r",
+                                  "affects": [("requests", "2.32.3"), ("requests", "2.0")]}]}
+    _report.add_known(fleet, facts)
+    assert fleet["vulnerabilities"] == [{"id": "PYSEC-9", "description": "d", "recommendation": "r",
+                                         "project": "requests", "version": "2.32.3", "hosts": ["web1"]}]
+    assert fleet["packages"] == {"idna": {"3.7": "IDNA"}, "requests": {"2.32.3": "HTTP"}}
+    assert _report.lock_changes({"lock": {"changes": {"web1:default": CHANGES}}, "changes": {"x": {}}}) == {
+        "web1:default": CHANGES}
+    assert _report.lock_changes({"skipped": True}) == {} and _report.lock_changes(None) == {}

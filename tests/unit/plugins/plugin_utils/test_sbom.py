@@ -3,6 +3,7 @@ text, classifiers), the dependency graph, a stable serial; the VEX beside it, na
 validated against the CycloneDX 1.6 JSON schema (cyclonedx-python-lib's strict validator)."""
 
 import json
+import urllib.parse
 
 import pytest
 
@@ -186,3 +187,31 @@ def test_the_vex_names_the_sbom_s_components_by_bom_link_and_validates():
     validate(sbom)
     validate(vex)
     validate(_sbom.render_vex(sbom, []))  # none known is a statement too
+
+
+def test_what_the_record_reads_back_descriptions_and_the_vulnerabilities_not_ignored(tmp_path):
+    sbom = _sbom.render_sbom({"p1": [REQUESTS, _pin("Foo_Bar", "1.0", "dd" * 32, summary="<b>x</b>")]}, 1, CREATED)
+    sbom["vulnerabilities"] = [
+        {"id": "PYSEC-1", "description": "leaks", "recommendation": "Upgrade requests to 2.32.4",
+         "affects": [{"ref": c["bom-ref"]} for c in sbom["components"] if c["name"] == "requests"],
+         "analysis": {"state": "in_triage"}},
+        {"id": "PYSEC-2", "description": "ignored", "affects": [{"ref": sbom["components"][0]["bom-ref"]}],
+         "analysis": {"state": "not_affected"}}]
+    (tmp_path / _sbom.SBOM_FILE).write_text(json.dumps(sbom))
+    facts = _sbom.read_facts(str(tmp_path))
+    assert facts["descriptions"] == {("requests", "2.32.3"): "HTTP for Humans.", ("foo-bar", "1.0"): "<b>x</b>"}
+    assert facts["vulnerabilities"] == [{"id": "PYSEC-1", "description": "leaks",
+                                         "recommendation": "Upgrade requests to 2.32.4",
+                                         "affects": [("requests", "2.32.3")]}]
+    assert _sbom.read_facts(str(tmp_path / "none")) == {"descriptions": {}, "vulnerabilities": []}
+
+
+def test_the_vulnerabilities_of_a_vex_beside_the_sbom_are_read_through_their_bom_links(tmp_path):
+    sbom = _sbom.render_sbom({"p1": [REQUESTS]}, 1, CREATED)
+    ref = sbom["components"][0]["bom-ref"]
+    link = "urn:cdx:%s/1#%s" % (sbom["serialNumber"][len("urn:uuid:"):], urllib.parse.quote(ref, safe=""))
+    (tmp_path / _sbom.SBOM_FILE).write_text(json.dumps(sbom))
+    (tmp_path / "vex.cdx.json").write_text(json.dumps({"vulnerabilities": [
+        {"id": "PYSEC-3", "affects": [{"ref": link}], "analysis": {"state": "in_triage"}}]}))
+    assert _sbom.read_facts(str(tmp_path))["vulnerabilities"] == [
+        {"id": "PYSEC-3", "description": None, "recommendation": None, "affects": [("requests", "2.32.3")]}]

@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""airgap.pymigrate.rollout_hold: which hosts of the batch are held (the rollout skips them), and the holds
+rollback.yml records when asked; on the control node, once per batch (logic in plugin_utils/_hold.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _hold
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import format_time, utc_now
+
+
+class ActionModule(ControllerActionBase):
+
+    ARGUMENT_SPEC = dict(
+        hosts=dict(type="list", elements="str", required=True),
+        dest=dict(type="path", required=True),
+        state=dict(type="str", choices=["query", "recorded"], default="query"),
+        reason=dict(type="str", default=""),
+        playbook=dict(type="str", default=""),
+    )
+
+    def run_controller(self, params, task_vars):
+        every_host = task_vars.get("hostvars", {})
+        values = {host: (every_host.get(host) or {}).get(_hold.VAR) for host in params["hosts"]}
+        recorded = _hold.read(params["dest"])
+        held, lifted = _hold.decide(values, recorded)
+        record = {}
+        if params["state"] == "recorded":  # after a rollback: what it asked for stays after the variable goes
+            since = format_time(utc_now())
+            for host in sorted(values):
+                value = _hold.hold_value(values[host], host)
+                if value is True or isinstance(value, str):
+                    reason = value if isinstance(value, str) else params["reason"] or "held after a rollback"
+                    record[host] = {"reason": reason, "since": since, "playbook": params["playbook"] or None}
+            held = {}
+        result = {"changed": bool(record or lifted), "held": held, "lifted": lifted,
+                  "recorded": {host: _hold.reason_text(host, None, item) for host, item in record.items()}}
+        if result["changed"] and not self._task.check_mode:
+            _hold.update(params["dest"], record, lifted)
+        verb = "would be " if self._task.check_mode else ""
+        result["msg"] = "; ".join(part for part in (
+            "held (skipped): %s" % ", ".join(sorted(held)) if held else "",
+            "%srecorded as held: %s" % (verb, ", ".join(sorted(record))) if record else "",
+            "hold %slifted: %s" % (verb, ", ".join(lifted)) if lifted else "") if part) or "no host is held"
+        return result

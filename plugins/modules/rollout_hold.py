@@ -1,0 +1,101 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: rollout_hold
+short_description: Say which hosts of the batch are held, or record the holds a rollback was asked for
+version_added: 0.1.0
+description:
+  - Runs on the control node (an action plugin), once per batch. A host is held when its C(pymigrate_hold) (a host,
+    group or extra variable) is V(true) or a reason (a text), or when a hold recorded in C(holds.json) in O(dest)
+    stands for it (C(docs/hold-format.md)); C(pymigrate_hold=false) lifts a recorded hold.
+  - O(state=query) (the rollout role, before the push) returns the held hosts with why (RV(held)); the rollout skips
+    them and the report says they are held, and why. It lifts the recorded hold of every host whose
+    C(pymigrate_hold) is V(false).
+  - O(state=recorded) (C(playbooks/rollback.yml), after the rollback) records a hold for every host whose
+    C(pymigrate_hold) is V(true) or a reason, so that later runs skip it after the variable is gone, until a run
+    lifts it with C(pymigrate_hold=false).
+author:
+  - airgap.pymigrate maintainers (@airgap)
+extends_documentation_fragment:
+  - airgap.pymigrate._attributes
+  - airgap.pymigrate._attributes.ACTION
+  - airgap.pymigrate._attributes.CONTROLLER
+attributes:
+  check_mode:
+    support: full
+    details: Says what it would record or lift, and writes nothing.
+  diff_mode:
+    support: none
+  idempotent:
+    support: partial
+    details: Recording a hold again renews its time.
+options:
+  hosts:
+    description: The hosts of the batch, usually C(ansible_play_batch).
+    type: list
+    elements: str
+    required: true
+  dest:
+    description: The directory of the migration record on the control node (C(pymigrate_report_dir)), which holds
+      C(holds.json).
+    type: path
+    required: true
+  state:
+    description: V(query) says which hosts are held; V(recorded) records the holds C(pymigrate_hold) asks for.
+    type: str
+    choices: [query, recorded]
+    default: query
+  reason:
+    description: With O(state=recorded), the reason recorded for a host whose C(pymigrate_hold) is V(true).
+    type: str
+    default: ""
+  playbook:
+    description: With O(state=recorded), the playbook recorded as the one that set the hold.
+    type: str
+    default: ""
+"""
+
+EXAMPLES = r"""
+- name: Which hosts of the batch are held (the rollout skips them)
+  airgap.pymigrate.rollout_hold:
+    hosts: "{{ ansible_play_batch }}"
+    dest: ~/.cache/airgap.pymigrate/reports
+  run_once: true
+  register: hold
+
+- name: Keep the hosts just rolled back where they are (rollback.yml -e pymigrate_hold=true)
+  airgap.pymigrate.rollout_hold:
+    hosts: "{{ ansible_play_batch }}"
+    dest: ~/.cache/airgap.pymigrate/reports
+    state: recorded
+    reason: rolled back after the failed upgrade of 2026-11-25
+    playbook: rollback.yml
+  run_once: true
+"""
+
+RETURN = r"""
+held:
+  description: The held hosts of O(hosts), each with why and how to lift the hold (empty with O(state=recorded)).
+  returned: success
+  type: dict
+  sample: {web1: "held since 2026-11-25T15:01:02Z by rollback.yml: rolled back; lift it with pymigrate_hold: false"}
+recorded:
+  description: The hosts whose hold this task recorded, each with its text.
+  returned: success
+  type: dict
+lifted:
+  description: The hosts whose recorded hold this task lifted (C(pymigrate_hold=false)).
+  returned: success
+  type: list
+  elements: str
+msg:
+  description: What the task found, recorded or lifted, by host name.
+  returned: success
+  type: str
+"""
