@@ -75,13 +75,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
+import timing  # noqa: E402  pylint: disable=wrong-import-position
 from bundle_build import REQUIREMENTS, public_index_url  # noqa: E402  pylint: disable=wrong-import-position
 
 from tests.fleet import fleetlib  # noqa: E402  pylint: disable=wrong-import-position
 from tests.index import catalog  # noqa: E402  pylint: disable=wrong-import-position
 from tests.index.server import IndexServer  # noqa: E402  pylint: disable=wrong-import-position
 
-NAME = "pmb"
+NAME = os.environ.get("PYMIGRATE_FLEET_NAME", "pmb")
 PYTHONS = ["3.11", "3.12"]
 BIN = os.path.join(ROOT, ".venv", "bin")
 ONE_BATCH = ["-e", '{"pymigrate_serial": ["100%"]}']  # like the baselines: all hosts at once
@@ -179,22 +180,34 @@ def env_for(forks):
     return env
 
 
-def run(argv, forks=None):
-    """(seconds, output) of one ansible command; RunFailed with the output's tail when it fails."""
+PROFILES = {}  # title -> the timing table of the run (benchmarks/timing.py), printed with the row
+
+
+def run(argv, forks=None, profile=None):
+    """(seconds, output) of one ansible command; RunFailed with the output's tail when it fails. profile: a
+    title; the run's per-task table (the pymigrate_timing callback) is kept in PROFILES under it."""
+    env = env_for(forks)
+    if profile:
+        handle, out_path = tempfile.mkstemp(prefix="pymigrate-timing-", suffix=".json")
+        os.close(handle)
+        env = timing.env(env, out_path)
     start = time.perf_counter()
-    result = subprocess.run(argv, cwd=ROOT, env=env_for(forks), check=False, stdout=subprocess.PIPE,
+    result = subprocess.run(argv, cwd=ROOT, env=env, check=False, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise RunFailed("%s exited %d:\n%s" % (" ".join(argv[:6]), result.returncode, result.stdout[-3000:]))
+    if profile:
+        PROFILES[profile] = timing.table(timing.read(out_path, time.time()))
+        os.unlink(out_path)
     return seconds, result.stdout
 
 
-def playbook(inventories, path, *extra, forks=None):
+def playbook(inventories, path, *extra, forks=None, profile=None):
     argv = [os.path.join(BIN, "ansible-playbook")]
     for inventory in inventories:
         argv += ["-i", inventory]
-    return run(argv + [path] + list(extra), forks)
+    return run(argv + [path] + list(extra), forks, profile)
 
 
 def recap_changed(output):
@@ -406,7 +419,7 @@ def one_size(size, args, work, requirements, mirror_url, measured):
         inventories = [inventory, extra]
         ping = [os.path.join(BIN, "ansible"), "all", "-i", inventory, "-m", "ansible.builtin.ping"]
         run(ping, args.forks)
-        row["ping_s"] = round(run(ping, args.forks)[0], 2)
+        row["ping_s"] = round(run(ping, args.forks, profile="ping, %d hosts" % size)[0], 2)
 
         for installer in args.installer:
             label = "" if installer == "pip" else "_" + installer
@@ -422,10 +435,12 @@ def one_size(size, args, work, requirements, mirror_url, measured):
                 playbook(inventories, "playbooks/bundle.yml", *dirs, forks=args.forks)  # untimed, from the mirror
                 first, _out = playbook(inventories, "playbooks/rollout.yml", *(ONE_BATCH + dirs), forks=args.forks)
                 used["ours" + label] = host_used_mb(hosts[0])
-                noop, out = playbook(inventories, "playbooks/rollout.yml", *(ONE_BATCH + dirs), forks=args.forks)
+                noop, out = playbook(inventories, "playbooks/rollout.yml", *(ONE_BATCH + dirs), forks=args.forks,
+                                     profile="rollout.yml no-op, %s, %d hosts" % (installer, size))
                 report = os.path.join(base, "report-" + installer)
                 noop_changed, noop_bytes = recap_changed(out), summary_bytes(report)
-                migrate, out = playbook(inventories, "playbooks/migrate.yml", *(ONE_BATCH + dirs), forks=args.forks)
+                migrate, out = playbook(inventories, "playbooks/migrate.yml", *(ONE_BATCH + dirs), forks=args.forks,
+                                        profile="migrate.yml no-op, %s, %d hosts" % (installer, size))
                 row.update({"ours%s_first_s" % label: round(first, 2), "ours%s_noop_s" % label: round(noop, 2),
                             "migrate%s_noop_s" % label: round(migrate, 2),
                             "ours%s_noop_bytes_sent" % label: noop_bytes, "ours%s_noop_changed" % label: noop_changed,
@@ -446,10 +461,10 @@ def one_size(size, args, work, requirements, mirror_url, measured):
                 os.link(path, os.path.join(wheel_root, version, os.path.basename(path)))
         tarball_vars = write_json(os.path.join(base, "tarballs.json"),
                                   {"all": {"vars": {"tarballs": pack_tarballs(work, by_version)}}})
-        baselines = [("tarball", TARBALL, inventories + [tarball_vars])]
-        if size <= args.plain_max_hosts:  # the weak baseline, and the slowest: measured on the small sizes only
+        baselines = [("tarball", TARBALL, inventories + [tarball_vars])] if "tarball" in args.baselines else []
+        if size <= args.plain_max_hosts and "plain" in args.baselines:  # the weak baseline, and the slowest
             baselines.insert(0, ("plain", PLAIN, inventories))
-        missing = synchronize_missing(args.forks)
+        missing = synchronize_missing(args.forks) if "sync" in args.baselines else "not asked (--baselines)"
         if missing:
             print("synchronize: skipped (%s)" % missing, flush=True)
             row["synchronize_skipped"] = missing
@@ -495,9 +510,12 @@ def main():
     parser.add_argument("--forks", type=int, default=None, help="ANSIBLE_FORKS (default: ansible.cfg's)")
     parser.add_argument("--plain-max-hosts", type=int, default=8,
                         help="run the plain copy + pip baseline only at sizes up to this (it is the slowest)")
+    parser.add_argument("--baselines", default="plain,tarball,sync",
+                        help="comma-separated baselines to run besides ping (plain, tarball, sync; empty: none)")
     parser.add_argument("--host-storage", choices=("tmpfs", "disk"), default="tmpfs",
                         help="where the hosts' /opt and /var/lib/pymigrate live (disk: for sizes tmpfs cannot hold)")
     args = parser.parse_args()
+    args.baselines = [item.strip() for item in args.baselines.split(",") if item.strip()]
     args.installer = [item.strip() for item in args.installer.split(",") if item.strip()]
     if "pip" not in args.installer:
         args.installer.insert(0, "pip")  # the baselines install what the pip bundle holds
@@ -515,6 +533,10 @@ def main():
             rows.append(row)
             if "refused" not in row:
                 print(json.dumps(row), flush=True)
+                for title in sorted(PROFILES):
+                    print(timing.format_table(title, PROFILES[title]), flush=True)
+                row["profiles"] = {title: timing.rows_json(rows) for title, rows in PROFILES.items()}
+                PROFILES.clear()
     finally:
         if server:
             server.stop()

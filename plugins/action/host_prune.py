@@ -14,19 +14,11 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._prune import ARG
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._settled import found_by_survey
 
 MODULE = "airgap.pymigrate.host_prune"
 # What the host's slice gives with bundle_dir: the task must not give them too.
 SLICE_ARGS = ("environments", "absent", "keep_files")
-
-
-def found_by_survey(task_vars, host_slice) -> list | None:
-    """The absent environments' paths the survey of this run found on the host for this very slice, else None."""
-    check = (task_vars.get(TARGET_FACTS) or {}).get("rollout_check") or {}
-    if check.get("error") or check.get("slice_id") != host_slice["slice_id"] or "absent_found" not in check:
-        return None
-    return list(check["absent_found"])
 
 
 class ActionModule(HostActionBase):

@@ -25,11 +25,11 @@ import typing as t
 from ansible.utils.display import Display
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import INSTALL_ARGUMENT_SPEC
-from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import _normalize as normalize_name
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import PUSH
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._settled import known_result, pushed_state
 
 MODULE = "airgap.pymigrate.venv_install"
 display = Display()
@@ -40,34 +40,6 @@ SLICE_ARGS = ("path", "python", "packages", "installer", "lock_id", "smoke_impor
 
 def _lines(packages):
     return "".join("%s==%s\n" % item for item in sorted(packages.items()))
-
-
-def known_result(known: dict | None, args: dict) -> dict | None:
-    """The no-op result the module would return, when ``known`` shows the current generation holds the lock."""
-    if not known or not known.get("current") or (args.get("state") or "present") != "present":
-        return None
-    if not args.get("lock_id") or known.get("lock_id") != args["lock_id"] or known.get("drift"):
-        return None
-    # No drift means the generation holds exactly the lock's distributions and versions (names as the module
-    # normalises them), so nothing else needs to travel back from the host.
-    installed = {normalize_name(str(item["name"])): str(item["version"]) for item in args.get("packages") or []}
-    return {"changed": False, "generation": known.get("generation"), "previous_generation": None,
-            "packages": installed, "installed": installed, "pip_ran": False, "drift": [],
-            "changes": {"added": [], "removed": [], "upgraded": [], "downgraded": []},
-            "msg": "the current generation holds this lock unchanged (checked earlier in this run)"}
-
-
-def pushed_state(push: t.Any, host_slice: t.Mapping, name: str) -> dict | None:
-    """The state of environment ``name`` the push of this run learnt from the host, when that push read this very
-    slice (the same ``slice_id``: the same files and environments, whatever the serial); else None."""
-    if not isinstance(push, t.Mapping) or push.get("failed") or push.get("skipped"):
-        return None
-    if not push.get("slice_id") or push["slice_id"] != host_slice["slice_id"]:
-        return None
-    for env in push.get("envs") or []:
-        if isinstance(env, t.Mapping) and env.get("name") == name:
-            return env.get("known_state")
-    return None
 
 
 def slice_args(env: t.Mapping) -> dict:

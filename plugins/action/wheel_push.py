@@ -22,7 +22,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENTS_ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import STORE_ARGUMENT_SPEC
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _transfer
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _settled, _transfer
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS
@@ -87,6 +87,9 @@ class ActionModule(HostActionBase):
             for env in envs:
                 if env["path"] in states and env.get("strategy") != "image":
                     env["known_state"] = states[env["path"]]
+            # Nothing left for the install and the prune: the rollout role ends the host here (meta: end_host).
+            result["settled"] = _settled.settled(envs, host_slice.get("absent") or [],
+                                                 _settled.found_by_survey(task_vars, host_slice))
         missing = [path for path in listing["missing"] + [item["path"] for item in listing["corrupt"]]
                    if path not in skipped]  # (the survey's answer covers the whole slice)
         by_path = {item["path"]: item for item in args["files"]}

@@ -121,6 +121,15 @@ slice_id:
       host the same; M(airgap.pymigrate.venv_install) takes RV(envs[].known_state) only from a push of its own slice.
   returned: when O(files) is not given
   type: str
+settled:
+  description:
+    - When nothing is left for the install and the prune of this host (every environment's current generation holds
+      its lock unchanged, no environment marked absent is on the host), each environment's no-op install result
+      with its C(environment); else null. The rollout role then ends the host for the rest of its play
+      (C(meta: end_host)), and the report reads these as the install's results.
+  returned: when O(files) is not given
+  type: list
+  elements: dict
 sent:
   description: Store paths sent to the host in this run (or that would be sent in check mode).
   returned: always

@@ -59,9 +59,22 @@ def _failed(result: t.Mapping) -> str | None:
     return None
 
 
+def phase_result(hostvars: t.Mapping, phase: str, var: str) -> t.Any:
+    """What a host registered for ``phase``; for the install of a host the push found settled (nothing left to do:
+    the rollout ended the host before its install, _settled.py), the no-op results the push gave for it."""
+    result = hostvars.get(var)
+    if result is None and phase == "install":
+        push = hostvars.get(_registered.PUSH)
+        settled = push.get("settled") if isinstance(push, t.Mapping) else None
+        if settled is not None:
+            return {"changed": False, "results": list(settled), "settled": True}
+    return result
+
+
 def run_phases(hostvars: t.Mapping[str, t.Mapping]) -> list:
     """The phases some host of the run registered, in order."""
-    return [phase for phase, var in PHASES if any(var in (values or {}) for values in hostvars.values())]
+    return [phase for phase, var in PHASES
+            if any(phase_result(values or {}, phase, var) is not None for values in hostvars.values())]
 
 
 def _environment(item: t.Mapping, serial) -> tuple:
@@ -98,7 +111,7 @@ def host_summary(host: str, hostvars: t.Mapping, phases: t.Sequence[str] = DEFAU
         summary["status"] = "held"  # skipped on purpose: nothing was sent or installed
         return summary
     for phase, var in PHASES:
-        result = hostvars.get(var)
+        result = phase_result(hostvars, phase, var)
         if phase not in phases and result is None:
             continue
         if result is None:

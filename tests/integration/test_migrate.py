@@ -129,6 +129,12 @@ def test_migrate_end_to_end(fleet, world):
     assert all(stats[h["name"]]["changed"] == 0 for h in fleet.hosts), second.stdout[-3000:]
     assert "changed: [" not in second.stdout
     assert all(item["files_sent"] == 0 and item["status"] == "ok" for item in summary(world)["hosts"])
+    # The push found every host settled: the rollout ended them before the install and the prune (no task ran), and
+    # the record still lists each host's environments with what they hold.
+    assert "Install each environment from the host store" not in second.stdout
+    noop_envs = {item["host"]: item["environments"] for item in summary(world)["hosts"]}
+    assert noop_envs[h1]["api"]["packages"]["alpha"] == "2.0", noop_envs[h1]
+    assert all(env["packages"] and not env["changed"] for envs_ in noop_envs.values() for env in envs_.values())
     # Nothing to do costs one module call per host: the survey also checks the store and the environments, and
     # push and install take its answer (every remote command opens an SSH session of its own, which -vvv logs).
     sessions = remote_commands(second.stdout)

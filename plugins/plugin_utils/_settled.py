@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.pymigrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Whether a host has anything left to do after the push: the no-op path of a rollout, decided once.
+
+The push learns each environment's state against its lock (from the survey of the same run, or its own call). When
+every environment's current generation holds its lock unchanged and no environment marked absent is on the host, the
+install and the prune would only return what is already known: the push says so (``settled``, with each environment's
+no-op install result) and the rollout role ends the host for the rest of its play (``meta: end_host``, which the
+strategy decides in its own process: no worker per host, no further task). The report reads ``settled`` as the
+install's results. Pure functions; the actions venv_install, wheel_push and host_prune use them.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import _normalize as normalize_name
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._manifest import env_refs
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS
+
+
+def known_result(known: t.Mapping | None, args: t.Mapping) -> dict | None:
+    """The no-op result the venv_install module would return, when ``known`` shows the current generation holds the
+    lock in ``args`` (its ``lock_id`` and ``packages``) with no drift; else None."""
+    if not known or not known.get("current") or (args.get("state") or "present") != "present":
+        return None
+    if not args.get("lock_id") or known.get("lock_id") != args["lock_id"] or known.get("drift"):
+        return None
+    # No drift means the generation holds exactly the lock's distributions and versions (names as the module
+    # normalises them), so nothing else needs to travel back from the host.
+    installed = {normalize_name(str(item["name"])): str(item["version"]) for item in args.get("packages") or []}
+    return {"changed": False, "generation": known.get("generation"), "previous_generation": None,
+            "packages": installed, "installed": installed, "pip_ran": False, "drift": [],
+            "changes": {"added": [], "removed": [], "upgraded": [], "downgraded": []},
+            "msg": "the current generation holds this lock unchanged (checked earlier in this run)"}
+
+
+def pushed_state(push: t.Any, host_slice: t.Mapping, name: str) -> dict | None:
+    """The state of environment ``name`` the push of this run learnt from the host, when that push read this very
+    slice (the same ``slice_id``: the same files and environments, whatever the serial); else None."""
+    if not isinstance(push, t.Mapping) or push.get("failed") or push.get("skipped"):
+        return None
+    if not push.get("slice_id") or push["slice_id"] != host_slice["slice_id"]:
+        return None
+    for env in push.get("envs") or []:
+        if isinstance(env, t.Mapping) and env.get("name") == name:
+            return env.get("known_state")
+    return None
+
+
+def found_by_survey(task_vars: t.Mapping, host_slice: t.Mapping) -> list | None:
+    """The absent environments' paths the survey of this run found on the host for this very slice, else None."""
+    check = (task_vars.get(TARGET_FACTS) or {}).get("rollout_check") or {}
+    if check.get("error") or check.get("slice_id") != host_slice["slice_id"] or "absent_found" not in check:
+        return None
+    return list(check["absent_found"])
+
+
+def settled(envs: t.Sequence[t.Mapping], absent: t.Sequence, absent_found: list | None) -> list | None:
+    """Each environment's no-op install result (with its ``environment``), when nothing is left to do on the host
+    for ``envs`` (each with the ``known_state`` the push learnt) and its absent environments; else None.
+
+    Nothing is left when every environment is a venv whose current generation holds its lock unchanged, and no
+    environment marked absent is there (none marked, or the survey found none of them)."""
+    if absent and absent_found != []:
+        return None
+    results = []
+    for env in envs:
+        if env.get("strategy") == "image":
+            return None
+        known = known_result(env.get("known_state"), {"lock_id": env.get("lock_id"), "packages": env.get("packages")})
+        if known is None:
+            return None
+        results.append(dict(known, environment=env_refs([env])[0]))
+    return results
