@@ -126,7 +126,7 @@ settled:
     - When nothing is left for the install and the prune of this host (every environment's current generation holds
       its lock unchanged, no environment marked absent is on the host), each environment's no-op install result
       with its C(environment); else null. The rollout role then ends the host for the rest of its play
-      (C(meta: end_host)), and the report reads these as the install's results.
+      (C(meta) C(end_host)), and the report reads these as the install's results.
   returned: when O(files) is not given
   type: list
   elements: dict
