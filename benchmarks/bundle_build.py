@@ -4,8 +4,10 @@
 
 Set: about 15 popular projects. Profiles: cp39, cp311 and cp313 on x86_64 glibc 2.28, cp312 on aarch64 glibc
 2.28. Each round, alternating: our cold build (fresh bundle directory, fresh process), then a re-run with
-nothing changed, then the pip loop (a current pip in its own venv, one `pip download --platform
---python-version --only-binary=:all:` per profile, no cache). Prints the times, the ratio and our peak memory.
+nothing changed (both with the lock beside the bundle, as the bundle role keeps it: pymigrate_lock_mode update; the
+re-run finds the lock holding for inputs unchanged and asks no index, _unchanged.py), then the pip loop (a current
+pip in its own venv, one `pip download --platform --python-version --only-binary=:all:` per profile, no cache).
+Prints the times, the ratio and our peak memory.
 Needs network access to the public index; not part of `make test`.
 """
 
@@ -39,7 +41,8 @@ for number, (python, arch) in enumerate(%(profiles)r):
     envs = _wanted.wanted_sets_for_host("bench%%d" %% number, {"pymigrate_requirements": {r: "" for r in %(reqs)r}})
     hosts.append(_profiles.HostInput("bench%%d" %% number, envs, target))
 client = _index.IndexClient([_index.IndexConfig(index_url)], workers=16, cache_dir=os.path.join(bundle_dir, ".cache"))
-result = _bundle.build_bundle(_inventory.BundleInputs(hosts), _bundle.BundleSettings(bundle_dir, workers=16), client)
+settings = _bundle.BundleSettings(bundle_dir, workers=16, lock_dir=bundle_dir + "-lock", lock_mode="update")
+result = _bundle.build_bundle(_inventory.BundleInputs(hosts), settings, client)
 client.close()
 elapsed = time.perf_counter() - start
 print(json.dumps({"seconds": elapsed, "changed": result["changed"], "fetched": len(result["fetched"]),

@@ -52,6 +52,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils import (
     _provenance,
     _sandbox,
     _simple,
+    _unchanged,
     _vulns,
 )
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import (
@@ -419,6 +420,9 @@ def build_bundle(inputs: BundleInputs, settings: BundleSettings, client, progres
     progress = progress or (lambda line: None)
     plan = plan_bundle(inputs, settings, progress)
     with _locked_work_dir(settings) as work_dir:
+        settled = _settled_build(plan, settings, client, progress) if _unchanged.eligible(plan, settings) else None
+        if settled is not None:
+            return settled
         if plan.images is not None:
             plan.images.work_dir = work_dir  # the run's work directory exists only now
         previous = _previous_bundle(settings.bundle_dir, client)
@@ -428,7 +432,30 @@ def build_bundle(inputs: BundleInputs, settings: BundleSettings, client, progres
         assembly = assemble(plan, resolution, settings, client, previous, progress)
         result = summarize(plan, resolution, assembly, settings, progress)
         result["serial"] = commit(plan, resolution, assembly, settings, client, progress)
+        if not settings.check_mode and not settings.lock_only:  # what the next build with the same inputs returns
+            _record_build(plan, settings, client, result)
         return result
+
+
+def _settled_build(plan: Plan, settings: BundleSettings, client, progress) -> dict | None:
+    """The result of the previous build, when this one has nothing to do (its lock holds, its inputs are those the
+    bundle was built from, the bundle is still complete: _unchanged.py); None otherwise."""
+    key = _unchanged.build_key(plan, settings, [redact(index.base) for index in client.indexes])
+    result = _unchanged.settled_result(settings.bundle_dir, key)
+    if result is not None:
+        progress("nothing changed: the lock holds and the bundle at serial %s was built from these inputs (no index "
+                 "asked)" % result.get("serial"))
+    return result
+
+
+def _record_build(plan: Plan, settings: BundleSettings, client, result: dict) -> None:
+    """Record what a re-run with the same inputs returns (its key taken after the lock was written: a lock this
+    build wrote holds for the next), or forget the record when no re-run can skip its build."""
+    if _unchanged.recordable(plan, settings):
+        key = _unchanged.build_key(plan, settings, [redact(index.base) for index in client.indexes])
+        _unchanged.record(settings.bundle_dir, key, result)
+    else:
+        _unchanged.forget(settings.bundle_dir)
 
 
 def plan_bundle(inputs: BundleInputs, settings: BundleSettings, progress) -> Plan:
