@@ -142,6 +142,18 @@ def test_a_variable_of_several_roles_has_one_type_and_one_default():
     assert not {name: kinds for name, kinds in found.items() if len(kinds) > 1}
 
 
+def test_the_bundle_pass_after_the_builds_takes_the_first_passs_arguments():
+    """roles/bundle/tasks/builds.yml repeats the first pass's arguments (YAML anchors do not cross files)."""
+    def bundle_args(name):
+        with open(os.path.join(ROOT, "roles", "bundle", "tasks", name)) as handle:
+            tasks = yaml.safe_load(handle)
+        return next(task["airgap.pymigrate.bundle"] for task in tasks if "airgap.pymigrate.bundle" in task)
+    first, again = bundle_args("main.yml"), bundle_args("builds.yml")
+    assert again.pop("require_built") is True and again.pop("defer_builds") is False
+    del first["defer_builds"]  # a deferred build leaves none pending: the second pass never defers
+    assert again == first
+
+
 def test_one_version_string():
     with open(os.path.join(ROOT, "galaxy.yml")) as handle:
         assert yaml.safe_load(handle)["version"] == COLLECTION_VERSION
