@@ -45,3 +45,24 @@ def test_a_bad_host_variable_is_named_with_its_host(tmp_path):
     assert "bad: " in result.stdout and "pymigrate_verify_installed" in result.stdout, result.stdout[-2000:]
     assert "good: " not in result.stdout
     assert "Push the wheels this host lacks" not in result.stdout  # stopped before any work
+
+
+def test_migrate_checks_the_bundle_variables_of_every_host_before_the_build(tmp_path):
+    """migrate.yml checks the bundle role once for every host (role_arguments, not Ansible's check of the first
+    host): a wrong value in the second host's variables stops the run before the bundle is built, naming both; with
+    pymigrate_build false there is no build, and so nothing of the bundle to check."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text('all:\n  hosts:\n    good: {ansible_connection: local}\n'
+                         '    bad: {ansible_connection: local, pymigrate_version_policy: sometimes}\n')
+    argv = [os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", str(inventory), "playbooks/migrate.yml",
+            "-e", '{"pymigrate_target": {"python": "3.11"}, "pymigrate_bundle_dir": "%s"}' % (tmp_path / "bundle"),
+            "--tags", "pymigrate_bundle"]
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    result = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            check=False, env=env)
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert "bad: " in result.stdout and "pymigrate_version_policy" in result.stdout, result.stdout[-2000:]
+    assert "Resolve every profile" not in result.stdout  # stopped before any work
+    skipped = subprocess.run(argv + ["-e", "pymigrate_build=false"], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, check=False, env=env)
+    assert "pymigrate_version_policy" not in skipped.stdout, skipped.stdout[-2000:]
