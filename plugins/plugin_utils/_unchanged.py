@@ -175,4 +175,3 @@ def settled_result(bundle_dir: str, key: str) -> dict | None:
         return None
     result = data.get("result")
     return dict(result) if isinstance(result, dict) else None
-
