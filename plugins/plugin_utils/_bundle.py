@@ -443,6 +443,7 @@ def _settled_build(plan: Plan, settings: BundleSettings, client, progress) -> di
     key = _unchanged.build_key(plan, settings, [redact(index.base) for index in client.indexes])
     result = _unchanged.settled_result(settings.bundle_dir, key)
     if result is not None:
+        progress("lock: unchanged, it holds for every environment of this run")
         progress("nothing changed: the lock holds and the bundle at serial %s was built from these inputs (no index "
                  "asked)" % result.get("serial"))
     return result
