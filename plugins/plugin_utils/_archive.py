@@ -143,13 +143,14 @@ def load_public_key(text_or_path: str):
 
 # -- export ---------------------------------------------------------------------------------------
 def bundle_members(bundle_dir: str, manifest: dict) -> list:
-    """(relative path, sha256, size) of every bundle file: metadata first, then the store files, each of which is
-    read and checked against the manifest first: nothing is signed that was not proven."""
-    members = []
-    for name in _manifest.metadata_files(manifest):
-        path = os.path.join(bundle_dir, name)
-        if os.path.exists(path):
-            members.append((name, file_sha256(path), os.path.getsize(path)))
+    """(relative path, sha256, size) of every bundle file: metadata first, each checked against the sha256 the build
+    recorded in the manifest, then the store files, each of which is read and checked against the manifest first:
+    nothing is signed that was not proven."""
+    manifest_path = os.path.join(bundle_dir, _manifest.MANIFEST)
+    members = [(_manifest.MANIFEST, file_sha256(manifest_path), os.path.getsize(manifest_path))]
+    for name, sha256 in _manifest.check_metadata(bundle_dir, manifest):
+        if sha256 is not None:
+            members.append((name, sha256, os.path.getsize(os.path.join(bundle_dir, name))))
     for relpath, info in sorted(manifest["files"].items()):
         path = os.path.join(bundle_dir, relpath)
         try:

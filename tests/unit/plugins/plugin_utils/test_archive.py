@@ -5,13 +5,14 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 import threading
 
 import pytest
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive, _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
@@ -31,10 +32,17 @@ def make_bundle(root, serial, contents):
         files[relpath] = {"sha256": sha, "size": len(data), "project": name.split("-")[0], "version": "1"}
     manifest = {"format": 1, "serial": serial, "created": "2026-11-25T11:00:00Z", "files": files,
                 "profiles": {"p": {"lock": "pylock.p.toml", "requirements": "requirements.p.txt"}}, "hosts": {}}
-    for name, text in (("manifest.json", json.dumps(manifest)), ("pylock.p.toml", MINIMAL_LOCK),
-                       ("requirements.p.txt", "x==1\n")):
+    for name, text in (("pylock.p.toml", MINIMAL_LOCK), ("requirements.p.txt", "x==1\n")):
         with open(os.path.join(root, name), "w") as handle:
             handle.write(text)
+    return seal(root, manifest)
+
+
+def seal(root, manifest):
+    """Write the manifest as the build does: last, with the sha256 of every metadata file beside it."""
+    _manifest.record_metadata(str(root), manifest)
+    with open(os.path.join(root, "manifest.json"), "w") as handle:
+        handle.write(json.dumps(manifest))
     return manifest
 
 
@@ -202,6 +210,53 @@ def test_export_verifies_every_file_before_it_signs(outside, keys, tmp_path):
     assert os.listdir(tmp_path) == [name for name in os.listdir(tmp_path) if not name.startswith("b.tar")]
 
 
+@pytest.mark.parametrize("name, change", [
+    ("osv-db.zip", b"another database"),  # an OSV database replaced after the build
+    ("sbom.cdx.json", b'{"components": []}'),  # an SBOM edited after the build
+    ("vulnerabilities/p.json", b'{"findings": []}'),  # a vulnerability report cleaned after the build
+    ("requirements.p.txt", None),  # a metadata file removed after the build
+])
+def test_export_signs_no_metadata_file_changed_after_the_build(keys, tmp_path, name, change):
+    # Issue 27: an OSV database, SBOM or vulnerability report changed after the build was signed into the archive
+    # (inside, the audit then blamed "replaced after the import"); now each is proven against the sha256 the build
+    # recorded in the manifest, and the export refuses naming the file.
+    bundle = str(tmp_path / "bundle")
+    manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
+    manifest["vulnerabilities"] = {"osv_db": {"path": "osv-db.zip", "sha256": "0" * 64},
+                                   "reports": {"p": {"json": "vulnerabilities/p.json",
+                                                     "text": "vulnerabilities/p.txt"}}}
+    os.makedirs(os.path.join(bundle, "vulnerabilities"))
+    for path, data in (("osv-db.zip", b"database"), ("sbom.cdx.json", b"{}"), ("vex.cdx.json", b"{}"),
+                       ("vulnerabilities/p.json", b'{"findings": [1]}'), ("vulnerabilities/p.txt", b"one\n")):
+        with open(os.path.join(bundle, path), "wb") as handle:
+            handle.write(data)
+    seal(bundle, manifest)
+    assert export(bundle, tmp_path / "good.tar", keys)["members"] == 9  # as built: signed
+    if change is None:
+        os.unlink(os.path.join(bundle, name))
+    else:
+        with open(os.path.join(bundle, name), "wb") as handle:
+            handle.write(change)
+    with pytest.raises(PyMigrateError, match=r"^%s of the bundle .* (has sha256 .*, the build wrote|is missing).* "
+                       r"changed after the build; nothing was signed" % re.escape(name)):
+        export(bundle, tmp_path / "b.tar", keys)
+    assert not os.path.exists(tmp_path / "b.tar") and not os.path.exists(tmp_path / "b.tar.partial")
+
+
+def test_export_refuses_a_metadata_file_the_build_did_not_write_or_a_manifest_without_the_record(keys, tmp_path):
+    bundle = str(tmp_path / "bundle")
+    manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
+    with open(os.path.join(bundle, "sbom.cdx.json"), "w") as handle:
+        handle.write("{}")  # added after the build
+    with pytest.raises(PyMigrateError, match="sbom.cdx.json of the bundle .* was not written by the build"):
+        export(bundle, tmp_path / "b.tar", keys)
+    del manifest["metadata"]
+    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
+        handle.write(json.dumps(manifest))
+    with pytest.raises(PyMigrateError, match="records no hash of its metadata files"):
+        export(bundle, tmp_path / "b.tar", keys)
+
+
 def test_a_tampered_copy_of_an_accepted_archive_is_refused(outside, keys, tmp_path):
     store = tmp_path / "store"
     good = export(outside, tmp_path / "b1.tar", keys)["path"]
@@ -261,10 +316,10 @@ def test_the_lock_a_bundle_carries_travels_in_its_folder(keys, tmp_path):
     manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
     manifest["lock"] = {"profiles": {"p": "default-cp311"}, "files": ["lock/README.md", "lock/pylock.default.toml"]}
     os.makedirs(os.path.join(bundle, "lock"))
-    for name, text in (("README.md", "# lock\n"), ("pylock.default.toml", MINIMAL_LOCK),
-                       ("../manifest.json", json.dumps(manifest))):
+    for name, text in (("README.md", "# lock\n"), ("pylock.default.toml", MINIMAL_LOCK)):
         with open(os.path.join(bundle, "lock", name), "w") as handle:
             handle.write(text)
+    seal(bundle, manifest)
     export(bundle, tmp_path / "l.tar", keys)
     do_import(tmp_path / "l.tar", tmp_path / "store", keys)
     assert (tmp_path / "store" / "current" / "lock" / "README.md").read_text() == "# lock\n"
@@ -289,10 +344,9 @@ def test_a_trusted_archive_whose_metadata_takes_a_name_the_store_keeps_is_refuse
     bundle = str(tmp_path / "bundle")
     manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
     manifest["vulnerabilities"] = {"osv_db": {"path": "built", "sha256": "0" * 64}}
-    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
-        handle.write(json.dumps(manifest))
     with open(os.path.join(bundle, "built"), "w") as handle:
         handle.write("x")
+    seal(bundle, manifest)
     export(bundle, tmp_path / "r.tar", keys)
     store = tmp_path / "store"
     store.mkdir()
@@ -342,9 +396,8 @@ def test_the_bundle_s_index_crosses_with_it_and_works_from_the_imported_store(ke
     manifest = make_bundle(bundle, 1, {"foo_bar-1.0-py3-none-any.whl": wheel_bytes()})
     relpath = list(manifest["files"])[0]
     manifest["files"][relpath].update(filename="foo_bar-1.0-py3-none-any.whl", project="foo-bar")
-    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
-        json.dump(manifest, handle)
     _simple.write(bundle, manifest)
+    seal(bundle, manifest)
     export(bundle, tmp_path / "i.tar", keys)
     with tarfile.open(tmp_path / "i.tar") as tar:
         names = tar.getnames()
