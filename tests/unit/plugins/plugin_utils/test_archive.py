@@ -1,5 +1,6 @@
 """The signed archive: exported, imported, and every tampering refused with the store left untouched."""
 
+import base64
 import datetime
 import hashlib
 import io
@@ -410,3 +411,73 @@ def test_the_bundle_s_index_crosses_with_it_and_works_from_the_imported_store(ke
     href = json.loads((current / "simple" / "foo-bar" / "index.v1_json").read_text())["files"][0]["url"]
     target = current / "simple" / "foo-bar" / href
     assert target.read_bytes() == wheel_bytes() and target.with_name(target.name + ".metadata").read_bytes() == METADATA
+
+
+def test_check_mode_stages_the_archive_being_checked_as_a_proposal(outside, keys, tmp_path):
+    # Issue 27: deploy.yml --check previewed the store's current bundle (or failed with an empty store). The import's
+    # check mode now gives the verified archive as a bundle directory of its own, and changes nothing of the store.
+    store = tmp_path / "store"
+    export(outside, tmp_path / "b1.tar", keys)
+    result = do_import(tmp_path / "b1.tar", store, keys, check_mode=True)
+    proposal = result["bundle_dir"]
+    assert os.path.dirname(proposal) == str(store / "proposals") and result["changed"]
+    assert json.load(open(os.path.join(proposal, "manifest.json")))["serial"] == 1
+    assert all(os.path.isfile(os.path.join(proposal, path))
+               for path in json.load(open(os.path.join(proposal, "manifest.json")))["files"])
+    assert sorted(os.listdir(store)) == ["proposals"]  # no current, no accepted serial, no file in the store
+    do_import(tmp_path / "b1.tar", store, keys)
+    assert not os.path.exists(store / "proposals")  # a real import drops the stale proposal
+    # A delta checked against the store: the files it leaves out are the store's, linked; the store is unchanged.
+    make_bundle(str(tmp_path / "b2"), 2, {"a-1-py3-none-any.whl": b"A" * 100, "c-1-py3-none-any.whl": b"C" * 5})
+    have = _archive.read_have_list(str(store))
+    export(str(tmp_path / "b2"), tmp_path / "d2.tar", keys, have=have, base_serial=1)
+    before = snapshot(store)
+    checked = do_import(tmp_path / "d2.tar", store, keys, check_mode=True)
+    manifest = json.load(open(os.path.join(checked["bundle_dir"], "manifest.json")))
+    assert manifest["serial"] == 2 and all(
+        open(os.path.join(checked["bundle_dir"], path), "rb").read() in (b"A" * 100, b"C" * 5)
+        for path in manifest["files"])
+    assert {k: v for k, v in snapshot(store).items() if not k.startswith("proposals/")} == before
+    assert os.readlink(store / "current").endswith("1")
+
+
+def _signed(path, key, contents, serial=1):
+    """An archive signed by a trusted key whose members are ``contents`` ({name: bytes}), as an attacker holding
+    that key, or a buggy exporter, could make it: every check of the signature passes."""
+    members = [{"path": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+               for name, data in contents.items()]
+    index = {"format": 1, "kind": "full", "serial": serial, "bundle_created": "2026-11-25T11:00:00Z",
+             "created": "2026-11-25T11:00:00Z", "expires": "2026-12-25T11:00:00Z", "members": members,
+             "carried_elsewhere": [], "base_serial": None}
+    index_bytes = json.dumps(index).encode()
+    signature = json.dumps({"algorithm": "ed25519", "key_id": _archive.key_id(key.public_key()),
+                            "signature": base64.b64encode(key.sign(index_bytes)).decode()}).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in [("archive.json", index_bytes), ("archive.sig", signature)] + list(contents.items()):
+            tar.addfile(_archive._tarinfo(name, len(data), 0), io.BytesIO(data))
+
+
+@pytest.mark.parametrize("osv_path", [
+    "pylock.p.toml/inner.zip",  # nested under another metadata file: a raw ENOTDIR before
+    "bundles/1/manifest.json",  # a name the store keeps for itself
+    "current",
+    "proposals",
+])
+def test_a_trusted_archive_with_a_nested_or_reserved_metadata_member_is_refused_whole(keys, tmp_path, osv_path):
+    # Issue 27: such an archive was committed halfway, with a raw errno and bundles/<serial>/ left in the store.
+    data = b"A" * 10
+    relpath = store_relpath(hashlib.sha256(data).hexdigest(), "a-1-py3-none-any.whl")
+    manifest = {"format": 1, "serial": 1, "created": "2026-11-25T11:00:00Z", "hosts": {},
+                "files": {relpath: {"sha256": hashlib.sha256(data).hexdigest(), "size": 10}},
+                "profiles": {"p": {"lock": "pylock.p.toml", "requirements": "requirements.p.txt"}},
+                "vulnerabilities": {"osv_db": {"path": osv_path, "sha256": "0" * 64}}}
+    contents = {"manifest.json": json.dumps(manifest).encode(), "pylock.p.toml": MINIMAL_LOCK.encode(),
+                "requirements.p.txt": b"x==1\n", osv_path: b"database", relpath: data}
+    _signed(tmp_path / "n.tar", keys["private"], contents)
+    store = tmp_path / "store"
+    store.mkdir()
+    with pytest.raises(PyMigrateError) as err:
+        do_import(tmp_path / "n.tar", store, keys)
+    assert "Errno" not in str(err.value) and ("nothing was imported" in str(err.value)
+                                              or "keeps its current bundle" in str(err.value)), str(err.value)
+    assert snapshot(store) == {}
