@@ -32,12 +32,15 @@ def playbook(inventory, extra, name, *args):
     steps folded, everything the collection itself prints kept)."""
     argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, "-i", extra, "playbooks/%s.yml" % name] + list(args)
     print("$ ansible-playbook -i inventory playbooks/%s.yml %s" % (name, " ".join(args)), flush=True)
+    started = time.monotonic()
     result = subprocess.run(argv, cwd=ROOT, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1"))
+    took = time.monotonic() - started
     shown = [line for line in result.stdout.splitlines()
              if line.strip() and not line.startswith(("ok: [", "skipping: [", "TASK [", "PLAY [", "included: "))
              and not set(line.strip()) <= {"*"}]
     print("\n".join(shown), flush=True)
+    print("(%s took %.0f s)" % (name, took), flush=True)
     if result.returncode != 0:
         print(result.stdout[-4000:])
         sys.exit("the demo's %s failed (exit %d)" % (name, result.returncode))
