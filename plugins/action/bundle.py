@@ -88,7 +88,7 @@ class ActionModule(ControllerActionBase):
         inputs = bundle_inputs(task_vars.get("hostvars", {}), task_vars.get("groups", {}), survey,
                                names=params["hosts"], builders=params["builders"], constraints=choice.constraints,
                                group_vars=inventory_group_vars(self, SET_VARIABLE))
-        for warning in inputs.warnings:  # sets Ansible's precedence dropped
+        for warning in inputs.warnings:  # sets Ansible's precedence dropped, requirements no environment gets
             display.warning(warning)
         display.display("pymigrate bundle: " + choice.description)
         client = IndexClient(choice.indexes, ca_bundle=choice.ca_bundle, workers=settings.workers,

@@ -673,6 +673,29 @@ def group_origins(host_groups: t.Sequence[str], group_vars: t.Mapping[str, t.Map
     return origins, dropped
 
 
+def unused_requirements(hostvars: t.Mapping) -> tuple:
+    """The requirement variables set for a host that has environments (pymigrate_envs and the like): its environments
+    take their requirements from their own sets only, so these reach none of them. Empty for a host without
+    environments, whose one environment they describe."""
+    if not env_levels("", hostvars):
+        return ()
+    names = ["pymigrate_requirements", "pymigrate_requirements_file", "pymigrate_host_requirements",
+             "pymigrate_host_requirements_file"] + group_sets(hostvars, GROUP_REQUIREMENTS)
+    return tuple(sorted(name for name in set(names) if hostvars.get(name)))
+
+
+def unused_warnings(unused: t.Mapping[tuple, t.Sequence[str]]) -> list:
+    """One warning per set of unused requirement variables: {variables: [host, ...]} -> lines naming them and the
+    hosts (see ``unused_requirements``)."""
+    lines = []
+    for names, hosts in sorted(unused.items()):
+        named = ", ".join(sorted(hosts)[:5]) + (", ..." if len(hosts) > 5 else "")
+        lines.append("%s set for %d host(s) with environments (%s): an environment's requirements are its own "
+                     "(pymigrate_envs.<name>.requirements), so these reach none of them; name them in the "
+                     "environment that should get them (docs/inventory.md)" % (" and ".join(names), len(hosts), named))
+    return lines
+
+
 def dropped_warnings(dropped: t.Mapping[tuple, t.Sequence[str]]) -> list:
     """The warnings for sets Ansible's precedence dropped: {(variable, groups, kept groups): [host, ...]} -> one
     line each, naming the groups, the group kept and the hosts."""
