@@ -26,7 +26,7 @@ from tests.index.server import IndexServer
 
 pytestmark = pytest.mark.fleet
 
-NAME = "pmg"
+NAME = os.environ.get("PYMIGRATE_FLEET_NAME", "pm")[:11] + "g"  # pmg by default
 IMAGE = "localhost/pymigrate-default"
 CHECK = ("import importlib.metadata as m, json, sys, alpha, netio; print(json.dumps({'python': '%d.%d' % "
          "sys.version_info[:2], 'packages': {d.metadata['Name'].lower(): d.version for d in m.distributions()}}))")
@@ -181,12 +181,25 @@ def test_an_archive_with_a_tampered_image_blob_is_refused_and_nothing_is_install
     assert (world["base"] / "inside-store" / "accepted.json").read_text() == accepted
 
 
-@pytest.fixture(scope="module")
-def registry(world):
+def can_connect(world, host, address, port):
+    """Can the host open a TCP connection to address:port (from inside its namespaces)?"""
+    code = "import socket; socket.create_connection((%r, %d), timeout=5).close()" % (address, port)
+    return world["fleet"].python(host, code).returncode == 0
+
+
+@pytest.fixture(scope="module", params=fleetlib.FIREWALLS)
+def registry(world, request):
     """Debian's docker-registry on the control node, listening on h1's control-side veth address (a local address
     the hosts can be given a route to; nothing outside reaches it), with its own config and storage in the test's
-    temporary directory; started and stopped by its pid. The hosts' outgoing-connection rule gets one exception:
-    that address and port."""
+    temporary directory; started and stopped by its pid. The hosts' outgoing-connection rule is made again by each
+    tool (nft, iptables: a machine may have either) and gets one exception, that address and port: the host is
+    refused before it and reaches the registry after it, and the tool that made the rule lists the exception."""
+    tool = request.param
+    if not fleetlib._which(tool):
+        message = "%s is not installed; install it (as root): tests/tools/system-deps" % tool
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     binary = shutil.which("docker-registry")
     if not binary:
         message = "docker-registry is not installed; install it (as root): apt-get install -y docker-registry"
@@ -198,7 +211,7 @@ def registry(world):
     with socket.socket() as probe:  # a free port on that address
         probe.bind((address, 0))
         port = probe.getsockname()[1]
-    directory = world["base"] / "registry"
+    directory = world["base"] / ("registry-" + tool)
     (directory / "storage").mkdir(parents=True)
     config = directory / "config.yml"
     config.write_text(yaml.safe_dump({"version": 0.1, "log": {"level": "warn"},
@@ -219,9 +232,14 @@ def registry(world):
         for host in (world["h1"], world["h2"]):
             item = fleet.host(host)
             if item["control_address"] != address:  # h2's only peer is its own veth end: a route to h1's
-                subprocess.run(["ip", "netns", "exec", host, "ip", "route", "add", address + "/32", "via",
+                subprocess.run(["ip", "netns", "exec", host, "ip", "route", "replace", address + "/32", "via",
                                 item["control_address"]], check=True)
+            fleetlib.set_firewall(fleet.name, host, tool)
+            assert fleetlib.host_firewall(host) == tool
+            assert not can_connect(world, host, address, port)  # the rule this tool made is in force
             fleetlib.allow_outgoing(host, address, port)
+            assert str(port) in fleetlib.outgoing_rules(host)  # listed by the tool that made it
+            assert can_connect(world, host, address, port)
         yield {"url": "%s:%d" % (address, port), "storage": directory / "storage", "log": directory / "registry.log"}
     finally:
         process.terminate()
