@@ -642,8 +642,8 @@ def allow_outgoing(host, address, port):
     ``_reject_new_outgoing`` made, with the tool that made it (recorded per host)."""
     tool = host_firewall(host)
     if tool == "nft":
-        argv = [_which("nft"), "insert", "rule"] + list(NFT_TABLE) + ["output", "ip", "daddr", address, "tcp",
-                                                                       "dport", str(port), "accept"]
+        argv = [_which("nft"), "insert", "rule", *NFT_TABLE, "output", "ip", "daddr", address, "tcp", "dport",
+                str(port), "accept"]
     elif tool == "iptables":
         argv = [_which("iptables"), "-I", "OUTPUT", "1", "-d", address, "-p", "tcp", "--dport", str(port), "-j",
                 "ACCEPT"]

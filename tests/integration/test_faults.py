@@ -90,9 +90,9 @@ def _prepare(own, index, base, ctl):
     extra = base / "vars.yml"
     extra.write_text(yaml.safe_dump({"all": {"vars": common}}))
     world = {"fleet": own, "base": base, "ctl": ctl, "extra": str(extra), "serial": 0, "pins": ["1.0", "1.1"]}
+    pair = ctl / "keys" / "signing.key", ctl / "keys" / "signing.pub"
     ansible(["ansible", "localhost", "-m", "airgap.pymigrate.bundle_archive", "-a",
-             "state=keypair private_key_path=%s public_key_path=%s" % (ctl / "keys" / "signing.key",
-                                                                        ctl / "keys" / "signing.pub")], own.inventory)
+             "state=keypair private_key_path=%s public_key_path=%s" % pair], own.inventory)
     run(world, "survey")
     new_archive(world)
     run(world, "deploy", *archive_args(world))
