@@ -481,3 +481,73 @@ def test_a_trusted_archive_with_a_nested_or_reserved_metadata_member_is_refused_
     assert "Errno" not in str(err.value) and ("nothing was imported" in str(err.value)
                                               or "keeps its current bundle" in str(err.value)), str(err.value)
     assert snapshot(store) == {}
+
+
+# -- TUF's attacks (docs/security.md, "TUF's attacks"): mix-and-match, fast-forward, key compromise.
+
+def _members(path):
+    with tarfile.open(path) as tar:
+        return {member.name: tar.extractfile(member).read() for member in tar.getmembers()}
+
+
+def test_mix_and_match_of_two_signed_archives_is_refused(outside, keys, tmp_path):
+    """The signed archive.json of one archive with the manifest or a wheel of another (each signed by the trusted
+    key) is refused: every member is bound by size and sha256 to the one index signed with it."""
+    store = tmp_path / "store"
+    first = export(outside, tmp_path / "b1.tar", keys)["path"]
+    newer = tmp_path / "bundle2"
+    make_bundle(str(newer), 2, {"a-1-py3-none-any.whl": b"A" * 100, "b-1-py3-none-any.whl": b"Z" * 50})
+    second = _members(export(str(newer), tmp_path / "b2.tar", keys)["path"])
+    wheel_b = [name for name in second if name.endswith("b-1-py3-none-any.whl")][0]
+    mixes = {
+        "the newer manifest under the older signature": lambda n, d: keep(
+            n, second["manifest.json"] if n == "manifest.json" else d),
+        "the newer signature and index over the older members": lambda n, d: keep(
+            n, second[n] if n in ("archive.json", "archive.sig") else d),
+    }
+    for label, change in mixes.items():
+        mixed = rewrite(first, tmp_path / "mixed.tar", change)
+        with pytest.raises(PyMigrateError):
+            do_import(mixed, store, keys)
+        assert snapshot(store) == {}, label
+    # A member of the second archive added to the first is not listed by the first's signed index.
+    added = rewrite(first, tmp_path / "added.tar", lambda n, d: keep(n, d) + (
+        [(wheel_b, second[wheel_b], tarfile.REGTYPE)] if n == "manifest.json" else []))
+    with pytest.raises(PyMigrateError, match="not listed"):
+        do_import(added, store, keys)
+    assert snapshot(store) == {}
+
+
+def test_a_fast_forwarded_serial_is_refused_and_a_signed_one_is_undone_only_on_purpose(outside, keys, tmp_path):
+    """An attacker without the key cannot raise the serial (archive.json is signed); one with a compromised key
+    can (a serial far ahead freezes later bundles), and the inside recovers only on purpose: after the key is
+    replaced, pymigrate_allow_downgrade accepts the honest serial again."""
+    store = tmp_path / "store"
+    good = export(outside, tmp_path / "b1.tar", keys)["path"]
+    forwarded = rewrite(good, tmp_path / "ff.tar", lambda n, d: keep(
+        n, d.replace(b'"serial": 1', b'"serial": 999999999') if n == "archive.json" else d))
+    with pytest.raises(PyMigrateError, match="altered after signing"):
+        do_import(forwarded, store, keys)
+    assert snapshot(store) == {}
+    ahead = tmp_path / "ahead"
+    make_bundle(str(ahead), 999999999, {"a-1-py3-none-any.whl": b"E" * 100})
+    do_import(export(str(ahead), tmp_path / "ahead.tar", keys)["path"], store, keys)  # signed with the stolen key
+    with pytest.raises(PyMigrateError, match="not higher than the last accepted 999999999"):
+        do_import(good, store, keys)
+    assert do_import(good, store, keys, allow_downgrade=True)["serial"] == 1
+    assert json.load(open(store / "accepted.json"))["serial"] == 1
+
+
+def test_a_key_taken_out_of_the_trusted_keys_no_longer_signs_anything(outside, keys, tmp_path):
+    """Key compromise: the key's archives are refused from the run its .pub leaves pymigrate_trusted_keys; the
+    archives of the key that replaced it are accepted."""
+    store = tmp_path / "store"
+    stolen = export(outside, tmp_path / "stolen.tar", keys)["path"]
+    newer = tmp_path / "bundle2"
+    make_bundle(str(newer), 2, {"a-1-py3-none-any.whl": b"A" * 100})
+    honest = export(str(newer), tmp_path / "honest.tar", keys, key=keys["other"])["path"]
+    rotated = dict(keys, trusted=[str(tmp_path / "other.pub")])
+    with pytest.raises(PyMigrateError, match="not trusted"):
+        do_import(stolen, store, rotated)
+    assert snapshot(store) == {}
+    assert do_import(honest, store, rotated)["serial"] == 2
