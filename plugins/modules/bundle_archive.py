@@ -22,7 +22,12 @@ description:
     serial not higher than the last accepted one (unless O(allow_downgrade)); any member whose size or sha256 differs
     from the signed list, or that the list does not name; absolute paths, C(..), links and device files; a truncated
     archive; a delta whose base files are missing. The same archive imported again changes nothing.
-  - The format is documented in C(docs/archive-format.md).
+  - O(state=advisories_exported) writes an advisory-only archive O(dest) holding only the OSV database O(osv_db)
+    (its sha256, date and record count), signed and dated like a bundle archive; its serial is its creation time.
+  - O(state=advisories_imported) verifies an advisory-only archive with the same checks and imports it into
+    C(advisories/) of O(store_dir), a serial line of its own - it never replaces a bundle, and a bundle archive is
+    never imported as one. C(playbooks/audit.yml) audits against the newest database imported either way.
+  - The format is documented in C(docs/archive-format.md) and C(docs/advisories-format.md).
 author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
@@ -42,7 +47,7 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [keypair, exported, imported]
+    choices: [keypair, exported, imported, advisories_exported, advisories_imported]
   private_key_path:
     description: The ed25519 private key (PEM). Required with O(state=keypair) and O(state=exported).
     type: path
@@ -83,9 +88,27 @@ options:
     description: How far in the future an archive's creation time may lie (clock skew).
     type: int
     default: 5
+  osv_db:
+    description: The OSV database export (an ecosystem's C(all.zip)) an advisory-only archive carries
+      (O(state=advisories_exported)).
+    type: path
 """
 
 EXAMPLES = r"""
+- name: Carry a fresh OSV database in without a bundle (outside)
+  airgap.pymigrate.bundle_archive:
+    state: advisories_exported
+    osv_db: /srv/osv/PyPI-all.zip
+    dest: /media/transfer/advisories.tar
+    private_key_path: /etc/pymigrate/signing.key
+
+- name: Import it (inside); playbooks/audit.yml then audits against it
+  airgap.pymigrate.bundle_archive:
+    state: advisories_imported
+    src: /media/transfer/advisories.tar
+    store_dir: /srv/pymigrate/import
+    trusted_keys: [/etc/pymigrate/signing.pub]
+
 - name: Create the signing key pair (outside)
   airgap.pymigrate.bundle_archive:
     state: keypair
@@ -113,8 +136,16 @@ serial:
   description: Serial of the exported or imported bundle.
   returned: O(state=exported) or O(state=imported)
   type: int
+osv_db:
+  description: The OSV database an advisory-only archive carries - sha256, modified (its newest record), records.
+  returned: O(state=advisories_exported) or O(state=advisories_imported)
+  type: dict
+advisories_dir:
+  description: Where the newest imported advisory archive's database is (C(<store_dir>/advisories/current)).
+  returned: O(state=advisories_imported)
+  type: str
 kind:
-  description: V(full) or V(delta).
+  description: V(full) or V(delta); V(advisories) for an advisory-only archive.
   returned: O(state=exported) or O(state=imported)
   type: str
 files_added:

@@ -311,6 +311,7 @@ def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew
                 index_bytes = _read_small(tar, tar.next(), ARCHIVE_JSON)
                 sig_bytes = _read_small(tar, tar.next(), ARCHIVE_SIG)
                 index = _verify_index(index_bytes, sig_bytes, keys, now, max_skew, state, allow_downgrade)
+                _refuse_other_kind(index, archive_path)
                 digest = hashlib.sha256(index_bytes).hexdigest()
                 # Read and verify every member even of an archive already accepted: a tampered copy of it is refused.
                 received = _receive_members(tar, index, work, Progress(progress, index))
@@ -333,6 +334,14 @@ def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew
         return dict(named, changed=True, files_added=_commit(index, work, store_dir, digest, now))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _refuse_other_kind(index: t.Mapping, archive_path: str) -> None:
+    """An advisory-only archive (issue 31, _advisories.py) has a serial line of its own: never a bundle."""
+    if index.get("kind") not in ("full", "delta"):
+        raise PyMigrateError("%s is an archive of kind %s, not a bundle: nothing was imported" % (
+            archive_path, index.get("kind")), var="pymigrate_archive", value=archive_path,
+            hint="Import an advisory-only archive with playbooks/audit.yml -e pymigrate_advisory_archive=<path>")
 
 
 def _verify_index(index_bytes, sig_bytes, keys, now, max_skew, state, allow_downgrade) -> dict:
