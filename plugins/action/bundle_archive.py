@@ -38,8 +38,8 @@ def archive_text(result: dict, found: list) -> str:
 class ActionModule(ControllerActionBase):
 
     ARGUMENT_SPEC = dict(
-        state=dict(type="str", required=True, choices=["keypair", "exported", "imported",
-                                                              "advisories_exported", "advisories_imported"]),
+        state=dict(type="str", required=True,
+                   choices=["keypair", "exported", "imported", "advisories_exported", "advisories_imported"]),
         private_key_path=dict(type="path"),
         public_key_path=dict(type="path"),
         private_key_passphrase=dict(type="str", no_log=True),

@@ -195,7 +195,7 @@ def _commit(index, work, store, digest, now) -> None:
 
 
 # -- what the audit reads ---------------------------------------------------------------------------------------
-def current(import_dir: str) -> tuple:
+def current(import_dir: str) -> tuple | None:
     """(path of the database, its record, serial) of the advisory archive imported last, or None when there is
     none. The record is the one the archive's signature vouched for."""
     if not import_dir:

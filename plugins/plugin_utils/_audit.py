@@ -33,8 +33,8 @@ DEFAULT_MAX_AGE_DAYS = 30  # as long as a signed archive is valid by default: a 
 MAX_FUTURE_SKEW = datetime.timedelta(days=1)
 HINT_CARRY = ("Export an advisory-only archive outside (playbooks/advisories.yml with pymigrate_osv_db, a fresh PyPI "
               "all.zip), carry it in and import it (playbooks/audit.yml -e pymigrate_advisory_archive=<path>), or a "
-              "bundle built with pymigrate_osv_db (playbooks/deploy.yml), or give pymigrate_osv_db the path of a recent all.zip on this "
-              "control node")
+              "bundle built with pymigrate_osv_db (playbooks/deploy.yml), or give pymigrate_osv_db the path of a "
+              "recent all.zip on this control node")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,8 +326,10 @@ def bundle_findings(import_dir: str, bundle_dirs: t.Sequence[str] = ()) -> dict:
             manifest = _manifest.read(bundle_dir, required=False)
         except PyMigrateError:
             continue
-        reports = ((manifest or {}).get("vulnerabilities") or {}).get("reports") or {}
-        if not isinstance(manifest.get("serial") if manifest else None, int) or not reports:
+        if manifest is None:
+            continue
+        reports = (manifest.get("vulnerabilities") or {}).get("reports") or {}
+        if not isinstance(manifest.get("serial"), int) or not reports:
             continue
         findings = found.setdefault(manifest["serial"], [])
         for entry in reports.values():
@@ -392,7 +394,8 @@ def compare(current: t.Sequence[t.Mapping], baseline: t.Sequence[t.Mapping], hel
     def key(finding):
         return (finding["host"], finding["environment"], finding["project"], str(finding["version"]))
 
-    base_by, now_by = {}, {}
+    base_by: dict = {}
+    now_by: dict = {}
     for finding in baseline:
         base_by.setdefault(key(finding), []).append(finding)
     for finding in current:
@@ -458,7 +461,8 @@ def changes_lines(document: t.Mapping) -> list:
     if not changes:
         return []
     lines = []
-    for name, title in (("since_bundle", "Since the bundle-time report"), ("since_previous", "Since the previous audit")):
+    for name, title in (("since_bundle", "Since the bundle-time report"),
+                        ("since_previous", "Since the previous audit")):
         change = changes[name]
         if change["baseline"] is None:
             lines += ["", "%s: not compared (%s)." % (title, change["reason"])]

@@ -96,8 +96,8 @@ def rewrite(source, target, change):
 
 @pytest.fixture
 def imported(tmp_path, key):
-    old = _advisories.create(export_db(tmp_path / "old.zip"), str(tmp_path / "old.tar"), key,
-                             now=NOW - datetime.timedelta(days=1))
+    _advisories.create(export_db(tmp_path / "old.zip"), str(tmp_path / "old.tar"), key,
+                       now=NOW - datetime.timedelta(days=1))
     new = _advisories.create(export_db(tmp_path / "new.zip", ids=("GHSA-aaaa-bbbb-cccc", "PYSEC-1")),
                              str(tmp_path / "new.tar"), key, now=NOW)
     store = tmp_path / "import"
@@ -150,3 +150,53 @@ def test_an_empty_or_undated_database_is_never_exported(tmp_path, key):
     with pytest.raises(PyMigrateError, match="date is unknown"):
         _advisories.create(undated, str(tmp_path / "x.tar"), key, now=NOW)
     assert not os.path.exists(str(tmp_path / "x.tar"))
+
+
+# -- merge by alias (item 3) and the audit against its baselines (item 2) ---------------------------------------
+def test_findings_whose_ids_or_aliases_meet_are_one_with_every_id():
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils._vulns import Finding, merge
+    api = Finding("alpha", "1.0", "PYSEC-2024-1", ("CVE-2024-9",), summary="from the API", fixed_in=("1.1",),
+                  source="index")
+    osv = Finding("alpha", "1.0", "GHSA-aaaa", ("CVE-2024-9",), details="long", fixed_in=("1.2",), source="osv")
+    third = Finding("alpha", "1.0", "OSV-3", ("GHSA-aaaa",), source="osv")  # meets only through the GHSA id
+    other = Finding("alpha", "1.0", "GHSA-bbbb", (), source="osv")
+    elsewhere = Finding("beta", "1.0", "PYSEC-2024-1", (), source="index")  # another project version: not merged
+    merged = merge([api, osv, third, other, elsewhere])
+    assert [(f.project, f.id, f.aliases, f.fixed_in, f.source) for f in merged] == [
+        ("alpha", "GHSA-aaaa", ("CVE-2024-9", "OSV-3", "PYSEC-2024-1"), ("1.1", "1.2"), "index+osv"),
+        ("alpha", "GHSA-bbbb", (), (), "osv"),
+        ("beta", "PYSEC-2024-1", (), (), "index")]
+    assert merged[0].summary == "from the API" and merged[0].details == "long"
+
+
+def finding(host, version, vuln_id, aliases=()):
+    return {"host": host, "environment": "default", "project": "alpha", "version": version, "id": vuln_id,
+            "aliases": list(aliases), "state": "affected"}
+
+
+def test_new_withdrawn_and_fixed_against_a_baseline():
+    baseline = [finding("h1", "1.0", "PYSEC-1", ["CVE-1"]), finding("h1", "1.0", "GHSA-w"),
+                finding("h2", "1.0", "GHSA-f")]
+    current = [finding("h1", "1.0", "GHSA-x", ["CVE-1"]), finding("h1", "1.0", "GHSA-new")]
+    held = {("h1", "default"): {"alpha": "1.0"}, ("h2", "default"): {"alpha": "1.1"}}
+    out = _audit.compare(current, baseline, held)
+    assert [f["id"] for f in out["new"]] == ["GHSA-new"]  # GHSA-x meets PYSEC-1 through CVE-1
+    assert [f["id"] for f in out["withdrawn"]] == ["GHSA-w"]
+    assert [(f["id"], f["now"]) for f in out["fixed"]] == [("GHSA-f", "1.1")]
+
+
+def test_changes_per_host_and_fleet_wide_and_said_when_there_is_no_baseline():
+    document = {"environments": [{"host": "h1", "environment": "default", "serial": 3, "packages": {"alpha": "1.0"}}],
+                "hosts": [{"host": "h1"}], "findings": [finding("h1", "1.0", "GHSA-new")]}
+    bundle = _audit.bundle_baseline(document, {3: [dict(finding("x", "1.0", "GHSA-old"))]})
+    _audit.add_changes(document, bundle, None)
+    since = document["changes"]["since_bundle"]
+    assert since["counts"] == {"new": 1, "withdrawn": 1, "fixed": 0} and since["baseline"]["serials"] == [3]
+    assert document["hosts"][0]["changes"]["since_bundle"] == {"new": ["GHSA-new"], "withdrawn": ["GHSA-old"],
+                                                               "fixed": []}
+    assert document["findings"][0]["new_since_bundle"] is True
+    assert document["findings"][0]["new_since_previous"] is None
+    assert document["changes"]["since_previous"] == {"baseline": None,
+                                                     "reason": "no previous audit in the report directory"}
+    text = "\n".join(_audit.changes_lines(document))
+    assert "NEW GHSA-new: alpha 1.0 on h1/default" in text and "Since the previous audit: not compared" in text
