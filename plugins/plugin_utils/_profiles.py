@@ -12,6 +12,7 @@ import json
 import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import Profile, PyMigrateError, Target, WantedSet
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import interpreter_label
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,11 +29,12 @@ class HostInput:
 
 
 def profile_name(target: Target, wanted: WantedSet, carrier: t.Mapping | None = None) -> str:
-    """Readable and stable: best tag's interpreter and platform, plus a digest of everything that matters."""
+    """Readable and stable: best tag's interpreter (its ABI when free-threaded: ``cp313t``) and platform, plus a
+    digest of everything that matters."""
     key = [target.key(), wanted.key()] + ([sorted(carrier.items())] if carrier else [])
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
-    interpreter, _abi, platform = (target.tags[0].split("-") + ["", "", ""])[:3]
-    return "%s%s-%s-%s" % ("image-" if carrier else "", interpreter, platform, digest)
+    platform = (target.tags[0].split("-") + ["", "", ""])[2]
+    return "%s%s-%s-%s" % ("image-" if carrier else "", interpreter_label(target), platform, digest)
 
 
 def build_profiles(entries: t.Iterable[tuple]) -> list:

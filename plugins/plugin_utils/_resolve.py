@@ -11,6 +11,12 @@ pinned exactly (PEP 592); prereleases only when asked or named (packaging's rule
 ``uploaded_prior_to`` cut-off drops files uploaded later (PEP 700; files without an upload time stay).
 Versions a lock already holds are preferred (``prefer``): each is tried first while it still fits, as uv and
 pip-tools keep a lock's pins, so that a change to the wanted set moves only what it requires.
+
+Dead ends are pruned before resolvelib sees them: a version is a candidate only if its files fit the target and
+every one of its dependencies, on its own, still has such a version (``_Provider.live``, memoized). A project that
+cannot fit (no cp314 wheel, glibc too new, only an sdist that compiles) thus makes every version that needs it
+vanish at once, instead of being rediscovered by backtracking for thousands of rounds; the failure names that
+project first, then the shortest chain of requirements that leads to it.
 """
 
 from __future__ import annotations
@@ -42,8 +48,39 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     WantedSet,
     parse_time,
 )
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import interpreter_label
 
 WANTED = "<wanted>"
+MAX_ROUNDS = 2000
+
+
+class ResolutionFailed(PyMigrateError):
+    """No set fits the profile. ``rounds``: resolvelib rounds run; ``explored``: versions whose dependencies were
+    read; ``causes``: the projects named as the root cause (what a test checks instead of a time)."""
+
+    def __init__(self, message: str, hint: str, rounds: int, explored: int, causes: t.Sequence[str] = ()):
+        super().__init__(message, hint=hint)
+        self.rounds = rounds
+        self.explored = explored
+        self.causes = tuple(causes)
+
+
+class _Reporter(BaseReporter):
+    """Counts what resolvelib did: rounds, and candidates rejected per project (for the round limit's message)."""
+
+    def __init__(self) -> None:
+        self.rounds = 0
+        self.rejected: dict[str, int] = {}
+        self.pinned: list = []
+
+    def starting_round(self, index):
+        self.rounds = index + 1
+
+    def rejecting_candidate(self, criterion, candidate):
+        self.rejected[candidate.name] = self.rejected.get(candidate.name, 0) + 1
+
+    def pinning(self, candidate):
+        self.pinned = (self.pinned + ["%s %s" % (candidate.name, candidate.version)])[-3:]
 
 
 def license_classifiers(meta) -> tuple:
@@ -81,6 +118,10 @@ def _req(requirement, text: str, parent) -> Req:
     return Req(canonicalize_name(requirement.name), extras, requirement.specifier, text, parent)
 
 
+def _req_key(req: Req) -> tuple:
+    return (req.identifier, str(req.specifier))
+
+
 def _identifier(name: str, extras: frozenset) -> str:
     return "%s[%s]" % (name, ",".join(sorted(extras))) if extras else name
 
@@ -102,6 +143,10 @@ class _Provider(AbstractProvider):
         self.built: dict[str, t.Any] = {}  # sdist url -> _build.SdistVerdict (a wheel, or a build pending)
         self._deps: dict[tuple, list] = {}
         self._best: dict[tuple, tuple] = {}  # (name, version, pinned exactly) -> (DistFile or None, reason)
+        self._live: dict[tuple, bool] = {}  # requirement key -> some version of it can be part of a solution
+        self._checking: set = set()  # requirement keys whose liveness is being decided (a cycle counts as live)
+        self.dead: dict[tuple, tuple] = {}  # requirement key -> (Req, [(version, the dead Req it needs)])
+        self.explored = 0  # versions whose dependencies were read
 
     # -- resolvelib interface ---------------------------------------------------------------------
     def identify(self, requirement_or_candidate):
@@ -127,6 +172,8 @@ class _Provider(AbstractProvider):
             for version, dist in self._viable(name, reqs):
                 if version in bad_versions:
                     continue
+                if self.dead_dependency(Cand(name, version, extras, dist)) is not None:
+                    continue  # it needs a project that cannot fit: never a candidate
                 if first and dist.filename.endswith(".whl"):
                     self.client.prefetch(dist)
                     first = False
@@ -141,6 +188,60 @@ class _Provider(AbstractProvider):
         if key not in self._deps:
             self._deps[key] = self._dependencies(candidate)
         return self._deps[key]
+
+    # -- pruning ------------------------------------------------------------------------------------
+    def live(self, req: Req) -> bool:
+        """Whether some version within ``req``'s own specifier (and the constraints) fits the target and has every
+        dependency live in turn: necessary for any solution that holds ``req``. Memoized per (identifier,
+        specifier); a requirement met again while its own liveness is being decided (a cycle) counts as live, which
+        prunes less but never wrongly. A dead one is recorded in ``dead`` with what each version needs."""
+        key = _req_key(req)
+        if key in self._live:
+            return self._live[key]
+        if key in self._checking:
+            return True
+        self._checking.add(key)
+        try:
+            blocked: list = []
+            for version, dist in self._viable(req.name, [req]):
+                blocker = self.dead_dependency(Cand(req.name, version, req.extras, dist))
+                if blocker is None:
+                    self._live[key] = True
+                    return True
+                if not blocked:
+                    self._prefetch_older(req, version)
+                blocked.append((version, blocker))
+            self._live[key] = False
+            self.dead[key] = (req, blocked)
+            return False
+        finally:
+            self._checking.discard(key)
+
+    def _prefetch_older(self, req: Req, below: Version, most: int = 200) -> None:
+        """Start reading the metadata of older versions' fitting wheels in parallel: once a version of a requirement
+        is dead, the older ones are read next, one by one, and are usually dead for the same reason."""
+        for version, text in self.client.project_versions(req.name):
+            if most <= 0:
+                return
+            if version >= below or not req.specifier.contains(version, prereleases=True):
+                continue
+            for dist in self.client.version_files(req.name, text):
+                try:
+                    fits = dist.filename.endswith(".whl") and any(
+                        str(tag) in self.tag_rank for tag in parse_wheel_filename(dist.filename)[3])
+                except InvalidWheelFilename:
+                    fits = False
+                if fits:
+                    self.client.prefetch(dist)
+                    most -= 1
+                    break
+
+    def dead_dependency(self, candidate: Cand) -> Req | None:
+        """The first dependency of ``candidate`` that is not live, or None."""
+        for dep in self.get_dependencies(candidate):
+            if not self.live(dep):
+                return dep
+        return None
 
     # -- helpers ------------------------------------------------------------------------------------
     def _exact_versions(self, reqs) -> set:
@@ -268,7 +369,8 @@ class _Provider(AbstractProvider):
         if not same_python:
             pythons = sorted({"%s-%s" % (tag.interpreter, tag.abi) for tag in offered})
             return "no %s wheel (wheels for %s)" % (python, _short_list(pythons))
-        return "no wheel for a %s target (only %s)" % (platform, _short_list(same_python))
+        return "no wheel for a %s target (only %s)%s" % (platform, _short_list(same_python),
+                                                         _glibc_too_new(platform, same_python))
 
     def _metadata(self, candidate: Cand):
         dist = candidate.dist
@@ -278,6 +380,7 @@ class _Provider(AbstractProvider):
         return self.client.metadata(dist)
 
     def _dependencies(self, candidate: Cand) -> list:
+        self.explored += 1
         meta = self._metadata(candidate)
         deps = []
         if candidate.extras:
@@ -310,6 +413,30 @@ class _Provider(AbstractProvider):
         return not base and any(requirement.marker.evaluate(dict(env, extra=extra)) for extra in extras)
 
 
+LEGACY_GLIBC = {"manylinux2014": (2, 17), "manylinux2010": (2, 12), "manylinux1": (2, 5)}
+
+
+def _glibc_too_new(platform: str, offered: list) -> str:
+    """", glibc too new: the oldest wheel needs glibc 2.28" when every wheel for the target's machine is a manylinux
+    one for a newer glibc than the target's (``platform``: "glibc 2.17 x86_64"); else ""."""
+    parts = platform.split()
+    if len(parts) != 3 or parts[0] != "glibc":
+        return ""
+    have = tuple(int(number) for number in parts[1].split(".")[:2])
+    needed = []
+    for tag in offered:
+        if not tag.endswith("_" + parts[2]):
+            continue
+        legacy = LEGACY_GLIBC.get(tag[:-len(parts[2]) - 1])
+        fields = tag.split("_")
+        if legacy is None and not (tag.startswith("manylinux_") and fields[1].isdigit() and fields[2].isdigit()):
+            return ""
+        needed.append(legacy or (int(fields[1]), int(fields[2])))
+    if not needed or min(needed) <= have:
+        return ""
+    return ", glibc too new: the oldest wheel for %s needs glibc %d.%d" % ((parts[2],) + min(needed))
+
+
 def _short_list(items: list, most: int = 6) -> str:
     return ", ".join(items[:most]) + (" and %d more" % (len(items) - most) if len(items) > most else "")
 
@@ -317,8 +444,7 @@ def _short_list(items: list, most: int = 6) -> str:
 def target_labels(target: Target) -> tuple:
     """('cp312', 'glibc 2.17 x86_64'): the interpreter and platform of a target, as messages name them."""
     markers = target.markers
-    implementation = {"cpython": "cp", "pypy": "pp"}.get(markers.get("implementation_name", ""), "py")
-    python = implementation + markers.get("python_version", "").replace(".", "")
+    python = interpreter_label(target)
     machine = markers.get("platform_machine", "")
     for tag in target.tags:
         platform = tag.rsplit("-", 1)[-1]
@@ -361,51 +487,157 @@ def _offered_platforms(provider: _Provider, name: str, version: str) -> str:
     return ", ".join(sorted(platforms)) or "no wheel at all"
 
 
-def _impossible_message(provider: _Provider, exc: ResolutionImpossible) -> str:
+def _leaf_message(provider: _Provider, req: Req) -> str:
+    """Why no version within ``req`` fits the profile, from what the provider rejected and why."""
+    name = req.name
+    rejected = provider.rejections.get(name, {})
+    matching = sorted(((Version(v), r) for v, r in rejected.items() if req.specifier.contains(v, prereleases=True)),
+                      reverse=True)
+    late = [version for version, reason in matching if reason.startswith("uploaded ")]
+    if late and len(late) < len(matching):  # the reasons of the versions before the cut-off are the news
+        earlier = [(version, reason) for version, reason in matching if not reason.startswith("uploaded ")]
+        return "%s; %d newer versions were uploaded after the cut-off" % (_matching_text(provider, req, earlier),
+                                                                          len(late))
+    return _matching_text(provider, req, matching)
+
+
+def _matching_text(provider: _Provider, req: Req, matching: list) -> str:
+    name = req.name
+    if len(matching) == 1 and matching[0][1].startswith("no "):
+        version, reason = str(matching[0][0]), matching[0][1]
+        return ("no wheel of %s %s fits this profile (%s); its best tags are %s; the index offers %s"
+                % (name, version, reason, ", ".join(provider.target.tags[:3]),
+                   _offered_platforms(provider, name, version)))
+    if len(matching) == 1:
+        return "%s %s cannot be used: %s" % (name, matching[0][0], matching[0][1])
+    if matching:
+        tried = "; ".join("%s: %s" % (versions, reason) for versions, reason in _grouped(matching)[:4])
+        return ("no version of %s fits this profile (%s%s); newest tried: %s"
+                % (name, _short_text(req), "" if len(matching) <= 4 else ", %d versions" % len(matching), tried))
+    released = [text for _version, text in provider.client.project_versions(name)]
+    return "no release of %s matches %s (the index has %s)" % (name, _short_text(req), _short_list(released, 4))
+
+
+def _grouped(matching: list) -> list:
+    """[(version, reason)] newest first -> [("1.9 to 1.0", reason)]: neighbours with the same reason said once."""
+    groups: list = []
+    for version, reason in matching:
+        if groups and groups[-1][1] == reason:
+            groups[-1][0].append(version)
+        else:
+            groups.append(([version], reason))
+    return [(str(versions[0]) if len(versions) == 1 else "%s to %s" % (versions[0], versions[-1]), reason)
+            for versions, reason in groups]
+
+
+def _short_text(req: Req) -> str:
+    """``cffi>=1.12`` for ``cffi>=1.12; platform_python_implementation != "PyPy"``: the marker was already met."""
+    return "%s%s" % (req.identifier, req.specifier) if req.parent is not None else req.text
+
+
+def _chains(provider: _Provider, root: Req) -> list:
+    """The shortest chain of requirements (keys) from a dead ``root`` to each project that has no version fitting
+    the profile at all, breadth first: each requirement once, each such project once."""
+    start = _req_key(root)
+    paths = {start: [start]}
+    queue, leaves, named = [start], [], set()
+    while queue:
+        key = queue.pop(0)
+        req, blocked = provider.dead[key]
+        if not blocked:
+            if req.name not in named:
+                named.add(req.name)
+                leaves.append(paths[key])
+            continue
+        for _version, blocker in blocked:
+            following = _req_key(blocker)
+            if following not in paths and following in provider.dead:
+                paths[following] = paths[key] + [following]
+                queue.append(following)
+    return leaves
+
+
+def _chain_text(provider: _Provider, chain: list) -> str:
+    """``app==1.0 (wanted) -> mid>=2.0 (from app 1.0) -> leaf>=1.0 (from mid 2.9 and 9 older versions)``."""
+    steps = []
+    for position, key in enumerate(chain):
+        req = provider.dead[key][0]
+        if position == 0:
+            who = "wanted" if req.parent is None else "from %s %s" % (req.parent.name, req.parent.version)
+        else:
+            previous = provider.dead[chain[position - 1]][1]
+            versions = [version for version, blocker in previous if _req_key(blocker) == key]
+            who = "from %s %s%s" % (provider.dead[chain[position - 1]][0].name, versions[0],
+                                    " and %d older versions" % (len(versions) - 1) if len(versions) > 1 else "")
+        steps.append("%s (%s)" % (_short_text(req), who))
+    return " -> ".join(steps)
+
+
+def _dead_message(provider: _Provider, root: Req) -> tuple:
+    """(message, [project names]): each project that cannot fit, with why, then the chain that leads to it."""
+    chains = _chains(provider, root)
+    parts, names = [], []
+    for chain in chains[:3]:
+        leaf = provider.dead[chain[-1]][0]
+        names.append(leaf.name)
+        text = _leaf_message(provider, leaf)
+        parts.append(text if len(chain) == 1 else "%s; needed through %s" % (text, _chain_text(provider, chain)))
+    if len(chains) > 3:
+        parts.append("and %d more projects that cannot fit" % (len(chains) - 3))
+    return "; also ".join(parts), names
+
+
+def _impossible_message(provider: _Provider, exc: ResolutionImpossible, roots: list) -> tuple:
+    """(message, root-cause project names): projects that cannot fit the profile first (those of every wanted
+    requirement, not only of the one resolvelib stopped at, so that one run names them all), then conflicts."""
     causes = list(exc.causes)
-    names = sorted({cause.requirement.name for cause in causes})
+    dead = [cause.requirement for cause in causes if not provider.live(cause.requirement)]
+    if dead:
+        dead += [req for req in roots if not provider.live(req)]
+        messages, names = [], []
+        for key in dict.fromkeys(_req_key(req) for req in dead):
+            message, found = _dead_message(provider, provider.dead[key][0])
+            messages.append(message)
+            names += [name for name in found if name not in names]
+        return "; ".join(messages), names
     lines = []
-    for name in names:
-        mine = [cause for cause in causes if cause.requirement.name == name]
-        rejected = provider.rejections.get(name, {})
-        if len(mine) == 1 and rejected:
-            req = mine[0].requirement
-            matching = sorted(((Version(v), r) for v, r in rejected.items()
-                               if req.specifier.contains(v, prereleases=True)), reverse=True)
-            if len(matching) == 1 and matching[0][1].startswith("no "):
-                version, reason = str(matching[0][0]), matching[0][1]
-                lines.append("no wheel of %s %s fits this profile (%s); its best tags are %s; the index offers %s"
-                             % (name, version, reason, ", ".join(provider.target.tags[:3]),
-                                _offered_platforms(provider, name, version)))
-                continue
-            if len(matching) == 1:
-                lines.append("%s %s cannot be used: %s" % (name, matching[0][0], matching[0][1]))
-                continue
-            if matching:
-                tried = "; ".join("%s: %s" % (version, reason) for version, reason in matching[:4])
-                lines.append("no version of %s fits this profile (%s%s); newest tried: %s"
-                             % (name, req.text, "" if len(matching) <= 4 else ", %d versions" % len(matching), tried))
-                continue
-        lines.append("%s: %s" % (name, " conflicts with ".join(_describe(cause) for cause in mine)))
-    return "; ".join(lines)
+    for name in sorted({cause.requirement.name for cause in causes}):
+        described = dict.fromkeys(_describe(cause) for cause in causes if cause.requirement.name == name)
+        lines.append("%s: %s" % (name, " conflicts with ".join(described)))
+    return "; ".join(lines), []
+
+
+def _too_deep_message(reporter: _Reporter, rounds: int, where: str) -> str:
+    busiest = sorted(reporter.rejected.items(), key=lambda item: (-item[1], item[0]))[:4]
+    exploring = ", ".join("%s (%d candidates rejected)" % item for item in busiest) or "no rejected candidate"
+    return ("resolution%s did not finish within %d rounds; it was backtracking over %s; the last pins were %s"
+            % (where, rounds, exploring, ", ".join(reporter.pinned) or "none"))
 
 
 def resolve(target: Target, wanted: WantedSet, client, *, uploaded_prior_to=None, sdists=None,
-            profile: str | None = None, prefer: t.Mapping[str, str] | None = None) -> list:
+            profile: str | None = None, prefer: t.Mapping[str, str] | None = None,
+            max_rounds: int = MAX_ROUNDS) -> list:
     """Pins for one profile: exactly one version and one file per project, for this target. ``sdists``: the
     run's shared _build.SdistBuilder, or None to use wheels only. ``prefer`` ({normalized name: version}, a lock's
-    pins): those versions first, while they fit."""
+    pins): those versions first, while they fit. ``max_rounds``: resolvelib's limit, a last resort (pruning
+    makes a set that cannot fit fail long before it)."""
     provider = _Provider(target, wanted, client, uploaded_prior_to, sdists, prefer)
-    resolver = Resolver(provider, BaseReporter())
+    reporter = _Reporter()
+    resolver = Resolver(provider, reporter)
     where = " for profile %s" % profile if profile else ""
+    roots = wanted_requirements(wanted, target)
     try:
-        result = resolver.resolve(wanted_requirements(wanted, target), max_rounds=2000)
+        result = resolver.resolve(roots, max_rounds=max_rounds)
     except ResolutionImpossible as exc:
-        raise PyMigrateError("cannot satisfy the wanted set%s: %s" % (where, _impossible_message(provider, exc)),
-                             hint="Relax or change the pins named above")
+        message, names = _impossible_message(provider, exc, roots)
+        raise ResolutionFailed("cannot satisfy the wanted set%s: %s" % (where, message),
+                               "Relax or change the pins named above, or choose another target for these hosts"
+                               if names else "Relax or change the pins named above",
+                               reporter.rounds, provider.explored, names) from None
     except ResolutionTooDeep:
-        raise PyMigrateError("resolution%s did not finish within 2000 rounds" % where,
-                             hint="Pin some of the packages more tightly")
+        raise ResolutionFailed(_too_deep_message(reporter, max_rounds, where),
+                               "Pin the projects named above more tightly", reporter.rounds,
+                               provider.explored) from None
     required_by: dict[str, set] = {}
     for identifier, criterion in result.criteria.items():
         name = identifier.split("[")[0]

@@ -6,7 +6,10 @@
 
 A declaration (``pymigrate_target: {python: "3.12", arch: aarch64, libc: glibc, libc_version: "2.28"}``)
 is for hosts the control node cannot reach: the full marker environment and the ordered tag list are
-derived with packaging.tags, ordering manylinux/musllinux platforms as packaging does on such a host.
+derived with packaging.tags, ordering manylinux/musllinux platforms as packaging does on such a host. Every kind
+of interpreter the survey sees can be declared: CPython with the GIL (``abi: cp313``, the default) or without it
+(``abi: cp313t``, free-threaded, 3.13 and later), and PyPy (``implementation: pypy``, ``implementation_version``
+its release, the ABI ``pypy310_pp73`` derived from it).
 Markers on platform_release and platform_version evaluate against "" for a declared target: a
 declaration cannot know the kernel.
 """
@@ -25,7 +28,10 @@ FACTS = "pymigrate_target_facts"
 MARKER_KEYS = ("implementation_name", "implementation_version", "os_name", "platform_machine", "platform_release",
                "platform_system", "platform_version", "python_full_version", "platform_python_implementation",
                "python_version", "sys_platform")
-DECLARATION_KEYS = ("python", "python_full", "arch", "libc", "libc_version", "implementation", "os", "abi")
+DECLARATION_KEYS = ("python", "python_full", "arch", "libc", "libc_version", "implementation", "implementation_version",
+                    "os", "abi")
+# Accepted values of ``implementation``, with their platform_python_implementation marker.
+IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy"}
 MANYLINUX_ARCHES = ("x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x", "riscv64", "loongarch64")
 # Legacy manylinux aliases, by the glibc version they stand for (PEP 600).
 LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
@@ -111,6 +117,45 @@ def _declared(decl: t.Mapping, host: str | None, var: str) -> Target:
     if unknown:
         raise PyMigrateError("unknown key(s) %s" % ", ".join(unknown), host=host, var=var, value=dict(decl),
                              hint="Allowed keys: %s" % ", ".join(DECLARATION_KEYS))
+    python, minor, full = _declared_python(decl, host, var)
+    platforms, arch = _declared_platforms(decl, host, var)
+    implementation = str(decl.get("implementation", "cpython"))
+    if implementation not in IMPLEMENTATIONS:
+        raise PyMigrateError("implementation must be %s (other interpreters: survey them with target_facts)"
+                             % " or ".join(IMPLEMENTATIONS), host=host, var=var + ".implementation",
+                             value=decl.get("implementation"))
+    if str(decl.get("os", "linux")) != "linux":
+        raise PyMigrateError("os must be linux: only linux targets can be declared", host=host, var=var + ".os",
+                             value=decl.get("os"))
+    version = (3, minor)
+    if implementation == "pypy":
+        abi, implementation_version = _declared_pypy(decl, minor, host, var)
+        interpreter = "pp3%d" % minor
+        tag_list = [str(tag) for tag in ptags.generic_tags(interpreter, [abi], platforms)]
+        tag_list += [str(tag) for tag in ptags.compatible_tags(version, "pp3", platforms)]
+    else:
+        abi, implementation_version = _declared_cpython_abi(decl, minor, host, var), full
+        interpreter = "cp3%d" % minor
+        tag_list = [str(tag) for tag in ptags.cpython_tags(version, [abi], platforms)]
+        tag_list += [str(tag) for tag in ptags.compatible_tags(version, interpreter, platforms)]
+    markers = {
+        "implementation_name": implementation,
+        "implementation_version": implementation_version,
+        "os_name": "posix",
+        "platform_machine": arch,
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": full,
+        "platform_python_implementation": IMPLEMENTATIONS[implementation],
+        "python_version": python,
+        "sys_platform": "linux",
+    }
+    return Target(markers=markers, tags=tuple(tag_list), source="declared")
+
+
+def _declared_python(decl: t.Mapping, host: str | None, var: str) -> tuple:
+    """(python "3.12", minor 12, python_full "3.12.0") of a declaration."""
     if isinstance(decl.get("python"), float):
         raise PyMigrateError("python must be a string: YAML reads an unquoted version as a number (3.10 becomes "
                              "3.1); quote it", host=host, var=var + ".python", value=decl["python"],
@@ -119,10 +164,15 @@ def _declared(decl: t.Mapping, host: str | None, var: str) -> Target:
     match = re.match(r"^3\.(\d+)$", python)
     if not match:
         raise PyMigrateError('python must look like "3.12"', host=host, var=var + ".python", value=decl.get("python"))
-    minor = int(match.group(1))
     full = str(decl.get("python_full") or "%s.0" % python)
-    if not full.startswith(python + "."):
-        raise PyMigrateError("python_full must start with python", host=host, var=var + ".python_full", value=full)
+    if not re.match(r"^%s\.\d+([abc]|rc)?\d*$" % re.escape(python), full):
+        raise PyMigrateError('python_full must start with python and look like "%s.4"' % python, host=host,
+                             var=var + ".python_full", value=full)
+    return python, int(match.group(1)), full
+
+
+def _declared_platforms(decl: t.Mapping, host: str | None, var: str) -> tuple:
+    """(platform tags newest first, arch) for the declared arch, libc and libc_version."""
     arch = str(decl.get("arch", "x86_64"))
     if arch not in MANYLINUX_ARCHES:
         raise PyMigrateError("unknown arch", host=host, var=var + ".arch", value=arch,
@@ -135,37 +185,55 @@ def _declared(decl: t.Mapping, host: str | None, var: str) -> Target:
     if not lmatch:
         raise PyMigrateError('libc_version must look like "2.28"', host=host, var=var + ".libc_version",
                              value=libc_version)
-    implementation = str(decl.get("implementation", "cpython"))
-    if implementation != "cpython":
-        raise PyMigrateError("only cpython targets can be declared; survey other interpreters with target_facts",
-                             host=host, var=var + ".implementation", value=implementation)
-    if str(decl.get("os", "linux")) != "linux":
-        raise PyMigrateError("only linux targets can be declared", host=host, var=var + ".os", value=decl.get("os"))
     major_l, minor_l = int(lmatch.group(1)), int(lmatch.group(2))
     if libc == "glibc":
         platforms = _glibc_platforms(arch, major_l, minor_l)
     else:
         platforms = _musl_platforms(arch, major_l, minor_l)
     platforms.append("linux_%s" % arch)
-    version = (3, minor)
-    interpreter = "cp3%d" % minor
-    abi = str(decl.get("abi") or interpreter)
-    tag_list = [str(tag) for tag in ptags.cpython_tags(version, [abi], platforms)]
-    tag_list += [str(tag) for tag in ptags.compatible_tags(version, interpreter, platforms)]
-    markers = {
-        "implementation_name": "cpython",
-        "implementation_version": full,
-        "os_name": "posix",
-        "platform_machine": arch,
-        "platform_release": "",
-        "platform_system": "Linux",
-        "platform_version": "",
-        "python_full_version": full,
-        "platform_python_implementation": "CPython",
-        "python_version": python,
-        "sys_platform": "linux",
-    }
-    return Target(markers=markers, tags=tuple(tag_list), source="declared")
+    return platforms, arch
+
+
+def _declared_cpython_abi(decl: t.Mapping, minor: int, host: str | None, var: str) -> str:
+    """``cp312``, or ``cp313t`` for a free-threaded build (3.13 and later); implementation_version is python_full."""
+    if decl.get("implementation_version") is not None:
+        raise PyMigrateError("implementation_version is only for pypy (CPython's is python_full)", host=host,
+                             var=var + ".implementation_version", value=decl.get("implementation_version"))
+    abi = str(decl.get("abi") or "cp3%d" % minor)
+    accepted = ["cp3%d" % minor] + (["cp3%dt" % minor] if minor >= 13 else [])
+    if abi not in accepted:
+        raise PyMigrateError("abi must be %s for a CPython 3.%d target%s" % (
+            " or ".join(accepted), minor, " (free-threaded builds begin with 3.13)" if minor < 13 else
+            " (%s: the free-threaded build, without the GIL)" % accepted[-1]),
+            host=host, var=var + ".abi", value=decl.get("abi"))
+    return abi
+
+
+def _declared_pypy(decl: t.Mapping, minor: int, host: str | None, var: str) -> tuple:
+    """(abi ``pypy310_pp73``, implementation_version ``7.3.17``) of a PyPy declaration: the ABI follows the PyPy
+    release (7.3 -> pp73) as PyPy's own EXT_SUFFIX does."""
+    implementation_version = str(decl.get("implementation_version") or "7.3.0")
+    match = re.match(r"^(\d+)\.(\d+)\.\d+$", implementation_version)
+    if not match:
+        raise PyMigrateError('implementation_version must be a PyPy release such as "7.3.17"', host=host,
+                             var=var + ".implementation_version", value=decl.get("implementation_version"))
+    expected = "pypy3%d_pp%s%s" % (minor, match.group(1), match.group(2))
+    abi = str(decl.get("abi") or expected)
+    if abi != expected:
+        raise PyMigrateError("abi must be %s for PyPy %s (Python 3.%d)" % (expected, implementation_version, minor),
+                             host=host, var=var + ".abi", value=decl.get("abi"))
+    return abi, implementation_version
+
+
+def interpreter_label(target: Target) -> str:
+    """The interpreter as profile names and messages call it: ``cp312``, ``cp313t`` (free-threaded: its ABI, not
+    ``cp313``, whose wheels it cannot load), ``pp310``; from the target's best tag, else from its markers."""
+    if target.tags:
+        interpreter, abi = (target.tags[0].split("-") + [""])[:2]
+        return abi if abi.startswith(interpreter) and abi[len(interpreter):] in ("t", "d", "td") else interpreter
+    markers = target.markers
+    implementation = {"cpython": "cp", "pypy": "pp"}.get(markers.get("implementation_name", ""), "py")
+    return implementation + markers.get("python_version", "").replace(".", "")
 
 
 def describe(target: Target) -> dict:

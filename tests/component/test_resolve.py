@@ -187,3 +187,135 @@ def test_a_requirements_file_marker_is_the_targets_and_hashes_choose_the_file(cl
     assert pins(target(), hashed, client) == {"alpha": "1.0"}  # 2.0 is newer, but its hash is not allowed
     with pytest.raises(PyMigrateError, match="sha256 is not among the --hash values"):
         _resolve.resolve(target(), WantedSet({"alpha": "alpha==2.0"}, hashes={"alpha": tuple(alpha_1_0)}), client)
+
+
+# -- sets that cannot fit: refused at once, naming the project that cannot fit, why, and the chain (issue 32) ---------
+def _no_fit_catalog(depth=0):
+    """leaf: compiled, wheels for cp312 and cp313 only, and its sdist; mid (25 versions) needs it, app==1.0 needs mid;
+    ipy (30 versions) is an innocent bystander; with ``depth``, a chain d0 -> d1 -> ... -> leaf as well."""
+    release = catalog.release
+    cp = [("cp312-cp312-manylinux_2_17_x86_64", "cp312-cp312-manylinux2014_x86_64"),
+          ("cp313-cp313-manylinux_2_17_x86_64", "cp313-cp313-manylinux2014_x86_64")]
+    releases = [release("leaf", "1.%d" % i, tags=cp, sdist=True, platform_sdist=True) for i in range(10)]
+    releases += [release("mid", "2.%d" % i, requires=["leaf>=1.0"]) for i in range(25)]
+    releases += [release("app", "1.0", requires=["mid>=2.0", "other"])]
+    releases += [release("other", "1.%d" % i, requires=["mid"]) for i in range(10)]
+    releases += [release("ipy", "3.%d" % i, requires=["dep"]) for i in range(30)] + [release("dep", "1.0")]
+    releases += [release("d%d" % i, "1.%d" % j, requires=["d%d>=1.0" % (i + 1) if i + 1 < depth else "leaf"])
+                 for i in range(depth) for j in range(3)]
+    return releases
+
+
+FREE_THREADED = {"python": "3.13", "abi": "cp313t", "libc_version": "2.28"}
+
+
+def test_a_dependency_without_a_fitting_wheel_fails_at_once_naming_it_and_the_chain(make_index):
+    import time
+    index = make_index(_no_fit_catalog())
+    client = _index.IndexClient([_index.IndexConfig(index.url)])
+    started = time.monotonic()
+    with pytest.raises(_resolve.ResolutionFailed) as err:
+        _resolve.resolve(_targets.target_from_declaration(FREE_THREADED), wanted("app==1.0", "ipy"), client,
+                         profile="cp313t-manylinux_2_28_x86_64-0123456789")
+    elapsed = time.monotonic() - started
+    message = str(err.value)
+    assert err.value.causes == ("leaf",)
+    assert err.value.rounds <= 1 and err.value.explored <= 28  # the old code: 2000 rounds, then "Pin some ..."
+    assert message.startswith("cannot satisfy the wanted set for profile cp313t-manylinux_2_28_x86_64-0123456789: "
+                              "no version of leaf fits this profile (leaf>=1.0, 10 versions); newest tried: 1.9 to "
+                              "1.0: no cp313t wheel (wheels for cp312-cp312, cp313-cp313); only an sdist, and "
+                              "pymigrate_build_sdists is off; needed through app==1.0 (wanted) -> mid>=2.0 (from app "
+                              "1.0) -> leaf>=1.0 (from mid 2.24 and 24 older versions)")
+    ipy_read = [path for _m, path, _r in index.requests if path.startswith("/files/ipy-")]
+    assert ipy_read == ["/files/ipy-3.29-py3-none-any.whl.metadata"]  # its newest, found live: not its 29 others
+    print("no fitting wheel for leaf: refused in %.2f s, %d requests" % (elapsed, len(index.requests)))
+
+
+def test_with_a_builder_the_reason_is_an_sdist_that_compiles(make_index, tmp_path):
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import SdistBuilder
+    index = make_index(_no_fit_catalog())
+    client = _index.IndexClient([_index.IndexConfig(index.url)])
+    builder = SdistBuilder(client, str(tmp_path / "store"), str(tmp_path))
+    with pytest.raises(_resolve.ResolutionFailed) as err:
+        _resolve.resolve(_targets.target_from_declaration(FREE_THREADED), wanted("app==1.0"), client, sdists=builder)
+    assert "no cp313t wheel" in str(err.value) and "compiles" in str(err.value)
+    assert builder.builds == 0 and index.downloads(".tar.gz") == []
+
+
+def test_a_deep_chain_is_printed_once_without_repeats(make_index):
+    index = make_index(_no_fit_catalog(depth=30))
+    client = _index.IndexClient([_index.IndexConfig(index.url)])
+    with pytest.raises(_resolve.ResolutionFailed) as err:
+        _resolve.resolve(_targets.target_from_declaration(FREE_THREADED), wanted("d0", "ipy"), client)
+    message = str(err.value)
+    assert err.value.causes == ("leaf",) and err.value.rounds <= 1
+    chain = message.split("needed through ")[1].split(". Relax")[0].split(" -> ")
+    assert chain[0] == "d0 (wanted)" and chain[-1] == "leaf (from d29 1.2 and 2 older versions)"
+    assert [step.split(">=")[0] for step in chain[1:-1]] == ["d%d" % i for i in range(1, 30)]
+    assert len(set(chain)) == len(chain) == 31
+    assert message.count("no cp313t wheel") == 1 and len(message) < 3000
+
+
+# -- a declared PyPy target is a surveyed one ----------------------------------------------------------------------
+def _pypy_facts():
+    import shutil
+    pypy = shutil.which("pypy3")
+    if pypy is None:
+        pytest.fail("pypy3 is missing: make system-deps installs it (tests/tools/system-deps)")
+    code = ("import json, sys; sys.path.insert(0, %r); from ansible_collections.airgap.pymigrate.plugins.module_utils "
+            "import _target_facts; print(json.dumps(_target_facts.collect('/nonexistent')))"
+            % os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           ".collections"))
+    return json.loads(subprocess.run([pypy, "-c", code], check=True, stdout=subprocess.PIPE, text=True).stdout)
+
+
+def test_a_declared_pypy_target_resolves_as_the_surveyed_pypy_host(make_index):
+    import platform
+    facts = _pypy_facts()
+    version = facts["markers"]["python_version"]
+    declared = _targets.target_from_declaration({
+        "python": version, "python_full": facts["markers"]["python_full_version"], "implementation": "pypy",
+        "implementation_version": facts["markers"]["implementation_version"], "arch": platform.machine(),
+        "libc": "glibc", "libc_version": platform.libc_ver()[1]})
+    surveyed = _targets.target_from_facts(facts)
+    assert list(declared.tags) == list(surveyed.tags)  # the real PyPy's own packaging.tags.sys_tags()
+    kernel = ("platform_release", "platform_version")
+    assert {k: v for k, v in declared.markers.items() if k not in kernel} == {
+        k: v for k, v in surveyed.markers.items() if k not in kernel}
+    nodot = version.replace(".", "")
+    release = catalog.release
+    index = make_index([
+        release("ppext", "1.0", tags=[("cp%s-cp%s-manylinux_2_17_x86_64" % (nodot, nodot),),
+                                      ("pp%s-pypy%s_pp73-manylinux_2_17_x86_64" % (nodot, nodot),)]),
+        release("ppext", "1.1", tags=[("cp%s-cp%s-manylinux_2_17_x86_64" % (nodot, nodot),)]),
+        release("split", "1.0", requires=['pypyonly; implementation_name == "pypy"',
+                                          'cponly; platform_python_implementation == "CPython"']),
+        release("pypyonly", "1.0"), release("cponly", "1.0")])
+    client = _index.IndexClient([_index.IndexConfig(index.url)])
+    ours = _resolve.resolve(declared, wanted("ppext", "split"), client)
+    assert [(p.name, p.version, p.file.filename) for p in ours] == [
+        (p.name, p.version, p.file.filename) for p in _resolve.resolve(surveyed, wanted("ppext", "split"), client)]
+    assert {p.name: p.version for p in ours} == {"ppext": "1.0", "split": "1.0", "pypyonly": "1.0"}
+    assert ours[0].file.filename == "ppext-1.0-pp%s-pypy%s_pp73-manylinux_2_17_x86_64.whl" % (nodot, nodot)
+
+
+# -- the public index (network) -------------------------------------------------------------------------------------
+@pytest.mark.network
+def test_keyring_and_ipython_on_free_threaded_3_13_name_the_dependency_without_a_wheel():
+    import time
+    client = _index.IndexClient([_index.IndexConfig("https://pypi.org/simple/")])
+    cutoff = datetime.datetime(2025, 6, 1, tzinfo=datetime.timezone.utc)
+    started = time.monotonic()
+    try:
+        with pytest.raises(_resolve.ResolutionFailed) as err:
+            _resolve.resolve(_targets.target_from_declaration(FREE_THREADED), wanted("keyring==25.4.1", "ipython"),
+                             client, uploaded_prior_to=cutoff, profile="cp313t")
+    finally:
+        client.close()
+    elapsed = time.monotonic() - started
+    message = str(err.value)
+    assert "cryptography" in err.value.causes, message
+    assert "no version of cryptography fits this profile" in message and "no cp313t wheel" in message
+    assert "keyring==25.4.1 (wanted) -> secretstorage>=3.2 (from keyring 25.4.1)" in message
+    assert err.value.rounds <= 1
+    print("keyring==25.4.1 + ipython on cp313t refused in %.1f s: %s" % (elapsed, message))

@@ -20,7 +20,9 @@ COMMANDS = {"sshd": "openssh-server", "ssh": "openssh-client", "ssh-keygen": "op
             "unshare": "util-linux", "nsenter": "util-linux", "sudo": "sudo", "cc": "gcc", "podman": "podman",
             "runc": "runc", "docker-registry": "docker-registry", "git": "git",
             # The migration record's pages are read by headless Chromium (tests/integration/test_record.py).
-            "chromium": "chromium", "chromedriver": "chromium-driver"}
+            "chromium": "chromium", "chromedriver": "chromium-driver",
+            # A real PyPy, whose tags a declared PyPy target must equal (tests/component/test_resolve.py).
+            "pypy3": "pypy3"}
 SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 
 
