@@ -61,10 +61,7 @@ def test_advisory_archive_keeps_the_inside_audit_fresh(fleet, make_index, tmp_pa
     inventory_vars = tmp_path / "vars.yml"
     inventory_vars.write_text(yaml.safe_dump({"all": {"vars": {
         "pymigrate_requirements": {"alpha": "==1.0"}, "pymigrate_venv_path": VENV, "pymigrate_serial": ["100%"],
-        "pymigrate_report_dir": str(reports), "pymigrate_import_dir": str(store),
-        # (main's roles/rollout/tasks/install.yml reads these public names without their defaults)
-        "pymigrate_store_dir": "/var/lib/pymigrate/store", "pymigrate_store_keep": "all",
-        "pymigrate_lock_timeout": 300}}}))
+        "pymigrate_report_dir": str(reports), "pymigrate_import_dir": str(store)}}}))
     keys = (tmp_path / "signing.key", tmp_path / "signing.pub")
     trusted = json.dumps({"pymigrate_trusted_keys": [str(keys[1])]})
     known = {"id": "GHSA-av01-alph-a100", "modified": stamp(40), "aliases": ["CVE-0000-3101"],
