@@ -12,7 +12,13 @@ import os
 
 from ansible.utils.display import Display
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _advisories, _archive, _sbom, _survey
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import (
+    _advisories,
+    _archive,
+    _provenance,
+    _sbom,
+    _survey,
+)
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
@@ -53,6 +59,9 @@ class ActionModule(ControllerActionBase):
         allow_downgrade=dict(type="bool", default=False),
         max_skew_minutes=dict(type="int", default=5),
         osv_db=dict(type="path"),
+        provenance=dict(type="str", choices=list(_provenance.POLICIES), default="record"),
+        trusted_publishers=dict(type="dict", default={}),
+        sigstore_trust_root=dict(type="path"),
     )
     REQUIRED_IF = [
         ("state", "keypair", ["private_key_path", "public_key_path"]),
@@ -86,11 +95,22 @@ class ActionModule(ControllerActionBase):
             raise PyMigrateError("no archive at %s" % src, var="pymigrate_archive", value=src)
         display.display("pymigrate import: %s (%.1f MB): verifying the signature and every member"
                         % (src, os.path.getsize(src) / 1e6))
+        inside = _provenance.InsideCheck(
+            policy=params["provenance"],
+            trusted_publishers=_provenance.parse_trusted_publishers(params["trusted_publishers"]),
+            trust_root=params["sigstore_trust_root"] or None)
+        hooks = _archive.ImportHooks(progress=lambda line: display.display("pymigrate import: " + line),
+                                     verify=lambda roots, manifest: _provenance.reverify(roots, manifest, inside))
         result = _archive.import_archive(src, params["store_dir"], params["trusted_keys"],
                                          allow_downgrade=params["allow_downgrade"],
                                          max_skew=datetime.timedelta(minutes=params["max_skew_minutes"]),
-                                         check_mode=self._task.check_mode,
-                                         progress=lambda line: display.display("pymigrate import: " + line))
+                                         check_mode=self._task.check_mode, hooks=hooks)
+        result["provenance"] = result.pop("verified")
+        line = _provenance.inside_text(result["provenance"])
+        if result["provenance"]["skipped"] and result["provenance"]["with_provenance"]:
+            display.warning("pymigrate import: " + line)
+        else:
+            display.display("pymigrate import: " + line)
         # In check mode the bundle is not in the store, so what it carries is not read (the line says none).
         found = [] if self._task.check_mode else carried(result["bundle_dir"])
         result["vulnerabilities"] = found

@@ -88,6 +88,30 @@ options:
     description: How far in the future an archive's creation time may lie (clock skew).
     type: int
     default: 5
+  provenance:
+    description:
+      - On import, every PEP 740 provenance the bundle carries is verified again, offline, before anything becomes
+        visible in the store, against the publisher identity the bundle recorded (which O(trusted_publishers), when
+        it names the project, must match) with the Sigstore trust root the bundle carries or O(sigstore_trust_root).
+        A mismatch, a provenance that does not verify or a carried trust root that is not the recorded one refuses
+        the archive, nothing imported.
+      - Without C(pypi-attestations) (C(pip install pypi-attestations)) or without any trust root, V(require) and a
+        pinned project fail; V(record) warns that it did not verify. V(require) also fails on a file without
+        provenance.
+    type: str
+    choices: [record, require]
+    default: record
+  trusted_publishers:
+    description:
+      - The inside's own pinned publishers (as the bundle's C(trusted_publishers)); the identity the bundle recorded
+        for a pinned project must match, and a pinned project must have provenance.
+    type: dict
+    default: {}
+  sigstore_trust_root:
+    description:
+      - Path of the inside's own Sigstore trust root (C(trusted_root.json)), used instead of the one the bundle
+        carries.
+    type: path
   osv_db:
     description: The OSV database export (an ecosystem's C(all.zip)) an advisory-only archive carries
       (O(state=advisories_exported)).
@@ -156,6 +180,12 @@ bundle_dir:
   description: The bundle directory to roll out after an import (C(<store_dir>/current)).
   returned: O(state=imported)
   type: str
+provenance:
+  description:
+    - What the provenance re-verification on import did - policy, files, with_provenance, verified, trust_root
+      (source, sha256) and skipped (why it did not verify, else null).
+  returned: O(state=imported)
+  type: dict
 builds:
   description:
     - The sdist builds the bundle leaves to builder hosts inside (built outside from a survey, whose builders the

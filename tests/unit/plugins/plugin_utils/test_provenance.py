@@ -227,4 +227,6 @@ def test_lock_identities_and_the_archive_files():
     record = _provenance.manifest_record(outcome)
     assert _provenance.lock_identities(record, [GCB, PLAIN]) == {
         "gcb-attestation-test": [{"kind": "Google", "email": EMAIL}]}
-    assert _provenance.files_of({"provenance": record}) == [_provenance.provenance_path(SHA256, SDIST)]
+    # The provenance bytes and the Sigstore trust root they were verified with (for the re-verification inside).
+    assert _provenance.files_of({"provenance": record}) == [_provenance.provenance_path(SHA256, SDIST),
+                                                             "sigstore/trusted_root.json"]
