@@ -8,9 +8,10 @@ For every file a profile locks (a wheel built from an sdist: the sdist it came f
 the provenance URL comes from the index (simple JSON ``files[].provenance``, HTML ``data-provenance``); an index
 page that does not say (an API before 1.3) is asked at the integrity API ``<root>/integrity/<project>/<version>/
 <filename>/provenance`` beside ``<root>/simple/``. Every provenance is fetched through the bundle's IndexClient in
-parallel, and each of its attestations is verified offline (no sigstore service is asked: the trust root is the one
-the installed sigstore release carries) with ``pypi-attestations`` against the **expected** identity of the
-project, not against the publisher the provenance names:
+parallel, and each of its attestations is verified offline (no sigstore service is asked: the trust root is
+``pymigrate_sigstore_trust_root``, else the production root the installed sigstore reads offline; _sigstore.py) with
+``pypi-attestations`` against the **expected** identity of the project, not against the publisher the provenance
+names:
 
 1. ``pymigrate_trusted_publishers`` (project -> repository, or an email for Google, or a mapping of publisher
    keys), when it names the project;
@@ -24,7 +25,9 @@ verify. ``pymigrate_provenance: require`` makes a file without provenance an err
 (it never claims a verification that did not run).
 
 The exact bytes verified travel next to the file in the store (``files/sha256/<2>/<64>/<name>.provenance``; their
-sha256 in the manifest), so the signed archive carries them: provenance objects are mutable on the index.
+sha256 in the manifest), so the signed archive carries them: provenance objects are mutable on the index. So does the
+trust root verified with (``sigstore/trusted_root.json``), and the import inside verifies every one of them again
+(:func:`reverify`, issue 31), offline, with it or with the inside's own.
 """
 
 from __future__ import annotations
@@ -512,8 +515,8 @@ def reverify(roots: t.Sequence[str], manifest: t.Mapping, settings: InsideCheck)
     entries = record.get("files") or {}
     problems = _inside_pins_and_policy(entries, settings)
     attested = {locked: entry for locked, entry in sorted(entries.items()) if entry.get("provenance")}
-    summary = {"policy": settings.policy, "files": len(entries), "with_provenance": len(attested), "verified": 0,
-               "trust_root": None, "skipped": None}
+    summary: dict[str, t.Any] = {"policy": settings.policy, "files": len(entries), "with_provenance": len(attested),
+                                 "verified": 0, "trust_root": None, "skipped": None}
     strict = settings.policy == "require" or any(e["project"] in settings.trusted_publishers for e in attested.values())
     module = _libraries.pypi_attestations() if attested else None
     root = _inside_root(roots, record, settings) if module is not None else None

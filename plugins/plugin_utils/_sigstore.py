@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
@@ -84,7 +85,6 @@ def default_root() -> TrustRoot:
 
 def verifier(root: TrustRoot):
     """A sigstore Verifier over exactly these bytes (no TUF, no network)."""
-    import tempfile  # pylint: disable=import-outside-toplevel
     from sigstore.models import TrustedRoot  # pylint: disable=import-outside-toplevel
     from sigstore.verify import Verifier  # pylint: disable=import-outside-toplevel
     with tempfile.NamedTemporaryFile(prefix="pymigrate-trusted-root-", suffix=".json") as handle:
