@@ -111,8 +111,8 @@ class ActionModule(ControllerActionBase):
             display.warning("pymigrate import: " + line)
         else:
             display.display("pymigrate import: " + line)
-        # In check mode the bundle is not in the store, so what it carries is not read (the line says none).
-        found = [] if self._task.check_mode else carried(result["bundle_dir"])
+        # In check mode bundle_dir is the verified archive's proposal (what the rollout's check mode previews).
+        found = carried(result["bundle_dir"])
         result["vulnerabilities"] = found
         result["msg"] = ("would import %s; %d file(s) would be added to %s" if self._task.check_mode
                          else "imported %s; %d file(s) added to %s") % (

@@ -177,7 +177,10 @@ files_added:
   returned: O(state=imported)
   type: int
 bundle_dir:
-  description: The bundle directory to roll out after an import (C(<store_dir>/current)).
+  description:
+    - The bundle directory to roll out after an import (C(<store_dir>/current)). In check mode, the verified archive
+      as a bundle directory of its own (C(<store_dir>/proposals/<serial>-<digest>)), which the rollout's check mode
+      previews; the store itself is not changed, and the next import removes it.
   returned: O(state=imported)
   type: str
 provenance:

@@ -144,13 +144,14 @@ def load_public_key(text_or_path: str):
 
 # -- export ---------------------------------------------------------------------------------------
 def bundle_members(bundle_dir: str, manifest: dict) -> list:
-    """(relative path, sha256, size) of every bundle file: metadata first, then the store files, each of which is
-    read and checked against the manifest first: nothing is signed that was not proven."""
-    members = []
-    for name in _manifest.metadata_files(manifest):
-        path = os.path.join(bundle_dir, name)
-        if os.path.exists(path):
-            members.append((name, file_sha256(path), os.path.getsize(path)))
+    """(relative path, sha256, size) of every bundle file: metadata first, each checked against the sha256 the build
+    recorded in the manifest, then the store files, each of which is read and checked against the manifest first:
+    nothing is signed that was not proven."""
+    manifest_path = os.path.join(bundle_dir, _manifest.MANIFEST)
+    members = [(_manifest.MANIFEST, file_sha256(manifest_path), os.path.getsize(manifest_path))]
+    for name, sha256 in _manifest.check_metadata(bundle_dir, manifest):
+        if sha256 is not None:
+            members.append((name, sha256, os.path.getsize(os.path.join(bundle_dir, name))))
     for relpath, info in sorted(manifest["files"].items()):
         path = os.path.join(bundle_dir, relpath)
         try:
@@ -260,7 +261,9 @@ def read_have_list(store_dir: str) -> list:
 # Seconds an import waits for another one into the same store to finish.
 IMPORT_LOCK_TIMEOUT = 300
 # Names of the imported store a metadata member of an archive must never take.
-RESERVED = ("files", "built", "current", "bundles", "accepted.json")
+RESERVED = ("files", "built", "current", "bundles", "accepted.json", "proposals")
+# Check mode's verified archive, a bundle directory of its own that the rollout's check mode previews (one at a time).
+PROPOSALS = "proposals"
 
 
 @contextlib.contextmanager
@@ -343,9 +346,12 @@ def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew
                  "bundle_dir": os.path.join(store_dir, "current"), "builds": builds, "verified": verified}
         if state.get("serial") == index["serial"] and state.get("digest") == digest:
             return dict(named, changed=False, files_added=0, msg="already imported")
-        if check_mode:
-            return dict(named, changed=True, files_added=_count_new(index, store_dir))
-        return dict(named, changed=True, files_added=_commit(index, work, store_dir, digest, now))
+        if check_mode:  # what the rollout's check mode previews is this archive, not the store's current bundle
+            return dict(named, changed=True, files_added=_count_new(index, store_dir),
+                        bundle_dir=_propose(index, work, store_dir, digest))
+        added = _commit(index, work, store_dir, digest, now)
+        shutil.rmtree(os.path.join(store_dir, PROPOSALS), ignore_errors=True)  # a check's proposal is stale now
+        return dict(named, changed=True, files_added=added)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -408,7 +414,8 @@ class Progress:
 
 def _receive_members(tar, index, work, progress: Progress) -> set:
     declared = {m["path"]: m for m in index["members"]}
-    received = set()
+    received: set = set()
+    folders: set = set()
     while True:
         member = tar.next()  # not `for member in tar`: that would start again with the members already read
         if member is None:
@@ -416,6 +423,7 @@ def _receive_members(tar, index, work, progress: Progress) -> set:
         name = _safe_name(member.name)
         if name in received:
             raise PyMigrateError("archive member %s appears twice" % name)
+        _not_nested(name, received, folders)
         spec = declared.get(name)
         if spec is None:
             raise PyMigrateError("archive member %s is not listed in archive.json" % name)
@@ -435,6 +443,19 @@ def _receive_members(tar, index, work, progress: Progress) -> set:
         received.add(name)
         progress.add(size)
     return received
+
+
+def _not_nested(name: str, received: t.Collection[str], dirs: set) -> None:
+    """No member lies under another (a file where a directory must be, or the other way round): such an archive is
+    refused by name before anything is placed (a raw errno and a half-made bundle before). ``dirs``: the folders of
+    the members received so far."""
+    parts = name.split("/")
+    under = ["/".join(parts[:i]) for i in range(1, len(parts))]
+    clash = [other for other in under if other in received]
+    if clash or name in dirs:
+        where = "lies under the member %s" % clash[0] if clash else "is a folder of other members"
+        raise PyMigrateError("archive member %s %s: the archive is refused, nothing was imported" % (name, where))
+    dirs.update(under)
 
 
 def _bounded_chunks(source, declared: int, name: str):
@@ -484,6 +505,25 @@ def _check_bundle(index, work, store_dir) -> None:
                                  % relpath)
         if info["sha256"] != relpath.split("/")[3]:
             raise PyMigrateError("manifest.json entry %s does not match its own path" % relpath)
+
+
+def _propose(index, work, store_dir, digest) -> str:
+    """Check mode: the verified archive made a bundle directory of its own, ``proposals/<serial>-<digest>/``, which
+    the rollout's check mode previews (before, it previewed the store's current bundle, or failed with none). The
+    store's files it leaves out (a delta) are links to them; nothing of the store itself changes. The previous
+    proposal goes: one at a time, and a real import removes it."""
+    for item in index.get("carried_elsewhere", []):
+        relpath = item["path"]
+        check_relpath(relpath)
+        os.makedirs(os.path.dirname(os.path.join(work, relpath)), exist_ok=True)
+        os.symlink(os.path.join(store_dir, relpath), os.path.join(work, relpath))
+    os.symlink(os.path.join(store_dir, "built"), os.path.join(work, "built"))
+    root = os.path.join(store_dir, PROPOSALS)
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    proposal = os.path.join(root, "%s-%s" % (index["serial"], digest[:12]))
+    os.replace(work, proposal)
+    return proposal
 
 
 def _count_new(index, store_dir) -> int:

@@ -553,7 +553,7 @@ def assemble(plan: Plan, resolution: Resolution, settings: BundleSettings, clien
     stale = _stale_locks(bundle_dir, texts)
     unchanged = (_manifest.equivalent(previous, manifest) and not stale and not to_fetch
                  and _written(bundle_dir, texts, provenance["blobs"] if provenance is not None else {})
-                 and _simple.current(bundle_dir, manifest))
+                 and _simple.current(bundle_dir, manifest) and _manifest.metadata_intact(bundle_dir, previous))
     return Assembly(previous, manifest, texts, stale, carried, files, to_fetch,
                     [image for image in image_plans if image["record"] is None], vulnerabilities, provenance,
                     unchanged, lock, dropped)
@@ -914,6 +914,7 @@ def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.
         _carried_components(bundle_dir, sbom, set(carried))
     _write_cyclonedx(bundle_dir, sbom, vulnerabilities)
     _simple.write(bundle_dir, manifest)  # the bundle as a static index, over the store just complete
+    _manifest.record_metadata(bundle_dir, manifest)  # what the export may sign, as written now
     _manifest.write(bundle_dir, manifest)
     for name in stale:
         os.unlink(os.path.join(bundle_dir, name))

@@ -56,13 +56,14 @@ def test_a_lost_public_key_is_written_again(tmp_path):
 
 
 def test_export_and_import_say_where_the_archive_is_its_size_serial_key_expiry_and_vulnerabilities(tmp_path):
-    from tests.unit.plugins.plugin_utils.test_archive import make_bundle
+    from tests.unit.plugins.plugin_utils.test_archive import make_bundle, seal
     bundle = str(tmp_path / "bundle")
-    make_bundle(bundle, 4, {"alpha-1.0-py3-none-any.whl": b"A" * 100})
+    manifest = make_bundle(bundle, 4, {"alpha-1.0-py3-none-any.whl": b"A" * 100})
     with open(os.path.join(bundle, "sbom.cdx.json"), "w") as handle:
         json.dump({"components": [{"type": "library", "bom-ref": "a", "name": "alpha", "version": "1.0"}],
                    "vulnerabilities": [{"id": "PYSEC-0000-1", "affects": [{"ref": "a"}],
                                        "analysis": {"state": "in_triage"}}]}, handle)
+    seal(bundle, manifest)
     keys = {"state": "keypair", "private_key_path": str(tmp_path / "k"), "public_key_path": str(tmp_path / "k.pub")}
     key_id = run_action("bundle_archive", keys)[0]["key_id"]
     exported, _module = run_action("bundle_archive", {"state": "exported", "bundle_dir": bundle,

@@ -1,17 +1,19 @@
 """The signed archive: exported, imported, and every tampering refused with the store left untouched."""
 
+import base64
 import datetime
 import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 import threading
 
 import pytest
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive, _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
@@ -31,10 +33,17 @@ def make_bundle(root, serial, contents):
         files[relpath] = {"sha256": sha, "size": len(data), "project": name.split("-")[0], "version": "1"}
     manifest = {"format": 1, "serial": serial, "created": "2026-11-25T11:00:00Z", "files": files,
                 "profiles": {"p": {"lock": "pylock.p.toml", "requirements": "requirements.p.txt"}}, "hosts": {}}
-    for name, text in (("manifest.json", json.dumps(manifest)), ("pylock.p.toml", MINIMAL_LOCK),
-                       ("requirements.p.txt", "x==1\n")):
+    for name, text in (("pylock.p.toml", MINIMAL_LOCK), ("requirements.p.txt", "x==1\n")):
         with open(os.path.join(root, name), "w") as handle:
             handle.write(text)
+    return seal(root, manifest)
+
+
+def seal(root, manifest):
+    """Write the manifest as the build does: last, with the sha256 of every metadata file beside it."""
+    _manifest.record_metadata(str(root), manifest)
+    with open(os.path.join(root, "manifest.json"), "w") as handle:
+        handle.write(json.dumps(manifest))
     return manifest
 
 
@@ -202,6 +211,53 @@ def test_export_verifies_every_file_before_it_signs(outside, keys, tmp_path):
     assert os.listdir(tmp_path) == [name for name in os.listdir(tmp_path) if not name.startswith("b.tar")]
 
 
+@pytest.mark.parametrize("name, change", [
+    ("osv-db.zip", b"another database"),  # an OSV database replaced after the build
+    ("sbom.cdx.json", b'{"components": []}'),  # an SBOM edited after the build
+    ("vulnerabilities/p.json", b'{"findings": []}'),  # a vulnerability report cleaned after the build
+    ("requirements.p.txt", None),  # a metadata file removed after the build
+])
+def test_export_signs_no_metadata_file_changed_after_the_build(keys, tmp_path, name, change):
+    # Issue 27: an OSV database, SBOM or vulnerability report changed after the build was signed into the archive
+    # (inside, the audit then blamed "replaced after the import"); now each is proven against the sha256 the build
+    # recorded in the manifest, and the export refuses naming the file.
+    bundle = str(tmp_path / "bundle")
+    manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
+    manifest["vulnerabilities"] = {"osv_db": {"path": "osv-db.zip", "sha256": "0" * 64},
+                                   "reports": {"p": {"json": "vulnerabilities/p.json",
+                                                     "text": "vulnerabilities/p.txt"}}}
+    os.makedirs(os.path.join(bundle, "vulnerabilities"))
+    for path, data in (("osv-db.zip", b"database"), ("sbom.cdx.json", b"{}"), ("vex.cdx.json", b"{}"),
+                       ("vulnerabilities/p.json", b'{"findings": [1]}'), ("vulnerabilities/p.txt", b"one\n")):
+        with open(os.path.join(bundle, path), "wb") as handle:
+            handle.write(data)
+    seal(bundle, manifest)
+    assert export(bundle, tmp_path / "good.tar", keys)["members"] == 9  # as built: signed
+    if change is None:
+        os.unlink(os.path.join(bundle, name))
+    else:
+        with open(os.path.join(bundle, name), "wb") as handle:
+            handle.write(change)
+    with pytest.raises(PyMigrateError, match=r"^%s of the bundle .* (has sha256 .*, the build wrote|is missing).* "
+                       r"changed after the build; nothing was signed" % re.escape(name)):
+        export(bundle, tmp_path / "b.tar", keys)
+    assert not os.path.exists(tmp_path / "b.tar") and not os.path.exists(tmp_path / "b.tar.partial")
+
+
+def test_export_refuses_a_metadata_file_the_build_did_not_write_or_a_manifest_without_the_record(keys, tmp_path):
+    bundle = str(tmp_path / "bundle")
+    manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
+    with open(os.path.join(bundle, "sbom.cdx.json"), "w") as handle:
+        handle.write("{}")  # added after the build
+    with pytest.raises(PyMigrateError, match="sbom.cdx.json of the bundle .* was not written by the build"):
+        export(bundle, tmp_path / "b.tar", keys)
+    del manifest["metadata"]
+    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
+        handle.write(json.dumps(manifest))
+    with pytest.raises(PyMigrateError, match="records no hash of its metadata files"):
+        export(bundle, tmp_path / "b.tar", keys)
+
+
 def test_a_tampered_copy_of_an_accepted_archive_is_refused(outside, keys, tmp_path):
     store = tmp_path / "store"
     good = export(outside, tmp_path / "b1.tar", keys)["path"]
@@ -261,10 +317,10 @@ def test_the_lock_a_bundle_carries_travels_in_its_folder(keys, tmp_path):
     manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
     manifest["lock"] = {"profiles": {"p": "default-cp311"}, "files": ["lock/README.md", "lock/pylock.default.toml"]}
     os.makedirs(os.path.join(bundle, "lock"))
-    for name, text in (("README.md", "# lock\n"), ("pylock.default.toml", MINIMAL_LOCK),
-                       ("../manifest.json", json.dumps(manifest))):
+    for name, text in (("README.md", "# lock\n"), ("pylock.default.toml", MINIMAL_LOCK)):
         with open(os.path.join(bundle, "lock", name), "w") as handle:
             handle.write(text)
+    seal(bundle, manifest)
     export(bundle, tmp_path / "l.tar", keys)
     do_import(tmp_path / "l.tar", tmp_path / "store", keys)
     assert (tmp_path / "store" / "current" / "lock" / "README.md").read_text() == "# lock\n"
@@ -289,10 +345,9 @@ def test_a_trusted_archive_whose_metadata_takes_a_name_the_store_keeps_is_refuse
     bundle = str(tmp_path / "bundle")
     manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
     manifest["vulnerabilities"] = {"osv_db": {"path": "built", "sha256": "0" * 64}}
-    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
-        handle.write(json.dumps(manifest))
     with open(os.path.join(bundle, "built"), "w") as handle:
         handle.write("x")
+    seal(bundle, manifest)
     export(bundle, tmp_path / "r.tar", keys)
     store = tmp_path / "store"
     store.mkdir()
@@ -342,9 +397,8 @@ def test_the_bundle_s_index_crosses_with_it_and_works_from_the_imported_store(ke
     manifest = make_bundle(bundle, 1, {"foo_bar-1.0-py3-none-any.whl": wheel_bytes()})
     relpath = list(manifest["files"])[0]
     manifest["files"][relpath].update(filename="foo_bar-1.0-py3-none-any.whl", project="foo-bar")
-    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
-        json.dump(manifest, handle)
     _simple.write(bundle, manifest)
+    seal(bundle, manifest)
     export(bundle, tmp_path / "i.tar", keys)
     with tarfile.open(tmp_path / "i.tar") as tar:
         names = tar.getnames()
@@ -357,3 +411,73 @@ def test_the_bundle_s_index_crosses_with_it_and_works_from_the_imported_store(ke
     href = json.loads((current / "simple" / "foo-bar" / "index.v1_json").read_text())["files"][0]["url"]
     target = current / "simple" / "foo-bar" / href
     assert target.read_bytes() == wheel_bytes() and target.with_name(target.name + ".metadata").read_bytes() == METADATA
+
+
+def test_check_mode_stages_the_archive_being_checked_as_a_proposal(outside, keys, tmp_path):
+    # Issue 27: deploy.yml --check previewed the store's current bundle (or failed with an empty store). The import's
+    # check mode now gives the verified archive as a bundle directory of its own, and changes nothing of the store.
+    store = tmp_path / "store"
+    export(outside, tmp_path / "b1.tar", keys)
+    result = do_import(tmp_path / "b1.tar", store, keys, check_mode=True)
+    proposal = result["bundle_dir"]
+    assert os.path.dirname(proposal) == str(store / "proposals") and result["changed"]
+    assert json.load(open(os.path.join(proposal, "manifest.json")))["serial"] == 1
+    assert all(os.path.isfile(os.path.join(proposal, path))
+               for path in json.load(open(os.path.join(proposal, "manifest.json")))["files"])
+    assert sorted(os.listdir(store)) == ["proposals"]  # no current, no accepted serial, no file in the store
+    do_import(tmp_path / "b1.tar", store, keys)
+    assert not os.path.exists(store / "proposals")  # a real import drops the stale proposal
+    # A delta checked against the store: the files it leaves out are the store's, linked; the store is unchanged.
+    make_bundle(str(tmp_path / "b2"), 2, {"a-1-py3-none-any.whl": b"A" * 100, "c-1-py3-none-any.whl": b"C" * 5})
+    have = _archive.read_have_list(str(store))
+    export(str(tmp_path / "b2"), tmp_path / "d2.tar", keys, have=have, base_serial=1)
+    before = snapshot(store)
+    checked = do_import(tmp_path / "d2.tar", store, keys, check_mode=True)
+    manifest = json.load(open(os.path.join(checked["bundle_dir"], "manifest.json")))
+    assert manifest["serial"] == 2 and all(
+        open(os.path.join(checked["bundle_dir"], path), "rb").read() in (b"A" * 100, b"C" * 5)
+        for path in manifest["files"])
+    assert {k: v for k, v in snapshot(store).items() if not k.startswith("proposals/")} == before
+    assert os.readlink(store / "current").endswith("1")
+
+
+def _signed(path, key, contents, serial=1):
+    """An archive signed by a trusted key whose members are ``contents`` ({name: bytes}), as an attacker holding
+    that key, or a buggy exporter, could make it: every check of the signature passes."""
+    members = [{"path": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+               for name, data in contents.items()]
+    index = {"format": 1, "kind": "full", "serial": serial, "bundle_created": "2026-11-25T11:00:00Z",
+             "created": "2026-11-25T11:00:00Z", "expires": "2026-12-25T11:00:00Z", "members": members,
+             "carried_elsewhere": [], "base_serial": None}
+    index_bytes = json.dumps(index).encode()
+    signature = json.dumps({"algorithm": "ed25519", "key_id": _archive.key_id(key.public_key()),
+                            "signature": base64.b64encode(key.sign(index_bytes)).decode()}).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in [("archive.json", index_bytes), ("archive.sig", signature)] + list(contents.items()):
+            tar.addfile(_archive._tarinfo(name, len(data), 0), io.BytesIO(data))
+
+
+@pytest.mark.parametrize("osv_path", [
+    "pylock.p.toml/inner.zip",  # nested under another metadata file: a raw ENOTDIR before
+    "bundles/1/manifest.json",  # a name the store keeps for itself
+    "current",
+    "proposals",
+])
+def test_a_trusted_archive_with_a_nested_or_reserved_metadata_member_is_refused_whole(keys, tmp_path, osv_path):
+    # Issue 27: such an archive was committed halfway, with a raw errno and bundles/<serial>/ left in the store.
+    data = b"A" * 10
+    relpath = store_relpath(hashlib.sha256(data).hexdigest(), "a-1-py3-none-any.whl")
+    manifest = {"format": 1, "serial": 1, "created": "2026-11-25T11:00:00Z", "hosts": {},
+                "files": {relpath: {"sha256": hashlib.sha256(data).hexdigest(), "size": 10}},
+                "profiles": {"p": {"lock": "pylock.p.toml", "requirements": "requirements.p.txt"}},
+                "vulnerabilities": {"osv_db": {"path": osv_path, "sha256": "0" * 64}}}
+    contents = {"manifest.json": json.dumps(manifest).encode(), "pylock.p.toml": MINIMAL_LOCK.encode(),
+                "requirements.p.txt": b"x==1\n", osv_path: b"database", relpath: data}
+    _signed(tmp_path / "n.tar", keys["private"], contents)
+    store = tmp_path / "store"
+    store.mkdir()
+    with pytest.raises(PyMigrateError) as err:
+        do_import(tmp_path / "n.tar", store, keys)
+    assert "Errno" not in str(err.value) and ("nothing was imported" in str(err.value)
+                                              or "keeps its current bundle" in str(err.value)), str(err.value)
+    assert snapshot(store) == {}
