@@ -607,8 +607,8 @@ def _reverify_one(roots: t.Sequence[str], locked: str, entry: t.Mapping, pin: t.
     item = Subject(entry["project"], entry.get("version", ""), entry["filename"], entry["sha256"], None, "", locked)
     path = _first(roots, entry["provenance"])
     if path is None:
-        return "%s (%s): the bundle does not carry its provenance %s" % (item.project, item.filename,
-                                                                          entry["provenance"])
+        return "%s (%s): the bundle does not carry its provenance %s" % (
+            item.project, item.filename, entry["provenance"])
     with open(path, "rb") as handle:
         raw = handle.read()
     if hashlib.sha256(raw).hexdigest() != entry.get("provenance_sha256"):

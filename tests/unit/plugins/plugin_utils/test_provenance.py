@@ -228,8 +228,8 @@ def test_lock_identities_and_the_archive_files():
     assert _provenance.lock_identities(record, [GCB, PLAIN]) == {
         "gcb-attestation-test": [{"kind": "Google", "email": EMAIL}]}
     # The provenance bytes and the Sigstore trust root they were verified with (for the re-verification inside).
-    assert _provenance.files_of({"provenance": record}) == [_provenance.provenance_path(SHA256, SDIST),
-                                                             "sigstore/trusted_root.json"]
+    carried = [_provenance.provenance_path(SHA256, SDIST), "sigstore/trusted_root.json"]
+    assert _provenance.files_of({"provenance": record}) == carried
 
 
 # -- inside: verified again on import, offline (issue 31 item 4) ---------------------------------------------------
