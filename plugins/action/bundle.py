@@ -67,6 +67,7 @@ class ActionModule(ControllerActionBase):
         osv_db=dict(type="path"),
         provenance=dict(type="str", choices=list(_provenance.POLICIES), default="record"),
         trusted_publishers=dict(type="dict", default={}),
+        sigstore_trust_root=dict(type="path"),
         lock_dir=dict(type="path"),
         lock_mode=dict(type="str", choices=list(_lockdir.MODES), default="ignore"),
         upgrade=dict(type="raw"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import datetime
 import fcntl
 import hashlib
@@ -286,11 +287,23 @@ def _store_lock(store_dir: str, timeout: float) -> t.Iterator[None]:
         os.close(handle)  # (closing it releases the lock)
 
 
+@dataclasses.dataclass(frozen=True)
+class ImportHooks:
+    """What the caller adds to an import: ``progress`` (a callable taking a line) hears how far the members'
+    verification is, a line per 10 % of their bytes; ``verify`` (a callable taking the directories the bundle's files
+    are read from, the staging directory then the store, and its manifest) checks the bundle once every member is
+    proven and before anything becomes visible: it raises to refuse it, or returns what it found (the result's
+    ``verified``). The provenance re-verification inside is one (issue 31, _provenance.reverify)."""
+
+    progress: t.Callable[[str], None] | None = None
+    verify: t.Callable[[t.Sequence[str], dict], t.Any] | None = None
+
+
 def import_archive(archive_path: str, store_dir: str, trusted_keys: t.Sequence, *, allow_downgrade=False,
-                   now=None, max_skew=datetime.timedelta(minutes=5), check_mode=False, progress=None) -> dict:
+                   now=None, max_skew=datetime.timedelta(minutes=5), check_mode=False,
+                   hooks: ImportHooks | None = None) -> dict:
     """Verify an archive completely, then add it to the controller store. Returns {changed, serial, ...} with what
-    names the archive (key id, expiry, kind). ``progress`` (a callable taking a line) hears how far the members'
-    verification is, a line per 10 % of their bytes.
+    names the archive (key id, expiry, kind). ``hooks``: a progress line, a further check (ImportHooks).
 
     One import at a time per store: the last accepted serial is read, checked against and written under one lock,
     so that two imports at once can never leave an older serial accepted after a newer one (waited for up to
@@ -302,10 +315,10 @@ def import_archive(archive_path: str, store_dir: str, trusted_keys: t.Sequence, 
     os.makedirs(store_dir, exist_ok=True)
     with _store_lock(store_dir, IMPORT_LOCK_TIMEOUT):
         return _import_locked(archive_path, store_dir, keys, allow_downgrade, now or utc_now(), max_skew,
-                              check_mode, progress)
+                              check_mode, hooks or ImportHooks())
 
 
-def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew, check_mode, progress) -> dict:
+def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew, check_mode, hooks) -> dict:
     state = read_accepted(store_dir)
     work = tempfile.mkdtemp(prefix=".import-", dir=store_dir)
     try:
@@ -314,9 +327,10 @@ def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew
                 index_bytes = _read_small(tar, tar.next(), ARCHIVE_JSON)
                 sig_bytes = _read_small(tar, tar.next(), ARCHIVE_SIG)
                 index = _verify_index(index_bytes, sig_bytes, keys, now, max_skew, state, allow_downgrade)
+                _refuse_other_kind(index, archive_path)
                 digest = hashlib.sha256(index_bytes).hexdigest()
                 # Read and verify every member even of an archive already accepted: a tampered copy of it is refused.
-                received = _receive_members(tar, index, work, Progress(progress, index))
+                received = _receive_members(tar, index, work, Progress(hooks.progress, index))
         except (tarfile.TarError, EOFError) as exc:
             raise PyMigrateError("the archive %s is truncated or damaged (%s)" % (archive_path, exc))
         missing = [m["path"] for m in index["members"] if m["path"] not in received]
@@ -324,11 +338,12 @@ def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew
             raise PyMigrateError("the archive ended before %d declared member(s) arrived, first %s: it is truncated"
                                  % (len(missing), missing[0]))
         _check_bundle(index, work, store_dir)
+        verified = hooks.verify([work, store_dir], _manifest.read(work)) if hooks.verify is not None else None
         # sdists the bundle leaves to builder hosts inside (deploy.yml builds them before the rollout).
         builds = _manifest.carried_builds(_manifest.read(work))
         named = {"serial": index["serial"], "kind": index["kind"], "key_id": json.loads(sig_bytes)["key_id"],
                  "expires": index["expires"], "path": archive_path, "bytes": os.path.getsize(archive_path),
-                 "bundle_dir": os.path.join(store_dir, "current"), "builds": builds}
+                 "bundle_dir": os.path.join(store_dir, "current"), "builds": builds, "verified": verified}
         if state.get("serial") == index["serial"] and state.get("digest") == digest:
             return dict(named, changed=False, files_added=0, msg="already imported")
         if check_mode:  # what the rollout's check mode previews is this archive, not the store's current bundle
@@ -339,6 +354,14 @@ def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew
         return dict(named, changed=True, files_added=added)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _refuse_other_kind(index: t.Mapping, archive_path: str) -> None:
+    """An advisory-only archive (issue 31, _advisories.py) has a serial line of its own: never a bundle."""
+    if index.get("kind") not in ("full", "delta"):
+        raise PyMigrateError("%s is an archive of kind %s, not a bundle: nothing was imported" % (
+            archive_path, index.get("kind")), var="pymigrate_archive", value=archive_path,
+            hint="Import an advisory-only archive with playbooks/audit.yml -e pymigrate_advisory_archive=<path>")
 
 
 def _verify_index(index_bytes, sig_bytes, keys, now, max_skew, state, allow_downgrade) -> dict:

@@ -155,7 +155,8 @@ class BundleSettings:
                                                     unchecked=params.get("vulnerability_unchecked") or "fail")
         provenance = _provenance.ProvenanceCheck(
             policy=params["provenance"],
-            trusted_publishers=_provenance.parse_trusted_publishers(params["trusted_publishers"]))
+            trusted_publishers=_provenance.parse_trusted_publishers(params["trusted_publishers"]),
+            trust_root=params.get("sigstore_trust_root") or None)
         return cls(bundle_dir=params["bundle_dir"], check_mode=check_mode,
                    uploaded_prior_to=parse_cutoff(params["uploaded_prior_to"]), build_sdists=params["build_sdists"],
                    build_timeout=params["build_timeout"], require_built=params["require_built"],

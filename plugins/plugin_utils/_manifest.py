@@ -12,7 +12,8 @@ install, rollback, export, import and the audit read it through here; ``in_use``
     files:    {relpath: {size, sha256, project, version, filename, upload_time, yanked}}
     vulnerabilities: {source, policy, reports: {profile: {json, text, counts}}, osv_db: {path, sha256, modified, ...}}
     provenance: {policy, verifier, files: {relpath: {state, publisher, provenance, provenance_sha256, ...}},
-                 identities: {project: {kind, repository, ..., trust}}, counts}
+                 identities: {project: {kind, repository, ..., trust}}, counts,
+                 trust_root: {path, sha256, source} (the Sigstore trust root verified with) or null}
     metadata: {relpath: sha256}   every metadata file but the manifest itself, as the build wrote it (the export
                                   signs nothing else)
 """
@@ -596,5 +597,8 @@ def metadata_files(manifest: t.Mapping) -> list:
     # The PEP 740 provenance verified at bundle time, next to each file in the store (its sha256 in the record).
     provenance = (manifest.get("provenance") or {}).get("files") or {}
     names += sorted({entry["provenance"] for entry in provenance.values() if entry.get("provenance")})
+    # The Sigstore trust root they were verified with, for the re-verification inside (docs/bundle-format.md).
+    trust_root = (manifest.get("provenance") or {}).get("trust_root") or {}
+    names += [trust_root["path"]] if trust_root.get("path") else []
     # The bundle as a static index (simple/ and each wheel's METADATA beside it): the import inside has it too.
     return names + _simple.index_files(manifest)

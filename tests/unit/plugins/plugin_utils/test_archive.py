@@ -331,7 +331,7 @@ def test_an_import_names_the_archive_and_says_how_far_its_verification_is(outsid
     archive = tmp_path / "b1.tar"
     info = export(outside, archive, keys)
     lines = []
-    result = do_import(archive, tmp_path / "store", keys, progress=lines.append)
+    result = do_import(archive, tmp_path / "store", keys, hooks=_archive.ImportHooks(progress=lines.append))
     assert {key: result[key] for key in ("serial", "kind", "key_id", "expires", "path", "bytes")} == {
         "serial": 1, "kind": "full", "key_id": info["key_id"], "expires": info["expires"], "path": str(archive),
         "bytes": os.path.getsize(archive)}
