@@ -28,7 +28,8 @@ pytestmark = pytest.mark.fleet
 
 NOT_RUN = "# not run here"
 # The docs with commands, in the order their commands run (each doc's own in its order).
-JOURNEY = ["hold-format.md", "state-format.md", "usage.md", "audit-format.md", "index-format.md"]
+JOURNEY = ["hold-format.md", "state-format.md", "usage.md", "audit-format.md", "advisories-format.md",
+           "index-format.md"]
 VENV_PATH = "/opt/pymigrate/venv"  # the docs' environment path, the collection's default
 CHECK = "import importlib.metadata as m; print(m.version('requests'))"
 
@@ -66,10 +67,11 @@ def test_every_docs_block_is_run_or_says_why_not():
                 name, commands)
 
 
-def osv_export(path):
-    """An OSV export of yesterday that knows requests before 2.32.0 as vulnerable (the record the docs query for)."""
-    yesterday = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
-    record = {"id": "GHSA-9wx4-h78v-vm56", "modified": yesterday.strftime("%Y-%m-%dT%H:%M:%SZ"),
+def osv_export(path, days_ago=1):
+    """An OSV export of yesterday (or ``days_ago``) that knows requests before 2.32.0 as vulnerable (the record the
+    docs query for)."""
+    modified = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days_ago)
+    record = {"id": "GHSA-9wx4-h78v-vm56", "modified": modified.strftime("%Y-%m-%dT%H:%M:%SZ"),
               "aliases": ["CVE-2024-35195"],
               "summary": "requests Session verify=False persists",
               "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
@@ -143,6 +145,8 @@ def test_docs_commands_as_written(fleet, make_index, tmp_path):
             ansible(["ansible-playbook", "playbooks/migrate.yml"], str(inventory), env={"HOME": home})
         assert held() == {"web1": "2.32.3", "web2": "2.31.0"}
         for doc in JOURNEY:
+            if doc == "advisories-format.md":  # a database newer than the bundle's, carried in alone
+                osv_export(tmp_path / "usb" / "all.zip", days_ago=0)
             commands = [c for block in blocks[doc] for c in block]
             for number, command in enumerate(commands):
                 out = run(doc, number, command)
@@ -154,6 +158,8 @@ def test_docs_commands_as_written(fleet, make_index, tmp_path):
                     assert query() == ["web2"], out[-3000:]  # requests before 2.32, and CVE-2024-35195
                 if "audit.yml" in command and doc == "usage.md":
                     assert query() == [{"id": "GHSA-9wx4-h78v-vm56", "hosts": ["web2"]}], out[-3000:]
+                if "audit.yml" in command and doc == "advisories-format.md":  # the carried-in database is used
+                    assert "against the OSV database of advisory archive serial" in out, out[-3000:]
         assert held() == {"web1": "2.32.3", "web2": "2.31.0"}
         assert os.path.exists(str(tmp_path / "work" / "requests-2.32.3-py3-none-any.whl"))  # pip download
         installed = subprocess.run([str(tmp_path / "work" / ".venv" / "bin" / "python"), "-c", CHECK], check=True,
