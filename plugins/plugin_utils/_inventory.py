@@ -83,8 +83,9 @@ def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, 
         for var, defining, kept in lost:
             dropped.setdefault((var, tuple(defining), tuple(kept)), []).append(name)
         envs, absent = host_environments(name, variables, origins)
-        if unused_requirements(variables):
-            unused.setdefault(unused_requirements(variables), []).append(name)
+        unread = unused_requirements(variables)
+        if unread:
+            unused.setdefault(unread, []).append(name)
         hosts.append(HostInput(name, with_constraints(envs, constraints) if constraints else envs, target,
                                env_targets(name, envs, variables, survey, shared), absent))
     bundled = {item.host for item in hosts}
