@@ -113,8 +113,10 @@ ee: build
 	cp "$$(ls -t build/airgap-pymigrate-*.tar.gz | head -1)" build/airgap-pymigrate.tar.gz
 	$(BIN)/ansible-builder create -f execution-environment.yml -c build/ee
 
+# Lint the fragments, then fold them into the current version's release (galaxy.yml) and CHANGELOG.md.
 changelog: dev
 	$(BIN)/antsibull-changelog lint
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/antsibull-changelog release --update-existing
 
 clean:
 	-tests/fleet/fleet down 2>/dev/null

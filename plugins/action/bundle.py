@@ -67,6 +67,7 @@ class ActionModule(ControllerActionBase):
         osv_db=dict(type="path"),
         provenance=dict(type="str", choices=list(_provenance.POLICIES), default="record"),
         trusted_publishers=dict(type="dict", default={}),
+        sigstore_trust_root=dict(type="path"),
         lock_dir=dict(type="path"),
         lock_mode=dict(type="str", choices=list(_lockdir.MODES), default="ignore"),
         upgrade=dict(type="raw"),
@@ -88,7 +89,7 @@ class ActionModule(ControllerActionBase):
         inputs = bundle_inputs(task_vars.get("hostvars", {}), task_vars.get("groups", {}), survey,
                                names=params["hosts"], builders=params["builders"], constraints=choice.constraints,
                                group_vars=inventory_group_vars(self, SET_VARIABLE))
-        for warning in inputs.warnings:  # sets Ansible's precedence dropped
+        for warning in inputs.warnings:  # sets Ansible's precedence dropped, requirements no environment gets
             display.warning(warning)
         display.display("pymigrate bundle: " + choice.description)
         client = IndexClient(choice.indexes, ca_bundle=choice.ca_bundle, workers=settings.workers,

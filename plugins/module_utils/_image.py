@@ -334,7 +334,7 @@ def rollback(name, engine_choice="auto", check_mode=False):
     current = image_id(engine, name + ":current")
     if current is None:
         raise ImageError("%s:current is not on this host; there is nothing to roll back" % name)
-    earlier = [entry for entry in read_history(name) if entry["image_id"] != current
+    earlier = [entry for entry in read_history(name) if entry["image_id"] != current and not entry.get("left")
                and image_id(engine, "%s:%s" % (name, entry["serial"])) == entry["image_id"]]
     if not earlier:
         return {"changed": False, "image_id": current, "previous_image_id": None,
@@ -342,7 +342,9 @@ def rollback(name, engine_choice="auto", check_mode=False):
     target = earlier[-1]
     if not check_mode:
         _run([engine, "tag", target["image_id"], name + ":current"], "switching %s:current back" % name)
-        history = [entry for entry in read_history(name) if entry["image_id"] != current]
+        # The image left stays known as this collection's (its serial's tag is still on the host, and a run forward
+        # again re-tags it), but a later rollback never goes back to it.
+        history = [dict(entry, left=True) if entry["image_id"] == current else entry for entry in read_history(name)]
         _write_history(name, history)
     return {"changed": True, "image_id": target["image_id"], "previous_image_id": current,
             "serial": target["serial"]}

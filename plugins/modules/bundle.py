@@ -237,6 +237,13 @@ options:
         against them; a pin also confirms a publisher that changed since the previous bundle.
     type: dict
     default: {}
+  sigstore_trust_root:
+    description:
+      - Path of a Sigstore trust root (C(trusted_root.json)) to verify provenance with, offline; by default the
+        production root the installed C(sigstore) reads offline (its TUF cache, else the copy its release embeds).
+      - The exact root verified with is carried in the bundle (C(sigstore/trusted_root.json)), so that C(deploy.yml)
+        verifies the provenance again inside.
+    type: path
   lock_dir:
     description:
       - The lock directory (C(docs/lock-format.md)) - one PEP 751 C(pylock.<name>.toml) per distinct target and wanted

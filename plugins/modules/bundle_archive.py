@@ -22,7 +22,12 @@ description:
     serial not higher than the last accepted one (unless O(allow_downgrade)); any member whose size or sha256 differs
     from the signed list, or that the list does not name; absolute paths, C(..), links and device files; a truncated
     archive; a delta whose base files are missing. The same archive imported again changes nothing.
-  - The format is documented in C(docs/archive-format.md).
+  - O(state=advisories_exported) writes an advisory-only archive O(dest) holding only the OSV database O(osv_db)
+    (its sha256, date and record count), signed and dated like a bundle archive; its serial is its creation time.
+  - O(state=advisories_imported) verifies an advisory-only archive with the same checks and imports it into
+    C(advisories/) of O(store_dir), a serial line of its own - it never replaces a bundle, and a bundle archive is
+    never imported as one. C(playbooks/audit.yml) audits against the newest database imported either way.
+  - The format is documented in C(docs/archive-format.md) and C(docs/advisories-format.md).
 author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
@@ -42,7 +47,7 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [keypair, exported, imported]
+    choices: [keypair, exported, imported, advisories_exported, advisories_imported]
   private_key_path:
     description: The ed25519 private key (PEM). Required with O(state=keypair) and O(state=exported).
     type: path
@@ -83,9 +88,51 @@ options:
     description: How far in the future an archive's creation time may lie (clock skew).
     type: int
     default: 5
+  provenance:
+    description:
+      - On import, every PEP 740 provenance the bundle carries is verified again, offline, before anything becomes
+        visible in the store, against the publisher identity the bundle recorded (which O(trusted_publishers), when
+        it names the project, must match) with the Sigstore trust root the bundle carries or O(sigstore_trust_root).
+        A mismatch, a provenance that does not verify or a carried trust root that is not the recorded one refuses
+        the archive, nothing imported.
+      - Without C(pypi-attestations) (C(pip install pypi-attestations)) or without any trust root, V(require) and a
+        pinned project fail; V(record) warns that it did not verify. V(require) also fails on a file without
+        provenance.
+    type: str
+    choices: [record, require]
+    default: record
+  trusted_publishers:
+    description:
+      - The inside's own pinned publishers (as the bundle's C(trusted_publishers)); the identity the bundle recorded
+        for a pinned project must match, and a pinned project must have provenance.
+    type: dict
+    default: {}
+  sigstore_trust_root:
+    description:
+      - Path of the inside's own Sigstore trust root (C(trusted_root.json)), used instead of the one the bundle
+        carries.
+    type: path
+  osv_db:
+    description: The OSV database export (an ecosystem's C(all.zip)) an advisory-only archive carries
+      (O(state=advisories_exported)).
+    type: path
 """
 
 EXAMPLES = r"""
+- name: Carry a fresh OSV database in without a bundle (outside)
+  airgap.pymigrate.bundle_archive:
+    state: advisories_exported
+    osv_db: /srv/osv/PyPI-all.zip
+    dest: /media/transfer/advisories.tar
+    private_key_path: /etc/pymigrate/signing.key
+
+- name: Import it (inside); playbooks/audit.yml then audits against it
+  airgap.pymigrate.bundle_archive:
+    state: advisories_imported
+    src: /media/transfer/advisories.tar
+    store_dir: /srv/pymigrate/import
+    trusted_keys: [/etc/pymigrate/signing.pub]
+
 - name: Create the signing key pair (outside)
   airgap.pymigrate.bundle_archive:
     state: keypair
@@ -113,8 +160,16 @@ serial:
   description: Serial of the exported or imported bundle.
   returned: O(state=exported) or O(state=imported)
   type: int
+osv_db:
+  description: The OSV database an advisory-only archive carries - sha256, modified (its newest record), records.
+  returned: O(state=advisories_exported) or O(state=advisories_imported)
+  type: dict
+advisories_dir:
+  description: Where the newest imported advisory archive's database is (C(<store_dir>/advisories/current)).
+  returned: O(state=advisories_imported)
+  type: str
 kind:
-  description: V(full) or V(delta).
+  description: V(full) or V(delta); V(advisories) for an advisory-only archive.
   returned: O(state=exported) or O(state=imported)
   type: str
 files_added:
@@ -122,9 +177,18 @@ files_added:
   returned: O(state=imported)
   type: int
 bundle_dir:
-  description: The bundle directory to roll out after an import (C(<store_dir>/current)).
+  description:
+    - The bundle directory to roll out after an import (C(<store_dir>/current)). In check mode, the verified archive
+      as a bundle directory of its own (C(<store_dir>/proposals/<serial>-<digest>)), which the rollout's check mode
+      previews; the store itself is not changed, and the next import removes it.
   returned: O(state=imported)
   type: str
+provenance:
+  description:
+    - What the provenance re-verification on import did - policy, files, with_provenance, verified, trust_root
+      (source, sha256) and skipped (why it did not verify, else null).
+  returned: O(state=imported)
+  type: dict
 builds:
   description:
     - The sdist builds the bundle leaves to builder hosts inside (built outside from a survey, whose builders the

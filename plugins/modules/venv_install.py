@@ -251,6 +251,14 @@ generation:
   returned: success
   type: str
   sample: /opt/app/.venv.generations/3-1a2b3c4d5e6f
+holds:
+  description:
+    - The generation O(path) points to after the run (in check mode, now) - C(generation), C(number), and the
+      C(lock_id) and bundle C(serial) its record names; null when there is none. C(playbooks/state.yml) reports each
+      host on this serial, not on the serial of the bundle it read.
+  returned: O(state=present)
+  type: dict
+  sample: {generation: /opt/app/.venv.generations/3-1a2b3c4d5e6f, number: 3, lock_id: 1a2b3c4d5e6f..., serial: 8}
 previous_generation:
   description: The generation O(path) pointed to before, when it changed.
   returned: success
@@ -321,7 +329,13 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import INSTALL_ARGUMENT_SPEC
-from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import InstallOptions, VenvError, ensure, rollback
+from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import (
+    Environment,
+    InstallOptions,
+    VenvError,
+    ensure,
+    rollback,
+)
 
 
 def _lines(packages):  # the diff's text; the action plugin makes the same for a state it already knows
@@ -351,6 +365,8 @@ def main():
     except VenvError as exc:
         module.fail_json(msg="environment %s: %s" % (params["path"], exc))
     before = result.pop("before")
+    if params["state"] != "rollback" and params["path"]:  # which lock and serial the host really holds now
+        result["holds"] = Environment(params["path"]).describe(result["generation"]) if result["generation"] else None
     if module._diff:
         result["diff"] = {"before": _lines(before), "after": _lines(result["packages"]),
                           "before_header": "%s (before)" % params["path"],

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import datetime
 import fcntl
 import hashlib
@@ -143,13 +144,14 @@ def load_public_key(text_or_path: str):
 
 # -- export ---------------------------------------------------------------------------------------
 def bundle_members(bundle_dir: str, manifest: dict) -> list:
-    """(relative path, sha256, size) of every bundle file: metadata first, then the store files, each of which is
-    read and checked against the manifest first: nothing is signed that was not proven."""
-    members = []
-    for name in _manifest.metadata_files(manifest):
-        path = os.path.join(bundle_dir, name)
-        if os.path.exists(path):
-            members.append((name, file_sha256(path), os.path.getsize(path)))
+    """(relative path, sha256, size) of every bundle file: metadata first, each checked against the sha256 the build
+    recorded in the manifest, then the store files, each of which is read and checked against the manifest first:
+    nothing is signed that was not proven."""
+    manifest_path = os.path.join(bundle_dir, _manifest.MANIFEST)
+    members = [(_manifest.MANIFEST, file_sha256(manifest_path), os.path.getsize(manifest_path))]
+    for name, sha256 in _manifest.check_metadata(bundle_dir, manifest):
+        if sha256 is not None:
+            members.append((name, sha256, os.path.getsize(os.path.join(bundle_dir, name))))
     for relpath, info in sorted(manifest["files"].items()):
         path = os.path.join(bundle_dir, relpath)
         try:
@@ -259,7 +261,9 @@ def read_have_list(store_dir: str) -> list:
 # Seconds an import waits for another one into the same store to finish.
 IMPORT_LOCK_TIMEOUT = 300
 # Names of the imported store a metadata member of an archive must never take.
-RESERVED = ("files", "built", "current", "bundles", "accepted.json")
+RESERVED = ("files", "built", "current", "bundles", "accepted.json", "proposals")
+# Check mode's verified archive, a bundle directory of its own that the rollout's check mode previews (one at a time).
+PROPOSALS = "proposals"
 
 
 @contextlib.contextmanager
@@ -283,11 +287,23 @@ def _store_lock(store_dir: str, timeout: float) -> t.Iterator[None]:
         os.close(handle)  # (closing it releases the lock)
 
 
+@dataclasses.dataclass(frozen=True)
+class ImportHooks:
+    """What the caller adds to an import: ``progress`` (a callable taking a line) hears how far the members'
+    verification is, a line per 10 % of their bytes; ``verify`` (a callable taking the directories the bundle's files
+    are read from, the staging directory then the store, and its manifest) checks the bundle once every member is
+    proven and before anything becomes visible: it raises to refuse it, or returns what it found (the result's
+    ``verified``). The provenance re-verification inside is one (issue 31, _provenance.reverify)."""
+
+    progress: t.Callable[[str], None] | None = None
+    verify: t.Callable[[t.Sequence[str], dict], t.Any] | None = None
+
+
 def import_archive(archive_path: str, store_dir: str, trusted_keys: t.Sequence, *, allow_downgrade=False,
-                   now=None, max_skew=datetime.timedelta(minutes=5), check_mode=False, progress=None) -> dict:
+                   now=None, max_skew=datetime.timedelta(minutes=5), check_mode=False,
+                   hooks: ImportHooks | None = None) -> dict:
     """Verify an archive completely, then add it to the controller store. Returns {changed, serial, ...} with what
-    names the archive (key id, expiry, kind). ``progress`` (a callable taking a line) hears how far the members'
-    verification is, a line per 10 % of their bytes.
+    names the archive (key id, expiry, kind). ``hooks``: a progress line, a further check (ImportHooks).
 
     One import at a time per store: the last accepted serial is read, checked against and written under one lock,
     so that two imports at once can never leave an older serial accepted after a newer one (waited for up to
@@ -299,10 +315,10 @@ def import_archive(archive_path: str, store_dir: str, trusted_keys: t.Sequence, 
     os.makedirs(store_dir, exist_ok=True)
     with _store_lock(store_dir, IMPORT_LOCK_TIMEOUT):
         return _import_locked(archive_path, store_dir, keys, allow_downgrade, now or utc_now(), max_skew,
-                              check_mode, progress)
+                              check_mode, hooks or ImportHooks())
 
 
-def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew, check_mode, progress) -> dict:
+def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew, check_mode, hooks) -> dict:
     state = read_accepted(store_dir)
     work = tempfile.mkdtemp(prefix=".import-", dir=store_dir)
     try:
@@ -311,9 +327,10 @@ def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew
                 index_bytes = _read_small(tar, tar.next(), ARCHIVE_JSON)
                 sig_bytes = _read_small(tar, tar.next(), ARCHIVE_SIG)
                 index = _verify_index(index_bytes, sig_bytes, keys, now, max_skew, state, allow_downgrade)
+                _refuse_other_kind(index, archive_path)
                 digest = hashlib.sha256(index_bytes).hexdigest()
                 # Read and verify every member even of an archive already accepted: a tampered copy of it is refused.
-                received = _receive_members(tar, index, work, Progress(progress, index))
+                received = _receive_members(tar, index, work, Progress(hooks.progress, index))
         except (tarfile.TarError, EOFError) as exc:
             raise PyMigrateError("the archive %s is truncated or damaged (%s)" % (archive_path, exc))
         missing = [m["path"] for m in index["members"] if m["path"] not in received]
@@ -321,18 +338,30 @@ def _import_locked(archive_path, store_dir, keys, allow_downgrade, now, max_skew
             raise PyMigrateError("the archive ended before %d declared member(s) arrived, first %s: it is truncated"
                                  % (len(missing), missing[0]))
         _check_bundle(index, work, store_dir)
+        verified = hooks.verify([work, store_dir], _manifest.read(work)) if hooks.verify is not None else None
         # sdists the bundle leaves to builder hosts inside (deploy.yml builds them before the rollout).
         builds = _manifest.carried_builds(_manifest.read(work))
         named = {"serial": index["serial"], "kind": index["kind"], "key_id": json.loads(sig_bytes)["key_id"],
                  "expires": index["expires"], "path": archive_path, "bytes": os.path.getsize(archive_path),
-                 "bundle_dir": os.path.join(store_dir, "current"), "builds": builds}
+                 "bundle_dir": os.path.join(store_dir, "current"), "builds": builds, "verified": verified}
         if state.get("serial") == index["serial"] and state.get("digest") == digest:
             return dict(named, changed=False, files_added=0, msg="already imported")
-        if check_mode:
-            return dict(named, changed=True, files_added=_count_new(index, store_dir))
-        return dict(named, changed=True, files_added=_commit(index, work, store_dir, digest, now))
+        if check_mode:  # what the rollout's check mode previews is this archive, not the store's current bundle
+            return dict(named, changed=True, files_added=_count_new(index, store_dir),
+                        bundle_dir=_propose(index, work, store_dir, digest))
+        added = _commit(index, work, store_dir, digest, now)
+        shutil.rmtree(os.path.join(store_dir, PROPOSALS), ignore_errors=True)  # a check's proposal is stale now
+        return dict(named, changed=True, files_added=added)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _refuse_other_kind(index: t.Mapping, archive_path: str) -> None:
+    """An advisory-only archive (issue 31, _advisories.py) has a serial line of its own: never a bundle."""
+    if index.get("kind") not in ("full", "delta"):
+        raise PyMigrateError("%s is an archive of kind %s, not a bundle: nothing was imported" % (
+            archive_path, index.get("kind")), var="pymigrate_archive", value=archive_path,
+            hint="Import an advisory-only archive with playbooks/audit.yml -e pymigrate_advisory_archive=<path>")
 
 
 def _verify_index(index_bytes, sig_bytes, keys, now, max_skew, state, allow_downgrade) -> dict:
@@ -385,7 +414,8 @@ class Progress:
 
 def _receive_members(tar, index, work, progress: Progress) -> set:
     declared = {m["path"]: m for m in index["members"]}
-    received = set()
+    received: set = set()
+    folders: set = set()
     while True:
         member = tar.next()  # not `for member in tar`: that would start again with the members already read
         if member is None:
@@ -393,6 +423,7 @@ def _receive_members(tar, index, work, progress: Progress) -> set:
         name = _safe_name(member.name)
         if name in received:
             raise PyMigrateError("archive member %s appears twice" % name)
+        _not_nested(name, received, folders)
         spec = declared.get(name)
         if spec is None:
             raise PyMigrateError("archive member %s is not listed in archive.json" % name)
@@ -412,6 +443,19 @@ def _receive_members(tar, index, work, progress: Progress) -> set:
         received.add(name)
         progress.add(size)
     return received
+
+
+def _not_nested(name: str, received: t.Collection[str], dirs: set) -> None:
+    """No member lies under another (a file where a directory must be, or the other way round): such an archive is
+    refused by name before anything is placed (a raw errno and a half-made bundle before). ``dirs``: the folders of
+    the members received so far."""
+    parts = name.split("/")
+    under = ["/".join(parts[:i]) for i in range(1, len(parts))]
+    clash = [other for other in under if other in received]
+    if clash or name in dirs:
+        where = "lies under the member %s" % clash[0] if clash else "is a folder of other members"
+        raise PyMigrateError("archive member %s %s: the archive is refused, nothing was imported" % (name, where))
+    dirs.update(under)
 
 
 def _bounded_chunks(source, declared: int, name: str):
@@ -461,6 +505,25 @@ def _check_bundle(index, work, store_dir) -> None:
                                  % relpath)
         if info["sha256"] != relpath.split("/")[3]:
             raise PyMigrateError("manifest.json entry %s does not match its own path" % relpath)
+
+
+def _propose(index, work, store_dir, digest) -> str:
+    """Check mode: the verified archive made a bundle directory of its own, ``proposals/<serial>-<digest>/``, which
+    the rollout's check mode previews (before, it previewed the store's current bundle, or failed with none). The
+    store's files it leaves out (a delta) are links to them; nothing of the store itself changes. The previous
+    proposal goes: one at a time, and a real import removes it."""
+    for item in index.get("carried_elsewhere", []):
+        relpath = item["path"]
+        check_relpath(relpath)
+        os.makedirs(os.path.dirname(os.path.join(work, relpath)), exist_ok=True)
+        os.symlink(os.path.join(store_dir, relpath), os.path.join(work, relpath))
+    os.symlink(os.path.join(store_dir, "built"), os.path.join(work, "built"))
+    root = os.path.join(store_dir, PROPOSALS)
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    proposal = os.path.join(root, "%s-%s" % (index["serial"], digest[:12]))
+    os.replace(work, proposal)
+    return proposal
 
 
 def _count_new(index, store_dir) -> int:

@@ -20,7 +20,7 @@ import os
 import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _vulns
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _advisories, _manifest, _vulns
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
     PyMigrateError,
     format_time,
@@ -31,9 +31,10 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import (
 AUDIT_FORMAT = 1
 DEFAULT_MAX_AGE_DAYS = 30  # as long as a signed archive is valid by default: a monthly carry keeps it fresh
 MAX_FUTURE_SKEW = datetime.timedelta(days=1)
-HINT_CARRY = ("Build a bundle outside with pymigrate_osv_db (a fresh PyPI all.zip), carry its signed archive in and "
-              "import it (playbooks/deploy.yml), or give pymigrate_osv_db the path of a recent all.zip on this "
-              "control node")
+HINT_CARRY = ("Export an advisory-only archive outside (playbooks/advisories.yml with pymigrate_osv_db, a fresh PyPI "
+              "all.zip), carry it in and import it (playbooks/audit.yml -e pymigrate_advisory_archive=<path>), or a "
+              "bundle built with pymigrate_osv_db (playbooks/deploy.yml), or give pymigrate_osv_db the path of a "
+              "recent all.zip on this control node")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Located:
     """Where the database to audit against is: a carried ``osv-db.zip`` (``origin`` bundle) or pymigrate_osv_db."""
 
     path: str
-    origin: str  # "bundle" or "pymigrate_osv_db"
+    origin: str  # "bundle", "advisories" (an advisory-only archive) or "pymigrate_osv_db"
     bundle_dir: str | None = None
     serial: int | None = None
     record: t.Mapping | None = None  # the manifest's vulnerabilities.osv_db
@@ -98,18 +99,25 @@ def locate(import_dir: str, bundle_dirs: t.Sequence[str] = (), explicit: str | N
                                                       "empty to use the newest one carried in an imported bundle")
         return Located(path, "pymigrate_osv_db")
     found, looked = carried_databases(import_dir, bundle_dirs)
+    advisory = _advisories.current(import_dir)
+    if advisory:
+        found.append(Located(advisory[0], "advisories", os.path.dirname(advisory[0]), advisory[2], advisory[1]))
     if not found:
         raise PyMigrateError(
             "no OSV database to audit against: none of the %d bundle(s) in %s%s carries one (osv-db.zip), and "
             "pymigrate_osv_db is not set; the audit fails closed rather than report the fleet clean"
             % (looked, os.path.join(import_dir, "bundles"), "".join(" or %s" % d for d in bundle_dirs if d)),
             var="pymigrate_import_dir", value=import_dir, hint=HINT_CARRY)
-    return max(found, key=lambda item: (_record_date(item.record or {}), item.serial or 0))
+    # Newest by date; on the same date a bundle's before an advisory archive's (serials of two lines never compared).
+    return max(found, key=lambda item: (_record_date(item.record or {}), item.origin == "bundle",
+                                        item.serial or 0))
 
 
 def _where(located: Located) -> str:
     if located.origin == "bundle":
         return "the OSV database carried in bundle serial %s (%s)" % (located.serial, located.path)
+    if located.origin == "advisories":
+        return "the OSV database of the advisory archive serial %s (%s)" % (located.serial, located.path)
     return "the OSV database %s (pymigrate_osv_db)" % located.path
 
 
@@ -265,7 +273,8 @@ def _state_text(finding: t.Mapping) -> str:
 def render_table(document: t.Mapping) -> str:
     """audit.txt: the database, the fleet counts, a row per finding, each vulnerability's hosts, hosts not audited."""
     db, counts = document["database"], document["counts"]
-    origin = ("bundle serial %s" % db["bundle_serial"]) if db["origin"] == "bundle" else db["path"]
+    origin = {"bundle": "bundle serial %s" % db["bundle_serial"],
+              "advisories": "advisory archive serial %s" % db["bundle_serial"]}.get(db["origin"], db["path"])
     lines = ["Vulnerability audit against the OSV database of %s" % origin,
              "database sha256 %s, dated %s (%s), %.1f days old (max %d), %d records"
              % (db["sha256"], db["date"], db["date_source"], db["age_days"], db["max_age_days"], db["records"]),
@@ -291,8 +300,182 @@ def render_table(document: t.Mapping) -> str:
         lines += ["", "Not audited (their state could not be read; they are not clean):"]
         lines += ["  %s: %s" % (h["host"], h["error"]) for h in document["hosts"]
                   if h["host"] in document["not_audited"]]
+    lines += changes_lines(document)
     return "\n".join(lines) + "\n"
 
 
 def render_json(document: t.Mapping) -> str:
     return json.dumps(document, indent=1, sort_keys=True) + "\n"
+
+
+# -- against the last audit (issue 31, item 2) ------------------------------------------------------------------
+CHANGE_KINDS = ("new", "withdrawn", "fixed")
+_CHANGE_KEYS = ("host", "environment", "project", "version", "id", "aliases", "state")
+
+
+def _ids(finding: t.Mapping) -> set:
+    return {finding["id"], *(finding.get("aliases") or ())}
+
+
+def bundle_findings(import_dir: str, bundle_dirs: t.Sequence[str] = ()) -> dict:
+    """{serial: [finding]} of the bundle-time reports (``vulnerabilities.<profile>.json``, every profile) of every
+    bundle imported into ``import_dir`` and of ``bundle_dirs``; a bundle built without a check has no entry."""
+    found: dict = {}
+    for bundle_dir in _bundle_dirs(import_dir, bundle_dirs):
+        try:
+            manifest = _manifest.read(bundle_dir, required=False)
+        except PyMigrateError:
+            continue
+        if manifest is None:
+            continue
+        reports = (manifest.get("vulnerabilities") or {}).get("reports") or {}
+        if not isinstance(manifest.get("serial"), int) or not reports:
+            continue
+        findings = found.setdefault(manifest["serial"], [])
+        for entry in reports.values():
+            try:
+                with open(os.path.join(bundle_dir, entry["json"])) as handle:
+                    findings += json.load(handle)["findings"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+    return found
+
+
+def _bundle_dirs(import_dir: str, bundle_dirs: t.Sequence[str]) -> list:
+    dirs = []
+    root = os.path.join(os.path.expanduser(import_dir), "bundles") if import_dir else None
+    if root and os.path.isdir(root):
+        dirs += [os.path.join(root, name) for name in sorted(os.listdir(root)) if not name.startswith(".")]
+    return dirs + [os.path.expanduser(d) for d in bundle_dirs if d and os.path.isdir(os.path.expanduser(d))]
+
+
+def bundle_baseline(document: t.Mapping, by_serial: t.Mapping) -> dict:
+    """The bundle-time baseline of an audit: for each audited environment, the findings its bundle's report (by the
+    environment's serial) gave for the versions it holds. Environments whose bundle carries no report are left out
+    of the comparison (``uncovered``)."""
+    findings, covered, uncovered, serials = [], [], [], set()
+    for env in document["environments"]:
+        serial = env.get("serial")
+        if serial not in by_serial:
+            uncovered.append([env["host"], env["environment"]])
+            continue
+        serials.add(serial)
+        covered.append([env["host"], env["environment"]])
+        held = env.get("packages") or {}
+        findings += [dict(f, host=env["host"], environment=env["environment"]) for f in by_serial[serial]
+                     if str(held.get(f["project"])) == str(f["version"])]
+    return {"baseline": {"serials": sorted(serials), "uncovered": uncovered}, "findings": findings,
+            "covered": covered}
+
+
+def read_previous(dest: str) -> dict | None:
+    """The previous audit's baseline: the newest ``audit.json`` in the report directory (None when there is none or
+    it cannot be read: the comparison then says so, it is never taken as empty)."""
+    try:
+        with open(os.path.join(os.path.expanduser(dest), "audit.json")) as handle:
+            previous = json.load(handle)
+        findings, hosts = previous["findings"], previous["hosts"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    covered = [[h["host"], name] for h in hosts if h.get("host") not in (previous.get("not_audited") or [])
+               for name in sorted(h.get("environments") or {})]
+    return {"baseline": {"run": (previous.get("run") or {}).get("id"),
+                         "database_sha256": (previous.get("database") or {}).get("sha256"),
+                         "database_date": (previous.get("database") or {}).get("date")},
+            "findings": findings, "covered": covered}
+
+
+def compare(current: t.Sequence[t.Mapping], baseline: t.Sequence[t.Mapping], held: t.Mapping) -> dict:
+    """{new, withdrawn, fixed} between the findings of an audit and those of a baseline, both flat (host,
+    environment, project, version, id, aliases). One finding when host, environment, project and version are the
+    same and their ids or aliases meet. A baseline finding gone from the audit is *fixed* when the environment no
+    longer holds that version (a later bundle), else *withdrawn* (the database no longer reports it). ``held``:
+    {(host, environment): {project: version}} of what the audit saw, for the environments compared."""
+    def key(finding):
+        return (finding["host"], finding["environment"], finding["project"], str(finding["version"]))
+
+    base_by: dict = {}
+    now_by: dict = {}
+    for finding in baseline:
+        base_by.setdefault(key(finding), []).append(finding)
+    for finding in current:
+        now_by.setdefault(key(finding), []).append(finding)
+    out: dict = {kind: [] for kind in CHANGE_KINDS}
+    for finding in current:
+        if not any(_ids(finding) & _ids(other) for other in base_by.get(key(finding), [])):
+            out["new"].append({k: finding.get(k) for k in _CHANGE_KEYS})
+    seen = set()
+    for finding in baseline:
+        if any(_ids(finding) & _ids(other) for other in now_by.get(key(finding), [])):
+            continue
+        marker = (key(finding), finding["id"])
+        if marker in seen:
+            continue
+        seen.add(marker)
+        now = (held.get((finding["host"], finding["environment"])) or {}).get(finding["project"])
+        entry = {k: finding.get(k) for k in _CHANGE_KEYS}
+        if now is not None and str(now) == str(finding["version"]):
+            out["withdrawn"].append(entry)
+        else:
+            out["fixed"].append(dict(entry, now=None if now is None else str(now)))
+    return out
+
+
+def add_changes(document: dict, bundle: t.Mapping | None, previous: t.Mapping | None) -> dict:
+    """``changes`` of an audit document: fleet-wide ``since_bundle`` and ``since_previous`` ({baseline, new,
+    withdrawn, fixed, counts}, or {baseline: null, reason} without one), the same per host (ids), and each flat
+    finding's ``new_since_bundle`` / ``new_since_previous`` (null when its environment had no baseline)."""
+    held = {(env["host"], env["environment"]): env.get("packages") or {} for env in document["environments"]}
+    changes: dict = {}
+    for name, base in (("since_bundle", bundle), ("since_previous", previous)):
+        flag = "new_" + name
+        for finding in document["findings"]:
+            finding[flag] = None
+        for host in document["hosts"]:
+            host.setdefault("changes", {})[name] = None
+        if not base:
+            changes[name] = {"baseline": None, "reason": "no bundle-time report of the environments' bundles"
+                             if name == "since_bundle" else "no previous audit in the report directory"}
+            continue
+        covered = {tuple(pair) for pair in base["covered"]} & set(held)
+        current = [f for f in document["findings"] if (f["host"], f["environment"]) in covered]
+        found = compare(current, [f for f in base["findings"] if (f["host"], f["environment"]) in covered],
+                        {pair: held[pair] for pair in covered})
+        new = {(f["host"], f["environment"], f["project"], f["version"], f["id"]) for f in found["new"]}
+        for finding in current:
+            finding[flag] = (finding["host"], finding["environment"], finding["project"], finding["version"],
+                             finding["id"]) in new
+        for host in document["hosts"]:
+            if any(pair[0] == host["host"] for pair in covered):
+                host["changes"][name] = {kind: sorted({f["id"] for f in found[kind] if f["host"] == host["host"]})
+                                         for kind in CHANGE_KINDS}
+        changes[name] = dict(found, baseline=dict(base["baseline"]),
+                             counts={kind: len(found[kind]) for kind in CHANGE_KINDS})
+    document["changes"] = changes
+    return document
+
+
+def changes_lines(document: t.Mapping) -> list:
+    """audit.txt's section on what changed since the bundle-time report and since the previous audit."""
+    changes = document.get("changes")
+    if not changes:
+        return []
+    lines = []
+    for name, title in (("since_bundle", "Since the bundle-time report"),
+                        ("since_previous", "Since the previous audit")):
+        change = changes[name]
+        if change["baseline"] is None:
+            lines += ["", "%s: not compared (%s)." % (title, change["reason"])]
+            continue
+        base = change["baseline"]
+        what = ("bundle serial(s) %s" % ", ".join(map(str, base["serials"])) if name == "since_bundle"
+                else "run %s" % base["run"])
+        lines += ["", "%s (%s): %d new, %d withdrawn, %d fixed by a later bundle" % (
+            title, what, change["counts"]["new"], change["counts"]["withdrawn"], change["counts"]["fixed"])]
+        for kind in CHANGE_KINDS:
+            for f in change[kind]:
+                lines.append("  %s %s%s: %s %s on %s/%s%s" % (
+                    kind.upper(), f["id"], " (%s)" % ", ".join(f["aliases"]) if f.get("aliases") else "",
+                    f["project"], f["version"], f["host"], f["environment"],
+                    " (now %s)" % (f["now"] or "not installed") if kind == "fixed" else ""))
+    return lines

@@ -156,7 +156,8 @@ class BundleSettings:
                                                     unchecked=params.get("vulnerability_unchecked") or "fail")
         provenance = _provenance.ProvenanceCheck(
             policy=params["provenance"],
-            trusted_publishers=_provenance.parse_trusted_publishers(params["trusted_publishers"]))
+            trusted_publishers=_provenance.parse_trusted_publishers(params["trusted_publishers"]),
+            trust_root=params.get("sigstore_trust_root") or None)
         return cls(bundle_dir=params["bundle_dir"], check_mode=check_mode,
                    uploaded_prior_to=parse_cutoff(params["uploaded_prior_to"]), build_sdists=params["build_sdists"],
                    build_timeout=params["build_timeout"], require_built=params["require_built"],
@@ -580,7 +581,7 @@ def assemble(plan: Plan, resolution: Resolution, settings: BundleSettings, clien
     stale = _stale_locks(bundle_dir, texts)
     unchanged = (_manifest.equivalent(previous, manifest) and not stale and not to_fetch
                  and _written(bundle_dir, texts, provenance["blobs"] if provenance is not None else {})
-                 and _simple.current(bundle_dir, manifest))
+                 and _simple.current(bundle_dir, manifest) and _manifest.metadata_intact(bundle_dir, previous))
     return Assembly(previous, manifest, texts, stale, carried, files, to_fetch,
                     [image for image in image_plans if image["record"] is None], vulnerabilities, provenance,
                     unchanged, lock, dropped)
@@ -941,6 +942,7 @@ def write_bundle(bundle_dir: str, manifest: dict, texts: t.Mapping, resolved: t.
         _carried_components(bundle_dir, sbom, set(carried))
     _write_cyclonedx(bundle_dir, sbom, vulnerabilities)
     _simple.write(bundle_dir, manifest)  # the bundle as a static index, over the store just complete
+    _manifest.record_metadata(bundle_dir, manifest)  # what the export may sign, as written now
     _manifest.write(bundle_dir, manifest)
     for name in stale:
         os.unlink(os.path.join(bundle_dir, name))

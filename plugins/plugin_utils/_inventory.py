@@ -27,6 +27,8 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._wanted import (
     dropped_warnings,
     group_origins,
     host_environments,
+    unused_requirements,
+    unused_warnings,
     with_constraints,
 )
 
@@ -37,8 +39,9 @@ BUILDERS_VAR = "pymigrate_builders"
 class BundleInputs:
     """What the bundle is built for: ``hosts`` (HostInput), ``skipped`` (named or found, but without a target in this
     run), ``kept`` (inventory hosts not bundled now: they keep their entries of the previous bundle) and
-    ``builders`` (BuilderInput); ``warnings``, the group sets Ansible's precedence dropped (``_wanted.group_origins``).
-    """
+    ``builders`` (BuilderInput); ``warnings``, the group sets Ansible's precedence dropped
+    (``_wanted.group_origins``) and the requirement variables that reach no environment of a host that has
+    environments (``_wanted.unused_requirements``)."""
 
     hosts: t.Sequence[HostInput]
     skipped: t.Sequence[str] = ()
@@ -66,6 +69,7 @@ def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, 
             member_of.setdefault(member, []).append(group)
     hosts, skipped = [], []
     dropped: dict = {}
+    unused: dict = {}
     shared: dict = {}  # hosts with the same facts share one Target (hundreds of tags each)
     for name in names:
         variables = hostvars.get(name)
@@ -79,11 +83,15 @@ def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, 
         for var, defining, kept in lost:
             dropped.setdefault((var, tuple(defining), tuple(kept)), []).append(name)
         envs, absent = host_environments(name, variables, origins)
+        unread = unused_requirements(variables)
+        if unread:
+            unused.setdefault(unread, []).append(name)
         hosts.append(HostInput(name, with_constraints(envs, constraints) if constraints else envs, target,
                                env_targets(name, envs, variables, survey, shared), absent))
     bundled = {item.host for item in hosts}
     return BundleInputs(hosts, skipped, [host for host in inventory if host not in bundled],
-                        builder_inputs(builders, hostvars, groups, survey), dropped_warnings(dropped))
+                        builder_inputs(builders, hostvars, groups, survey),
+                        dropped_warnings(dropped) + unused_warnings(unused))
 
 
 def host_target(name: str, variables: t.Mapping, survey: t.Mapping, shared: dict | None = None):

@@ -12,7 +12,10 @@ install, rollback, export, import and the audit read it through here; ``in_use``
     files:    {relpath: {size, sha256, project, version, filename, upload_time, yanked}}
     vulnerabilities: {source, policy, reports: {profile: {json, text, counts}}, osv_db: {path, sha256, modified, ...}}
     provenance: {policy, verifier, files: {relpath: {state, publisher, provenance, provenance_sha256, ...}},
-                 identities: {project: {kind, repository, ..., trust}}, counts}
+                 identities: {project: {kind, repository, ..., trust}}, counts,
+                 trust_root: {path, sha256, source} (the Sigstore trust root verified with) or null}
+    metadata: {relpath: sha256}   every metadata file but the manifest itself, as the build wrote it (the export
+                                  signs nothing else)
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import re
 import shutil
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath, write_atomic
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import file_sha256, store_relpath, write_atomic
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import packages_lock_id
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _simple
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import built_wheels
@@ -40,6 +43,8 @@ class HostNotInBundle(PyMigrateError):
 
 FORMAT = 1
 MANIFEST = "manifest.json"
+# The manifest's record of every other metadata file's sha256 (record_metadata, check_metadata).
+METADATA_RECORD = "metadata"
 # Check mode writes the proposed manifest here (nothing else); the rollout's check mode predicts from it.
 CHECK_DIR = ".check"
 # Every serial's manifest, never rewritten: a rollout reads the serial it started with, whatever builds meanwhile.
@@ -244,7 +249,7 @@ def equivalent(old: t.Mapping | None, new_manifest: t.Mapping) -> bool:
     """Same bundle content (ignoring serial and creation time): nothing to rewrite."""
     if not old:
         return False
-    strip = ("serial", "created")
+    strip = ("serial", "created", METADATA_RECORD)
     return ({k: v for k, v in old.items() if k not in strip}
             == {k: v for k, v in new_manifest.items() if k not in strip})
 
@@ -528,6 +533,56 @@ def batch_images(bundle_dir: str, hosts: t.Iterable[str], check_mode: bool = Fal
     return [images[key] for key in sorted(images)]
 
 
+def record_metadata(bundle_dir: str, manifest: dict) -> dict:
+    """Record in ``manifest`` the sha256 of every metadata file the bundle holds (the manifest itself aside), as the
+    build wrote it: the export signs only these bytes (``check_metadata``)."""
+    record = {}
+    for name in metadata_files(manifest)[1:]:
+        path = os.path.join(bundle_dir, name)
+        if os.path.isfile(path):
+            record[name] = file_sha256(path)
+    manifest[METADATA_RECORD] = record
+    return record
+
+
+def check_metadata(bundle_dir: str, manifest: t.Mapping) -> list:
+    """(name, sha256) of every metadata file, each proven against the sha256 the build recorded: one changed,
+    added or removed since the build is refused by name (an OSV database, SBOM or report replaced after the build
+    was signed into the archive before)."""
+    record = manifest.get(METADATA_RECORD)
+    if not isinstance(record, t.Mapping):
+        raise PyMigrateError("the bundle manifest of %s records no hash of its metadata files (built by an older "
+                             "version): nothing was signed" % bundle_dir, var="pymigrate_bundle_dir",
+                             value=bundle_dir, hint="Rebuild the bundle with playbooks/bundle.yml")
+    found = []
+    for name in metadata_files(manifest)[1:]:
+        path = os.path.join(bundle_dir, name)
+        present = os.path.isfile(path)
+        if not present and name not in record:
+            continue
+        sha256 = file_sha256(path) if present else None
+        if sha256 != record.get(name):
+            what = ("is missing" if not present else "was not written by the build" if name not in record
+                    else "has sha256 %s, the build wrote %s" % (sha256, record[name]))
+            raise PyMigrateError("%s of the bundle %s %s: it was changed after the build; nothing was signed"
+                                 % (name, bundle_dir, what), var="pymigrate_bundle_dir", value=bundle_dir,
+                                 hint="Rebuild the bundle (playbooks/bundle.yml) rather than edit its files")
+        found.append((name, sha256))
+    return found
+
+
+def metadata_intact(bundle_dir: str, manifest: t.Mapping | None) -> bool:
+    """Whether every metadata file is as the build recorded it (a rebuild with nothing new rewrites them when not:
+    the export's advice to rebuild must help)."""
+    if manifest is None:
+        return False
+    try:
+        check_metadata(bundle_dir, manifest)
+    except (PyMigrateError, OSError):
+        return False
+    return True
+
+
 def metadata_files(manifest: t.Mapping) -> list:
     """The bundle's metadata files besides the store files, manifest first."""
     names = [MANIFEST, SBOM_FILE] + ([VEX_FILE] if manifest.get("vulnerabilities") else [])
@@ -542,5 +597,8 @@ def metadata_files(manifest: t.Mapping) -> list:
     # The PEP 740 provenance verified at bundle time, next to each file in the store (its sha256 in the record).
     provenance = (manifest.get("provenance") or {}).get("files") or {}
     names += sorted({entry["provenance"] for entry in provenance.values() if entry.get("provenance")})
+    # The Sigstore trust root they were verified with, for the re-verification inside (docs/bundle-format.md).
+    trust_root = (manifest.get("provenance") or {}).get("trust_root") or {}
+    names += [trust_root["path"]] if trust_root.get("path") else []
     # The bundle as a static index (simple/ and each wheel's METADATA beside it): the import inside has it too.
     return names + _simple.index_files(manifest)

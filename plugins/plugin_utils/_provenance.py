@@ -8,9 +8,10 @@ For every file a profile locks (a wheel built from an sdist: the sdist it came f
 the provenance URL comes from the index (simple JSON ``files[].provenance``, HTML ``data-provenance``); an index
 page that does not say (an API before 1.3) is asked at the integrity API ``<root>/integrity/<project>/<version>/
 <filename>/provenance`` beside ``<root>/simple/``. Every provenance is fetched through the bundle's IndexClient in
-parallel, and each of its attestations is verified offline (no sigstore service is asked: the trust root is the one
-the installed sigstore release carries) with ``pypi-attestations`` against the **expected** identity of the
-project, not against the publisher the provenance names:
+parallel, and each of its attestations is verified offline (no sigstore service is asked: the trust root is
+``pymigrate_sigstore_trust_root``, else the production root the installed sigstore reads offline; _sigstore.py) with
+``pypi-attestations`` against the **expected** identity of the project, not against the publisher the provenance
+names:
 
 1. ``pymigrate_trusted_publishers`` (project -> repository, or an email for Google, or a mapping of publisher
    keys), when it names the project;
@@ -24,7 +25,9 @@ verify. ``pymigrate_provenance: require`` makes a file without provenance an err
 (it never claims a verification that did not run).
 
 The exact bytes verified travel next to the file in the store (``files/sha256/<2>/<64>/<name>.provenance``; their
-sha256 in the manifest), so the signed archive carries them: provenance objects are mutable on the index.
+sha256 in the manifest), so the signed archive carries them: provenance objects are mutable on the index. So does the
+trust root verified with (``sigstore/trusted_root.json``), and the import inside verifies every one of them again
+(:func:`reverify`, issue 31), offline, with it or with the inside's own.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import hashlib
+import os
 import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _libraries
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _libraries, _sigstore
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._index import index_root_url, redact
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import canonicalize_name
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
@@ -88,6 +92,8 @@ class ProvenanceCheck:
 
     policy: str = "record"
     trusted_publishers: t.Mapping[str, t.Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    # pymigrate_sigstore_trust_root: the trust root file to verify with (None: sigstore's production root offline)
+    trust_root: str | None = None
 
     def __post_init__(self):
         parse_policy(self.policy)
@@ -253,15 +259,16 @@ def claimed_identities(provenance) -> list:
     return seen
 
 
-def verify(module, provenance, identity: t.Mapping, subject: Subject) -> int:
-    """Verify every attestation of every bundle against ``identity`` (offline); the number verified."""
+def verify(module, provenance, identity: t.Mapping, subject: Subject, verify_with) -> int:
+    """Verify every attestation of every bundle against ``identity`` with the sigstore Verifier ``verify_with``
+    (offline, over a trust root file: _sigstore.py); the number verified."""
     publisher = _publisher(module, identity)
     dist = module.Distribution(name=subject.filename, digest=subject.sha256)
     count = 0
     for bundle in provenance.attestation_bundles:
         for attestation in bundle.attestations:
             try:
-                attestation.verify(publisher, dist, offline=True)
+                _sigstore.verify_attestation(module, verify_with, attestation, publisher, dist)
             except module.VerificationError as exc:
                 raise PyMigrateError("the provenance of %s does not verify against %s: %s"
                                      % (subject.filename, describe(identity), exc), var="pymigrate_provenance",
@@ -311,6 +318,10 @@ def check(pins_by_profile: t.Mapping[str, t.Sequence], client, settings: Provena
     fetched = _fetch_every(client, items, workers)
     if module is None and any(raw is not None for raw, _where in fetched.values()):
         module = _libraries.pypi_attestations()
+    root = None
+    if module is not None:  # the trust root verified with travels in the bundle (blobs, manifest)
+        root = _sigstore.read(settings.trust_root) if settings.trust_root else _sigstore.default_root()
+    verify_with = _sigstore.verifier(root) if root is not None else None
     files: dict = {}
     identities: dict = {}
     problems: list = []
@@ -319,7 +330,8 @@ def check(pins_by_profile: t.Mapping[str, t.Sequence], client, settings: Provena
         if raw is None:
             problem, record = _absent(item, where, settings, history)
         else:
-            problem, record = _attested(module, item, raw, settings.trusted_publishers.get(item.project),
+            problem, record = _attested((module, verify_with), item, raw,
+                                        settings.trusted_publishers.get(item.project),
                                         history.identities.get(item.project), identities)
         if problem:
             problems.append(problem)
@@ -331,7 +343,19 @@ def check(pins_by_profile: t.Mapping[str, t.Sequence], client, settings: Provena
                              hint="A changed publisher must be confirmed: pin it in pymigrate_trusted_publishers "
                                   "once you know the new one is the project's own")
     blobs = {record["provenance"]: fetched[locked][0] for locked, record in files.items() if "provenance" in record}
-    return _outcome(settings, module, files, identities, blobs, progress)
+    if root is not None:
+        blobs[_sigstore.TRUST_ROOT_PATH] = root.data
+    outcome = _outcome(settings, module, files, identities, blobs, progress)
+    outcome["trust_root"] = trust_root_record(root)
+    return outcome
+
+
+def trust_root_record(root) -> dict | None:
+    """``manifest.provenance.trust_root``: where the bundle carries the trust root verified with, its sha256, and
+    where it came from; None when nothing was verified."""
+    if root is None:
+        return None
+    return {"path": _sigstore.TRUST_ROOT_PATH, "sha256": root.sha256, "source": root.source}
 
 
 def _required_verifier(settings: ProvenanceCheck):
@@ -378,11 +402,12 @@ def _absent(item: Subject, where: str, settings: ProvenanceCheck, history: _Hist
     return problem, _record(item, state="absent", reason=where)
 
 
-def _attested(module, item: Subject, raw: bytes, pin: t.Mapping | None, before: t.Mapping | None,
+def _attested(verifiers: tuple, item: Subject, raw: bytes, pin: t.Mapping | None, before: t.Mapping | None,
               identities: dict) -> tuple:
     """(problem or None, record or None) of a file with provenance: its one claimed identity against the expected
     one, the project's identity (recorded in ``identities`` for its other files), verified when the verifier is
-    installed."""
+    installed (``verifiers``: pypi_attestations or None, and the sigstore Verifier over the trust root)."""
+    module, verify_with = verifiers
     provenance = parse(module, raw, item)
     claimed = claimed_identities(provenance)
     if len(claimed) != 1:
@@ -405,7 +430,7 @@ def _attested(module, item: Subject, raw: bytes, pin: t.Mapping | None, before: 
     if module is None:
         record.update(state="unverified", reason="pypi-attestations is not installed (%s)" % INSTALL_HINT)
     else:
-        record.update(state="verified", attestations=verify(module, provenance, expected, item))
+        record.update(state="verified", attestations=verify(module, provenance, expected, item, verify_with))
     return None, record
 
 
@@ -466,11 +491,165 @@ def counts(files: t.Mapping) -> dict:
             "absent": states.count("absent")}
 
 
+# -- inside: verified again before anything is installed (issue 31 item 4) -----------------------------------------
+@dataclasses.dataclass(frozen=True)
+class InsideCheck:
+    """The inside's provenance settings on import: the policy, its own pinned publishers (the bundle's recorded
+    identity must match them), and its own trust root file (instead of the one the bundle carries)."""
+
+    policy: str = "record"
+    trusted_publishers: t.Mapping[str, t.Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    trust_root: str | None = None
+
+    def __post_init__(self):
+        parse_policy(self.policy)
+
+
+def reverify(roots: t.Sequence[str], manifest: t.Mapping, settings: InsideCheck) -> dict:
+    """Verify again, offline, every provenance the bundle carries against the identity it recorded (and the inside's
+    own pins), with the trust root it carries or the inside's own. ``roots``: the directories its files are read
+    from, first found (the import's staging directory, then the store). Returns {policy, files, with_provenance,
+    verified, trust_root, skipped}; raises naming every problem. Without the verifier or a trust root it fails
+    under require or for a project the inside pins, else says why it skipped (never claims a verification)."""
+    record = manifest.get("provenance") or {}
+    entries = record.get("files") or {}
+    problems = _inside_pins_and_policy(entries, settings)
+    attested = {locked: entry for locked, entry in sorted(entries.items()) if entry.get("provenance")}
+    summary: dict[str, t.Any] = {"policy": settings.policy, "files": len(entries), "with_provenance": len(attested),
+                                 "verified": 0, "trust_root": None, "skipped": None}
+    strict = settings.policy == "require" or any(e["project"] in settings.trusted_publishers for e in attested.values())
+    module = _libraries.pypi_attestations() if attested else None
+    root = _inside_root(roots, record, settings) if module is not None else None
+    if not attested:
+        summary["skipped"] = "no file of the bundle has provenance"
+    elif module is None or root is None:
+        reason = ("pypi-attestations is not installed (%s)" % INSTALL_HINT if module is None else
+                  "the bundle carries no Sigstore trust root and pymigrate_sigstore_trust_root names none")
+        if strict:
+            problems.append("the provenance cannot be verified inside: %s" % reason)
+        summary["skipped"] = reason
+    else:
+        summary["trust_root"] = {"source": root.source, "sha256": root.sha256}
+        verifiers = (module, _sigstore.verifier(root))
+        known = _carried_subjects(manifest)
+        for locked, entry in attested.items():
+            problem = _reverify_one(roots, locked, entry, settings.trusted_publishers.get(entry["project"]),
+                                    verifiers, known)
+            if problem:
+                problems.append(problem)
+            else:
+                summary["verified"] += 1
+    if problems:
+        raise PyMigrateError("provenance verified inside failed: %s; nothing was imported" % "; ".join(problems),
+                             var="pymigrate_provenance", value=settings.policy,
+                             hint="Install pypi-attestations (%s) and set pymigrate_sigstore_trust_root, or "
+                                  "investigate the bundle before installing it" % INSTALL_HINT)
+    return summary
+
+
+def _inside_pins_and_policy(entries: t.Mapping, settings: InsideCheck) -> list:
+    """Files without provenance that the inside's pins or policy require to have it."""
+    problems = []
+    for locked, entry in sorted(entries.items()):
+        if entry.get("provenance"):
+            continue
+        pin = settings.trusted_publishers.get(entry.get("project"))
+        if pin is not None:
+            problems.append("%s (%s): no provenance, but this side's pymigrate_trusted_publishers pins %s"
+                            % (entry.get("project"), entry.get("filename"),
+                               describe(dict(pin, kind=pin.get("kind", "publisher")))))
+        elif settings.policy == "require":
+            problems.append("%s (%s): no provenance" % (entry.get("project"), entry.get("filename") or locked))
+    return problems
+
+
+def _inside_root(roots: t.Sequence[str], record: t.Mapping, settings: InsideCheck):
+    """The inside's own trust root when set, else the one the bundle carries (its sha256 as recorded), else None."""
+    if settings.trust_root:
+        return _sigstore.read(settings.trust_root, "the pinned Sigstore trust root")
+    carried = record.get("trust_root") or {}
+    if not carried.get("path"):
+        return None
+    path = _first(roots, carried["path"])
+    if path is None:
+        raise PyMigrateError("the bundle names the Sigstore trust root %s but does not carry it: nothing was "
+                             "imported" % carried["path"], var="pymigrate_sigstore_trust_root")
+    root = _sigstore.read(path, "the carried Sigstore trust root")
+    if root.sha256 != carried.get("sha256"):
+        raise PyMigrateError("the carried Sigstore trust root %s is not the one the manifest records (sha256 %s, "
+                             "recorded %s): nothing was imported" % (carried["path"], root.sha256,
+                                                                     carried.get("sha256")),
+                             var="pymigrate_sigstore_trust_root")
+    return _sigstore.TrustRoot(root.data, "carried in the bundle (%s)" % carried.get("source"), root.sha256)
+
+
+def _first(roots: t.Sequence[str], relpath: str) -> str | None:
+    return next((os.path.join(root, relpath) for root in roots if os.path.isfile(os.path.join(root, relpath))), None)
+
+
+def _carried_subjects(manifest: t.Mapping) -> set:
+    """The sha256 of every file an attestation may name: each file the bundle carries, and each sdist a carried wheel
+    was built from (or a builder host inside builds)."""
+    known = set()
+    for info in (manifest.get("files") or {}).values():
+        known.add(info.get("sha256"))
+        known.add((info.get("built_from") or {}).get("sdist_sha256"))
+    for profile in (manifest.get("profiles") or {}).values():
+        known.update(build.get("sdist_sha256") for build in profile.get("builds") or ())
+    return known - {None}
+
+
+def _reverify_one(roots: t.Sequence[str], locked: str, entry: t.Mapping, pin: t.Mapping | None, verifiers: tuple,
+                  known: set) -> str | None:
+    """A problem with one carried provenance, or None once every attestation of it verified against the identity the
+    bundle recorded (that the inside's pin, if any, must name)."""
+    module, verify_with = verifiers
+    item = Subject(entry["project"], entry.get("version", ""), entry["filename"], entry["sha256"], None, "", locked)
+    path = _first(roots, entry["provenance"])
+    if path is None:
+        return "%s (%s): the bundle does not carry its provenance %s" % (
+            item.project, item.filename, entry["provenance"])
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    if hashlib.sha256(raw).hexdigest() != entry.get("provenance_sha256"):
+        return "%s (%s): its provenance is not the one the manifest records" % (item.project, item.filename)
+    if item.sha256 not in known:
+        return "%s (%s): its provenance attests a file the bundle does not carry" % (item.project, item.filename)
+    expected = dict(entry.get("publisher") or {})
+    if pin is not None:
+        if not matches_pin(expected, pin):
+            return ("%s (%s): the bundle recorded %s, but this side's pymigrate_trusted_publishers pins %s"
+                    % (item.project, item.filename, describe(expected),
+                       describe(dict(pin, kind=pin.get("kind", expected.get("kind"))))))
+        expected = expected_from_pin(expected, pin)
+    try:
+        provenance = parse(module, raw, item)
+        claimed = claimed_identities(provenance)
+        if len(claimed) != 1 or not same_identity(claimed[0], expected):
+            return "%s (%s): the provenance names %s, the bundle recorded %s" % (
+                item.project, item.filename, "; ".join(map(describe, claimed)), describe(expected))
+        verify(module, provenance, expected, item, verify_with)
+    except PyMigrateError as exc:
+        return exc.message
+    return None
+
+
+def inside_text(summary: t.Mapping) -> str:
+    """What the re-verification inside did, in one line."""
+    if summary["skipped"]:
+        return "provenance not verified inside: %s" % summary["skipped"]
+    return "provenance verified inside: %d of %d file(s) with provenance, against the recorded identities, with the " \
+           "Sigstore trust root %s (sha256 %s)" % (summary["verified"], summary["with_provenance"],
+                                                   summary["trust_root"]["source"],
+                                                   summary["trust_root"]["sha256"][:12])
+
+
 # -- the bundle's record ----------------------------------------------------------------------------------------
 def manifest_record(outcome: t.Mapping) -> dict:
     """``manifest.provenance``: policy, verifier, each locked file's record, each project's identity, counts."""
     return {"policy": outcome["policy"], "verifier": outcome["verifier"], "files": dict(outcome["files"]),
-            "identities": dict(outcome["identities"]), "counts": dict(outcome["counts"])}
+            "identities": dict(outcome["identities"]), "counts": dict(outcome["counts"]),
+            "trust_root": outcome.get("trust_root")}
 
 
 def carry_over(previous: t.Mapping | None, record: dict, relpaths: t.Iterable[str]) -> None:
@@ -482,6 +661,8 @@ def carry_over(previous: t.Mapping | None, record: dict, relpaths: t.Iterable[st
             record["files"][relpath] = entry
             if entry.get("publisher") and entry["project"] not in record["identities"]:
                 record["identities"][entry["project"]] = (old.get("identities") or {}).get(entry["project"])
+            if entry.get("state") == "verified" and not record.get("trust_root"):
+                record["trust_root"] = old.get("trust_root")  # (its file stays in the bundle directory)
     record["counts"] = counts(record["files"])
 
 
@@ -499,7 +680,10 @@ def lock_identities(record: t.Mapping | None, pins: t.Sequence) -> dict:
 def files_of(manifest: t.Mapping) -> list:
     """The provenance files the bundle carries (metadata files of the signed archive)."""
     record = manifest.get("provenance") or {}
-    return sorted({entry["provenance"] for entry in (record.get("files") or {}).values() if entry.get("provenance")})
+    names = {entry["provenance"] for entry in (record.get("files") or {}).values() if entry.get("provenance")}
+    if (record.get("trust_root") or {}).get("path"):
+        names.add(record["trust_root"]["path"])
+    return sorted(names)
 
 
 def result_summary(outcome: t.Mapping) -> dict:

@@ -77,7 +77,7 @@ def run_phases(hostvars: t.Mapping[str, t.Mapping]) -> list:
             if any(phase_result(values or {}, phase, var) is not None for values in hostvars.values())]
 
 
-def _environment(item: t.Mapping, serial) -> tuple:
+def _environment(item: t.Mapping, serial, phase: str = "install") -> tuple:
     """One environment from a venv_install result: what names it is the result's ``environment`` (the install reads
     the host's slice itself and loops over names) or else its loop item (the state entry point's). A rollback's
     result also says from which generation to which (``from``, ``to``), and which it passed over (``skipped``)."""
@@ -88,6 +88,12 @@ def _environment(item: t.Mapping, serial) -> tuple:
              "serial": env.get("serial", serial), "changed": bool(item.get("changed")),
              "changes": item.get("changes") or {}, "packages": packages or {}, "drift": item.get("drift") or [],
              "reason": item.get("reason")}
+    held = item.get("holds")
+    holds: t.Mapping = held if isinstance(held, t.Mapping) else {}
+    if phase == "state" and "holds" in item and holds.get("lock_id") != env.get("lock_id"):
+        # A state report: a host that does not hold the bundle's lock is on the serial its generation records (none:
+        # nothing installed), not on the bundle's.
+        found.update(lock_id=holds.get("lock_id"), serial=holds.get("serial"))
     if "from" in item:  # a rollback: the environment now holds the lock of the generation it went to
         now = item.get("to") or item["from"] or {}
         found.update({"from": item["from"], "to": item.get("to"), "skipped": item.get("skipped") or [],
@@ -133,7 +139,7 @@ def host_summary(host: str, hostvars: t.Mapping, phases: t.Sequence[str] = DEFAU
                 summary["status"] = "changed"
         if phase in ENVIRONMENT_PHASES:
             for item in result.get("results") or [result]:
-                name, env = _environment(item, summary["serial"])
+                name, env = _environment(item, summary["serial"], phase)
                 summary["environments"][name] = env
                 summary["serial"] = summary["serial"] or env["serial"]
                 if env["changed"] and phase in CHANGING_PHASES:

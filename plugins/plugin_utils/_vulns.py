@@ -117,6 +117,38 @@ def from_json_api(project: str, version: str, document: t.Any) -> list:
     return sorted(findings, key=lambda f: f.id)
 
 
+def merge(findings: t.Iterable[Finding]) -> list:
+    """One finding per vulnerability of a project version: findings whose ids or aliases meet (PYSEC, GHSA, CVE;
+    the JSON API's and an OSV export's, or two records of one export) are merged, transitively. The merged finding
+    keeps the first one's id (an OSV record before the JSON API's), every other id among its aliases, the union of
+    fixed versions and sources, and the first summary, details and link found."""
+    by_version: dict = {}
+    for finding in findings:
+        by_version.setdefault((finding.project, finding.version), []).append(finding)
+    merged = []
+    for _key, group in sorted(by_version.items()):
+        group = sorted(group, key=lambda f: (f.source != "osv", f.id))
+        sets: list = []
+        for finding in group:
+            meeting = [item for item in sets if item[0] & finding.ids()]
+            joined = (set(finding.ids()), [finding])
+            for item in meeting:
+                sets.remove(item)
+                joined = (joined[0] | item[0], item[1] + joined[1])
+            sets.append(joined)
+        for ids, members in sets:
+            members = sorted(members, key=lambda f: (f.source != "osv", f.id))
+            first = members[0]
+            merged.append(dataclasses.replace(
+                first, aliases=tuple(sorted(ids - {first.id})),
+                summary=next((f.summary for f in members if f.summary), ""),
+                details=next((f.details for f in members if f.details), ""),
+                fixed_in=_sorted_versions(v for f in members for v in f.fixed_in),
+                link=next((f.link for f in members if f.link), ""),
+                source="+".join(sorted({f.source for f in members if f.source}))))
+    return sorted(merged, key=lambda f: (f.project, f.version, f.id))
+
+
 # -- OSV export -------------------------------------------------------------------------------------------------
 class OsvDatabase:
     """An OSV export (``all.zip``) indexed by canonical project name; ``skipped`` counts what was left out."""
@@ -245,7 +277,7 @@ class OsvDatabase:
             findings[record["id"]] = Finding(
                 canonicalize_name(project), version, record["id"], aliases, str(record.get("summary") or ""),
                 str(record.get("details") or ""), fixed_in, _advisory_link(record), "osv")
-        return [findings[key] for key in sorted(findings)]
+        return merge(findings[key] for key in sorted(findings))
 
     @staticmethod
     def _later(value: str, version) -> bool:

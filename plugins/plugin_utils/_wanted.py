@@ -61,6 +61,9 @@ DEFAULT_VENV_PATH = "/opt/pymigrate/venv"
 # Environments never go here: the operating system's own trees (under /usr only /usr/local is for local software).
 SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc", "/root",
                "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var")
+# Directories every user may write (sticky): an environment directly in one is refused by the host, whose rule
+# (module_utils/_store.check_owned) wants its parent writable by root alone; the control node refuses it first.
+SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/run/lock", "/var/lock")
 SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr")
 ABSENT = "absent"
 
@@ -134,11 +137,33 @@ def _layer_dict(host: str, var: str, value: t.Any) -> dict:
             value = [line.split("#", 1)[0].strip() for line in text.splitlines()]
             value = [line for line in value if line]
     if isinstance(value, (list, tuple)):
-        return dict(_split_requirement(host, var, item) for item in value)
+        return _requirement_list(host, var, value)
     if not isinstance(value, t.Mapping):
         raise PyMigrateError("must be a dict of project name to version specifier, a list of requirements such as "
                              "\"requests>=2.31\", or one requirement a line", host=host, var=var, value=value)
     return dict(value)
+
+
+def _requirement_list(host: str, var: str, items: t.Sequence) -> dict:
+    """{project (with extras): specifier} of a list or text of requirements. A project listed twice with other
+    specifiers is refused naming both lines, as pip refuses them (the last line silently won before); the same line
+    twice, or the same project spelt otherwise with the same specifier, counts once."""
+    found: dict = {}
+    first: dict = {}
+    for item in items:
+        key, spec = _split_requirement(host, var, item)
+        name, _bracket, extras = key.partition("[")
+        canonical = (str(canonicalize_name(name)), extras)
+        if canonical not in first:
+            first[canonical] = (key, item)
+            found[key] = spec
+        elif found[first[canonical][0]] != spec:
+            name = first[canonical][0].partition("[")[0]
+            raise PyMigrateError("lists %s twice with different specifiers: %r and %r (pip refuses such a double "
+                                 "requirement; only the last counted before)" % (name, first[canonical][1], item),
+                                 host=host, var=var, value=[first[canonical][1], item],
+                                 hint="Keep one line for %s, with the specifier you mean" % name)
+    return found
 
 
 def _split_requirement(host: str, var: str, item: t.Any) -> tuple:
@@ -353,7 +378,23 @@ def _env_path(host: str, var: str, path: t.Any) -> str:
     if path in SYSTEM_DIRS or in_tree:
         raise PyMigrateError("is a system directory or lies in one; environments get a directory of their own",
                              host=host, var=var, value=path, hint="Use a path such as /opt/<app>/venv")
+    if os.path.dirname(path) in SHARED_DIRS:
+        raise PyMigrateError("lies directly in %s, which every user may write: the host refuses it (another user "
+                             "could replace what is installed there)" % os.path.dirname(path), host=host, var=var,
+                             value=path, hint="Use a directory of its own, such as /opt/<app>/venv")
+    if any(ord(char) < 32 or char == "\x7f" for char in path):
+        raise PyMigrateError("has a control character", host=host, var=var, value=path)
     return path
+
+
+def _not_nested(host: str, paths: t.Sequence[str]) -> None:
+    """No environment of a host lies inside another's directory (its symlink leads into that one's generations)."""
+    for inner in paths:
+        outer = [other for other in paths if inner.startswith(other + "/")]
+        if outer:
+            raise PyMigrateError("one environment lies inside another (%s inside %s)" % (inner, outer[0]),
+                                 host=host, var="pymigrate_envs", value=sorted(paths),
+                                 hint="Give each environment a directory of its own")
 
 
 def _not_empty(host: str, var: str, wanted: WantedSet, allow_empty: bool) -> WantedSet:
@@ -599,6 +640,7 @@ def host_environments(host: str, hostvars: t.Mapping, origins: t.Mapping | None 
     paths = [spec.path for spec in result.values()] + list(absent.values())
     if len(set(paths)) != len(paths):
         raise PyMigrateError("two environments share one path", host=host, var="pymigrate_envs", value=sorted(paths))
+    _not_nested(host, paths)
     return result, absent
 
 
@@ -629,6 +671,29 @@ def group_origins(host_groups: t.Sequence[str], group_vars: t.Mapping[str, t.Map
         if kept and any(value != found[0][1] for _group, value in found):
             dropped.append((var, sorted(group for group, _value in found), kept))
     return origins, dropped
+
+
+def unused_requirements(hostvars: t.Mapping) -> tuple:
+    """The requirement variables set for a host that has environments (pymigrate_envs and the like): its environments
+    take their requirements from their own sets only, so these reach none of them. Empty for a host without
+    environments, whose one environment they describe."""
+    if not env_levels("", hostvars):
+        return ()
+    names = ["pymigrate_requirements", "pymigrate_requirements_file", "pymigrate_host_requirements",
+             "pymigrate_host_requirements_file"] + group_sets(hostvars, GROUP_REQUIREMENTS)
+    return tuple(sorted(name for name in set(names) if hostvars.get(name)))
+
+
+def unused_warnings(unused: t.Mapping[tuple, t.Sequence[str]]) -> list:
+    """One warning per set of unused requirement variables: {variables: [host, ...]} -> lines naming them and the
+    hosts (see ``unused_requirements``)."""
+    lines = []
+    for names, hosts in sorted(unused.items()):
+        named = ", ".join(sorted(hosts)[:5]) + (", ..." if len(hosts) > 5 else "")
+        lines.append("%s set for %d host(s) with environments (%s): an environment's requirements are its own "
+                     "(pymigrate_envs.<name>.requirements), so these reach none of them; name them in the "
+                     "environment that should get them (docs/inventory.md)" % (" and ".join(names), len(hosts), named))
+    return lines
 
 
 def dropped_warnings(dropped: t.Mapping[tuple, t.Sequence[str]]) -> list:

@@ -80,3 +80,31 @@ def test_an_sdist_build_sees_no_secret_of_the_run(world):
     assert not [name for name in found["env"] if name.startswith(("PYMIGRATE", "ANSIBLE", "SSH_"))]
     assert found["connect"].startswith("refused")  # no network at all: the index is out of reach
     assert all(content.startswith("refused") or content == "" for content in found["files"].values())
+
+
+def test_pip_find_links_of_the_control_node_never_reaches_a_build_when_an_index_is_given(world, monkeypatch):
+    # Issue 27: PIP_FIND_LINKS in the control node's environment was followed by sdist builds although
+    # pymigrate_index_url was set, and the manifest named only the index. The build's environment is the run's own
+    # (its build requirements fetched by the run's client into a directory of the build), and the manifest names the
+    # one source every file came from.
+    links = world["tmp"] / "links"
+    links.mkdir()
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    monkeypatch.setenv("PIP_INDEX_URL", "https://pypi.invalid/simple")
+    wanted = _wanted.wanted_sets_for_host("web1", {"pymigrate_requirements": {"spyware": ""}})
+    target = _targets.target_from_declaration({"python": "%d.%d" % sys.version_info[:2]})
+    settings = _bundle.BundleSettings(str(world["tmp"] / "bundle"), build_hidden=(world["key"],))
+    client = _index.IndexClient([_index.IndexConfig(world["index"].url, username="pm", password=PASSWORD)])
+    try:
+        _bundle.build_bundle(_inventory.BundleInputs([_profiles.HostInput("web1", wanted, target)]), settings,
+                             client, lambda line: None)
+    finally:
+        client.close()
+    manifest = _manifest.read(settings.bundle_dir)
+    (wheel,) = [path for path, info in manifest["files"].items() if info["filename"].endswith(".whl")
+                and info["project"] == "spyware"]
+    with zipfile.ZipFile(os.path.join(settings.bundle_dir, wheel)) as archive:
+        env = json.loads(archive.read("spyware/spy.json"))["env"]
+    assert str(links) not in json.dumps(env) and "pypi.invalid" not in json.dumps(env)
+    assert env.get("PIP_NO_INDEX") == "1" and env.get("PIP_FIND_LINKS") != str(links)
+    assert manifest["indexes"] == [world["index"].url]

@@ -13,8 +13,8 @@ def test_build_is_clean(tmp_path):
                     "--output-path", str(tmp_path)], cwd=ROOT, check=True, stdout=subprocess.PIPE)
     with tarfile.open(next(tmp_path.glob("airgap-pymigrate-*.tar.gz"))) as tar:
         tops = {name.split("/")[0] for name in tar.getnames()}
-    assert tops == {"FILES.json", "LICENSE", "MANIFEST.json", "README.md", "changelogs", "docs", "meta", "playbooks",
-                    "plugins", "roles"}
+    assert tops == {"CHANGELOG.md", "FILES.json", "LICENSE", "MANIFEST.json", "README.md", "changelogs", "docs",
+                    "examples", "meta", "playbooks", "plugins", "roles"}
 
 
 def test_ansible_builder_takes_the_shipped_execution_environment_files(tmp_path):

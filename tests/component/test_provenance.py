@@ -2,7 +2,9 @@
 gcb-attestation-test with its real provenance (simple JSON ``provenance`` key, and the integrity API) beside
 synthetic wheels without provenance. A real bundle build verifies the provenance offline, records the identity in the
 manifest and the pylock, carries the verified bytes into the signed archive and gives the share; ``require`` fails
-on the synthetic files; a changed identity fails. The network-marked test asks the public index."""
+on the synthetic files; a changed identity fails. Inside, the import verifies the carried provenance again with the
+carried trust root, and refuses a signed bundle that records another publisher. The network-marked test asks the
+public index."""
 
 import glob
 import hashlib
@@ -65,6 +67,11 @@ def build(index, bundle_dir, policy="record", pins=None, wanted=None):
         client.close()
 
 
+def inside_hooks(**settings):
+    return _archive.ImportHooks(verify=lambda roots, manifest: _provenance.reverify(
+        roots, manifest, _provenance.InsideCheck(**settings)))
+
+
 def test_a_real_bundle_verifies_records_the_identity_and_gives_the_share(attested_index, tmp_path):
     result = build(attested_index, tmp_path / "b")
     share = result["provenance"]
@@ -98,9 +105,27 @@ def test_a_real_bundle_verifies_records_the_identity_and_gives_the_share(atteste
     _archive.generate_keypair(str(tmp_path / "key"), str(tmp_path / "key.pub"))
     _archive.create_archive(str(tmp_path / "b"), str(tmp_path / "b.tar"),
                             _archive.load_private_key(str(tmp_path / "key")))
-    _archive.import_archive(str(tmp_path / "b.tar"), str(tmp_path / "store"), [str(tmp_path / "key.pub")])
+    # Inside: every carried provenance verified again, offline, with the trust root the bundle carries, before the
+    # import makes anything visible (issue 31 item 4).
+    assert record["trust_root"]["path"] == "sigstore/trusted_root.json" and "sigstore/trusted_root.json" in members
+    result = _archive.import_archive(str(tmp_path / "b.tar"), str(tmp_path / "store"), [str(tmp_path / "key.pub")],
+                                     hooks=inside_hooks())
+    assert result["verified"]["verified"] == 1 and result["verified"]["trust_root"]["source"].startswith("carried")
     with open(str(tmp_path / "store" / built["provenance"]), "rb") as handle:
         assert handle.read() == raw
+    # A compromised outside signs a bundle that records another publisher: refused inside, nothing imported.
+    manifest_path = tmp_path / "b" / "manifest.json"
+    original = manifest_path.read_text()
+    manifest_path.write_text(original.replace(EMAIL, "ci@other.iam.gserviceaccount.com"))
+    _archive.create_archive(str(tmp_path / "b"), str(tmp_path / "forged.tar"),
+                            _archive.load_private_key(str(tmp_path / "key")))
+    manifest_path.write_text(original)
+    with pytest.raises(PyMigrateError, match="the provenance names Google %s, the bundle recorded Google "
+                                             "ci@other.iam.gserviceaccount.com" % EMAIL):
+        _archive.import_archive(str(tmp_path / "forged.tar"), str(tmp_path / "store2"), [str(tmp_path / "key.pub")],
+                                hooks=inside_hooks())
+    assert not os.path.exists(str(tmp_path / "store2" / "current"))
+    assert not glob.glob(str(tmp_path / "store2" / "files" / "*"))
     # Trust on first use, then the previous bundle's identity (the wheel built from the sdist is rebuilt, so the
     # serial moves on; the identity stays).
     again = build(attested_index, tmp_path / "b")

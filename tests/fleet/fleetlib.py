@@ -12,7 +12,9 @@ Standard library only. Every host ``<name>-hN`` gets:
   ``ensurepip`` is deleted from an overlay of its stdlib dir, so ``python -m pip`` and ``import ensurepip``
   fail there (as on minimal server images) while other hosts with the same Python are unaffected;
 - if ``nft`` or ``iptables`` exists, a rule in the namespace that rejects NEW outgoing connections
-  (besides the missing route; the local test index listens on 127.0.0.1 only anyway);
+  (besides the missing route; the local test index listens on 127.0.0.1 only anyway), made by nft when it is
+  installed, else by iptables; $PYMIGRATE_FLEET_FIREWALL=nft|iptables forces one. The tool is recorded per host,
+  and ``allow_outgoing`` opens an exception with the same tool;
 - with ``containers=True``, podman of its own: in its mount namespace private tmpfs mounts on
   /var/lib/containers (the image store), /run/containers (podman's run state) and /run/runc (runc's container
   state), and a per-host directory of the state dir bind-mounted over /etc/containers (containers.conf,
@@ -464,7 +466,7 @@ def _up_host(name, index, host, key, python, short, bare, tmpfs_size, containers
     for argv in (["ip", "addr", "add", host_ip + "/30", "dev", "eth0"], ["ip", "link", "set", "eth0", "up"],
                  ["ip", "link", "set", "lo", "up"]):
         _run(["ip", "netns", "exec", host] + argv)
-    _reject_new_outgoing(host)
+    firewall = _reject_new_outgoing(host, firewall_tool())
     host_key = os.path.join(directory, "ssh_host_ed25519_key")
     _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host, "-f", host_key])
     pid_file = os.path.join(directory, "sshd.pid")
@@ -517,7 +519,7 @@ def _up_host(name, index, host, key, python, short, bare, tmpfs_size, containers
     with open(host_key + ".pub") as handle:
         public = handle.read().split()
     return {"name": host, "address": host_ip, "control_address": control_ip, "python": python,
-            "python_version": short, "bare": bare, "containers": bool(containers_size),
+            "python_version": short, "bare": bare, "containers": bool(containers_size), "firewall": firewall,
             "host_key": "%s %s\n" % (public[0], public[1]), "pid_file": pid_file, "state_dir": directory}
 
 
@@ -551,36 +553,100 @@ def _cgroup_mounts(mountinfo="/proc/self/mountinfo"):
     return commands
 
 
-def _reject_new_outgoing(host):
+FIREWALLS = ("nft", "iptables")
+FIREWALL_ENV = "PYMIGRATE_FLEET_FIREWALL"
+NFT_TABLE = ("inet", "pymigrate_fleet")
+
+
+def firewall_tool(wanted=None):
+    """The tool that makes the hosts' outgoing-connection rule: ``wanted`` or $PYMIGRATE_FLEET_FIREWALL (nft or
+    iptables; an error when it is not installed), else nft when installed, else iptables, else None."""
+    wanted = wanted or os.environ.get(FIREWALL_ENV) or None
+    if wanted:
+        if wanted not in FIREWALLS:
+            raise FleetError("%s=%r: use one of %s" % (FIREWALL_ENV, wanted, ", ".join(FIREWALLS)))
+        if not _which(wanted):
+            raise FleetError("%s=%s, but %s is not installed (tests/tools/system-deps)"
+                             % (FIREWALL_ENV, wanted, wanted))
+        return wanted
+    return next((tool for tool in FIREWALLS if _which(tool)), None)
+
+
+def _reject_new_outgoing(host, tool):
     """Belt and braces besides the missing route: reject NEW outgoing connections from the host (not on lo).
 
-    Only when nft or iptables is installed; without them the routing alone keeps the host in.
-    """
-    nft, iptables = _which("nft"), _which("iptables")
-    if nft:
-        rules = ("table inet pymigrate_fleet {\n chain output {\n  type filter hook output priority 0; policy accept;\n"
-                 "  oifname \"lo\" accept\n  ct state new reject\n }\n}\n")
-        argv, kwargs = [nft, "-f", "-"], {"input": rules}
-    elif iptables:
-        argv, kwargs = [iptables, "-A", "OUTPUT", "!", "-o", "lo", "-m", "conntrack", "--ctstate", "NEW",
+    With ``tool`` (nft or iptables); without one the routing alone keeps the host in. Returns the tool that made
+    the rule, or None."""
+    if tool == "nft":
+        rules = ("table %s %s {\n chain output {\n  type filter hook output priority 0; policy accept;\n"
+                 "  oifname \"lo\" accept\n  ct state new reject\n }\n}\n" % NFT_TABLE)
+        argv, kwargs = [_which("nft"), "-f", "-"], {"input": rules}
+    elif tool == "iptables":
+        argv, kwargs = [_which("iptables"), "-A", "OUTPUT", "!", "-o", "lo", "-m", "conntrack", "--ctstate", "NEW",
                         "-j", "REJECT"], {}
     else:
-        return
+        return None
     result = _run(["ip", "netns", "exec", host] + argv, check=False, **kwargs)
     if result.returncode != 0:
         log("warning: %s: no outgoing-connection rule (%s); the missing route still keeps it in"
             % (host, result.stderr.strip()))
+        return None
+    return tool
+
+
+def _host_record(host):
+    """The recorded host ``<fleet>-h<N>`` (its fleet's status), or None."""
+    status = load_status(host.rsplit("-h", 1)[0]) if "-h" in host else None
+    return next((item for item in (status or {}).get("hosts", ()) if item["name"] == host), None)
+
+
+def host_firewall(host):
+    """The tool that made the host's outgoing-connection rule (recorded at up or by set_firewall), or None."""
+    record = _host_record(host)
+    return record["firewall"] if record and "firewall" in record else firewall_tool()
+
+
+def set_firewall(name, host, tool):
+    """Make the host's outgoing-connection rule again with ``tool`` (nft or iptables), removing the other tool's
+    rule first, and record it: a test runs one fleet through both paths."""
+    tool = firewall_tool(tool)
+    inside = ["ip", "netns", "exec", host]
+    if _which("nft"):
+        _run(inside + [_which("nft"), "delete", "table"] + list(NFT_TABLE), check=False)
+    if _which("iptables"):
+        _run(inside + [_which("iptables"), "-F", "OUTPUT"], check=False)
+    made = _reject_new_outgoing(host, tool)
+    if made != tool:
+        raise FleetError("%s: the outgoing-connection rule could not be made with %s" % (host, tool))
+    status = load_status(name)
+    for item in status["hosts"]:
+        if item["name"] == host:
+            item["firewall"] = made
+    _write(_status_file(name), json.dumps(status, indent=2))
+
+
+def outgoing_rules(host):
+    """The host's outgoing-connection rules as the tool that made them lists them ("" without a rule)."""
+    tool = host_firewall(host)
+    if tool == "nft":
+        argv = [_which("nft"), "list", "table"] + list(NFT_TABLE)
+    elif tool == "iptables":
+        argv = [_which("iptables"), "-S", "OUTPUT"]
+    else:
+        return ""
+    return _run(["ip", "netns", "exec", host] + argv).stdout
 
 
 def allow_outgoing(host, address, port):
     """Let the host open TCP connections to ``address:port`` (a server a test runs on the control node) past the rule
-    ``_reject_new_outgoing`` made, with the same tool (nft or iptables, whichever this machine has)."""
-    nft, iptables = _which("nft"), _which("iptables")
-    if nft:
-        argv = [nft, "insert", "rule", "inet", "pymigrate_fleet", "output", "ip", "daddr", address, "tcp", "dport",
+    ``_reject_new_outgoing`` made, with the tool that made it (recorded per host)."""
+    tool = host_firewall(host)
+    if tool == "nft":
+        argv = [_which("nft"), "insert", "rule", *NFT_TABLE, "output", "ip", "daddr", address, "tcp", "dport",
                 str(port), "accept"]
-    elif iptables:
-        argv = [iptables, "-I", "OUTPUT", "1", "-d", address, "-p", "tcp", "--dport", str(port), "-j", "ACCEPT"]
+    elif tool == "iptables":
+        argv = [_which("iptables"), "-I", "OUTPUT", "1", "-d", address, "-p", "tcp", "--dport", str(port), "-j",
+                "ACCEPT"]
     else:
         return  # no rule was made: the route alone decides
     _run(["ip", "netns", "exec", host] + argv)

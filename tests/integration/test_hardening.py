@@ -70,7 +70,7 @@ def test_bad_input_is_refused_before_anything_moves(fleet, world, extra, var, te
 @pytest.mark.parametrize("extra, text", [
     ({"pymigrate_venv_path": "/opt/taken/venv"}, "/opt/taken/venv exists and is not a pymigrate-managed symlink"),
     ({"pymigrate_envs": {"app": {"path": "/opt/app/venv", "python": "/nonexistent/python3"}}},
-     "/nonexistent/python3 does not exist or cannot run"),
+     "environment app: its interpreter /nonexistent/python3 does not exist on this host"),  # found by the survey
 ])
 def test_a_foreign_path_or_a_missing_interpreter_stops_the_host_before_any_file_moves(fleet, world, extra, text):
     host = world["host"]

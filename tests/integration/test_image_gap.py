@@ -26,7 +26,7 @@ from tests.index.server import IndexServer
 
 pytestmark = pytest.mark.fleet
 
-NAME = "pmg"
+NAME = os.environ.get("PYMIGRATE_FLEET_NAME", "pm")[:11] + "g"  # pmg by default
 IMAGE = "localhost/pymigrate-default"
 CHECK = ("import importlib.metadata as m, json, sys, alpha, netio; print(json.dumps({'python': '%d.%d' % "
          "sys.version_info[:2], 'packages': {d.metadata['Name'].lower(): d.version for d in m.distributions()}}))")
@@ -181,18 +181,40 @@ def test_an_archive_with_a_tampered_image_blob_is_refused_and_nothing_is_install
     assert (world["base"] / "inside-store" / "accepted.json").read_text() == accepted
 
 
+def can_connect(world, host, address, port):
+    """Can the host open a TCP connection to address:port (from inside its namespaces)?"""
+    code = "import socket; socket.create_connection((%r, %d), timeout=5).close()" % (address, port)
+    return world["fleet"].python(host, code).returncode == 0
+
+
+def require(tool, hint):
+    """Skip (in CI: fail) when ``tool`` is not installed, naming how to get it."""
+    if not (shutil.which(tool) or fleetlib._which(tool)):
+        message = "%s is not installed; install it (as root): %s" % (tool, hint)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def open_exception(world, host, address, port, tool):
+    """Make the host's outgoing-connection rule again with ``tool`` and open its one exception, address:port: the
+    host is refused before it and gets through after it, and the tool that made the rule lists the exception."""
+    fleetlib.set_firewall(world["fleet"].name, host, tool)
+    assert fleetlib.host_firewall(host) == tool
+    assert not can_connect(world, host, address, port)  # the rule this tool made is in force
+    fleetlib.allow_outgoing(host, address, port)
+    assert str(port) in fleetlib.outgoing_rules(host)  # listed by the tool that made it
+    assert can_connect(world, host, address, port)
+
+
 @pytest.fixture(scope="module")
 def registry(world):
     """Debian's docker-registry on the control node, listening on h1's control-side veth address (a local address
     the hosts can be given a route to; nothing outside reaches it), with its own config and storage in the test's
-    temporary directory; started and stopped by its pid. The hosts' outgoing-connection rule gets one exception:
-    that address and port."""
+    temporary directory; started and stopped by its pid. The hosts' outgoing-connection rule (made by the tool the
+    fleet chose) gets one exception: that address and port."""
+    require("docker-registry", "apt-get install -y docker-registry")
     binary = shutil.which("docker-registry")
-    if not binary:
-        message = "docker-registry is not installed; install it (as root): apt-get install -y docker-registry"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
     fleet = world["fleet"]
     address = fleet.host(world["h1"])["control_address"]
     with socket.socket() as probe:  # a free port on that address
@@ -219,10 +241,12 @@ def registry(world):
         for host in (world["h1"], world["h2"]):
             item = fleet.host(host)
             if item["control_address"] != address:  # h2's only peer is its own veth end: a route to h1's
-                subprocess.run(["ip", "netns", "exec", host, "ip", "route", "add", address + "/32", "via",
+                subprocess.run(["ip", "netns", "exec", host, "ip", "route", "replace", address + "/32", "via",
                                 item["control_address"]], check=True)
-            fleetlib.allow_outgoing(host, address, port)
-        yield {"url": "%s:%d" % (address, port), "storage": directory / "storage", "log": directory / "registry.log"}
+            if fleetlib.host_firewall(host):  # without nft and iptables the route alone decides
+                open_exception(world, host, address, port, fleetlib.host_firewall(host))
+        yield {"url": "%s:%d" % (address, port), "address": address, "port": port, "storage": directory / "storage",
+               "log": directory / "registry.log"}
     finally:
         process.terminate()
         try:
@@ -292,3 +316,13 @@ def test_a_host_refuses_another_image_under_its_tag_in_the_registry(world, regis
     assert "the registry holds another image under its tag" in refused.stdout, refused.stdout[-2000:]
     names = [line.split()[0] for line in host_images(world, h1) if line.strip()]
     assert IMAGE + ":current" not in names  # nothing was tagged
+
+
+@pytest.mark.parametrize("tool", fleetlib.FIREWALLS)
+def test_either_firewall_tool_refuses_the_registry_until_its_exception_opens(world, registry, tool):
+    """A machine may have nft or iptables: the hosts' outgoing-connection rule made by each, in turn, refuses the
+    registry; the one exception lets the hosts reach it (the registry tests above pulled through the fleet's own
+    tool's); the tool that made the rule lists it. The last tool's rule and exception stay for the tests after."""
+    require(tool, "tests/tools/system-deps")
+    for host in (world["h1"], world["h2"]):
+        open_exception(world, host, registry["address"], registry["port"], tool)

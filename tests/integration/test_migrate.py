@@ -23,6 +23,7 @@ CHECK_VERSIONS = ("import importlib.metadata as m, json; "
 
 @pytest.fixture(scope="module")
 def world(fleet, local_index, tmp_path_factory):
+    fleet.forget_installs()  # modules before this one left environments on the shared fleet (the docs' /opt/pymigrate)
     base = tmp_path_factory.mktemp("migrate")
     h1, h2 = fleet.hosts[0]["name"], fleet.hosts[1]["name"]
     group_vars = {

@@ -39,7 +39,9 @@ def free_port(address):
 
 
 def wait_for(url, process, log):
-    deadline = time.time() + 60
+    # A server that exits fails at once; a live one may start slowly on a loaded machine (devpi-server took over 60 s
+    # at a load of 14 on 2 cores), so the wait is long.
+    deadline = time.time() + 300
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2):

@@ -193,6 +193,9 @@ def test_a_rollback_after_a_drift_repair_never_lands_on_the_drifted_generation(f
     assert re.search(r"%s: ok; default \S+ \(behind the lock: lacks evilpkg==1.0, alpha 1.1 older than the lock's "
                      r"2.0\)" % re.escape(victim), said(state)), state.stdout[-3000:]
     assert "file(s) sent" not in said(state) and "(added" not in said(state)
+    # A read-only run: hosts behind their lock are said to be, and no host is reported changed.
+    recap = state.stdout.split("PLAY RECAP")[1].splitlines()
+    assert all("changed=0" in line for line in recap if "ok=" in line), recap
 
 
 def test_a_host_with_nothing_left_to_roll_back_to_is_reported_at_default_verbosity(fleet, world):

@@ -115,3 +115,17 @@ def test_a_site_image_under_the_same_tag_is_never_taken_over(engine):
     assert result["changed"] and engine.images["localhost/siteapp:current"] == "sha256:new"
     engine.images["sha256:newer"] = "sha256:newer"
     assert _image.ensure("/store", "localhost/siteapp", 4, dict(image, image_id="sha256:newer"))["changed"]
+
+
+def test_after_a_rollback_the_run_forward_again_retags_its_own_image_and_a_second_rollback_never_goes_forward(engine):
+    """CI: migrate, rollback, migrate again refused the image of serial 2 as another's ("did not install"): the
+    rollback had forgotten it while its serial's tag stayed on the host."""
+    engine.images.update({"sha256:one": "sha256:one", "sha256:two": "sha256:two"})
+    _image.ensure("/store", "localhost/app", 1, {"image_id": "sha256:one", "blobs": []})
+    _image.ensure("/store", "localhost/app", 2, {"image_id": "sha256:two", "blobs": []})
+    assert _image.rollback("localhost/app")["image_id"] == "sha256:one"
+    again = _image.rollback("localhost/app")  # nothing older than serial 1: never forward to serial 2
+    assert not again["changed"] and engine.images["localhost/app:current"] == "sha256:one"
+    assert _image.ensure("/store", "localhost/app", 2, {"image_id": "sha256:two", "blobs": []})["changed"]
+    assert engine.images["localhost/app:current"] == "sha256:two"
+    assert _image.rollback("localhost/app")["image_id"] == "sha256:one"

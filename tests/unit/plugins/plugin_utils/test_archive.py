@@ -1,17 +1,19 @@
 """The signed archive: exported, imported, and every tampering refused with the store left untouched."""
 
+import base64
 import datetime
 import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 import threading
 
 import pytest
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import store_relpath
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive, _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
@@ -31,10 +33,17 @@ def make_bundle(root, serial, contents):
         files[relpath] = {"sha256": sha, "size": len(data), "project": name.split("-")[0], "version": "1"}
     manifest = {"format": 1, "serial": serial, "created": "2026-11-25T11:00:00Z", "files": files,
                 "profiles": {"p": {"lock": "pylock.p.toml", "requirements": "requirements.p.txt"}}, "hosts": {}}
-    for name, text in (("manifest.json", json.dumps(manifest)), ("pylock.p.toml", MINIMAL_LOCK),
-                       ("requirements.p.txt", "x==1\n")):
+    for name, text in (("pylock.p.toml", MINIMAL_LOCK), ("requirements.p.txt", "x==1\n")):
         with open(os.path.join(root, name), "w") as handle:
             handle.write(text)
+    return seal(root, manifest)
+
+
+def seal(root, manifest):
+    """Write the manifest as the build does: last, with the sha256 of every metadata file beside it."""
+    _manifest.record_metadata(str(root), manifest)
+    with open(os.path.join(root, "manifest.json"), "w") as handle:
+        handle.write(json.dumps(manifest))
     return manifest
 
 
@@ -202,6 +211,53 @@ def test_export_verifies_every_file_before_it_signs(outside, keys, tmp_path):
     assert os.listdir(tmp_path) == [name for name in os.listdir(tmp_path) if not name.startswith("b.tar")]
 
 
+@pytest.mark.parametrize("name, change", [
+    ("osv-db.zip", b"another database"),  # an OSV database replaced after the build
+    ("sbom.cdx.json", b'{"components": []}'),  # an SBOM edited after the build
+    ("vulnerabilities/p.json", b'{"findings": []}'),  # a vulnerability report cleaned after the build
+    ("requirements.p.txt", None),  # a metadata file removed after the build
+])
+def test_export_signs_no_metadata_file_changed_after_the_build(keys, tmp_path, name, change):
+    # Issue 27: an OSV database, SBOM or vulnerability report changed after the build was signed into the archive
+    # (inside, the audit then blamed "replaced after the import"); now each is proven against the sha256 the build
+    # recorded in the manifest, and the export refuses naming the file.
+    bundle = str(tmp_path / "bundle")
+    manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
+    manifest["vulnerabilities"] = {"osv_db": {"path": "osv-db.zip", "sha256": "0" * 64},
+                                   "reports": {"p": {"json": "vulnerabilities/p.json",
+                                                     "text": "vulnerabilities/p.txt"}}}
+    os.makedirs(os.path.join(bundle, "vulnerabilities"))
+    for path, data in (("osv-db.zip", b"database"), ("sbom.cdx.json", b"{}"), ("vex.cdx.json", b"{}"),
+                       ("vulnerabilities/p.json", b'{"findings": [1]}'), ("vulnerabilities/p.txt", b"one\n")):
+        with open(os.path.join(bundle, path), "wb") as handle:
+            handle.write(data)
+    seal(bundle, manifest)
+    assert export(bundle, tmp_path / "good.tar", keys)["members"] == 9  # as built: signed
+    if change is None:
+        os.unlink(os.path.join(bundle, name))
+    else:
+        with open(os.path.join(bundle, name), "wb") as handle:
+            handle.write(change)
+    with pytest.raises(PyMigrateError, match=r"^%s of the bundle .* (has sha256 .*, the build wrote|is missing).* "
+                       r"changed after the build; nothing was signed" % re.escape(name)):
+        export(bundle, tmp_path / "b.tar", keys)
+    assert not os.path.exists(tmp_path / "b.tar") and not os.path.exists(tmp_path / "b.tar.partial")
+
+
+def test_export_refuses_a_metadata_file_the_build_did_not_write_or_a_manifest_without_the_record(keys, tmp_path):
+    bundle = str(tmp_path / "bundle")
+    manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
+    with open(os.path.join(bundle, "sbom.cdx.json"), "w") as handle:
+        handle.write("{}")  # added after the build
+    with pytest.raises(PyMigrateError, match="sbom.cdx.json of the bundle .* was not written by the build"):
+        export(bundle, tmp_path / "b.tar", keys)
+    del manifest["metadata"]
+    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
+        handle.write(json.dumps(manifest))
+    with pytest.raises(PyMigrateError, match="records no hash of its metadata files"):
+        export(bundle, tmp_path / "b.tar", keys)
+
+
 def test_a_tampered_copy_of_an_accepted_archive_is_refused(outside, keys, tmp_path):
     store = tmp_path / "store"
     good = export(outside, tmp_path / "b1.tar", keys)["path"]
@@ -261,10 +317,10 @@ def test_the_lock_a_bundle_carries_travels_in_its_folder(keys, tmp_path):
     manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
     manifest["lock"] = {"profiles": {"p": "default-cp311"}, "files": ["lock/README.md", "lock/pylock.default.toml"]}
     os.makedirs(os.path.join(bundle, "lock"))
-    for name, text in (("README.md", "# lock\n"), ("pylock.default.toml", MINIMAL_LOCK),
-                       ("../manifest.json", json.dumps(manifest))):
+    for name, text in (("README.md", "# lock\n"), ("pylock.default.toml", MINIMAL_LOCK)):
         with open(os.path.join(bundle, "lock", name), "w") as handle:
             handle.write(text)
+    seal(bundle, manifest)
     export(bundle, tmp_path / "l.tar", keys)
     do_import(tmp_path / "l.tar", tmp_path / "store", keys)
     assert (tmp_path / "store" / "current" / "lock" / "README.md").read_text() == "# lock\n"
@@ -275,7 +331,7 @@ def test_an_import_names_the_archive_and_says_how_far_its_verification_is(outsid
     archive = tmp_path / "b1.tar"
     info = export(outside, archive, keys)
     lines = []
-    result = do_import(archive, tmp_path / "store", keys, progress=lines.append)
+    result = do_import(archive, tmp_path / "store", keys, hooks=_archive.ImportHooks(progress=lines.append))
     assert {key: result[key] for key in ("serial", "kind", "key_id", "expires", "path", "bytes")} == {
         "serial": 1, "kind": "full", "key_id": info["key_id"], "expires": info["expires"], "path": str(archive),
         "bytes": os.path.getsize(archive)}
@@ -289,10 +345,9 @@ def test_a_trusted_archive_whose_metadata_takes_a_name_the_store_keeps_is_refuse
     bundle = str(tmp_path / "bundle")
     manifest = make_bundle(bundle, 1, {"a-1-py3-none-any.whl": b"A" * 10})
     manifest["vulnerabilities"] = {"osv_db": {"path": "built", "sha256": "0" * 64}}
-    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
-        handle.write(json.dumps(manifest))
     with open(os.path.join(bundle, "built"), "w") as handle:
         handle.write("x")
+    seal(bundle, manifest)
     export(bundle, tmp_path / "r.tar", keys)
     store = tmp_path / "store"
     store.mkdir()
@@ -342,9 +397,8 @@ def test_the_bundle_s_index_crosses_with_it_and_works_from_the_imported_store(ke
     manifest = make_bundle(bundle, 1, {"foo_bar-1.0-py3-none-any.whl": wheel_bytes()})
     relpath = list(manifest["files"])[0]
     manifest["files"][relpath].update(filename="foo_bar-1.0-py3-none-any.whl", project="foo-bar")
-    with open(os.path.join(bundle, "manifest.json"), "w") as handle:
-        json.dump(manifest, handle)
     _simple.write(bundle, manifest)
+    seal(bundle, manifest)
     export(bundle, tmp_path / "i.tar", keys)
     with tarfile.open(tmp_path / "i.tar") as tar:
         names = tar.getnames()
@@ -357,3 +411,143 @@ def test_the_bundle_s_index_crosses_with_it_and_works_from_the_imported_store(ke
     href = json.loads((current / "simple" / "foo-bar" / "index.v1_json").read_text())["files"][0]["url"]
     target = current / "simple" / "foo-bar" / href
     assert target.read_bytes() == wheel_bytes() and target.with_name(target.name + ".metadata").read_bytes() == METADATA
+
+
+def test_check_mode_stages_the_archive_being_checked_as_a_proposal(outside, keys, tmp_path):
+    # Issue 27: deploy.yml --check previewed the store's current bundle (or failed with an empty store). The import's
+    # check mode now gives the verified archive as a bundle directory of its own, and changes nothing of the store.
+    store = tmp_path / "store"
+    export(outside, tmp_path / "b1.tar", keys)
+    result = do_import(tmp_path / "b1.tar", store, keys, check_mode=True)
+    proposal = result["bundle_dir"]
+    assert os.path.dirname(proposal) == str(store / "proposals") and result["changed"]
+    assert json.load(open(os.path.join(proposal, "manifest.json")))["serial"] == 1
+    assert all(os.path.isfile(os.path.join(proposal, path))
+               for path in json.load(open(os.path.join(proposal, "manifest.json")))["files"])
+    assert sorted(os.listdir(store)) == ["proposals"]  # no current, no accepted serial, no file in the store
+    do_import(tmp_path / "b1.tar", store, keys)
+    assert not os.path.exists(store / "proposals")  # a real import drops the stale proposal
+    # A delta checked against the store: the files it leaves out are the store's, linked; the store is unchanged.
+    make_bundle(str(tmp_path / "b2"), 2, {"a-1-py3-none-any.whl": b"A" * 100, "c-1-py3-none-any.whl": b"C" * 5})
+    have = _archive.read_have_list(str(store))
+    export(str(tmp_path / "b2"), tmp_path / "d2.tar", keys, have=have, base_serial=1)
+    before = snapshot(store)
+    checked = do_import(tmp_path / "d2.tar", store, keys, check_mode=True)
+    manifest = json.load(open(os.path.join(checked["bundle_dir"], "manifest.json")))
+    assert manifest["serial"] == 2 and all(
+        open(os.path.join(checked["bundle_dir"], path), "rb").read() in (b"A" * 100, b"C" * 5)
+        for path in manifest["files"])
+    assert {k: v for k, v in snapshot(store).items() if not k.startswith("proposals/")} == before
+    assert os.readlink(store / "current").endswith("1")
+
+
+def _signed(path, key, contents, serial=1):
+    """An archive signed by a trusted key whose members are ``contents`` ({name: bytes}), as an attacker holding
+    that key, or a buggy exporter, could make it: every check of the signature passes."""
+    members = [{"path": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+               for name, data in contents.items()]
+    index = {"format": 1, "kind": "full", "serial": serial, "bundle_created": "2026-11-25T11:00:00Z",
+             "created": "2026-11-25T11:00:00Z", "expires": "2026-12-25T11:00:00Z", "members": members,
+             "carried_elsewhere": [], "base_serial": None}
+    index_bytes = json.dumps(index).encode()
+    signature = json.dumps({"algorithm": "ed25519", "key_id": _archive.key_id(key.public_key()),
+                            "signature": base64.b64encode(key.sign(index_bytes)).decode()}).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in [("archive.json", index_bytes), ("archive.sig", signature)] + list(contents.items()):
+            tar.addfile(_archive._tarinfo(name, len(data), 0), io.BytesIO(data))
+
+
+@pytest.mark.parametrize("osv_path", [
+    "pylock.p.toml/inner.zip",  # nested under another metadata file: a raw ENOTDIR before
+    "bundles/1/manifest.json",  # a name the store keeps for itself
+    "current",
+    "proposals",
+])
+def test_a_trusted_archive_with_a_nested_or_reserved_metadata_member_is_refused_whole(keys, tmp_path, osv_path):
+    # Issue 27: such an archive was committed halfway, with a raw errno and bundles/<serial>/ left in the store.
+    data = b"A" * 10
+    relpath = store_relpath(hashlib.sha256(data).hexdigest(), "a-1-py3-none-any.whl")
+    manifest = {"format": 1, "serial": 1, "created": "2026-11-25T11:00:00Z", "hosts": {},
+                "files": {relpath: {"sha256": hashlib.sha256(data).hexdigest(), "size": 10}},
+                "profiles": {"p": {"lock": "pylock.p.toml", "requirements": "requirements.p.txt"}},
+                "vulnerabilities": {"osv_db": {"path": osv_path, "sha256": "0" * 64}}}
+    contents = {"manifest.json": json.dumps(manifest).encode(), "pylock.p.toml": MINIMAL_LOCK.encode(),
+                "requirements.p.txt": b"x==1\n", osv_path: b"database", relpath: data}
+    _signed(tmp_path / "n.tar", keys["private"], contents)
+    store = tmp_path / "store"
+    store.mkdir()
+    with pytest.raises(PyMigrateError) as err:
+        do_import(tmp_path / "n.tar", store, keys)
+    assert "Errno" not in str(err.value) and ("nothing was imported" in str(err.value)
+                                              or "keeps its current bundle" in str(err.value)), str(err.value)
+    assert snapshot(store) == {}
+
+
+# -- TUF's attacks (docs/security.md, "TUF's attacks"): mix-and-match, fast-forward, key compromise.
+
+def _members(path):
+    with tarfile.open(path) as tar:
+        return {member.name: tar.extractfile(member).read() for member in tar.getmembers()}
+
+
+def test_mix_and_match_of_two_signed_archives_is_refused(outside, keys, tmp_path):
+    """The signed archive.json of one archive with the manifest or a wheel of another (each signed by the trusted
+    key) is refused: every member is bound by size and sha256 to the one index signed with it."""
+    store = tmp_path / "store"
+    first = export(outside, tmp_path / "b1.tar", keys)["path"]
+    newer = tmp_path / "bundle2"
+    make_bundle(str(newer), 2, {"a-1-py3-none-any.whl": b"A" * 100, "b-1-py3-none-any.whl": b"Z" * 50})
+    second = _members(export(str(newer), tmp_path / "b2.tar", keys)["path"])
+    wheel_b = [name for name in second if name.endswith("b-1-py3-none-any.whl")][0]
+    mixes = {
+        "the newer manifest under the older signature": lambda n, d: keep(
+            n, second["manifest.json"] if n == "manifest.json" else d),
+        "the newer signature and index over the older members": lambda n, d: keep(
+            n, second[n] if n in ("archive.json", "archive.sig") else d),
+    }
+    for label, change in mixes.items():
+        mixed = rewrite(first, tmp_path / "mixed.tar", change)
+        with pytest.raises(PyMigrateError):
+            do_import(mixed, store, keys)
+        assert snapshot(store) == {}, label
+    # A member of the second archive added to the first is not listed by the first's signed index.
+    added = rewrite(first, tmp_path / "added.tar", lambda n, d: keep(n, d) + (
+        [(wheel_b, second[wheel_b], tarfile.REGTYPE)] if n == "manifest.json" else []))
+    with pytest.raises(PyMigrateError, match="not listed"):
+        do_import(added, store, keys)
+    assert snapshot(store) == {}
+
+
+def test_a_fast_forwarded_serial_is_refused_and_a_signed_one_is_undone_only_on_purpose(outside, keys, tmp_path):
+    """An attacker without the key cannot raise the serial (archive.json is signed); one with a compromised key
+    can (a serial far ahead freezes later bundles), and the inside recovers only on purpose: after the key is
+    replaced, pymigrate_allow_downgrade accepts the honest serial again."""
+    store = tmp_path / "store"
+    good = export(outside, tmp_path / "b1.tar", keys)["path"]
+    forwarded = rewrite(good, tmp_path / "ff.tar", lambda n, d: keep(
+        n, d.replace(b'"serial": 1', b'"serial": 999999999') if n == "archive.json" else d))
+    with pytest.raises(PyMigrateError, match="altered after signing"):
+        do_import(forwarded, store, keys)
+    assert snapshot(store) == {}
+    ahead = tmp_path / "ahead"
+    make_bundle(str(ahead), 999999999, {"a-1-py3-none-any.whl": b"E" * 100})
+    do_import(export(str(ahead), tmp_path / "ahead.tar", keys)["path"], store, keys)  # signed with the stolen key
+    with pytest.raises(PyMigrateError, match="not higher than the last accepted 999999999"):
+        do_import(good, store, keys)
+    assert do_import(good, store, keys, allow_downgrade=True)["serial"] == 1
+    assert json.load(open(store / "accepted.json"))["serial"] == 1
+
+
+def test_a_key_taken_out_of_the_trusted_keys_no_longer_signs_anything(outside, keys, tmp_path):
+    """Key compromise: the key's archives are refused from the run its .pub leaves pymigrate_trusted_keys; the
+    archives of the key that replaced it are accepted."""
+    store = tmp_path / "store"
+    stolen = export(outside, tmp_path / "stolen.tar", keys)["path"]
+    newer = tmp_path / "bundle2"
+    make_bundle(str(newer), 2, {"a-1-py3-none-any.whl": b"A" * 100})
+    honest = export(str(newer), tmp_path / "honest.tar", keys, key=keys["other"])["path"]
+    rotated = dict(keys, trusted=[str(tmp_path / "other.pub")])
+    with pytest.raises(PyMigrateError, match="not trusted"):
+        do_import(stolen, store, rotated)
+    assert snapshot(store) == {}
+    assert do_import(honest, store, rotated)["serial"] == 2

@@ -145,6 +145,22 @@ def test_dropped_group_sets_are_warned_about_and_conflicts_name_the_groups():
         "numpy==1.26.4 (pymigrate_group_requirements_web)"), str(err.value)
 
 
+def test_requirements_that_reach_no_environment_of_a_host_with_environments_are_warned_about():
+    """The example inventory's data hosts named only a second environment: the baseline of pymigrate_requirements
+    and their group's set reached none of their environments, and nothing said so."""
+    envs = {"reports": {"path": "/opt/reports/venv", "requirements": {"jinja2": ""}}}
+    hostvars = {"etl1": dict(surveyed("3.11"), pymigrate_group_requirements_data={"numpy": ""}, pymigrate_envs=envs),
+                "etl2": dict(surveyed("3.11"), pymigrate_group_requirements_data={"numpy": ""}, pymigrate_envs=envs),
+                "web1": surveyed("3.11")}
+    result = inputs(hostvars)
+    assert result.warnings == [
+        "pymigrate_group_requirements_data and pymigrate_requirements set for 2 host(s) with environments (etl1, "
+        "etl2): an environment's requirements are its own (pymigrate_envs.<name>.requirements), so these reach none "
+        "of them; name them in the environment that should get them (docs/inventory.md)"]
+    assert {item.host: sorted(item.envs) for item in result.hosts} == {"etl1": ["reports"], "etl2": ["reports"],
+                                                                       "web1": ["default"]}
+
+
 def test_an_environment_on_its_own_interpreter_is_resolved_for_it():
     """Issue 26: pymigrate_host_envs tools with python 3.13 on a 3.11 host was resolved for 3.11."""
     from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import plan_profiles

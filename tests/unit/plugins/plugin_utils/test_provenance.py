@@ -227,4 +227,180 @@ def test_lock_identities_and_the_archive_files():
     record = _provenance.manifest_record(outcome)
     assert _provenance.lock_identities(record, [GCB, PLAIN]) == {
         "gcb-attestation-test": [{"kind": "Google", "email": EMAIL}]}
-    assert _provenance.files_of({"provenance": record}) == [_provenance.provenance_path(SHA256, SDIST)]
+    # The provenance bytes and the Sigstore trust root they were verified with (for the re-verification inside).
+    carried = [_provenance.provenance_path(SHA256, SDIST), "sigstore/trusted_root.json"]
+    assert _provenance.files_of({"provenance": record}) == carried
+
+
+# -- inside: verified again on import, offline (issue 31 item 4) ---------------------------------------------------
+LOCKED = "files/sha256/%s/%s/%s" % (SHA256[:2], SHA256, SDIST)
+OTHER = "ci@other.iam.gserviceaccount.com"
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network and no TUF: a socket cannot be made, sigstore's TUF updater cannot be built, and its cache and data
+    directories are paths under a regular file (nothing can be read or written there)."""
+    import socket
+
+    import sigstore.models
+    from sigstore._internal import tuf
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the network was asked")
+    monkeypatch.setattr(socket, "socket", refused)
+    monkeypatch.setattr(socket, "create_connection", refused)
+    monkeypatch.setattr(tuf, "TrustUpdater", refused)
+    monkeypatch.setattr(sigstore.models, "TrustUpdater", refused)
+    (tmp_path / "not-a-dir").write_text("")
+    for name in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "HOME"):
+        monkeypatch.setenv(name, str(tmp_path / "not-a-dir" / "x"))
+
+
+@pytest.fixture
+def carried(tmp_path):
+    """A bundle as the import stages it: the manifest (the record the bundle-time check made from the real
+    provenance), the provenance bytes and the Sigstore trust root verified with, in one directory."""
+    outcome, _client = run([GCB])
+    bundle = tmp_path / "bundle"
+    for name, data in outcome["blobs"].items():
+        (bundle / name).parent.mkdir(parents=True, exist_ok=True)
+        (bundle / name).write_bytes(data)
+    manifest = {"files": {LOCKED: {"sha256": SHA256, "size": 813}},
+                "provenance": json.loads(json.dumps(_provenance.manifest_record(outcome)))}
+    return bundle, manifest
+
+
+def reverify(carried, **settings):
+    bundle, manifest = carried
+    return _provenance.reverify([str(bundle)], manifest, _provenance.InsideCheck(**settings))
+
+
+def test_inside_the_carried_provenance_verifies_again_offline_with_the_carried_trust_root(carried, offline):
+    from sigstore.verify import Verifier
+
+    with pytest.raises(AssertionError, match="the network was asked"):  # (what the offline fixture stops)
+        Verifier.production()
+    summary = reverify(carried)
+    assert summary["verified"] == 1 and summary["with_provenance"] == 1 and summary["skipped"] is None
+    root = (carried[0] / "sigstore" / "trusted_root.json").read_bytes()
+    assert summary["trust_root"]["sha256"] == hashlib.sha256(root).hexdigest()
+    assert summary["trust_root"]["source"].startswith("carried in the bundle")
+    assert "1 of 1 file(s) with provenance" in _provenance.inside_text(summary)
+    # The inside pins the same publisher, and its own copy of the root: verified, with that root.
+    own = carried[0].parent / "own-root.json"
+    own.write_bytes(root)
+    pinned = reverify(carried, trusted_publishers=_provenance.parse_trusted_publishers({"gcb-attestation-test": EMAIL}),
+                      trust_root=str(own))
+    assert pinned["verified"] == 1 and pinned["trust_root"]["source"] == str(own)
+
+
+def test_inside_a_recorded_identity_swapped_fails(carried, offline):
+    """A compromised outside records another publisher: the certificate names the real one, so it does not verify,
+    whether or not it also rewrote the claim in the provenance bytes (and their sha256)."""
+    bundle, manifest = carried
+    record = manifest["provenance"]["files"][LOCKED]
+    record["publisher"] = {"kind": "Google", "email": OTHER}
+    with pytest.raises(PyMigrateError, match="the provenance names Google %s, the bundle recorded Google %s"
+                                             % (EMAIL, OTHER)):
+        reverify(carried)
+    forged = RAW.replace(EMAIL.encode(), OTHER.encode())
+    (bundle / record["provenance"]).write_bytes(forged)
+    record["provenance_sha256"] = hashlib.sha256(forged).hexdigest()
+    with pytest.raises(PyMigrateError) as err:
+        reverify(carried)
+    assert "does not verify against Google %s" % OTHER in str(err.value)
+    assert "nothing was imported" in str(err.value)
+
+
+def test_inside_a_pin_of_another_publisher_fails_naming_both(carried, offline):
+    with pytest.raises(PyMigrateError, match="the bundle recorded Google %s, but this side's "
+                                             "pymigrate_trusted_publishers pins Google %s" % (EMAIL, OTHER)):
+        reverify(carried, trusted_publishers=_provenance.parse_trusted_publishers({"gcb-attestation-test": OTHER}))
+
+
+def test_inside_the_inside_s_own_trust_root_rules(carried, offline):
+    """Another Sigstore instance's root pinned inside (sigstore's staging root): the production certificate does not
+    chain to it."""
+    import sigstore
+
+    staging = os.path.join(os.path.dirname(sigstore.__file__), "_store", "https%3A%2F%2Ftuf-repo-cdn.sigstage.dev",
+                           "trusted_root.json")
+    with pytest.raises(PyMigrateError, match="does not verify against Google"):
+        reverify(carried, trust_root=staging)
+
+
+def test_inside_a_trust_root_missing_or_not_the_recorded_one_fails(carried, offline):
+    bundle, manifest = carried
+    with pytest.raises(PyMigrateError, match="cannot be read"):
+        reverify(carried, trust_root=str(bundle / "no-such-root.json"))
+    root = bundle / "sigstore" / "trusted_root.json"
+    data = root.read_bytes()
+    root.write_bytes(data.replace(b'"mediaType"', b'"mediaType" ', 1))  # the same root, other bytes
+    with pytest.raises(PyMigrateError, match="is not the one the manifest records"):
+        reverify(carried)
+    root.unlink()
+    with pytest.raises(PyMigrateError, match="names the Sigstore trust root sigstore/trusted_root.json but does not "
+                                             "carry it"):
+        reverify(carried)
+    # A bundle that carries none (made before issue 31): record says it did not verify; require and a pin fail.
+    manifest["provenance"]["trust_root"] = None
+    summary = reverify(carried)
+    assert summary["verified"] == 0 and "carries no Sigstore trust root" in summary["skipped"]
+    assert _provenance.inside_text(summary).startswith("provenance not verified inside")
+    with pytest.raises(PyMigrateError, match="cannot be verified inside: the bundle carries no Sigstore trust root"):
+        reverify(carried, policy="require")
+    with pytest.raises(PyMigrateError, match="cannot be verified inside"):
+        reverify(carried, trusted_publishers=_provenance.parse_trusted_publishers({"gcb-attestation-test": EMAIL}))
+    # The inside's own root verifies it.
+    own = bundle / "own.json"
+    own.write_bytes(data)
+    assert reverify(carried, trust_root=str(own))["verified"] == 1
+
+
+def test_inside_provenance_that_is_not_the_recorded_one_or_attests_another_file_fails(carried, offline):
+    bundle, manifest = carried
+    record = manifest["provenance"]["files"][LOCKED]
+    manifest["files"] = {"files/sha256/bb/%s/other.tar.gz" % ("b" * 64): {"sha256": "b" * 64}}
+    with pytest.raises(PyMigrateError, match="attests a file the bundle does not carry"):
+        reverify(carried)
+    (bundle / record["provenance"]).write_bytes(RAW + b" ")
+    with pytest.raises(PyMigrateError, match="its provenance is not the one the manifest records"):
+        reverify(carried)
+    (bundle / record["provenance"]).unlink()
+    with pytest.raises(PyMigrateError, match="does not carry its provenance"):
+        reverify(carried)
+
+
+def test_inside_require_and_pins_fail_on_a_file_without_provenance(carried, offline):
+    bundle, manifest = carried
+    manifest["provenance"]["files"]["files/sha256/aa/%s/alpha-1.0-py3-none-any.whl" % ("a" * 64)] = {
+        "project": "alpha", "version": "1.0", "filename": "alpha-1.0-py3-none-any.whl", "sha256": "a" * 64,
+        "state": "absent", "reason": "the index lists none"}
+    assert reverify(carried)["verified"] == 1
+    with pytest.raises(PyMigrateError, match=r"alpha \(alpha-1.0-py3-none-any.whl\): no provenance"):
+        reverify(carried, policy="require")
+    with pytest.raises(PyMigrateError, match="no provenance, but this side's pymigrate_trusted_publishers pins"):
+        reverify(carried, trusted_publishers=_provenance.parse_trusted_publishers({"alpha": "o/alpha"}))
+
+
+def test_inside_without_the_verifier_record_warns_and_require_names_what_to_install(carried, no_verifier):
+    summary = reverify(carried)
+    assert summary["verified"] == 0 and "pip install pypi-attestations" in summary["skipped"]
+    with pytest.raises(PyMigrateError) as err:
+        reverify(carried, policy="require")
+    assert "pypi-attestations is not installed (pip install pypi-attestations)" in str(err.value)
+
+
+def test_the_bundle_time_check_verifies_with_the_trust_root_it_is_given(tmp_path):
+    import sigstore
+
+    staging = os.path.join(os.path.dirname(sigstore.__file__), "_store", "https%3A%2F%2Ftuf-repo-cdn.sigstage.dev",
+                           "trusted_root.json")
+    client = Client({GCB.file.provenance_url: RAW})
+    with pytest.raises(PyMigrateError, match="does not verify against Google"):
+        _provenance.check({"p": [GCB]}, client, _provenance.ProvenanceCheck(trust_root=staging))
+    outcome, _client = run([GCB])
+    assert outcome["trust_root"]["path"] == "sigstore/trusted_root.json"
+    assert outcome["blobs"]["sigstore/trusted_root.json"] and outcome["trust_root"]["source"].startswith(
+        "sigstore production")

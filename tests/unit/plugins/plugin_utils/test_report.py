@@ -317,6 +317,25 @@ def test_a_state_report_says_how_each_host_stands_against_its_lock_and_nothing_a
         "the lock: holds evil==6.6, which the lock lacks, beta 2.0 newer than the lock's 1.0)"]
 
 
+def test_a_state_report_names_the_serial_each_host_really_holds_not_the_bundle_s():
+    # Issue 27: after a canary failed, state.yml reported every host on the new serial (the bundle's, from its loop
+    # item), and the documented "hosts not on this serial" query returned nothing.
+    def state(holds, changed):
+        item = dict(_env_result("default", "/v", "g", changed), holds=holds)
+        item["item"].update(serial=8, lock_id="new")
+        return {"__pymigrate_state": {"changed": changed, "results": [item]}}
+    # (a generation built from serial 5 that holds the same lock as serial 8 is on serial 8)
+    hostvars = {"canary": state({"generation": "g2", "number": 2, "lock_id": "new", "serial": 5}, False),
+                "web2": state({"generation": "g1", "number": 1, "lock_id": "old", "serial": 7}, True),
+                "web3": state(None, True)}
+    fleet = _report.fleet_summary(sorted(hostvars), hostvars, {"playbook": "state.yml", "document": "state"})
+    assert [(env["host"], env["serial"], env["lock_id"]) for env in fleet["environments"]] == [
+        ("canary", 8, "new"), ("web2", 7, "old"), ("web3", None, None)]
+    assert [item["serial"] for item in fleet["hosts"]] == [8, 7, None]
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _query
+    assert _query.evaluate("environments[?serial != `8`].host", fleet) == ["web2", "web3"]
+
+
 def test_the_hosts_of_a_run_marked_else_those_of_the_play_else_it_says_what_it_needs():
     every = {"a": {"__pymigrate_in_run": True}, "b": {}, "c": {"__pymigrate_install": {}}}
     assert _report.run_hosts(every, ["a", "b", "c"], ["b", "c"]) == ["a"]

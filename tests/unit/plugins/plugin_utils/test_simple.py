@@ -16,11 +16,13 @@ METADATA = b"Metadata-Version: 2.4\nName: Foo_Bar\nVersion: 1.0\nRequires-Python
 
 
 def wheel_bytes(metadata=METADATA, dist_info="foo_bar-1.0.dist-info"):
+    """The same bytes on every call: members dated alike (writestr with a name dates them now, and two calls a
+    second apart differed)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("foo_bar/__init__.py", "")
-        archive.writestr(dist_info + "/METADATA", metadata)
-        archive.writestr(dist_info + "/RECORD", "")
+        for name, data in (("foo_bar/__init__.py", ""), (dist_info + "/METADATA", metadata),
+                           (dist_info + "/RECORD", "")):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
     return buffer.getvalue()
 
 

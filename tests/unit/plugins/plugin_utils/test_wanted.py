@@ -64,6 +64,17 @@ def test_bad_input_names_host_variable_and_value(hostvars, var, text):
      "normalised"),
     ({"pymigrate_envs": {"a": {"path": "/etc/app", "requirements": {"alpha": ""}}}}, "pymigrate_envs.a.path",
      "system directory"),
+    # Issue 27: paths the host refuses (a parent every user may write) were refused only there, after the shared
+    # bundle was rewritten to name them; the control node refuses them while it reads the inventory.
+    ({"pymigrate_requirements": {"alpha": ""}, "pymigrate_venv_path": "/tmp/venv"}, "pymigrate_venv_path",
+     "lies directly in /tmp, which every user may write"),
+    ({"pymigrate_envs": {"a": {"path": "/var/tmp/a", "requirements": {"alpha": ""}}}}, "pymigrate_envs.a.path",
+     "lies directly in /var/tmp"),
+    ({"pymigrate_requirements": {"alpha": ""}, "pymigrate_venv_path": "/opt/a\nb"}, "pymigrate_venv_path",
+     "control character"),
+    ({"pymigrate_envs": {"a": {"path": "/opt/a", "requirements": {"alpha": ""}},
+                         "b": {"path": "/opt/a/b", "requirements": {"alpha": ""}}}}, "pymigrate_envs",
+     "one environment lies inside another (/opt/a/b inside /opt/a)"),
 ])
 def test_unsafe_or_empty_input_is_refused_naming_host_and_variable(hostvars, var, text):
     with pytest.raises(PyMigrateError) as err:
@@ -253,3 +264,24 @@ def test_a_bad_removal_names_host_variable_and_value(envs, var, text):
     with pytest.raises(PyMigrateError) as err:
         _wanted.host_environments("web7", {"pymigrate_host_envs": envs})
     assert text in str(err.value) and (err.value.host, err.value.var) == ("web7", var), str(err.value)
+
+
+@pytest.mark.parametrize("var, value", [
+    ("pymigrate_requirements", ["alpha==1.0", "beta", "Alpha==1.1"]),
+    ("pymigrate_requirements", "alpha==1.0\nbeta  # a comment\nalpha>=1.1\n"),
+    ("pymigrate_host_requirements", ["alpha==1.0", "alpha==1.1"]),
+])
+def test_a_project_twice_in_a_list_or_text_is_refused_naming_both_lines(var, value):
+    # Issue 27: the last line won silently; pip refuses such a double requirement.
+    hostvars = {"pymigrate_requirements": {"beta": ""}, var: value}
+    with pytest.raises(PyMigrateError) as err:
+        _wanted.wanted_sets_for_host("web7", hostvars)
+    message = str(err.value)
+    assert "host web7" in message and "variable %s" % var in message and "lists alpha twice" in message
+    assert "'alpha==1.0'" in message and ("'Alpha==1.1'" in message or "'alpha>=1.1'" in message
+                                          or "'alpha==1.1'" in message)
+
+
+def test_the_same_line_twice_counts_once():
+    envs = _wanted.wanted_sets_for_host("web7", {"pymigrate_requirements": ["alpha==1.0", "beta", "alpha==1.0"]})
+    assert envs["default"].wanted.requirements == {"alpha": "alpha==1.0", "beta": "beta"}
