@@ -68,6 +68,12 @@ class ActionModule(ControllerActionBase):
             result["query_result"] = _query.evaluate(params["query"], summary)
             files["query.json"] = json.dumps({"query": params["query"], "result": result["query_result"]},
                                              indent=1, sort_keys=True) + "\n"
+        # The job's artifacts, as ansible.builtin.set_stats publishes them (AWX keeps them): returned here, the
+        # strategy publishes them without a task of their own.
+        artifacts = {"pymigrate_" + params["document"]: summary}
+        if "query_result" in result:
+            artifacts["pymigrate_query_result"] = result["query_result"]
+        result["ansible_stats"] = {"data": artifacts, "per_host": False, "aggregate": True}
         if not self._task.check_mode:
             written = _record.write(params["dest"], summary, files, params["keep"])
             result["index"] = written["index"]

@@ -32,6 +32,8 @@ description:
     in; it fails at once, saying what it needs, when none of them registered anything of the rollout role.
   - With O(query), evaluates a JMESPath expression over the document (with C(version_lt), C(version_le),
     C(version_gt), C(version_ge) and C(version_eq) ordering versions as packaging does) and writes C(query.json).
+  - Publishes the document (and the query's result) as the job's artifacts, as M(ansible.builtin.set_stats) with
+    C(per_host=false) would (RV(ansible_stats)); AWX keeps them.
 author:
   - airgap.pymigrate maintainers (@airgap)
 extends_documentation_fragment:
@@ -109,6 +111,13 @@ query_result:
   description: The result of O(query).
   returned: when O(query) is given
   type: raw
+ansible_stats:
+  description:
+    - The job's artifacts as M(ansible.builtin.set_stats) publishes them (C(per_host=false)), which Ansible
+      publishes from this result and AWX keeps - C(pymigrate_summary) or C(pymigrate_state) (the document) and,
+      with O(query), C(pymigrate_query_result).
+  returned: always
+  type: dict
 run_dir:
   description: The directory that keeps this run's files.
   returned: always

@@ -65,3 +65,13 @@ def test_in_a_playbook_of_ones_own_the_hosts_of_the_play_or_what_it_needs(tmp_pa
     wrong, _module = run_action("migration_report", {"dest": str(tmp_path), "keep": "soon"},
                                 dict(task_vars, hostvars={"web1": {"__pymigrate_install": {}}}))
     assert wrong["failed"] and wrong["error_var"] == "pymigrate_report_keep"
+
+
+def test_the_document_and_the_query_result_are_the_jobs_artifacts(tmp_path):
+    hostvars = {"web1": {"__pymigrate_install": {"results": []}}}
+    task_vars = {"hostvars": hostvars, "groups": {"all": ["web1"]}, "ansible_play_hosts_all": ["web1"]}
+    result, _module = run_action("migration_report", {"dest": str(tmp_path), "document": "state",
+                                                      "query": "environments[].host"}, task_vars)
+    # What ansible.builtin.set_stats returns: the strategy publishes it, AWX keeps it (no set_stats task).
+    assert result["ansible_stats"] == {"data": {"pymigrate_state": result["summary"], "pymigrate_query_result": ["web1"]},
+                                       "per_host": False, "aggregate": True}
