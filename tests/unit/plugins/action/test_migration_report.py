@@ -73,5 +73,5 @@ def test_the_document_and_the_query_result_are_the_jobs_artifacts(tmp_path):
     result, _module = run_action("migration_report", {"dest": str(tmp_path), "document": "state",
                                                       "query": "environments[].host"}, task_vars)
     # What ansible.builtin.set_stats returns: the strategy publishes it, AWX keeps it (no set_stats task).
-    assert result["ansible_stats"] == {"data": {"pymigrate_state": result["summary"], "pymigrate_query_result": ["web1"]},
-                                       "per_host": False, "aggregate": True}
+    artifacts = {"pymigrate_state": result["summary"], "pymigrate_query_result": ["web1"]}
+    assert result["ansible_stats"] == {"data": artifacts, "per_host": False, "aggregate": True}
