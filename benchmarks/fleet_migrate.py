@@ -39,6 +39,11 @@ hosts' tmpfs memory stays bounded); every ansible command with ANSIBLE_CONFIG=an
   summary.json. An installer run that fails (or an installer this revision does not know: uv while
   pymigrate_installer is not in roles/*/meta/argument_specs.yml) is printed with its reason and left out;
   the rest still runs;
+- the first run's floor (with --installer uv, after ours): the bytes our push sent each host (its slice's
+  files, one uncompressed tar) through one bare ssh stream per host, all hosts at once (at most --forks), then
+  on every host at once, started inside it (no Ansible, no ssh), the unpack and `uv pip install --offline
+  --no-deps --no-index` of the same wheels into a fresh venv; and that install on one host alone. floor_first_s
+  is the transfer plus the install on every host; ours_uv_first/floor_first compares ours with it;
 - plain (at sizes up to --plain-max-hosts, default 8: it is the weak baseline and the slowest):
   ansible.builtin.copy of the profile's wheel directory, a venv (`creates:`), then the venv's pip
   with --no-index --find-links (ansible.builtin.pip needs packaging importable by the host's Python, which
@@ -372,6 +377,113 @@ def pack_tarballs(work, files):
     return tarballs
 
 
+FLOOR_DIR = "/var/tmp/pymigrate-floor"  # on each host (private): the bare transfer's tar, unpacked, and the venv
+UV_MEMBER = re.compile(r"^uv-[^/]+\.data/scripts/uv$")
+
+
+def host_slice_file(bundle_dir, host):
+    """A host's slice of the bundle's current serial (docs/bundle-format.md, slices/)."""
+    with open(os.path.join(bundle_dir, "slices", "current")) as handle:
+        serial = handle.read().strip()
+    name = "%s-%s.json" % (re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:80], hashlib.sha256(host.encode()).hexdigest()[:12])
+    with open(os.path.join(bundle_dir, "slices", serial, name)) as handle:
+        return json.load(handle)
+
+
+def floor_tar(work, bundle_dir, host_slice):
+    """The bytes our push sends this host (every file of its slice), in one uncompressed tar named by wheel file
+    name (uv installs wheels by their names); one tar per distinct slice."""
+    paths = sorted(item["path"] for item in host_slice["files"])
+    digest = hashlib.sha256("\n".join(paths).encode()).hexdigest()[:12]
+    path = os.path.join(work, "floor-%s.tar" % digest)
+    if not os.path.exists(path):
+        with tarfile.open(path + ".part", "w") as archive:
+            for rel in paths:
+                archive.add(os.path.join(bundle_dir, rel), arcname=os.path.basename(rel))
+        os.rename(path + ".part", path)
+    return path
+
+
+def ssh_argv(status, host_record):
+    known_hosts = os.path.join(fleetlib.state_dir(status["name"]), "known_hosts")
+    return ["ssh", "-i", status["key"], "-o", "UserKnownHostsFile=" + known_hosts, "-o", "StrictHostKeyChecking=yes",
+            "-o", "Compression=no", "-o", "BatchMode=yes", "%s@%s" % (status.get("user") or "root",
+                                                                      host_record["address"])]
+
+
+def at_once(commands, limit):
+    """Runs the (argv, stdin path) commands, at most ``limit`` at a time; seconds until the last ends. Fails on any
+    non-zero exit, with its output."""
+    started, pending, running = time.perf_counter(), list(commands), []
+    while pending or running:
+        while pending and len(running) < limit:
+            argv, stdin_path = pending.pop(0)
+            stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # pylint: disable=consider-using-with
+            running.append((subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,  # pylint: disable=consider-using-with
+                                             stderr=subprocess.STDOUT), stdin))
+        process, stdin = running.pop(0)
+        output = process.communicate()[0]
+        if stdin is not subprocess.DEVNULL:
+            stdin.close()
+        if process.returncode != 0:
+            raise RunFailed("floor step %s exited %d: %s" % (" ".join(process.args[-2:]), process.returncode,
+                                                            output.decode(errors="replace")[-1500:]))
+    return time.perf_counter() - started
+
+
+# uv's binary out of the bundle's uv wheel, as the install on a host takes it (python zipfile: no unzip needed).
+EXTRACT_UV = ("import sys, zipfile, re; z = zipfile.ZipFile(sys.argv[1]); "
+              "open('uv', 'wb').write(z.read([n for n in z.namelist() if re.match(sys.argv[2], n)][0]))")
+INSTALL_FLOOR = """set -e
+cd %(dir)s
+mkdir wheels && tar xf ../floor.tar -C wheels
+%(python)s -c "%(extract)s" wheels/%(uv_wheel)s '%(member)s'
+chmod +x uv
+%(python)s -m venv --without-pip venv
+./uv pip install --python venv/bin/python --no-index --no-deps --offline --no-cache --no-config \\
+    --link-mode hardlink -q %(wheels)s
+"""
+
+
+def first_run_floor(work, bundle_dir, hosts, forks):
+    """The floor of a first run with uv on these hosts: (a) the bytes our push sends each host, sent with one bare
+    ssh stream per host, all hosts at once as ours does (at most --forks at a time); (b) on every host at once, the
+    offline uv install of the same wheels into a fresh venv, unpack included, started inside the host (no Ansible,
+    no ssh); and (b) on one host alone. Returns the row's floor fields."""
+    status = fleetlib.load_status(NAME)
+    records = {record["name"]: record for record in status["hosts"]}
+    clean_hosts(hosts)
+    sends, installs = [], []
+    for host in hosts:
+        host_slice = host_slice_file(bundle_dir, host)
+        subprocess.run(fleetlib.exec_argv(NAME, host, ["sh", "-c", "rm -rf %s && mkdir -p %s/install"
+                                                       % (FLOOR_DIR, FLOOR_DIR)]), check=True)
+        sends.append((ssh_argv(status, records[host]) + ["cat > %s/floor.tar" % FLOOR_DIR],
+                      floor_tar(work, bundle_dir, host_slice)))
+        env = next(env for env in host_slice["envs"] if env.get("strategy") == "venv")
+        if not env.get("installer") or env["installer"]["kind"] != "uv":
+            raise RunFailed("the floor needs a uv bundle: %s's environment %s has installer %s"
+                            % (host, env["name"], env.get("installer")))
+        script = INSTALL_FLOOR % {"dir": FLOOR_DIR + "/install", "python": records[host]["python"],
+                                  "uv_wheel": env["installer"]["filename"], "member": UV_MEMBER.pattern,
+                                  "extract": EXTRACT_UV,
+                                  "wheels": " ".join("wheels/" + item["filename"] for item in env["packages"])}
+        installs.append((fleetlib.exec_argv(NAME, host, ["sh", "-c", script]), None))
+    limit = forks or 16
+    transfer = at_once(sends, limit)
+    sent_bytes = sum(os.path.getsize(stdin) for _argv, stdin in sends)
+    install_all = at_once(installs, limit)
+    reset = "rm -rf %s/install && mkdir %s/install" % (FLOOR_DIR, FLOOR_DIR)
+    subprocess.run(fleetlib.exec_argv(NAME, hosts[0], ["sh", "-c", reset]), check=True)
+    install_one = at_once(installs[:1], 1)
+    clean_hosts(hosts)
+    for host in hosts:
+        subprocess.run(fleetlib.exec_argv(NAME, host, ["rm", "-rf", FLOOR_DIR]), check=False)
+    return {"floor_transfer_s": round(transfer, 2), "floor_transfer_mb": round(sent_bytes / 1e6, 1),
+            "floor_install_all_s": round(install_all, 2), "floor_install_one_host_s": round(install_one, 2),
+            "floor_first_s": round(transfer + install_all, 2)}
+
+
 def ratio(a, b):
     return round(a / b, 3) if a is not None and b else None
 
@@ -453,6 +565,13 @@ def one_size(size, args, work, requirements, mirror_url, measured):
                 if installer == "pip":
                     raise
 
+        if "uv" in args.installer and row.get("ours_uv_first_s") is not None:
+            try:
+                row.update(first_run_floor(base, os.path.join(base, "bundle-uv"), hosts, args.forks))
+            except RunFailed as exc:
+                print("floor: failed (%s)" % str(exc)[-1500:], flush=True)
+                row["floor_failed"] = str(exc).splitlines()[0][:300]
+
         # The baselines install the wheels the pip bundle holds (the same versions as ours).
         by_version = profile_files(os.path.join(base, "bundle-pip"))
         for version, paths in by_version.items():
@@ -498,6 +617,7 @@ def one_size(size, args, work, requirements, mirror_url, measured):
             row["ours_%s_first/tarball_first" % installer] = ratio(first, row.get("tarball_first_s"))
             row["ours_%s_noop/ping" % installer] = ratio(row["ours_%s_noop_s" % installer], row.get("ping_s"))
             row["migrate_%s_noop/ping" % installer] = ratio(row["migrate_%s_noop_s" % installer], row.get("ping_s"))
+    row["ours_uv_first/floor_first"] = ratio(row.get("ours_uv_first_s"), row.get("floor_first_s"))
     return row, max(used.values()) * 2 ** 20 if used else measured
 
 
