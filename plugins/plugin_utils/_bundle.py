@@ -487,7 +487,7 @@ def plan_locks(profiles: t.Sequence[Profile], kept: t.Sequence[str], settings: B
                                                   "review and commit it")
     if settings.lock_mode == "update" and not settings.check_mode:
         _lockdir.check_writable(lock_dir)
-    plans = _lockdir.plan(profiles, existing, kept, settings.upgrade)
+    plans = _lockdir.plan(profiles, existing, kept, settings.upgrade, settings.installer)
     if settings.version_policy == "uniform" and any(item.holds is None for item in plans.values()):
         plans = {name: dataclasses.replace(item, holds=None, prefer=item.holds.preferences()) if item.holds else item
                  for name, item in plans.items()}

@@ -91,6 +91,7 @@ class LockPlan:
     holds: Lock | None
     prefer: t.Mapping[str, str]
     replaces: Lock | None
+    inputs: str = ""  # what a lock written for it records as its inputs (``inputs_digest`` with the installer asked)
 
 
 # -- digests and names ------------------------------------------------------------------------------------------
@@ -102,8 +103,26 @@ def target_digest(profile: Profile) -> str:
     return _digest(profile.target.key())
 
 
-def inputs_digest(profile: Profile) -> str:
-    return _digest([profile.wanted.key(), sorted((profile.carrier or {}).items())])
+def inputs_digest(profile: Profile, installer: str = "pip") -> str:
+    """The digest of what the profile's lock is made from: its wanted set and carrier and, when uv is asked for it,
+    that (pip, the default, adds nothing: the digest of locks written before the installer counted stays)."""
+    asked = [["installer", "uv"]] if uv_asked(profile, installer) else []
+    return _digest([profile.wanted.key(), sorted((profile.carrier or {}).items())] + asked)
+
+
+def uv_asked(profile: Profile, installer: str) -> bool:
+    """Whether the build asks uv for the profile (an image's carrier always installs with pip)."""
+    return installer == "uv" and not profile.carrier
+
+
+def made_for(lock: Lock, profile: Profile, installer: str) -> bool:
+    """Whether the lock was made for the profile's wanted set and the installer asked: a switch of
+    pymigrate_installer in the inventory changes the lock (its installer only, the versions preferred)."""
+    if uv_asked(profile, installer) and lock.inputs == inputs_digest(profile, installer):
+        return True  # made while uv was asked: uv, or pip where no uv wheel fits the target
+    # Made while pip was asked (or before the installer counted): it holds when its installer is the one asked.
+    installer_name = lock.installer.name if lock.installer is not None else ""
+    return lock.inputs == inputs_digest(profile) and (installer_name == "uv") == uv_asked(profile, installer)
 
 
 def label(profile: Profile) -> str:
@@ -237,20 +256,20 @@ def upgrade_names(value: t.Any) -> Upgrade:
 
 
 def plan(profiles: t.Sequence[Profile], locks: t.Mapping[str, Lock], keep_hosts: t.Iterable[str] = (),
-         upgrade: Upgrade = Upgrade()) -> dict:
-    """{profile name: LockPlan}. A lock holds for a profile of the same target and wanted set unless the upgrade
-    names one of its projects. Any other profile prefers the versions of the lock most of its environments had
-    (else of the locks of the same environment names), less those upgraded, and takes that lock's name unless the
+         upgrade: Upgrade = Upgrade(), installer: str = "pip") -> dict:
+    """{profile name: LockPlan}. A lock holds for a profile of the same target, wanted set and installer asked
+    (``made_for``) unless the upgrade names one of its projects. Any other profile prefers the versions of the lock
+    most of its environments had (else of the locks of the same environment names), less those upgraded, and takes that lock's name unless the
     lock keeps environments of hosts outside this run."""
     kept = set(keep_hosts)
     claimed: dict = {}
     plans: dict = {}
     for profile in profiles:
         lock = next((lock for lock in locks.values() if lock.target == target_digest(profile)
-                     and lock.inputs == inputs_digest(profile)), None)
+                     and made_for(lock, profile, installer)), None)
         if lock is not None and _can_hold(lock) and not any(upgrade(name) for name in lock.versions()) \
                 and not upgrade(t.cast(LockedPackage, lock.installer).name):
-            plans[profile.name] = LockPlan(lock.name, lock, {}, lock)
+            plans[profile.name] = LockPlan(lock.name, lock, {}, lock, inputs_digest(profile, installer))
             claimed[lock.name] = profile.name
     persisting = {lock.name for lock in locks.values() if lock.hosts() & kept}
     for profile in sorted((p for p in profiles if p.name not in plans), key=lambda p: (-len(p.members), p.name)):
@@ -269,7 +288,7 @@ def plan(profiles: t.Sequence[Profile], locks: t.Mapping[str, Lock], keep_hosts:
         else:
             name = _free_name(label(profile), set(claimed) | persisting)
         claimed[name] = profile.name
-        plans[profile.name] = LockPlan(name, None, prefer, replaces)
+        plans[profile.name] = LockPlan(name, None, prefer, replaces, inputs_digest(profile, installer))
     return plans
 
 
@@ -332,9 +351,9 @@ def _locked(pin: Pin) -> LockedPackage:
 
 
 def new_lock(name: str, profile: Profile, pins: t.Sequence[Pin], installer: Pin | None,
-             members: t.Iterable[str]) -> Lock:
+             members: t.Iterable[str], inputs: str = "") -> Lock:
     return Lock(name=name, members=tuple(sorted(set(members))), target=target_digest(profile),
-                inputs=inputs_digest(profile), packages={pin.name: _locked(pin) for pin in pins},
+                inputs=inputs or inputs_digest(profile), packages={pin.name: _locked(pin) for pin in pins},
                 installer=_locked(installer) if installer is not None else None,
                 environment=_lockfile.environment_marker(profile), requires_python=_lockfile.requires_python(profile),
                 python=profile.target.markers.get("python_full_version", ""), platform=profile.name.rsplit("-", 1)[0],
@@ -471,7 +490,7 @@ def assemble(plans: t.Mapping[str, LockPlan], profiles: t.Sequence[Profile], res
             locks[item.name] = dataclasses.replace(item.holds, members=tuple(sorted(staying | set(profile.members))))
         else:
             pins, installer = resolved[profile.name]
-            locks[item.name] = new_lock(item.name, profile, pins, installer, profile.members)
+            locks[item.name] = new_lock(item.name, profile, pins, installer, profile.members, item.inputs)
     for name, lock in existing.items():
         if name in locks:
             continue

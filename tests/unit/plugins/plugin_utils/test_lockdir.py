@@ -168,3 +168,32 @@ def test_assemble_keeps_hosts_outside_the_run_and_frozen_refuses_any_change(tmp_
     assert outcome.locks[lock.name].members == ("web2:default",)  # kept as it was for the host outside the run
     with pytest.raises(PyMigrateError, match=r"would change .*web1:default: req 2.1 -> 2.2"):
         _lockdir.refuse_changes(outcome, str(tmp_path))
+
+
+UV = _pin("uv", "0.9.0")
+
+
+def test_switching_the_installer_changes_the_lock_and_only_its_installer():
+    """pymigrate_installer changed in the inventory: a pip lock no longer holds under uv (nor a uv lock under pip);
+    the versions are preferred, so only the installer moves. A lock made while uv was asked holds under uv even
+    with pip in it (no uv wheel fits its target), and a uv lock written before the installer counted still holds."""
+    profile = _profile(["web1:default"], {"req": "req"})
+    pins = [_pin("req", "2.1")]
+    with_pip = _lock("default-cp311", profile, pins)
+    assert _lockdir.plan([profile], {with_pip.name: with_pip})[profile.name].holds is with_pip
+    switched = _lockdir.plan([profile], {with_pip.name: with_pip}, installer="uv")[profile.name]
+    assert switched.holds is None and switched.name == with_pip.name and switched.replaces is with_pip
+    assert switched.prefer == {"req": "2.1", "pip": "24.0"}
+
+    made_under_uv = _lockdir.new_lock(switched.name, profile, pins, UV, profile.members, switched.inputs)
+    assert made_under_uv.inputs != with_pip.inputs
+    assert _lockdir.plan([profile], {made_under_uv.name: made_under_uv}, installer="uv")[profile.name].holds \
+        is made_under_uv
+    assert _lockdir.plan([profile], {made_under_uv.name: made_under_uv})[profile.name].holds is None
+
+    no_uv_fits = _lockdir.new_lock(switched.name, profile, pins, PIP, profile.members, switched.inputs)
+    assert _lockdir.plan([profile], {no_uv_fits.name: no_uv_fits}, installer="uv")[profile.name].holds is no_uv_fits
+
+    uv_before = _lockdir.new_lock(switched.name, profile, pins, UV, profile.members)  # the digest without installer
+    assert _lockdir.plan([profile], {uv_before.name: uv_before}, installer="uv")[profile.name].holds is uv_before
+    assert _lockdir.plan([profile], {uv_before.name: uv_before})[profile.name].holds is None
