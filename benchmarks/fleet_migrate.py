@@ -545,7 +545,8 @@ def one_size(size, args, work, requirements, mirror_url, measured):
                                     "(roles/*/meta/argument_specs.yml); the run would use pip")
                 clean_hosts(hosts)
                 playbook(inventories, "playbooks/bundle.yml", *dirs, forks=args.forks)  # untimed, from the mirror
-                first, _out = playbook(inventories, "playbooks/rollout.yml", *(ONE_BATCH + dirs), forks=args.forks)
+                first, _out = playbook(inventories, "playbooks/rollout.yml", *(ONE_BATCH + dirs), forks=args.forks,
+                                       profile="rollout.yml first run, %s, %d hosts" % (installer, size))
                 used["ours" + label] = host_used_mb(hosts[0])
                 noop, out = playbook(inventories, "playbooks/rollout.yml", *(ONE_BATCH + dirs), forks=args.forks,
                                      profile="rollout.yml no-op, %s, %d hosts" % (installer, size))

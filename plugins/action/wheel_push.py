@@ -103,7 +103,7 @@ class ActionModule(HostActionBase):
 
         display.display("pymigrate push: %s: sending %d file(s), %.1f MB, in one stream"
                         % (task_vars.get("inventory_hostname"), len(missing), sent_bytes / 1e6))
-        stream_path = self._make_stream(bundle_dir, missing)
+        stream_path = self._make_stream(bundle_dir, [by_path[path] for path in missing])
         remote_tmp = self._remote_tmp()
         remote_stream = self._connection._shell.join_path(remote_tmp, "pymigrate-push.tar")
         # Wheels are compressed already: SSH compression (Ansible's default -C) would only cost CPU at both ends.
@@ -129,18 +129,20 @@ class ActionModule(HostActionBase):
             return None  # the host's prepared call refuses it, before any file moves, with the reason
         return dict(check["store"], environments=check.get("environments") or [])
 
-    def _make_stream(self, bundle_dir, paths):
-        """One tar of the missing store paths (removed when the action ends); wheels are compressed already, so no
-        compression."""
-        stream_path = self._local_temp(prefix="pymigrate-push-", suffix=".tar")
-        with tarfile.open(stream_path, "w", format=tarfile.PAX_FORMAT) as tar:
-            for path in paths:
-                source = os.path.join(bundle_dir, path)
-                if not os.path.isfile(source):
-                    raise PyMigrateError("bundle %s lacks %s; rebuild or re-import the bundle" % (bundle_dir, path))
-                info = tar.gettarinfo(source, arcname=path)
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                with open(source, "rb") as data:
-                    tar.addfile(info, data)
-        return stream_path
+    @staticmethod
+    def _make_stream(bundle_dir, files):
+        """One tar of the missing store files, written once for every host that lacks the same files
+        (_transfer.shared_stream); wheels are compressed already, so no compression."""
+        def write(stream_path):
+            with tarfile.open(stream_path, "w", format=tarfile.PAX_FORMAT) as tar:
+                for item in files:
+                    source = os.path.join(bundle_dir, item["path"])
+                    if not os.path.isfile(source):
+                        raise PyMigrateError("bundle %s lacks %s; rebuild or re-import the bundle"
+                                             % (bundle_dir, item["path"]))
+                    info = tar.gettarinfo(source, arcname=item["path"])
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    with open(source, "rb") as data:
+                        tar.addfile(info, data)
+        return _transfer.shared_stream(_transfer.stream_key(files), write)

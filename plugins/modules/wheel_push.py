@@ -15,6 +15,9 @@ description:
     right sha256, then sends all missing files together as one stream (not one copy per file), verifies
     each file's size and sha256 on the host before it counts as present, and renames it into place.
   - Files with wrong bytes and partial files left by an interrupted push are removed and sent again.
+  - The stream of a set of files is written once on the control node for every host that lacks the same files
+    (in C(<tmp>/airgap-pymigrate-streams-<uid>/), a directory only that user can write, each stream removed an
+    hour after its last use).
   - Runs as an action plugin on the control node that calls M(airgap.pymigrate.wheel_store) on the host;
     no rsync needed, C(become) works.
   - The same call reports whether each of the host's environments already holds its lock (RV(envs[].known_state)),

@@ -259,8 +259,8 @@ def plan(profiles: t.Sequence[Profile], locks: t.Mapping[str, Lock], keep_hosts:
          upgrade: Upgrade = Upgrade(), installer: str = "pip") -> dict:
     """{profile name: LockPlan}. A lock holds for a profile of the same target, wanted set and installer asked
     (``made_for``) unless the upgrade names one of its projects. Any other profile prefers the versions of the lock
-    most of its environments had (else of the locks of the same environment names), less those upgraded, and takes that lock's name unless the
-    lock keeps environments of hosts outside this run."""
+    most of its environments had (else of the locks of the same environment names), less those upgraded, and takes
+    that lock's name unless the lock keeps environments of hosts outside this run."""
     kept = set(keep_hosts)
     claimed: dict = {}
     plans: dict = {}

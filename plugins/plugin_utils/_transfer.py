@@ -11,13 +11,31 @@ connection, and Ansible's connections to a host share one ControlMaster, so it c
 on that connection: the stream goes over a connection of its own, the task's ``ssh_args`` without compression and
 without the shared master (every other option, ``ssh_common_args`` and the extra args, stays as configured).
 Other connection plugins (paramiko, local, containers) and ssh settings without compression are left as they are.
+
+The stream itself (``shared_stream``): hosts of one profile lack the same files, so the stream of a set of files is
+written once on the control node and sent to each of them, not written again per host (48 hosts lacking 55 MB each
+wrote 2.6 GB). It is keyed by the files' paths and sha256s, kept in a directory of the control node's user for an
+hour after its last use.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
 import re
 import shlex
+import stat
+import tempfile
+import time
+import typing as t
+
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+
+STREAM_MAX_AGE = 3600  # seconds a stream is kept after its last use (a run's hosts reuse it within minutes)
 
 # Options that tie a connection to the shared (compressed) ControlMaster; the stream's connection drops them.
 _MASTER_OPTIONS = ("compression", "controlmaster", "controlpersist", "controlpath")
@@ -84,3 +102,64 @@ def without_compression(connection):
         yield True
     finally:
         connection.set_option("ssh_args", original)
+
+
+def streams_dir(root: str | None = None) -> str:
+    """The control node user's own directory of push streams (made 0700; refused when it is not a private
+    directory of this user: another user must not be able to put a stream there)."""
+    path = os.path.join(root or tempfile.gettempdir(), "airgap-pymigrate-streams-%d" % os.getuid())
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise PyMigrateError("%s is not a directory only this user (uid %d) can write: refusing to send streams "
+                             "from it" % (path, os.getuid()), hint="Remove it; the push makes it again")
+    return path
+
+
+def stream_key(files: t.Iterable[t.Mapping]) -> str:
+    """What names a stream: the paths and sha256s of its files (store paths, so equal keys mean equal bytes)."""
+    listed = sorted((str(item["path"]), str(item["sha256"])) for item in files)
+    return hashlib.sha256(json.dumps(listed).encode()).hexdigest()
+
+
+def shared_stream(key: str, write: t.Callable[[str], None], root: str | None = None) -> str:
+    """The path of the stream ``key``: written by ``write(path)`` by the first host's push that needs it, while the
+    pushes of the other hosts that need it wait (a lock file), then read by all of them. Streams unused for
+    STREAM_MAX_AGE are removed."""
+    directory = streams_dir(root)
+    path = os.path.join(directory, key + ".tar")
+    with open(path + ".lock", "a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            os.utime(path)  # in use again: kept another STREAM_MAX_AGE
+            return path
+        except FileNotFoundError:
+            pass
+        partial = "%s.%d.partial" % (path, os.getpid())
+        try:
+            write(partial)
+            os.replace(partial, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+    remove_stale(directory)
+    return path
+
+
+def remove_stale(directory: str, now: float | None = None) -> list:
+    """Removes the streams (and their lock files) unused for STREAM_MAX_AGE; returns their names."""
+    now = time.time() if now is None else now
+    removed = []
+    for name in sorted(os.listdir(directory)):
+        full = os.path.join(directory, name)
+        try:
+            if now - os.lstat(full).st_mtime > STREAM_MAX_AGE:
+                os.unlink(full)
+                removed.append(name)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:  # removed by another push meanwhile
+                raise
+    return removed

@@ -53,3 +53,59 @@ def test_other_connection_plugins_are_not_touched():
     connection = Connection("paramiko", "-C")
     with _transfer.without_compression(connection) as changed:
         assert not changed and connection.options["ssh_args"] == "-C"
+
+
+def test_the_stream_of_the_same_files_is_written_once_for_every_host_at_once(tmp_path):
+    """48 hosts lacking the same 55 MB wrote the same tar 48 times; now the first push writes it while the others
+    wait, then all send the one file."""
+    import threading  # pylint: disable=import-outside-toplevel
+    import time  # pylint: disable=import-outside-toplevel
+
+    files = [{"path": "files/b.whl", "sha256": "b" * 64, "size": 1}, {"path": "files/a.whl", "sha256": "a" * 64}]
+    writes, paths = [], []
+
+    def write(path):
+        writes.append(path)
+        time.sleep(0.2)  # the other pushes arrive while it writes
+        with open(path, "w") as handle:
+            handle.write("tar")
+
+    def push():
+        paths.append(_transfer.shared_stream(_transfer.stream_key(files), write, root=str(tmp_path)))
+
+    threads = [threading.Thread(target=push) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(writes) == 1 and len(set(paths)) == 1 and open(paths[0]).read() == "tar"
+    assert _transfer.stream_key(list(reversed(files))) == _transfer.stream_key(files)
+    assert _transfer.stream_key([dict(files[0], sha256="c" * 64), files[1]]) != _transfer.stream_key(files)
+
+
+def test_a_stream_unused_for_an_hour_is_removed_and_a_failed_write_leaves_nothing(tmp_path):
+    import os  # pylint: disable=import-outside-toplevel
+
+    directory = _transfer.streams_dir(str(tmp_path))
+    old = os.path.join(directory, "old.tar")
+    open(old, "w").close()
+    os.utime(old, (1, 1))
+
+    def broken(path):
+        open(path, "w").close()
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        _transfer.shared_stream("k", broken, root=str(tmp_path))
+    assert sorted(os.listdir(directory)) == ["k.tar.lock", "old.tar"]
+    _transfer.shared_stream("k", lambda path: open(path, "w").close(), root=str(tmp_path))
+    assert sorted(os.listdir(directory)) == ["k.tar", "k.tar.lock"]
+
+
+def test_a_streams_directory_others_can_write_is_refused(tmp_path):
+    import os  # pylint: disable=import-outside-toplevel
+
+    directory = _transfer.streams_dir(str(tmp_path))
+    os.chmod(directory, 0o777)
+    with pytest.raises(_transfer.PyMigrateError, match="only this user"):
+        _transfer.streams_dir(str(tmp_path))
