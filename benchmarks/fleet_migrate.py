@@ -57,8 +57,9 @@ hosts' tmpfs memory stays bounded); every ansible command with ANSIBLE_CONFIG=an
   present; otherwise "synchronize: skipped (...)" is printed. Nothing is installed for it.
 
 Prints one JSON row per size (every time in seconds; the ratios ours_first/tarball_first,
-ours_first/plain_first, ours_noop/ping, migrate_noop/ping, ours_noop/tarball_noop; the bytes our no-ops
-sent; the changed counts of the no-ops' recaps; the MB each approach left on host 1, by du), then
+ours_first/plain_first, ours_noop/ping, migrate_noop/ping, ours_noop/tarball_noop, ours_uv_first/floor_first;
+the floor's parts; the bytes our no-ops sent; the changed counts of the no-ops' recaps; the MB each approach
+left on host 1, by du) and the per-task profile of each timed run (benchmarks/timing.py), then
 {"results": [...]}. No timing is asserted.
 """
 
