@@ -115,6 +115,8 @@ class ActionModule(HostActionBase):
             module_name=MODULE, task_vars=task_vars,
             module_args=dict(args, files=[by_path[path] for path in missing], state="received", src=remote_stream))
         if received.get("failed"):
+            # Whatever went wrong, the next push writes the stream again rather than send the same bytes.
+            _transfer.discard_stream(stream_path)
             received["sent"] = []
             return dict(result, **received)
         return result
@@ -132,15 +134,19 @@ class ActionModule(HostActionBase):
     @staticmethod
     def _make_stream(bundle_dir, files):
         """One tar of the missing store files, written once for every host that lacks the same files
-        (_transfer.shared_stream); wheels are compressed already, so no compression."""
+        (_transfer.shared_stream); wheels are compressed already, so no compression. A file the bundle lacks fails
+        the push before anything is sent, whether or not a stream of it was written before."""
+        sources = []
+        for item in files:
+            source = os.path.join(bundle_dir, item["path"])
+            if not os.path.isfile(source):
+                raise PyMigrateError("bundle %s lacks %s; rebuild or re-import the bundle" % (bundle_dir, item["path"]))
+            sources.append((source, item["path"]))
+
         def write(stream_path):
             with tarfile.open(stream_path, "w", format=tarfile.PAX_FORMAT) as tar:
-                for item in files:
-                    source = os.path.join(bundle_dir, item["path"])
-                    if not os.path.isfile(source):
-                        raise PyMigrateError("bundle %s lacks %s; rebuild or re-import the bundle"
-                                             % (bundle_dir, item["path"]))
-                    info = tar.gettarinfo(source, arcname=item["path"])
+                for source, path in sources:
+                    info = tar.gettarinfo(source, arcname=path)
                     info.uid = info.gid = 0
                     info.uname = info.gname = ""
                     with open(source, "rb") as data:

@@ -149,6 +149,12 @@ def shared_stream(key: str, write: t.Callable[[str], None], root: str | None = N
     return path
 
 
+def discard_stream(path: str) -> None:
+    """Removes a stream (a push that sent it failed): the next push that needs it writes it again."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
 def remove_stale(directory: str, now: float | None = None) -> list:
     """Removes the streams (and their lock files) unused for STREAM_MAX_AGE; returns their names."""
     now = time.time() if now is None else now

@@ -3,6 +3,7 @@ the host's store holds (wheel_store, state=prepared) decides what is sent, and c
 (wheel_store) is stood in for; tests/integration runs the real thing over SSH."""
 
 import os
+import tempfile
 from unittest import mock
 
 import pytest
@@ -10,6 +11,15 @@ import pytest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
 from tests.unit.plugins.action.runner import make_action
 from tests.unit.plugins.plugin_utils.test_bundle import build, host
+
+
+@pytest.fixture(autouse=True)
+def streams_of_this_test(tmp_path, monkeypatch):
+    """The push's streams (a directory of the user under the temporary directory) in this test's own directory."""
+    streams = tmp_path / "tmp"
+    streams.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(streams))
+    return streams
 
 
 @pytest.fixture
@@ -35,7 +45,8 @@ class SshConnection:
         self.options[name] = value
 
 
-def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_vars=None, args=None, connection=None):
+def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_vars=None, args=None, connection=None,
+         receive_fails=False):
     action = make_action("wheel_push", dict({"bundle_dir": bundle_dir, "store_dir": "/var/lib/pymigrate/store"},
                                             **(args or {})), check_mode=check_mode)
     calls = []
@@ -51,6 +62,8 @@ def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_v
                     "corrupt": [], "removed_partials": [],
                     "environments": [{"path": env["path"], "lock_id": env["lock_id"], "current": env["path"] in current}
                                      for env in module_args["environments"]]}
+        if receive_fails:
+            return {"failed": True, "msg": "sha256 mismatch"}
         return {"received": [item["path"] for item in module_args["files"]], "changed": True}
 
     action._execute_module = execute_module
@@ -112,6 +125,7 @@ def test_no_bundle_directory(tmp_path):
 
 def test_a_file_the_bundle_lacks_fails_before_anything_is_sent(bundle_dir):
     wanted = _manifest.host_files(_manifest.read(bundle_dir), "web2")
+    push(bundle_dir, "web2")  # a stream of these files was written before: no reason to send them now
     os.unlink(os.path.join(bundle_dir, wanted[0]["path"]))
     result, calls = push(bundle_dir, "web2")
     assert result["failed"] and "lacks %s" % wanted[0]["path"] in result["msg"]
@@ -183,3 +197,18 @@ def test_ssh_args_without_compression_keep_the_shared_master(bundle_dir):
 def test_a_flag_that_is_not_a_boolean_is_named(bundle_dir):
     result, calls = push(bundle_dir, "web2", args={"ssh_compression": "sometimes"})
     assert result["failed"] and "sometimes" in result["msg"] and "ssh_compression" in result["msg"] and calls == []
+
+
+def test_hosts_that_lack_the_same_files_are_sent_one_stream_written_once(bundle_dir, streams_of_this_test):
+    _result, first = push(bundle_dir, "web2")
+    _result, second = push(bundle_dir, "web2")
+    streams = [path for path in os.listdir(streams_of_this_test / ("airgap-pymigrate-streams-%d" % os.getuid()))
+               if path.endswith(".tar")]
+    assert len(streams) == 1 and [c["state"] for c in first + second] == ["prepared", "received"] * 2
+
+
+def test_a_failed_receive_discards_the_stream_so_the_next_push_writes_it_again(bundle_dir, streams_of_this_test):
+    result, _calls = push(bundle_dir, "web2", receive_fails=True)
+    assert result["failed"] and result["sent"] == []
+    directory = streams_of_this_test / ("airgap-pymigrate-streams-%d" % os.getuid())
+    assert not [path for path in os.listdir(directory) if path.endswith(".tar")]

@@ -433,3 +433,21 @@ def test_removals_travel_in_the_manifest_and_dropped_environments_are_said_or_re
     assert _manifest.read(str(tmp_path))["absent"] == {"b": {"api": {"path": "/opt/api/venv"}}}
     result, _client = build(tmp_path, [envs_host("a", api=api), envs_host("b")], dropped_envs="remove")
     assert _manifest.read(str(tmp_path))["absent"] == {"b": {"api": {"path": "/opt/api/venv"}}}  # kept while unnamed
+
+
+def test_switching_the_installer_in_the_inventory_moves_the_lock_to_it_and_nothing_else(tmp_path):
+    """Found by benchmarks/fleet_migrate.py: a lock written under pip held under pymigrate_installer: uv, so the
+    hosts kept installing with pip."""
+    client = _with_uv_wheel(FakeIndexClient(RELEASES), "manylinux_2_17_x86_64.manylinux2014_x86_64")
+    locked = {"lock_dir": str(tmp_path / "lock"), "lock_mode": "update"}
+    first, _client = build(tmp_path / "b", [host("a")], client=client, **locked)
+    assert list(first["installers"].values()) == ["pip"]
+    switched, _client = build(tmp_path / "b", [host("a")], client=client, installer="uv", **locked)
+    assert list(switched["installers"].values()) == ["uv"]
+    assert switched["lock"]["changes"] == {}  # the environment's packages are the same: only the installer moved
+    lock_text = "".join(path.read_text() for path in (tmp_path / "lock").glob("pylock.*.toml"))
+    assert 'name = "uv"' in lock_text and 'name = "pip"' not in lock_text
+    again, _client = build(tmp_path / "b", [host("a")], client=client, installer="uv", **locked)
+    assert not again["changed"] and list(again["installers"].values()) == ["uv"]
+    back, _client = build(tmp_path / "b", [host("a")], client=client, **locked)
+    assert list(back["installers"].values()) == ["pip"]
