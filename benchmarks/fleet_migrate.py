@@ -427,8 +427,9 @@ def at_once(commands, limit):
         if stdin is not subprocess.DEVNULL:
             stdin.close()
         if process.returncode != 0:
-            raise RunFailed("floor step %s exited %d: %s" % (" ".join(process.args[-2:]), process.returncode,
-                                                            output.decode(errors="replace")[-1500:]))
+            step = " ".join(process.args[-2:])
+            raise RunFailed("floor step %s exited %d: %s"
+                            % (step, process.returncode, output.decode(errors="replace")[-1500:]))
     return time.perf_counter() - started
 
 

@@ -73,7 +73,7 @@ def test_the_stream_of_the_same_files_is_written_once_for_every_host_at_once(tmp
     def push():
         paths.append(_transfer.shared_stream(_transfer.stream_key(files), write, root=str(tmp_path)))
 
-    threads = [threading.Thread(target=push) for _ in range(8)]
+    threads = [threading.Thread(target=push) for _number in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
