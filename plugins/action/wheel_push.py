@@ -2,7 +2,12 @@
 # Copyright (c) airgap.pymigrate contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Push: one call learns what the host store lacks, one stream carries it, one call verifies it in.
+"""Push: one call learns what the host store lacks, one stream carries it, one command verifies it in.
+
+With a pipelining connection that command is the host's Python running module_utils/_store.py read from its
+standard input (_transfer.receiver_program), not a second module: a module's start (its payload unpacked, Ansible's
+``basic`` imported) is most of what a call costs a host. When the stream is sent as the user the modules run as,
+the listing call also makes the stream's directory, and the receiver removes it: no mkdir or rm of its own.
 
 Like ansible.builtin.copy it compares checksums before sending, but in batch: a per-file stat would be
 about three round trips per file per host. The host's files and environments come from its slice of the bundle
@@ -15,14 +20,16 @@ the same slice itself and takes a ``known_state`` only when the ``slice_id`` is 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shlex
 import tarfile
 
 from ansible.utils.display import Display
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENTS_ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import STORE_ARGUMENT_SPEC
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _settled, _transfer
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _settled, _targets, _transfer
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS
@@ -77,11 +84,15 @@ class ActionModule(HostActionBase):
             if listing is not None:
                 result["asked_host"] = False
         if result.get("asked_host") is not False:
-            listing = self._execute_module(module_name=MODULE, module_args=dict(args, state="prepared"),
-                                           task_vars=task_vars)
+            prepare = dict(args, state="prepared")
+            if not self._play_context.become:  # the stream is sent as the user the module runs as: it makes the dir
+                prepare["stream_parent"] = self._connection._shell.get_option("remote_tmp")
+            listing = self._execute_module(module_name=MODULE, module_args=prepare, task_vars=task_vars)
             if listing.get("failed"):
                 return dict(result, **listing)
             result["asked_host"] = True
+            if listing.get("stream_dir"):  # removed by the receiver, or when the action ends (_clean_up)
+                self._connection._shell.tmpdir = listing["stream_dir"]
         if envs is not None:
             states = {state["path"]: state for state in listing.get("environments") or []}
             for env in envs:
@@ -111,15 +122,33 @@ class ActionModule(HostActionBase):
             self._transfer_file(stream_path, remote_stream)
         # Read, not run: no chmod u+x round trip (Ansible's default) unless another user must be let in.
         self._fixup_perms2((remote_tmp, remote_stream), execute=False)
-        received = self._execute_module(
-            module_name=MODULE, task_vars=task_vars,
-            module_args=dict(args, files=[by_path[path] for path in missing], state="received", src=remote_stream))
+        received = self._receive(listing.get("interpreter"), dict(args, files=[by_path[path] for path in missing],
+                                                                  src=remote_stream), task_vars)
         if received.get("failed"):
             # Whatever went wrong, the next push writes the stream again rather than send the same bytes.
             _transfer.discard_stream(stream_path)
             received["sent"] = []
             return dict(result, **received)
         return result
+
+    def _receive(self, python, args, task_vars):
+        """The stream taken into the store: by the program of _transfer.receiver_program run by ``python`` (the
+        interpreter the host's modules run with) when the connection pipelines, else by wheel_store
+        (state=received)."""
+        if not python or not self._is_pipelining_enabled("new"):
+            return self._execute_module(module_name=MODULE, module_args=dict(args, state="received"),
+                                        task_vars=task_vars)
+        program = _transfer.receiver_program(dict(
+            store_dir=args.get("store_dir", STORE_ARGUMENT_SPEC["store_dir"]["default"]), src=args["src"],
+            files=args["files"]))
+        res = self._low_level_execute_command("%s -" % shlex.quote(python), in_data=program)
+        try:
+            received = json.loads(res.get("stdout") or "")
+        except ValueError:
+            return dict(failed=True, rc=res.get("rc"), msg="the push's receiver (%s on the host) exited %s: %s"
+                        % (python, res.get("rc"), (res.get("stderr") or res.get("stdout") or "").strip()[-2000:]))
+        self._connection._shell.tmpdir = None  # the receiver removed it with the stream
+        return received
 
     @staticmethod
     def _surveyed(task_vars, host_slice, verify):
@@ -129,7 +158,9 @@ class ActionModule(HostActionBase):
             return None
         if any(state.get("error") for state in check.get("environments") or []):
             return None  # the host's prepared call refuses it, before any file moves, with the reason
-        return dict(check["store"], environments=check.get("environments") or [])
+        facts = _targets.reported_facts(task_vars) or {}
+        return dict(check["store"], environments=check.get("environments") or [],
+                    interpreter=(facts.get("python") or {}).get("executable"))
 
     @staticmethod
     def _make_stream(bundle_dir, files):

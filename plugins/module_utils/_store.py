@@ -324,6 +324,26 @@ def receive(store_dir, archive_path, expected):
     return received
 
 
+def receive_pushed(arguments):
+    """The host half of a push sent as a program of its own (wheel_push's pipelined path: the Python the push found
+    on the host runs this file with the call appended, without an Ansible module's start-up): ``receive`` into the
+    store checked as wheel_store checks it, then the stream's temporary directory removed. Returns what
+    wheel_store's ``state=received`` returns."""
+    store_dir = os.path.expanduser(os.path.expandvars(arguments["store_dir"]))
+    try:
+        check_owned(store_dir)
+        received = receive(store_dir, arguments["src"], arguments["files"])
+        return {"changed": bool(received), "received": received}
+    except (StoreError, OSError) as exc:
+        return {"failed": True, "msg": "store %s: %s" % (store_dir, exc)}
+    finally:
+        _unlink_quietly(arguments["src"])
+        try:
+            os.rmdir(os.path.dirname(arguments["src"]))
+        except OSError:
+            pass
+
+
 # The environments the collection built on the host, whatever inventory named them (paths of their stable symlinks):
 # host_prune keeps the files of every one of them. Written under REGISTRY_LOCK by every install and by host_prune.
 REGISTRY = "environments.json"

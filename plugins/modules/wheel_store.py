@@ -46,6 +46,13 @@ options:
   src:
     description: Path on the host of the push stream; required with O(state=received).
     type: path
+  stream_parent:
+    description:
+      - With O(state=prepared), when files are missing (not in check mode), a private directory for the push stream
+        is made under this path (made too, mode 0700, when missing) and returned as RV(stream_dir). The push passes
+        its connection's remote temporary directory when it sends as the user this module runs as, so that sending
+        costs no further command to make one.
+    type: path
 """
 
 EXAMPLES = r"""
@@ -98,6 +105,16 @@ environments:
   elements: dict
   sample: [{path: /opt/app/venv, lock_id: 3f2a1b0c9d8e, current: true, drift: [],
             generation: /opt/app/.venv.generations/1-3f2a1b0c9d8e}]
+stream_dir:
+  description: The directory made for the push stream under O(stream_parent); absent when nothing is missing.
+  returned: O(state=prepared), with O(stream_parent)
+  type: str
+  sample: /home/deploy/.ansible/tmp/ansible-tmp-pymigrate-push-k3j2h1
+interpreter:
+  description: The Python this module ran with, which the push's receiver then runs with.
+  returned: O(state=prepared)
+  type: str
+  sample: /usr/bin/python3
 received:
   description: Store paths received and verified.
   returned: O(state=received)
@@ -107,6 +124,8 @@ received:
 """
 
 import os
+import sys
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -130,6 +149,7 @@ def main():
             STORE_ARGUMENT_SPEC,
             state=dict(type="str", choices=["prepared", "verified", "received"], default="prepared"),
             src=dict(type="path"),
+            stream_parent=dict(type="path"),
             **ENVIRONMENTS_ARGUMENT_SPEC,
         ),
         required_if=[("state", "received", ["src"])],
@@ -156,6 +176,11 @@ def main():
             result = compare(store_dir, params["files"], repair=not module.check_mode)
             locked = [env for env in params["environments"] if env["packages"] is not None]
             result["environments"] = [environment_state(env, store_dir, params["verify_installed"]) for env in locked]
+            result["interpreter"] = sys.executable  # the push's receiver runs with it (wheel_push, pipelined)
+            if params["stream_parent"] and (result["missing"] or result["corrupt"]) and not module.check_mode:
+                os.makedirs(params["stream_parent"], mode=0o700, exist_ok=True)
+                result["stream_dir"] = tempfile.mkdtemp(prefix="ansible-tmp-pymigrate-push-",
+                                                        dir=params["stream_parent"])
             # Files with wrong bytes and partial files of an interrupted push were removed (in check mode: would be).
             module.exit_json(changed=bool(result["corrupt"] or result["removed_partials"]), **result)
         if module.check_mode:

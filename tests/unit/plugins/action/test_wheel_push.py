@@ -3,6 +3,9 @@ the host's store holds (wheel_store, state=prepared) decides what is sent, and c
 (wheel_store) is stood in for; tests/integration runs the real thing over SSH."""
 
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from unittest import mock
 
@@ -46,7 +49,9 @@ class SshConnection:
 
 
 def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_vars=None, args=None, connection=None,
-         receive_fails=False):
+         receive_fails=False, remote_dir=None):
+    """remote_dir: the connection pipelines, and this directory stands in for the host: the stream is copied there
+    and the receiver program runs on this machine, as the host's Python would run it."""
     action = make_action("wheel_push", dict({"bundle_dir": bundle_dir, "store_dir": "/var/lib/pymigrate/store"},
                                             **(args or {})), check_mode=check_mode)
     calls = []
@@ -59,7 +64,7 @@ def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_v
         if module_args["state"] == "prepared":
             paths = [item["path"] for item in module_args["files"]]
             return {"present": [p for p in paths if p in present], "missing": [p for p in paths if p not in present],
-                    "corrupt": [], "removed_partials": [],
+                    "corrupt": [], "removed_partials": [], "interpreter": sys.executable if remote_dir else None,
                     "environments": [{"path": env["path"], "lock_id": env["lock_id"], "current": env["path"] in current}
                                      for env in module_args["environments"]]}
         if receive_fails:
@@ -71,11 +76,24 @@ def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_v
     def transfer_file(local, remote):
         if connection is not None:
             connection.transfers.append(connection.get_option("ssh_args"))
+        if remote_dir:
+            shutil.copyfile(local, remote)
         return remote
+
+    def low_level_execute_command(cmd, sudoable=True, in_data=None):
+        calls.append({"state": "received (program)", "cmd": cmd})
+        done = subprocess.run(cmd, shell=True, input=in_data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              check=False)
+        return {"rc": done.returncode, "stdout": done.stdout.decode(), "stderr": done.stderr.decode()}
 
     action._transfer_file = transfer_file
     action._fixup_perms2 = lambda paths, execute=True: fixups.append(execute)
-    action._make_tmp_path = lambda: "/tmp/remote"
+    action._is_pipelining_enabled = lambda module_style, wrap_async=False: bool(remote_dir)
+    action._low_level_execute_command = low_level_execute_command
+    if remote_dir:
+        os.makedirs(remote_dir)
+        action._connection._shell.join_path = os.path.join
+    action._make_tmp_path = lambda: remote_dir or "/tmp/remote"
     action._remove_tmp_path = lambda path: None
     result = action.run(task_vars=dict(task_vars or {}, inventory_hostname=host_name))
     result["_fixups"] = fixups
@@ -210,5 +228,33 @@ def test_hosts_that_lack_the_same_files_are_sent_one_stream_written_once(bundle_
 def test_a_failed_receive_discards_the_stream_so_the_next_push_writes_it_again(bundle_dir, streams_of_this_test):
     result, _calls = push(bundle_dir, "web2", receive_fails=True)
     assert result["failed"] and result["sent"] == []
+    directory = streams_of_this_test / ("airgap-pymigrate-streams-%d" % os.getuid())
+    assert not [path for path in os.listdir(directory) if path.endswith(".tar")]
+
+
+def test_with_pipelining_the_host_python_receives_the_stream_without_a_module(bundle_dir, tmp_path):
+    # The receiver program (module_utils/_store.py) runs here as the host's Python would run it: the real bytes go
+    # into the store, verified, and the stream's directory is gone with it, so the action removes nothing after.
+    store, remote = tmp_path / "host-store", str(tmp_path / "host-tmp")
+    result, calls = push(bundle_dir, "web2", args={"store_dir": str(store)}, remote_dir=remote)
+    assert [c["state"] for c in calls] == ["prepared", "received (program)"]
+    assert calls[1]["cmd"] == "%s -" % sys.executable
+    assert result["changed"] and not result.get("failed") and not os.path.exists(remote)
+    for path in result["sent"]:
+        with open(os.path.join(bundle_dir, path), "rb") as sent, open(store / path, "rb") as arrived:
+            assert sent.read() == arrived.read()
+
+
+def test_a_stream_the_host_python_refuses_fails_the_push_and_is_discarded(bundle_dir, tmp_path, streams_of_this_test):
+    manifest = _manifest.read(bundle_dir)
+    wanted = _manifest.host_files(manifest, "web2")
+    with open(os.path.join(bundle_dir, wanted[0]["path"]), "r+b") as handle:  # same size, other bytes
+        first = handle.read(1)
+        handle.seek(0)
+        handle.write(bytes([first[0] ^ 0xFF]))
+    store, remote = tmp_path / "host-store", str(tmp_path / "host-tmp")
+    result, _calls = push(bundle_dir, "web2", args={"store_dir": str(store)}, remote_dir=remote)
+    assert result["failed"] and "arrived with sha256" in result["msg"] and str(store) in result["msg"]
+    assert result["sent"] == [] and not os.path.exists(remote)
     directory = streams_of_this_test / ("airgap-pymigrate-streams-%d" % os.getuid())
     assert not [path for path in os.listdir(directory) if path.endswith(".tar")]

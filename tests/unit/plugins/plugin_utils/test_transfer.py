@@ -1,8 +1,17 @@
 """The push's stream travels without SSH compression: which ssh_args compress, and what the one-shot connection
 keeps of them."""
 
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
 import pytest
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _store
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _transfer
 
 ONE_SHOT = " -o Compression=no -o ControlMaster=no -o ControlPath=none"
@@ -109,3 +118,40 @@ def test_a_streams_directory_others_can_write_is_refused(tmp_path):
     os.chmod(directory, 0o777)
     with pytest.raises(_transfer.PyMigrateError, match="only this user"):
         _transfer.streams_dir(str(tmp_path))
+
+
+def _one_file_stream(tmp_path, data):
+    sha = hashlib.sha256(data).hexdigest()
+    item = {"path": _store.store_relpath(sha, "demo-1.0-py3-none-any.whl"), "sha256": sha, "size": len(data)}
+    incoming = tmp_path / "remote-tmp"
+    incoming.mkdir()
+    with tarfile.open(incoming / "pymigrate-push.tar", "w") as tar:
+        info = tarfile.TarInfo(item["path"])
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return item, str(incoming / "pymigrate-push.tar")
+
+
+def _run_receiver(arguments, home):
+    # As the host runs it: its Python reads the program from standard input, with the host's HOME.
+    done = subprocess.run([sys.executable, "-"], input=_transfer.receiver_program(arguments), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=dict(os.environ, HOME=str(home)), check=True)
+    return json.loads(done.stdout)
+
+
+def test_the_receiver_program_verifies_the_stream_into_the_store_and_removes_it(tmp_path):
+    item, stream = _one_file_stream(tmp_path, b"wheel bytes")
+    # "~" is expanded where the program runs (the host), as wheel_store's path option is.
+    result = _run_receiver({"store_dir": "~/store", "src": stream, "files": [item]}, home=tmp_path)
+    assert result == {"changed": True, "received": [item["path"]]}
+    with open(tmp_path / "store" / item["path"], "rb") as handle:
+        assert handle.read() == b"wheel bytes"
+    assert not os.path.exists(os.path.dirname(stream))
+
+
+def test_the_receiver_program_refuses_other_bytes_names_the_store_and_still_removes_the_stream(tmp_path):
+    item, stream = _one_file_stream(tmp_path, b"wheel bytes")
+    item = dict(item, sha256=hashlib.sha256(b"other bytes").hexdigest())
+    result = _run_receiver({"store_dir": str(tmp_path / "store"), "src": stream, "files": [item]}, home=tmp_path)
+    assert result["failed"] and "arrived with sha256" in result["msg"] and str(tmp_path / "store") in result["msg"]
+    assert not os.path.exists(tmp_path / "store" / item["path"]) and not os.path.exists(os.path.dirname(stream))
