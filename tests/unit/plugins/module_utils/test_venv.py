@@ -71,6 +71,21 @@ def test_a_missing_distribution_and_a_broken_interpreter(tmp_path):
     assert _venv.describe_findings(findings * 4, limit=2).endswith("and 6 more")
 
 
+def test_a_link_to_the_running_interpreter_is_not_started_again_another_one_is(tmp_path, monkeypatch):
+    started = []
+    real_call = _venv.subprocess.call
+    monkeypatch.setattr(_venv.subprocess, "call", lambda argv, **kw: started.append(argv[0]) or real_call(argv, **kw))
+    root, _site = generation(tmp_path)  # bin/python -> sys.executable
+    assert _venv.verify_generation(str(root), LOCK) == [] and started == []
+    other = tmp_path / "other-python"
+    other.write_text("#!/bin/sh\nexit 3\n")  # an interpreter that does not start
+    other.chmod(0o755)
+    os.unlink(root / "bin" / "python")
+    os.symlink(other, root / "bin" / "python")
+    assert kinds(_venv.verify_generation(str(root), LOCK)) == [("broken interpreter", None)]
+    assert started == [str(root / "bin" / "python")]
+
+
 def test_lock_id_is_the_same_for_the_same_files_whatever_the_name_spelling():
     other = [{"name": "alpha-lib", "version": "1.0", "sha256": "ab" * 32}, LOCK[1]]
     assert _venv.packages_lock_id(LOCK) == _venv.packages_lock_id(list(reversed(other)))
