@@ -133,6 +133,12 @@ def _stat_key(info):
     return [info.st_size, info.st_ino, info.st_ctime_ns]
 
 
+def hashed_unchanged(cache, relpath, info):
+    """Whether the store file ``relpath`` (its ``os.lstat`` ``info``) is as it was when it was hashed and found
+    right (``cache``: load_verified's)."""
+    return cache.get(relpath) == _stat_key(info)
+
+
 def load_verified(store_dir):
     try:
         with open(os.path.join(store_dir, VERIFIED_CACHE)) as handle:
@@ -180,7 +186,7 @@ def compare(store_dir, wanted, repair, trust_verified=True):
             problem = "not a regular file"
         elif item.get("size") is not None and size != item["size"]:
             problem = "size %d, expected %d" % (size, item["size"])
-        elif known.get(relpath) == _stat_key(info):
+        elif hashed_unchanged(known, relpath, info):
             present.append(relpath)  # hashed before and not written since
             continue
         elif file_sha256(full) != sha256:

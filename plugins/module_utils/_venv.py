@@ -42,6 +42,8 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
     check_owned,
     file_sha256,
     fsync_dir,
+    hashed_unchanged,
+    load_verified,
     register_environments,
     store_relpath,
     write_atomic,
@@ -275,11 +277,18 @@ class Environment(object):
         return os.path.join(self.store_dir, store_relpath(sha256, filename))
 
     def verify_files(self, packages, installer):
+        """Names a missing or wrong file before a build starts. A file hashed and found right on arrival (or by the
+        push's check) and not written since is not hashed again: the installer checks every file's sha256 itself
+        (--require-hashes), so hashing it here too was only a third pass over every byte of a first run."""
+        verified = load_verified(self.store_dir)
         for item in list(packages) + [installer]:
-            path = self.store_path(item["sha256"], item["filename"])
+            relpath = store_relpath(item["sha256"], item["filename"])
+            path = os.path.join(self.store_dir, relpath)
             if not os.path.isfile(path):
                 raise VenvError("%s is missing from the store %s; run the push again"
                                 % (item["filename"], self.store_dir))
+            if hashed_unchanged(verified, relpath, os.lstat(path)):
+                continue
             actual = file_sha256(path)
             if actual != item["sha256"]:
                 raise VenvError("%s in the store %s has sha256 %s, expected %s; run the push again to replace it"

@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils import _venv
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _store, _venv
 
 LOCK = [{"name": "Alpha_Lib", "version": "1.0", "sha256": "ab" * 32}, {"name": "beta", "version": "2.0",
                                                                        "sha256": "cd" * 32}]
@@ -275,3 +275,31 @@ def test_a_repair_marks_the_generation_it_replaced_as_drifted(tmp_path):
     record = env.record(replaced)
     assert record["drift"] == "missing file alpha /x" and record["replaced_by"] == "2-aaaaaaaaaaaa"
     assert env._unfit(replaced, "b" * 64, False).startswith("drifted: 2-aaaaaaaaaaaa replaced it to repair missing")
+
+
+def test_the_install_hashes_only_store_files_not_hashed_since_they_were_written(tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    files = []
+    for name, data in (("alpha_lib-1.0-py3-none-any.whl", b"alpha"), ("uv-0.1-py3-none-any.whl", b"uv")):
+        sha = hashlib.sha256(data).hexdigest()
+        path = store / _store.store_relpath(sha, name)
+        path.parent.mkdir(parents=True)
+        path.write_bytes(data)
+        files.append({"name": name.split("-", maxsplit=1)[0], "filename": name, "sha256": sha, "size": len(data),
+                      "path": path})
+    hashed = []
+    real_sha256 = _venv.file_sha256
+    monkeypatch.setattr(_venv, "file_sha256", lambda path: hashed.append(os.path.basename(path)) or real_sha256(path))
+    env = _venv.Environment(str(tmp_path / "venv"), store_dir=str(store))
+    env.verify_files(files[:1], files[1])  # never hashed: both are
+    assert hashed == [files[0]["filename"], files[1]["filename"]]
+    # The push's check hashes them and records it: the install trusts that (the installer hashes them again).
+    _store.compare(str(store), [{"path": _store.store_relpath(f["sha256"], f["filename"]), "sha256": f["sha256"],
+                                 "size": f["size"]} for f in files], repair=True)
+    hashed.clear()
+    env.verify_files(files[:1], files[1])
+    assert hashed == []
+    files[0]["path"].write_bytes(b"ALPHA")  # written since: hashed, and refused
+    with pytest.raises(_venv.VenvError, match="has sha256 [0-9a-f]{64}, expected"):
+        env.verify_files(files[:1], files[1])
+    assert hashed == [files[0]["filename"]]
