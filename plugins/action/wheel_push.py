@@ -147,7 +147,8 @@ class ActionModule(HostActionBase):
         except ValueError:
             return dict(failed=True, rc=res.get("rc"), msg="the push's receiver (%s on the host) exited %s: %s"
                         % (python, res.get("rc"), (res.get("stderr") or res.get("stdout") or "").strip()[-2000:]))
-        self._connection._shell.tmpdir = None  # the receiver removed it with the stream
+        if received.pop("removed_tmp", False):
+            self._connection._shell.tmpdir = None  # the receiver removed it with the stream
         return received
 
     @staticmethod

@@ -333,21 +333,23 @@ def receive(store_dir, archive_path, expected):
 def receive_pushed(arguments):
     """The host half of a push sent as a program of its own (wheel_push's pipelined path: the Python the push found
     on the host runs this file with the call appended, without an Ansible module's start-up): ``receive`` into the
-    store checked as wheel_store checks it, then the stream's temporary directory removed. Returns what
-    wheel_store's ``state=received`` returns."""
+    store checked as wheel_store checks it, then the stream and its temporary directory removed. Returns what
+    wheel_store's ``state=received`` returns, and ``removed_tmp``: whether that directory is gone (a become user
+    other than the one who sent the stream may not remove it; the push then removes it as usual)."""
     store_dir = os.path.expanduser(os.path.expandvars(arguments["store_dir"]))
     try:
         check_owned(store_dir)
         received = receive(store_dir, arguments["src"], arguments["files"])
-        return {"changed": bool(received), "received": received}
+        result = {"changed": bool(received), "received": received}
     except (StoreError, OSError) as exc:
-        return {"failed": True, "msg": "store %s: %s" % (store_dir, exc)}
-    finally:
-        _unlink_quietly(arguments["src"])
-        try:
-            os.rmdir(os.path.dirname(arguments["src"]))
-        except OSError:
-            pass
+        result = {"failed": True, "msg": "store %s: %s" % (store_dir, exc)}
+    _unlink_quietly(arguments["src"])
+    try:
+        os.rmdir(os.path.dirname(arguments["src"]))
+    except OSError:
+        pass
+    result["removed_tmp"] = not os.path.lexists(os.path.dirname(arguments["src"]))
+    return result
 
 
 # The environments the collection built on the host, whatever inventory named them (paths of their stable symlinks):

@@ -240,6 +240,7 @@ def test_with_pipelining_the_host_python_receives_the_stream_without_a_module(bu
     assert [c["state"] for c in calls] == ["prepared", "received (program)"]
     assert calls[1]["cmd"] == "%s -" % sys.executable
     assert result["changed"] and not result.get("failed") and not os.path.exists(remote)
+    assert "removed_tmp" not in result
     for path in result["sent"]:
         with open(os.path.join(bundle_dir, path), "rb") as sent, open(store / path, "rb") as arrived:
             assert sent.read() == arrived.read()

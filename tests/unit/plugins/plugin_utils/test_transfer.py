@@ -143,7 +143,7 @@ def test_the_receiver_program_verifies_the_stream_into_the_store_and_removes_it(
     item, stream = _one_file_stream(tmp_path, b"wheel bytes")
     # "~" is expanded where the program runs (the host), as wheel_store's path option is.
     result = _run_receiver({"store_dir": "~/store", "src": stream, "files": [item]}, home=tmp_path)
-    assert result == {"changed": True, "received": [item["path"]]}
+    assert result == {"changed": True, "received": [item["path"]], "removed_tmp": True}
     with open(tmp_path / "store" / item["path"], "rb") as handle:
         assert handle.read() == b"wheel bytes"
     assert not os.path.exists(os.path.dirname(stream))
@@ -155,3 +155,11 @@ def test_the_receiver_program_refuses_other_bytes_names_the_store_and_still_remo
     result = _run_receiver({"store_dir": str(tmp_path / "store"), "src": stream, "files": [item]}, home=tmp_path)
     assert result["failed"] and "arrived with sha256" in result["msg"] and str(tmp_path / "store") in result["msg"]
     assert not os.path.exists(tmp_path / "store" / item["path"]) and not os.path.exists(os.path.dirname(stream))
+    assert result["removed_tmp"]
+
+
+def test_a_directory_the_receiver_cannot_remove_is_reported_left_for_the_push_to_remove(tmp_path):
+    item, stream = _one_file_stream(tmp_path, b"wheel bytes")
+    (tmp_path / "remote-tmp" / "left-by-another-user").write_text("")  # the directory is not empty: not removed
+    result = _run_receiver({"store_dir": str(tmp_path / "store"), "src": stream, "files": [item]}, home=tmp_path)
+    assert result["received"] == [item["path"]] and result["removed_tmp"] is False and not os.path.exists(stream)
