@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _target_facts
 from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
@@ -53,7 +54,7 @@ class ActionModule(HostActionBase):
         # Each environment's own interpreter is surveyed in the same call (its python, from the inventory).
         args["interpreters"] = [{"name": name, "python": python}
                                 for name, python in env_interpreters(host, task_vars).items()]
-        result = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        result = self._run_on_host(MODULE, args, task_vars, ARGUMENT_SPEC, (_target_facts.__name__, "survey"))
         if result.get("failed") and str(result.get("msg", "")).startswith("environment "):
             result["msg"] = "host %s: %s" % (host, result["msg"])  # an environment's interpreter that does not run
         return result

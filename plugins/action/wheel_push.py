@@ -4,10 +4,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Push: one call learns what the host store lacks, one stream carries it, one command verifies it in.
 
-With a pipelining connection that command is the host's Python running module_utils/_store.py read from its
-standard input (_transfer.receiver_program), not a second module: a module's start (its payload unpacked, Ansible's
-``basic`` imported) is most of what a call costs a host. When the stream is sent as the user the modules run as,
-the listing call also makes the stream's directory, and the receiver removes it: no mkdir or rm of its own.
+With a pipelining connection both calls are programs the host's Python reads from its standard input
+(_hostprogram: ``_rollout_check.prepare_push``, then ``_store.receive_pushed``), not wheel_store as a module: a
+module's start (its payload unpacked, Ansible's ``basic`` imported) is most of what a call costs a host. When the
+stream is sent as the user the modules run as, the listing call also makes the stream's directory, and the receiver
+removes it: no mkdir or rm of its own.
 
 Like ansible.builtin.copy it compares checksums before sending, but in batch: a per-file stat would be
 about three round trips per file per host. The host's files and environments come from its slice of the bundle
@@ -20,14 +21,17 @@ the same slice itself and takes a ``known_state`` only when the ``slice_id`` is 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import tarfile
 
 from ansible.utils.display import Display
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENTS_ARGUMENT_SPEC
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _rollout_check, _store
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import (
+    ENVIRONMENTS_ARGUMENT_SPEC,
+    STORE_MODULE_ARGUMENT_SPEC,
+)
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import STORE_ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _settled, _targets, _transfer
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
@@ -87,7 +91,8 @@ class ActionModule(HostActionBase):
             prepare = dict(args, state="prepared")
             if not self._play_context.become:  # the stream is sent as the user the module runs as: it makes the dir
                 prepare["stream_parent"] = self._connection._shell.get_option("remote_tmp")
-            listing = self._execute_module(module_name=MODULE, module_args=prepare, task_vars=task_vars)
+            listing = self._run_on_host(MODULE, prepare, task_vars, STORE_MODULE_ARGUMENT_SPEC,
+                                        (_rollout_check.__name__, "prepare_push"))
             if listing.get("failed"):
                 return dict(result, **listing)
             result["asked_host"] = True
@@ -132,21 +137,16 @@ class ActionModule(HostActionBase):
         return result
 
     def _receive(self, python, args, task_vars):
-        """The stream taken into the store: by the program of _transfer.receiver_program run by ``python`` (the
+        """The stream taken into the store: by ``_store.receive_pushed`` run as a program by ``python`` (the
         interpreter the host's modules run with) when the connection pipelines, else by wheel_store
         (state=received)."""
         if not python or not self._is_pipelining_enabled("new"):
             return self._execute_module(module_name=MODULE, module_args=dict(args, state="received"),
                                         task_vars=task_vars)
-        program = _transfer.receiver_program(dict(
-            store_dir=args.get("store_dir", STORE_ARGUMENT_SPEC["store_dir"]["default"]), src=args["src"],
-            files=args["files"]))
-        res = self._low_level_execute_command("%s -" % shlex.quote(python), in_data=program)
-        try:
-            received = json.loads(res.get("stdout") or "")
-        except ValueError:
-            return dict(failed=True, rc=res.get("rc"), msg="the push's receiver (%s on the host) exited %s: %s"
-                        % (python, res.get("rc"), (res.get("stderr") or res.get("stdout") or "").strip()[-2000:]))
+        params = dict(store_dir=args.get("store_dir", STORE_ARGUMENT_SPEC["store_dir"]["default"]), src=args["src"],
+                      files=args["files"])
+        received = self._run_program(shlex.quote(python), (_store.__name__, "receive_pushed"), params,
+                                     {"store_dir": True}, "the push's receiver")
         if received.pop("removed_tmp", False):
             self._connection._shell.tmpdir = None  # the receiver removed it with the stream
         return received

@@ -11,12 +11,20 @@ call per host: push, verify and install then have nothing to send or build and d
 """
 
 import os
+import sys
+import tempfile
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import check_owned, compare
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
+    STORE_ARGUMENT_SPEC,
+    StoreError,
+    check_owned,
+    compare,
+)
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import (
     Environment,
     InstallOptions,
     VenvError,
+    check_environment,
     ensure,
 )
 
@@ -98,3 +106,44 @@ def check(store_dir, files, environments, verify="size", repair=True, absent=())
         store = {"present": [], "missing": [item["path"] for item in files], "corrupt": [], "removed_partials": []}
     return {"store": store, "environments": [environment_state(env, store_dir, verify) for env in environments],
             "absent_found": absent_found(absent)}
+
+
+def prepare_push(params, check_mode):
+    """wheel_store's answer with state=prepared (``params``: its options, validated): the store made when missing,
+    what it holds of ``files`` (corrupt and partial files removed, except in check mode), each locked environment's
+    state, the interpreter answering (the push's receiver runs with it) and, with ``stream_parent`` and something to
+    send, a new private directory there for the stream. Each environment's path and interpreter are checked first,
+    before anything moves. Run by the module and, with a pipelining connection, by _host_runner (the push's
+    program). A failure is a result with ``failed``."""
+    store_dir = params["store_dir"]
+    try:
+        check_owned(store_dir)  # what root installs from must be root's alone
+        for env in params["environments"]:  # refused before anything moves: see check_environment
+            check_environment(env["path"], env["python"])
+        if not check_mode and not os.path.isdir(store_dir):
+            os.makedirs(store_dir, mode=0o755, exist_ok=True)
+            os.chmod(store_dir, 0o755)
+        result = compare(store_dir, params["files"], repair=not check_mode)
+        locked = [env for env in params["environments"] if env["packages"] is not None]
+        result["environments"] = [environment_state(env, store_dir, params["verify_installed"]) for env in locked]
+        result["interpreter"] = sys.executable
+        if params["stream_parent"] and (result["missing"] or result["corrupt"]) and not check_mode:
+            os.makedirs(params["stream_parent"], mode=0o700, exist_ok=True)
+            result["stream_dir"] = tempfile.mkdtemp(prefix="ansible-tmp-pymigrate-push-", dir=params["stream_parent"])
+    except VenvError as exc:
+        return dict(failed=True, msg=str(exc))
+    except (StoreError, OSError) as exc:
+        return dict(failed=True, msg="store %s: %s" % (store_dir, exc))
+    # Files with wrong bytes and partial files of an interrupted push were removed (in check mode: would be).
+    result["changed"] = bool(result["corrupt"] or result["removed_partials"])
+    return result
+
+
+# wheel_store's options (the module's, and what the push validates before it runs prepare_push on the host).
+STORE_MODULE_ARGUMENT_SPEC = dict(
+    STORE_ARGUMENT_SPEC,
+    state=dict(type="str", choices=["prepared", "verified", "received"], default="prepared"),
+    src=dict(type="path"),
+    stream_parent=dict(type="path"),
+    **ENVIRONMENTS_ARGUMENT_SPEC,
+)

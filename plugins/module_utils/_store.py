@@ -330,25 +330,26 @@ def receive(store_dir, archive_path, expected):
     return received
 
 
-def receive_pushed(arguments):
-    """The host half of a push sent as a program of its own (wheel_push's pipelined path: the Python the push found
-    on the host runs this file with the call appended, without an Ansible module's start-up): ``receive`` into the
-    store checked as wheel_store checks it, then the stream and its temporary directory removed. Returns what
-    wheel_store's ``state=received`` returns, and ``removed_tmp``: whether that directory is gone (a become user
-    other than the one who sent the stream may not remove it; the push then removes it as usual)."""
-    store_dir = os.path.expanduser(os.path.expandvars(arguments["store_dir"]))
+def receive_pushed(params, check_mode=False):
+    """The host half of a push run as a program (wheel_push's pipelined path, _host_runner: the Python the push
+    found on the host runs it without an Ansible module's start-up): ``receive`` into the store checked as wheel_store
+    checks it, then the stream (``src``) and its temporary directory removed. Returns what wheel_store's
+    ``state=received`` returns, and ``removed_tmp``: whether that directory is gone (a become user other than the one
+    who sent the stream may not remove it; the push then removes it as usual)."""
+    del check_mode  # the push sends nothing in check mode
+    store_dir = params["store_dir"]
     try:
         check_owned(store_dir)
-        received = receive(store_dir, arguments["src"], arguments["files"])
+        received = receive(store_dir, params["src"], params["files"])
         result = {"changed": bool(received), "received": received}
     except (StoreError, OSError) as exc:
         result = {"failed": True, "msg": "store %s: %s" % (store_dir, exc)}
-    _unlink_quietly(arguments["src"])
+    _unlink_quietly(params["src"])
     try:
-        os.rmdir(os.path.dirname(arguments["src"]))
+        os.rmdir(os.path.dirname(params["src"]))
     except OSError:
         pass
-    result["removed_tmp"] = not os.path.lexists(os.path.dirname(arguments["src"]))
+    result["removed_tmp"] = not os.path.lexists(os.path.dirname(params["src"]))
     return result
 
 

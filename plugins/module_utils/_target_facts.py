@@ -18,8 +18,9 @@ import subprocess
 import sys
 import sysconfig
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENTS_ARGUMENT_SPEC
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FILE_ARGUMENT_SPEC
+from ansible_collections.airgap.pymigrate.plugins.module_utils._host_runner import active_finder
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import ENVIRONMENTS_ARGUMENT_SPEC, check
+from ansible_collections.airgap.pymigrate.plugins.module_utils._store import FILE_ARGUMENT_SPEC, StoreError
 from ansible_collections.airgap.pymigrate.plugins.module_utils._vendor_packaging import tags as _tags
 
 # The target_facts module's options, which its action plugin validates on the control node as well (bundle_dir is the
@@ -261,9 +262,15 @@ def survey_interpreter(name: str, python: str, compact: bool = False) -> dict:
                                "that does" % where)
     if not os.path.isfile(python) or not os.access(python, os.X_OK):
         raise InterpreterError("%s is not an executable file" % where)
+    runner = active_finder()  # run from the control node's program (_host_runner): the other one runs the same
+    if runner is not None:
+        argv = [python, "-I", "-"]
+        program = runner.program(__name__, "other_interpreter_facts", {"compact": compact}).encode("utf-8")
+    else:  # in the module: this file from the module's payload
+        argv = [python, "-I", "-c", SURVEY_RUNNER, _payload_root(), "compact" if compact else "full"]
+        program = b""
     try:
-        result = subprocess.run([python, "-I", "-c", SURVEY_RUNNER, _payload_root(),
-                                 "compact" if compact else "full"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        result = subprocess.run(argv, input=program, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 timeout=INTERPRETER_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         raise InterpreterError("%s did not answer within %d s" % (where, INTERPRETER_TIMEOUT))
@@ -275,9 +282,17 @@ def survey_interpreter(name: str, python: str, compact: bool = False) -> dict:
         facts = None
     if not isinstance(facts, dict) or "markers" not in facts:
         error = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        if isinstance(facts, dict) and facts.get("failed"):  # the runner's answer: the error it caught
+            error = [str(facts.get("msg"))]
         raise InterpreterError("%s does not run as a Python 3.8 or later (exit %d: %s)"
                                % (where, result.returncode, error[-1] if error else "no output"))
     return facts
+
+
+def other_interpreter_facts(params, check_mode):
+    """interpreter_facts() as _host_runner calls it (another interpreter of the host, run by survey_interpreter)."""
+    del check_mode
+    return interpreter_facts(params["compact"])
 
 
 def survey_interpreters(interpreters, own: dict, compact: bool = False) -> dict:
@@ -308,3 +323,37 @@ def for_resolving(facts: dict) -> dict:
     if facts.get("interpreters"):
         kept["interpreters"] = {path: for_resolving(found) for path, found in facts["interpreters"].items()}
     return kept
+
+
+def survey(params, check_mode):
+    """The target_facts module's result for its options ``params`` (validated): the facts, each environment's own
+    interpreter's, and with ``slice_id`` what the host holds of its slice of the bundle. Run by the module and, with
+    a pipelining connection, by _host_runner (the action's program). A failure is a result with ``failed``."""
+    try:
+        facts = collect(params["space_path"], params["store_dir"] if params["list_store"] else None,
+                        compact=params["compact_tags"])
+    except (OSError, ValueError, RuntimeError) as exc:
+        return dict(failed=True, msg="could not collect target facts: %s" % exc)
+    try:  # each environment's own interpreter, in the same call: one that does not run fails here, before any push
+        if params["interpreters"]:
+            facts["interpreters"] = survey_interpreters(params["interpreters"], facts, compact=params["compact_tags"])
+    except InterpreterError as exc:
+        return dict(failed=True, msg=str(exc))
+    if params["resolve_only"]:
+        facts = for_resolving(facts)
+    result = dict(changed=False, target_facts=facts)
+    if params["set_fact"]:
+        result["ansible_facts"] = {"pymigrate_target_facts": facts}
+    if params["slice_id"]:
+        # A slice that cannot be checked is no failure of the survey: the push asks again and says why.
+        try:
+            found = check(params["store_dir"] or "/var/lib/pymigrate/store", params["files"], params["environments"],
+                          params["verify_installed"], repair=not check_mode, absent=params["absent_paths"])
+            # The push needs how many files are present, not their names: the controller keeps this per host.
+            found["store"]["present"] = len(found["store"]["present"])
+            result["rollout_check"] = dict(found, slice_id=params["slice_id"], verify=params["verify_installed"])
+            # Files with wrong bytes and partial files of an interrupted push were removed (in check mode: would be).
+            result["changed"] = bool(found["store"]["corrupt"] or found["store"]["removed_partials"])
+        except (StoreError, OSError) as exc:
+            result["rollout_check"] = {"slice_id": params["slice_id"], "error": str(exc)}
+    return result

@@ -231,47 +231,16 @@ rollout_check:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import check
-from ansible_collections.airgap.pymigrate.plugins.module_utils._store import StoreError
-from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import (
-    ARGUMENT_SPEC,
-    InterpreterError,
-    collect,
-    for_resolving,
-    survey_interpreters,
-)
+from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import ARGUMENT_SPEC, survey
 
 
 def main():
+    # The work is module_utils/_target_facts.survey: with a pipelining connection the action runs it without this
+    # module (_host_runner), else here.
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    params = module.params
-    try:
-        facts = collect(params["space_path"], params["store_dir"] if params["list_store"] else None,
-                        compact=params["compact_tags"])
-    except (OSError, ValueError, RuntimeError) as exc:
-        module.fail_json(msg="could not collect target facts with %s: %s" % (module._name, exc))
-    try:  # each environment's own interpreter, in the same call: one that does not run fails here, before any push
-        if params["interpreters"]:
-            facts["interpreters"] = survey_interpreters(params["interpreters"], facts, compact=params["compact_tags"])
-    except InterpreterError as exc:
-        module.fail_json(msg=str(exc))
-    if params["resolve_only"]:
-        facts = for_resolving(facts)
-    result = dict(changed=False, target_facts=facts)
-    if params["set_fact"]:
-        result["ansible_facts"] = {"pymigrate_target_facts": facts}
-    if params["slice_id"]:
-        # A slice that cannot be checked is no failure of the survey: the push asks again and says why.
-        try:
-            found = check(params["store_dir"] or "/var/lib/pymigrate/store", params["files"], params["environments"],
-                          params["verify_installed"], repair=not module.check_mode, absent=params["absent_paths"])
-            # The push needs how many files are present, not their names: the controller keeps this per host.
-            found["store"]["present"] = len(found["store"]["present"])
-            result["rollout_check"] = dict(found, slice_id=params["slice_id"], verify=params["verify_installed"])
-            # Files with wrong bytes and partial files of an interrupted push were removed (in check mode: would be).
-            result["changed"] = bool(found["store"]["corrupt"] or found["store"]["removed_partials"])
-        except (StoreError, OSError) as exc:
-            result["rollout_check"] = {"slice_id": params["slice_id"], "error": str(exc)}
+    result = survey(module.params, module.check_mode)
+    if result.get("failed"):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

@@ -123,18 +123,13 @@ received:
   sample: []
 """
 
-import os
-import sys
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import (
-    ENVIRONMENTS_ARGUMENT_SPEC,
-    environment_state,
+    STORE_MODULE_ARGUMENT_SPEC,
+    prepare_push,
 )
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import (
-    STORE_ARGUMENT_SPEC,
     StoreError,
     check_owned,
     compare,
@@ -144,19 +139,15 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import Venv
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            STORE_ARGUMENT_SPEC,
-            state=dict(type="str", choices=["prepared", "verified", "received"], default="prepared"),
-            src=dict(type="path"),
-            stream_parent=dict(type="path"),
-            **ENVIRONMENTS_ARGUMENT_SPEC,
-        ),
-        required_if=[("state", "received", ["src"])],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=STORE_MODULE_ARGUMENT_SPEC, required_if=[("state", "received", ["src"])],
+                           supports_check_mode=True)
     params = module.params
     store_dir = params["store_dir"]
+    if params["state"] == "prepared":  # module_utils/_rollout_check: the push runs the same without this module
+        result = prepare_push(params, module.check_mode)
+        if result.get("failed"):
+            module.fail_json(**result)
+        module.exit_json(**result)
     try:
         check_owned(store_dir)  # what root installs from must be root's alone
         for env in params["environments"]:  # refused before anything moves: see check_environment
@@ -169,20 +160,6 @@ def main():
                 module.fail_json(msg="store %s: %d file(s) not as the bundle says: %s; run the push again to resend "
                                  "them" % (store_dir, len(problems), ", ".join(problems)), **found)
             module.exit_json(changed=False, **found)
-        if params["state"] == "prepared":
-            if not module.check_mode and not os.path.isdir(store_dir):
-                os.makedirs(store_dir, mode=0o755, exist_ok=True)
-                os.chmod(store_dir, 0o755)
-            result = compare(store_dir, params["files"], repair=not module.check_mode)
-            locked = [env for env in params["environments"] if env["packages"] is not None]
-            result["environments"] = [environment_state(env, store_dir, params["verify_installed"]) for env in locked]
-            result["interpreter"] = sys.executable  # the push's receiver runs with it (wheel_push, pipelined)
-            if params["stream_parent"] and (result["missing"] or result["corrupt"]) and not module.check_mode:
-                os.makedirs(params["stream_parent"], mode=0o700, exist_ok=True)
-                result["stream_dir"] = tempfile.mkdtemp(prefix="ansible-tmp-pymigrate-push-",
-                                                        dir=params["stream_parent"])
-            # Files with wrong bytes and partial files of an interrupted push were removed (in check mode: would be).
-            module.exit_json(changed=bool(result["corrupt"] or result["removed_partials"]), **result)
         if module.check_mode:
             module.exit_json(changed=True, received=[])
         received = receive(store_dir, params["src"], params["files"])

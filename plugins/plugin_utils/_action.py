@@ -16,12 +16,14 @@ import os
 import re
 import tempfile
 
+from ansible.executor import module_common
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.vars.plugins import get_vars_from_inventory_sources, get_vars_from_path
 
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _hostprogram
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 
@@ -139,6 +141,42 @@ class HostActionBase(_ModuleLikeActionBase):
     def _host_args(self, *names: str) -> dict:
         """The task's own values of the options ``names`` that it set (for a module on the host)."""
         return {name: self._task.args[name] for name in names if name in self._task.args}
+
+    def _run_on_host(self, module_name: str, module_args: dict, task_vars: dict, spec: dict,
+                     function: tuple) -> dict:
+        """The result of module ``module_name`` with ``module_args``: with a pipelining connection and a known
+        interpreter, ``function`` (module_utils module, function name; the module's own work) run as a program on
+        the host's Python (_hostprogram), without the module's start; else the module itself. ``spec``: the
+        module's argument spec (its options are validated here, paths expanded on the host)."""
+        python = self._pipelined_python(task_vars)
+        if python is None:
+            return self._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars)
+        params, paths = _hostprogram.host_params(spec, module_args)
+        return self._run_program(python, function, params, paths, module_name)
+
+    def _run_program(self, python: str, function: tuple, params: dict, paths: dict, what: str) -> dict:
+        """``function`` (module_utils module, function name) with ``params`` (validated; ``paths`` names the values
+        the host expands) run by ``python`` on the host from its standard input; its result."""
+        program = _hostprogram.program(function[0], function[1], params, paths, self._task.check_mode)
+        environment = self._compute_environment_string()
+        res = self._low_level_execute_command("%s%s -" % (environment + " " if environment.strip() else "", python),
+                                              in_data=program)
+        return _hostprogram.parse_result(res, python, what)
+
+    def _pipelined_python(self, task_vars: dict) -> str | None:
+        """The host's Python as a module would run with it, when the connection pipelines and it is known without
+        discovery (``ansible_python_interpreter``, or found by an earlier module of the run); else None."""
+        if self._task.async_val or self._task.delegate_to or not self._is_pipelining_enabled("new"):
+            return None
+        if getattr(self._connection._shell, "SHELL_FAMILY", "sh") == "powershell":
+            return None
+        try:
+            _shebang, python = module_common._get_shebang(  # pylint: disable=protected-access
+                "/usr/bin/python", task_vars, self._templar,
+                remote_is_local=bool(getattr(self._connection, "_remote_is_local", False)))
+        except Exception:  # pylint: disable=broad-except
+            return None  # discovery needed (auto): the module's own path discovers it, as Ansible always does
+        return python or None
 
     def _remote_tmp(self) -> str:
         """The task's temporary directory on the host, made on first use and removed when the action ends."""

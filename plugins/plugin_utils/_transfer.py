@@ -17,10 +17,10 @@ written once on the control node and sent to each of them, not written again per
 wrote 2.6 GB). It is keyed by the files' paths and sha256s, kept in a directory of the control node's user for an
 hour after its last use.
 
-The host's half (``receiver_program``): with pipelining, the Python the push found on the host runs
-module_utils/_store.py itself, read from its standard input, to take the stream into the store; wheel_store as an
-Ansible module would cost the host a module's start-up (its payload unpacked, AnsibleModule imported) and the
-temporary directory a further command to remove.
+The host's half: with pipelining, the Python the push found on the host runs ``_store.receive_pushed`` as a program
+read from its standard input (_hostprogram) to take the stream into the store; wheel_store as an Ansible module
+would cost the host a module's start-up (its payload unpacked, AnsibleModule imported) and the temporary directory a
+further command to remove.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import inspect
 import json
 import os
 import re
@@ -39,7 +38,6 @@ import tempfile
 import time
 import typing as t
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils import _store
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 
 STREAM_MAX_AGE = 3600  # seconds a stream is kept after its last use (a run's hosts reuse it within minutes)
@@ -176,13 +174,3 @@ def remove_stale(directory: str, now: float | None = None) -> list:
             if exc.errno != errno.ENOENT:  # removed by another push meanwhile
                 raise
     return removed
-
-
-def receiver_program(arguments: t.Mapping) -> bytes:
-    """The program a host's Python runs from its standard input (``python -``) to receive a pushed stream:
-    module_utils/_store.py (standard library only) with ``receive_pushed(arguments)`` appended, its result written
-    to standard output as JSON. ``arguments``: store_dir (as the task gave it: expanded on the host), src (the stream
-    on the host) and files (what the stream must hold)."""
-    call = "\n\nimport sys as _sys\n_sys.stdout.write(json.dumps(receive_pushed(json.loads(%r))))\n" % (
-        json.dumps(dict(arguments), sort_keys=True),)
-    return (inspect.getsource(_store) + call).encode("utf-8")

@@ -6,9 +6,13 @@ from unittest import mock
 
 def make_action(name, args, check_mode=False, diff=False):
     module = importlib.import_module("ansible_collections.airgap.pymigrate.plugins.action.%s" % name)
-    task = mock.MagicMock(args=args, check_mode=check_mode, diff=diff, async_val=0)
+    task = mock.MagicMock(args=args, check_mode=check_mode, diff=diff, async_val=0, delegate_to=None,
+                          environment=None)
     connection = mock.MagicMock()
     connection._shell.tmpdir = None
+    connection._shell.env_prefix.return_value = ""
+    connection.is_pipelining_enabled.return_value = False  # a test that pipelines says so
+    connection._remote_is_local = False
     return module.ActionModule(task, connection, mock.MagicMock(), mock.MagicMock(), mock.MagicMock(),
                                mock.MagicMock())
 

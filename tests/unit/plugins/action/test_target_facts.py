@@ -57,3 +57,48 @@ def test_the_environments_to_remove_go_along_with_the_slice(tmp_path):
     from tests.unit.plugins.action.test_host_prune import API, envs_host
     build(tmp_path, [envs_host("web1", api=API, tools={"path": "/opt/tools/venv", "state": "absent"})])
     assert survey({"bundle_dir": str(tmp_path)}, "web1")["absent_paths"] == ["/opt/tools/venv"]
+
+
+def survey_pipelined(tmp_path, variables):
+    """The action with a pipelining connection whose host is this machine: commands run here, as the host's shell
+    would run them, and a module call fails the test."""
+    import subprocess
+
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    action = make_action("target_facts", {"store_dir": str(tmp_path / "store"), "compact_tags": True})
+    action._connection.is_pipelining_enabled.return_value = True
+    action._templar = Templar(loader=DataLoader())
+    commands, modules = [], []
+
+    def low_level_execute_command(cmd, sudoable=True, in_data=None):
+        commands.append(cmd)
+        done = subprocess.run(cmd, shell=True, input=in_data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              check=False)
+        return {"rc": done.returncode, "stdout": done.stdout.decode(), "stderr": done.stderr.decode()}
+
+    action._low_level_execute_command = low_level_execute_command
+    action._execute_module = lambda **kwargs: modules.append(kwargs) or {"changed": False, "target_facts": {}}
+    return action.run(task_vars=dict(variables, inventory_hostname="web1")), commands, modules
+
+
+def test_with_pipelining_and_a_known_interpreter_the_survey_is_a_program_not_a_module(tmp_path):
+    import sys
+
+    result, commands, modules = survey_pipelined(tmp_path, {"ansible_python_interpreter": sys.executable})
+    assert modules == [] and commands == ["%s -" % sys.executable]
+    assert not result.get("failed") and result["target_facts"]["markers"]["python_version"] == "%d.%d" % (
+        sys.version_info[:2])
+    assert result["ansible_facts"]["pymigrate_target_facts"] == result["target_facts"]
+    # Without a known interpreter (discovery): the module, where Ansible discovers it.
+    result, commands, modules = survey_pipelined(tmp_path, {})
+    assert commands == [] and [call["module_name"] for call in modules] == ["airgap.pymigrate.target_facts"]
+
+
+def test_an_interpreter_that_is_not_there_fails_the_survey_with_what_the_host_said(tmp_path):
+    result, _commands, modules = survey_pipelined(tmp_path, {"ansible_python_interpreter": "/opt/none/bin/python"})
+    assert modules == [] and result["failed"] and result["rc"] == 127
+    assert result["msg"].startswith("airgap.pymigrate.target_facts (/opt/none/bin/python on the host) exited 127 "
+                                    "without an answer: ")
+    assert "/opt/none/bin/python" in result["msg"].split("answer: ", 1)[1]

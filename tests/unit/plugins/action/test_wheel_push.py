@@ -10,6 +10,8 @@ import tempfile
 from unittest import mock
 
 import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
 
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
 from tests.unit.plugins.action.runner import make_action
@@ -74,7 +76,7 @@ def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_v
     action._execute_module = execute_module
 
     def transfer_file(local, remote):
-        if connection is not None:
+        if connection is not None and connection.transport == "ssh":
             connection.transfers.append(connection.get_option("ssh_args"))
         if remote_dir:
             shutil.copyfile(local, remote)
@@ -91,8 +93,11 @@ def push(bundle_dir, host_name, present=(), check_mode=False, current=(), task_v
     action._is_pipelining_enabled = lambda module_style, wrap_async=False: bool(remote_dir)
     action._low_level_execute_command = low_level_execute_command
     if remote_dir:
-        os.makedirs(remote_dir)
+        os.makedirs(remote_dir, exist_ok=True)
         action._connection._shell.join_path = os.path.join
+        action._connection._shell.get_option = lambda name: remote_dir  # remote_tmp: where the listing makes a dir
+        action._templar = Templar(loader=DataLoader())  # reads ansible_python_interpreter as Ansible does
+        action._play_context.become = False
     action._make_tmp_path = lambda: remote_dir or "/tmp/remote"
     action._remove_tmp_path = lambda path: None
     result = action.run(task_vars=dict(task_vars or {}, inventory_hostname=host_name))
@@ -259,3 +264,28 @@ def test_a_stream_the_host_python_refuses_fails_the_push_and_is_discarded(bundle
     assert result["sent"] == [] and not os.path.exists(remote)
     directory = streams_of_this_test / ("airgap-pymigrate-streams-%d" % os.getuid())
     assert not [path for path in os.listdir(directory) if path.endswith(".tar")]
+
+
+def test_with_pipelining_and_a_known_interpreter_the_listing_is_a_program_too(bundle_dir, tmp_path):
+    # ansible_python_interpreter set: no module at all - the listing (_rollout_check.prepare_push) and the receiver
+    # run as programs of this machine's Python, standing in for the host's, with the real store.
+    store, remote = tmp_path / "host-store", str(tmp_path / "host-tmp")
+    result, calls = push(bundle_dir, "web2", args={"store_dir": str(store)}, remote_dir=remote,
+                         task_vars={"ansible_python_interpreter": sys.executable})
+    assert [c["state"] for c in calls] == ["received (program)", "received (program)"]  # no _execute_module
+    assert calls[0]["cmd"] == "%s -" % sys.executable
+    wanted = [item["path"] for item in _manifest.host_files(_manifest.read(bundle_dir), "web2")]
+    assert result["changed"] and not result.get("failed") and result["asked_host"] and result["sent"] == wanted
+    assert os.path.isdir(store) and not os.listdir(remote)  # the listing made the stream's dir, the receiver removed it
+    for path in wanted:
+        with open(os.path.join(bundle_dir, path), "rb") as sent, open(store / path, "rb") as arrived:
+            assert sent.read() == arrived.read()
+    again, calls = push(bundle_dir, "web2", args={"store_dir": str(store)}, remote_dir=remote,
+                        task_vars={"ansible_python_interpreter": sys.executable})
+    assert len(calls) == 1 and again["sent"] == [] and again["present"] == len(wanted) and not again["changed"]
+
+
+def test_without_a_known_interpreter_the_listing_is_the_module_that_discovers_it(bundle_dir, tmp_path):
+    # ansible_python_interpreter unset (auto): the module's own path, where Ansible discovers the interpreter.
+    result, calls = push(bundle_dir, "web2", args={"store_dir": str(tmp_path / "s")}, remote_dir=str(tmp_path / "r"))
+    assert calls[0]["state"] == "prepared" and not result.get("failed")

@@ -12,7 +12,7 @@ import tarfile
 import pytest
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils import _store
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _transfer
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _hostprogram, _transfer
 
 ONE_SHOT = " -o Compression=no -o ControlMaster=no -o ControlPath=none"
 
@@ -133,8 +133,10 @@ def _one_file_stream(tmp_path, data):
 
 
 def _run_receiver(arguments, home):
-    # As the host runs it: its Python reads the program from standard input, with the host's HOME.
-    done = subprocess.run([sys.executable, "-"], input=_transfer.receiver_program(arguments), stdout=subprocess.PIPE,
+    # As the host runs it: its Python reads the program (_hostprogram, _store.receive_pushed) from standard input,
+    # in isolated mode, with the host's HOME.
+    program = _hostprogram.program(_store.__name__, "receive_pushed", arguments, {"store_dir": True}, False)
+    done = subprocess.run([sys.executable, "-I", "-"], input=program, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, env=dict(os.environ, HOME=str(home)), check=True)
     return json.loads(done.stdout)
 
