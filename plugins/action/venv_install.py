@@ -24,6 +24,7 @@ import typing as t
 
 from ansible.utils.display import Display
 
+from ansible_collections.airgap.pymigrate.plugins.module_utils import _rollout_check
 from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import INSTALL_ARGUMENT_SPEC
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
@@ -92,7 +93,13 @@ class ActionModule(HostActionBase):
         if (args.get("state") or "present") == "present" and not self._task.check_mode:
             display.display("pymigrate install: %s: %s (%d package(s)), a new generation unless it holds its lock"
                             % (task_vars.get("inventory_hostname"), args.get("path"), len(args.get("packages") or [])))
-        result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+        if self._task.diff:  # the module makes the diff
+            result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+            return result
+        installed = self._run_on_host(MODULE, args, task_vars, INSTALL_ARGUMENT_SPEC,
+                                      (_rollout_check.__name__, "install"))
+        installed.pop("before", None)
+        result.update(installed)
         return result
 
     def _from_slice(self, args: dict, task_vars: t.Mapping) -> tuple:

@@ -26,6 +26,7 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import (
     VenvError,
     check_environment,
     ensure,
+    rollback,
 )
 
 # An environment's lock as modules take it (venv_install's packages, wheel_store's and target_facts' environments).
@@ -147,3 +148,25 @@ STORE_MODULE_ARGUMENT_SPEC = dict(
     stream_parent=dict(type="path"),
     **ENVIRONMENTS_ARGUMENT_SPEC,
 )
+
+
+def install(params, check_mode):
+    """venv_install's result for its options ``params`` (validated): a new generation built from the lock unless the
+    current one holds it (``_venv.ensure``), or with state=rollback the previous generation made current again; with
+    ``before``, the packages before (the module's diff). Run by the module and, with a pipelining connection, by
+    _host_runner (the install's program). A failure is a result with ``failed``."""
+    try:
+        if params["state"] == "rollback":
+            return rollback(params["path"], check_mode=check_mode, lock_timeout=params["lock_timeout"],
+                            verify=params["verify_installed"])
+        options = InstallOptions(keep_generations=params["keep_generations"], smoke_imports=params["smoke_imports"],
+                                 lock_timeout=params["lock_timeout"], verify=params["verify_installed"],
+                                 drift_action=params["drift_action"], serial=params["serial"])
+        result = ensure(params["path"], params["python"], params["store_dir"], params["packages"],
+                        params["installer"], lock_id=params["lock_id"], check_mode=check_mode, options=options)
+        generation = result["generation"]
+        if params["path"]:  # which lock and serial the host really holds now
+            result["holds"] = Environment(params["path"]).describe(generation) if generation else None
+    except VenvError as exc:
+        return dict(failed=True, msg="environment %s: %s" % (params["path"], exc))
+    return result

@@ -328,14 +328,7 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import INSTALL_ARGUMENT_SPEC
-from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import (
-    Environment,
-    InstallOptions,
-    VenvError,
-    ensure,
-    rollback,
-)
+from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check import INSTALL_ARGUMENT_SPEC, install
 
 
 def _lines(packages):  # the diff's text; the action plugin makes the same for a state it already knows
@@ -350,23 +343,12 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        if params["state"] == "rollback":
-            result = rollback(params["path"], check_mode=module.check_mode, lock_timeout=params["lock_timeout"],
-                              verify=params["verify_installed"])
-        else:
-            options = InstallOptions(keep_generations=params["keep_generations"],
-                                     smoke_imports=params["smoke_imports"], lock_timeout=params["lock_timeout"],
-                                     verify=params["verify_installed"], drift_action=params["drift_action"],
-                                     serial=params["serial"])
-            result = ensure(params["path"], params["python"], params["store_dir"], params["packages"],
-                            params["installer"], lock_id=params["lock_id"], check_mode=module.check_mode,
-                            options=options)
-    except VenvError as exc:
-        module.fail_json(msg="environment %s: %s" % (params["path"], exc))
+    # The work is module_utils/_rollout_check.install: with a pipelining connection the action runs it without this
+    # module (_host_runner), except in diff mode.
+    result = install(params, module.check_mode)
+    if result.get("failed"):
+        module.fail_json(**result)
     before = result.pop("before")
-    if params["state"] != "rollback" and params["path"]:  # which lock and serial the host really holds now
-        result["holds"] = Environment(params["path"]).describe(result["generation"]) if result["generation"] else None
     if module._diff:
         result["diff"] = {"before": _lines(before), "after": _lines(result["packages"]),
                           "before_header": "%s (before)" % params["path"],

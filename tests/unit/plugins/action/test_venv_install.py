@@ -153,3 +153,33 @@ def test_the_push_result_it_reads_is_the_one_the_push_task_registers():
         tasks = yaml.safe_load(handle)
     assert [task.get("register") for task in tasks if "airgap.pymigrate.wheel_push" in task] == [
         venv_install.PUSH]
+
+
+def test_with_pipelining_and_a_known_interpreter_the_install_runs_as_a_program(tmp_path):
+    # The wiring of the pipelined path (_rollout_check.install through _host_runner, run here as the host would):
+    # a rollback of an environment that has none fails on the host, naming it, with no module involved.
+    import subprocess
+    import sys
+
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    from tests.unit.plugins.action.runner import make_action
+
+    action = make_action("venv_install", {"path": str(tmp_path / "venv"), "state": "rollback"})
+    action._connection.is_pipelining_enabled.return_value = True
+    action._templar = Templar(loader=DataLoader())
+    commands = []
+
+    def low_level_execute_command(cmd, sudoable=True, in_data=None):
+        commands.append(cmd)
+        done = subprocess.run(cmd, shell=True, input=in_data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              check=False)
+        return {"rc": done.returncode, "stdout": done.stdout.decode(), "stderr": done.stderr.decode()}
+
+    action._low_level_execute_command = low_level_execute_command
+    action._execute_module = lambda **kwargs: pytest.fail("a module ran: %s" % kwargs)
+    result = action.run(task_vars={"ansible_python_interpreter": sys.executable, "inventory_hostname": "web1"})
+    assert commands == ["%s -" % sys.executable]
+    assert result["failed"] and result["msg"].startswith("environment %s: " % (tmp_path / "venv")), result
+    assert "before" not in result and "exception" not in result
