@@ -3,13 +3,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """airgap.pymigrate.rollout_hold: which hosts of the batch are held (the rollout skips them), and the holds
-rollback.yml records when asked; on the control node, once per batch (logic in plugin_utils/_hold.py)."""
+rollback.yml records when asked; on the control node, once per batch (logic in plugin_utils/_hold.py).
+
+With ``settle``, also which hosts of the batch the survey of this run found settled (_settled.settled_by_survey):
+decided here once for the batch, such a host costs the rollout no worker of its own - the push, which would decide
+the same from the same answer, is skipped and the host ended. A later call for the same batch (the install's hold
+task) keeps them: the report reads them as those hosts' push and install."""
 
 from __future__ import annotations
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _hold
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _hold, _manifest, _settled
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import format_time, utc_now
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, format_time, utc_now
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import HOLD
 
 
 class ActionModule(ControllerActionBase):
@@ -20,7 +26,13 @@ class ActionModule(ControllerActionBase):
         state=dict(type="str", choices=["query", "recorded"], default="query"),
         reason=dict(type="str", default=""),
         playbook=dict(type="str", default=""),
+        settle=dict(type="bool", default=False),
+        bundle_dir=dict(type="path"),
+        serial=dict(type="raw"),
+        verify_installed=dict(type="str", choices=["size", "full"], default="size"),
+        image_blobs=dict(type="bool", default=True),
     )
+    REQUIRED_IF = [("settle", True, ["bundle_dir"])]
 
     def run_controller(self, params, task_vars):
         every_host = task_vars.get("hostvars", {})
@@ -37,7 +49,11 @@ class ActionModule(ControllerActionBase):
                     record[host] = {"reason": reason, "since": since, "playbook": params["playbook"] or None}
             held = {}
         result = {"changed": bool(record or lifted), "held": held, "lifted": lifted,
-                  "recorded": {host: _hold.reason_text(host, None, item) for host, item in record.items()}}
+                  "recorded": {host: _hold.reason_text(host, None, item) for host, item in record.items()},
+                  # (an earlier call for this batch: its hosts were ended, the report still reads them)
+                  "settled": dict((task_vars.get(HOLD) or {}).get("settled") or {})}
+        if params["settle"]:
+            result["settled"].update(self._settled(params, [host for host in values if host not in held], every_host))
         if result["changed"] and not self._task.check_mode:
             _hold.update(params["dest"], record, lifted)
         verb = "would be " if self._task.check_mode else ""
@@ -46,3 +62,20 @@ class ActionModule(ControllerActionBase):
             "%srecorded as held: %s" % (verb, ", ".join(sorted(record))) if record else "",
             "hold %slifted: %s" % (verb, ", ".join(lifted)) if lifted else "") if part) or "no host is held"
         return result
+
+    def _settled(self, params, hosts, every_host):
+        """{host: the push's result} of the hosts the survey of this run found settled."""
+        found = {}
+        serial = _manifest.pinned_serial(params["serial"])
+        for host in hosts:
+            variables = every_host.get(host) or {}
+            try:
+                host_slice = _manifest.host_slice(params["bundle_dir"], host, check_mode=self._task.check_mode,
+                                                  serial=serial)
+            except PyMigrateError:
+                continue  # a host the bundle does not cover (yet): its push says why
+            outcome = _settled.settled_by_survey(host_slice, variables, params["verify_installed"],
+                                                 params["image_blobs"])
+            if outcome is not None:
+                found[host] = outcome
+        return found

@@ -33,10 +33,9 @@ from ansible_collections.airgap.pymigrate.plugins.module_utils._rollout_check im
     STORE_MODULE_ARGUMENT_SPEC,
 )
 from ansible_collections.airgap.pymigrate.plugins.module_utils._store import STORE_ARGUMENT_SPEC
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _settled, _targets, _transfer
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _settled, _transfer
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import HostActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS
 
 MODULE = "airgap.pymigrate.wheel_store"
 display = Display()
@@ -68,26 +67,23 @@ class ActionModule(HostActionBase):
         # wheel_store's own options as the task gave them: the module expands the store's path on the host.
         args = dict(self._host_args("store_dir", "verify_installed"), files=params["files"])
         skipped: set = set()
-        envs = None
+        host_slice = listing = None
         if params["files"] is None:
             host_slice = _manifest.host_slice(bundle_dir, params["host"] or task_vars.get("inventory_hostname"),
                                               check_mode=self._task.check_mode,
                                               serial=_manifest.pinned_serial(params["serial"]))
-            args["files"], envs = host_slice["files"], host_slice["envs"]
-            if not params["image_blobs"]:  # the hosts pull their images from the registry inside the enclave
-                skipped = {blob["path"] for env in envs if env.get("image") for blob in env["image"]["blobs"]}
-                args["files"] = [item for item in args["files"] if item["path"] not in skipped]
-            # slice_id: the install takes an environment's known_state only from a push of the slice it reads.
-            result.update(envs=envs, serial=host_slice["serial"], slice_id=host_slice["slice_id"])
+            # With a registry inside the enclave the hosts pull their images: their blobs are not sent.
+            args["files"], skipped = _settled.pushed_files(host_slice, params["image_blobs"])
             # The host checks each environment's path and interpreter in the same call, before any file moves, and
             # says whether its current generation already holds the lock.
             # (An image environment's path is inside its image: the host has nothing there to check.)
             args["environments"] = [{"path": env["path"], "python": env["python"], "lock_id": env["lock_id"],
-                                     "packages": env["packages"]} for env in envs if env.get("strategy") != "image"]
-            listing = self._surveyed(task_vars, host_slice, params["verify_installed"])
-            if listing is not None:
-                result["asked_host"] = False
-        if result.get("asked_host") is not False:
+                                     "packages": env["packages"]} for env in host_slice["envs"]
+                                    if env.get("strategy") != "image"]
+            result.update(envs=host_slice["envs"], serial=host_slice["serial"], slice_id=host_slice["slice_id"])
+            listing = _settled.surveyed_listing(task_vars, host_slice, params["verify_installed"])
+            result["asked_host"] = listing is None
+        if listing is None:
             prepare = dict(args, state="prepared")
             if not self._play_context.become:  # the stream is sent as the user the module runs as: it makes the dir
                 prepare["stream_parent"] = self._connection._shell.get_option("remote_tmp")
@@ -98,22 +94,11 @@ class ActionModule(HostActionBase):
             result["asked_host"] = True
             if listing.get("stream_dir"):  # removed by the receiver, or when the action ends (_clean_up)
                 self._connection._shell.tmpdir = listing["stream_dir"]
-        if envs is not None:
-            states = {state["path"]: state for state in listing.get("environments") or []}
-            for env in envs:
-                if env["path"] in states and env.get("strategy") != "image":
-                    env["known_state"] = states[env["path"]]
-            # Nothing left for the install and the prune: the rollout role ends the host here (meta: end_host).
-            result["settled"] = _settled.settled(envs, host_slice.get("absent") or [],
-                                                 _settled.found_by_survey(task_vars, host_slice))
-        missing = [path for path in listing["missing"] + [item["path"] for item in listing["corrupt"]]
-                   if path not in skipped]  # (the survey's answer covers the whole slice)
+        # slice_id: the install takes an environment's known_state only from a push of the slice it reads.
+        result.update(_settled.push_outcome(host_slice, args["files"], skipped, listing, task_vars))
+        missing = result["sent"]
         by_path = {item["path"]: item for item in args["files"]}
-        sent_bytes = sum(int(by_path[path]["size"]) for path in missing)
-        present = listing["present"]
-        present = present if isinstance(present, int) else len(present)  # the survey's answer counts them
-        result.update(sent=missing, sent_bytes=sent_bytes, present=present,
-                      repaired=listing["corrupt"], changed=bool(missing) or bool(listing["removed_partials"]))
+        sent_bytes = result["sent_bytes"]
         if not missing or self._task.check_mode:
             return result
 
@@ -150,18 +135,6 @@ class ActionModule(HostActionBase):
         if received.pop("removed_tmp", False):
             self._connection._shell.tmpdir = None  # the receiver removed it with the stream
         return received
-
-    @staticmethod
-    def _surveyed(task_vars, host_slice, verify):
-        """The survey's answer for this very slice, checked the same way, from this run (else None: ask the host)."""
-        check = (task_vars.get(TARGET_FACTS) or {}).get("rollout_check") or {}
-        if check.get("error") or check.get("slice_id") != host_slice["slice_id"] or check.get("verify") != verify:
-            return None
-        if any(state.get("error") for state in check.get("environments") or []):
-            return None  # the host's prepared call refuses it, before any file moves, with the reason
-        facts = _targets.reported_facts(task_vars) or {}
-        return dict(check["store"], environments=check.get("environments") or [],
-                    interpreter=(facts.get("python") or {}).get("executable"))
 
     @staticmethod
     def _make_stream(bundle_dir, files):

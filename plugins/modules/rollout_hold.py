@@ -17,6 +17,11 @@ description:
   - O(state=query) (the rollout role, before the push) returns the held hosts with why (RV(held)); the rollout skips
     them and the report says they are held, and why. It lifts the recorded hold of every host whose
     C(pymigrate_hold) is V(false).
+  - "With O(settle=true) (the rollout role's push, once per batch) it also says which hosts of the batch the survey
+    of the same run found settled - the store holds the host's slice of the bundle in O(bundle_dir), every
+    environment's current generation holds its lock, no environment marked absent is there - with the result the push
+    would give for each (RV(settled)). The rollout ends those hosts without a push or install task of their own, and
+    the report reads these results. A later call for the same batch keeps them."
   - O(state=recorded) (C(playbooks/rollback.yml), after the rollback) records a hold for every host whose
     C(pymigrate_hold) is V(true) or a reason, so that later runs skip it after the variable is gone, until a run
     lifts it with C(pymigrate_hold=false).
@@ -59,6 +64,25 @@ options:
     description: With O(state=recorded), the playbook recorded as the one that set the hold.
     type: str
     default: ""
+  settle:
+    description: Also find the hosts the survey of this run found settled (RV(settled)); needs O(bundle_dir).
+    type: bool
+    default: false
+  bundle_dir:
+    description: With O(settle=true), the bundle the rollout deploys (each host's slice is read from it).
+    type: path
+  serial:
+    description: With O(settle=true), the bundle serial the rollout is pinned to (unset - the newest).
+    type: raw
+  verify_installed:
+    description: With O(settle=true), how the rollout checks installed files; the survey must have checked the same.
+    type: str
+    choices: [size, full]
+    default: size
+  image_blobs:
+    description: With O(settle=true), whether the push sends image blobs (V(false) with a registry in the enclave).
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -85,6 +109,11 @@ held:
   returned: success
   type: dict
   sample: {web1: "held since 2026-11-25T15:01:02Z by rollback.yml: rolled back; lift it with pymigrate_hold: false"}
+settled:
+  description: The hosts the survey of this run found settled (O(settle)), each with the result the push would have
+    given for it (C(sent) empty, C(settled) the no-op install results); kept from an earlier call for the batch.
+  returned: success
+  type: dict
 recorded:
   description: The hosts whose hold this task recorded, each with its text.
   returned: success

@@ -19,6 +19,7 @@ import typing as t
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import _normalize as normalize_name
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._manifest import env_refs
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import reported_facts
 
 
 def known_result(known: t.Mapping | None, args: t.Mapping) -> dict | None:
@@ -75,3 +76,65 @@ def settled(envs: t.Sequence[t.Mapping], absent: t.Sequence, absent_found: list 
             return None
         results.append(dict(known, environment=env_refs([env])[0]))
     return results
+
+
+def pushed_files(host_slice: t.Mapping, image_blobs: bool = True) -> tuple:
+    """(files, skipped paths): the store files of ``host_slice`` the push sends when the host lacks them; with
+    ``image_blobs`` false (a registry inside the enclave) an image environment's blobs are pulled there, not sent."""
+    if image_blobs:
+        return list(host_slice["files"]), set()
+    skipped = {blob["path"] for env in host_slice["envs"] if env.get("image") for blob in env["image"]["blobs"]}
+    return [item for item in host_slice["files"] if item["path"] not in skipped], skipped
+
+
+def surveyed_listing(task_vars: t.Mapping, host_slice: t.Mapping, verify: str) -> dict | None:
+    """What the survey of this run found of this very slice on the host, checked the same way (``verify``), as the
+    push's listing call would answer it; else None (the push asks the host)."""
+    check = (task_vars.get(TARGET_FACTS) or {}).get("rollout_check") or {}
+    if check.get("error") or check.get("slice_id") != host_slice["slice_id"] or check.get("verify") != verify:
+        return None
+    if any(state.get("error") for state in check.get("environments") or []):
+        return None  # the host's prepared call refuses it, before any file moves, with the reason
+    facts = reported_facts(task_vars) or {}
+    return dict(check["store"], environments=check.get("environments") or [],
+                interpreter=(facts.get("python") or {}).get("executable"))
+
+
+def push_outcome(host_slice: t.Mapping | None, files: t.Sequence[t.Mapping], skipped: t.Collection, listing: t.Mapping,
+                 task_vars: t.Mapping) -> dict:
+    """The push's result from the host's ``listing`` (its own answer or the survey's): each environment of the slice
+    with the ``known_state`` the listing gives it, whether the host is ``settled``, and which of ``files`` it lacks
+    (``sent``, before anything is sent). Without a slice (files given), only the files."""
+    result: dict = {}
+    if host_slice is not None:
+        envs = host_slice["envs"]
+        states = {state["path"]: state for state in listing.get("environments") or []}
+        for env in envs:
+            if env["path"] in states and env.get("strategy") != "image":
+                env["known_state"] = states[env["path"]]
+        # Nothing left for the install and the prune: the rollout role ends the host here (meta: end_host).
+        result.update(envs=envs, serial=host_slice["serial"], slice_id=host_slice["slice_id"],
+                      settled=settled(envs, host_slice.get("absent") or [], found_by_survey(task_vars, host_slice)))
+    missing = [path for path in listing["missing"] + [item["path"] for item in listing["corrupt"]]
+               if path not in skipped]  # (the survey's answer covers the whole slice)
+    by_path = {item["path"]: item for item in files}
+    present = listing["present"]
+    result.update(sent=missing, sent_bytes=sum(int(by_path[path]["size"]) for path in missing),
+                  present=present if isinstance(present, int) else len(present),  # the survey's answer counts them
+                  repaired=listing["corrupt"], changed=bool(missing) or bool(listing["removed_partials"]))
+    return result
+
+
+def settled_by_survey(host_slice: t.Mapping, task_vars: t.Mapping, verify: str,
+                      image_blobs: bool = True) -> dict | None:
+    """The push's result for a host the survey of this run found settled with nothing to send (its store holds the
+    slice, every environment holds its lock, none marked absent is there): the rollout ends such a host before the
+    push (rollout_hold decides it for the batch), and the report reads this as its push and install. Else None."""
+    listing = surveyed_listing(task_vars, host_slice, verify)
+    if listing is None:
+        return None
+    files, skipped = pushed_files(host_slice, image_blobs)
+    outcome = push_outcome(host_slice, files, skipped, listing, task_vars)
+    if outcome["settled"] is None or outcome["changed"]:
+        return None
+    return dict(outcome, asked_host=False)

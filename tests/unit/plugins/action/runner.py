@@ -13,8 +13,12 @@ def make_action(name, args, check_mode=False, diff=False):
     connection._shell.env_prefix.return_value = ""
     connection.is_pipelining_enabled.return_value = False  # a test that pipelines says so
     connection._remote_is_local = False
-    return module.ActionModule(task, connection, mock.MagicMock(), mock.MagicMock(), mock.MagicMock(),
-                               mock.MagicMock())
+    action = module.ActionModule(task, connection, mock.MagicMock(), mock.MagicMock(), mock.MagicMock(),
+                                 mock.MagicMock())
+    # The connection's answer, on every ansible-core: before 2.17 the action decided it from the play context.
+    action._is_pipelining_enabled = lambda module_style, wrap_async=False: bool(
+        module_style == "new" and connection.is_pipelining_enabled(wrap_async))
+    return action
 
 
 def run_action(name, args, task_vars=None, check_mode=False, diff=False):

@@ -23,3 +23,46 @@ def test_query_record_and_lift(tmp_path):
     assert list(json.loads((tmp_path / "reports" / "holds.json").read_text())["holds"]) == ["web2"]
     again, _module = run_action("rollout_hold", {"hosts": ["web1"], "dest": dest}, {"hostvars": later})
     assert again == dict(again, changed=False, held={}, msg="no host is held")
+
+
+def survey_answer(host_slice, current=True, missing=()):
+    """The survey's rollout_check for ``host_slice``, as target_facts reports it."""
+    files = [item["path"] for item in host_slice["files"]]
+    return {"target_facts": {"python": {"executable": "/usr/bin/python3"}}, "rollout_check": {
+        "slice_id": host_slice["slice_id"], "verify": "size", "absent_found": [],
+        "store": {"present": len(files) - len(missing), "missing": list(missing), "corrupt": [],
+                  "removed_partials": []},
+        "environments": [{"path": env["path"], "lock_id": env["lock_id"], "current": current,
+                          "generation": env["path"] + ".generations/1", "drift": []} for env in host_slice["envs"]]}}
+
+
+def test_the_hosts_the_survey_found_settled_are_decided_for_the_batch_and_kept_for_the_run(tmp_path):
+    """Issue 30: a host with nothing to send, install or remove costs the rollout no push worker: the batch's hold
+    task says so from the survey, with the result the push would have given (the report reads it)."""
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _registered
+    from tests.unit.plugins.plugin_utils.test_bundle import build, host
+
+    build(tmp_path / "bundle", [host("web1"), host("web2"), host("web3"), host("web4")])
+    bundle_dir = str(tmp_path / "bundle")
+    slices = {name: _manifest.host_slice(bundle_dir, name) for name in ("web1", "web2", "web3", "web4")}
+    missing = [slices["web2"]["files"][0]["path"]]
+    hostvars = {"web1": {_registered.TARGET_FACTS: survey_answer(slices["web1"])},
+                "web2": {_registered.TARGET_FACTS: survey_answer(slices["web2"], missing=missing)},
+                "web3": {_registered.TARGET_FACTS: survey_answer(slices["web3"], current=False)},
+                "web4": {"pymigrate_hold": "change board",
+                         _registered.TARGET_FACTS: survey_answer(slices["web4"])}}
+    args = {"hosts": sorted(hostvars), "dest": str(tmp_path / "reports"), "settle": True, "bundle_dir": bundle_dir}
+    result, _module = run_action("rollout_hold", args, {"hostvars": hostvars})
+    # web2 lacks a file, web3's environment does not hold its lock, web4 is held: only web1 is settled.
+    assert list(result["settled"]) == ["web1"] and list(result["held"]) == ["web4"]
+    settled = result["settled"]["web1"]
+    assert settled["sent"] == [] and not settled["changed"] and not settled["asked_host"]
+    assert settled["slice_id"] == slices["web1"]["slice_id"] and settled["present"] == len(slices["web1"]["files"])
+    assert [item["environment"]["path"] for item in settled["settled"]] == ["/opt/pymigrate/venv"]
+    # Checked another way than the survey checked: the push asks the host itself.
+    assert run_action("rollout_hold", dict(args, verify_installed="full"), {"hostvars": hostvars})[0]["settled"] == {}
+    # The install's hold task of the same batch (no settle) keeps them: those hosts were ended, the report reads them.
+    later, _module = run_action("rollout_hold", dict(args, settle=False),
+                                {"hostvars": hostvars, _registered.HOLD: result})
+    assert later["settled"] == result["settled"]
+    assert run_action("rollout_hold", dict(args, settle=False), {"hostvars": hostvars})[0]["settled"] == {}

@@ -47,10 +47,17 @@ def test_the_survey_runs_from_standard_input_with_nothing_but_the_interpreter(py
 def test_the_same_answer_as_the_module_gives(tmp_path):
     args = {"space_path": str(tmp_path), "store_dir": str(tmp_path), "compact_tags": True}
     params, _paths = _hostprogram.host_params(ARGUMENT_SPEC, args)
-    by_program, here = run_program(survey_program(args)), json.loads(json.dumps(_target_facts.survey(params, False)))
-    for result in (by_program, here):  # (other tests write to the same file system meanwhile)
+    # The module's way: the collection importable from its files (in a process of its own: what this test process
+    # imported before must not take part).
+    as_module = subprocess.run(
+        [sys.executable, "-c", "import json, sys; sys.path.insert(0, sys.argv[1]); from %s import survey; "
+         "print(json.dumps(survey(json.loads(sys.argv[2]), False)))" % SURVEY[0],
+         os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+             _target_facts.__file__)))))), json.dumps(params)], stdout=subprocess.PIPE, check=True)
+    by_program, by_module = run_program(survey_program(args)), json.loads(as_module.stdout)
+    for result in (by_program, by_module):  # (other tests write to the same file system meanwhile)
         assert result["target_facts"]["space"].pop("free_bytes") > 0
-    assert by_program == here
+    assert by_program == by_module
 
 
 def test_paths_are_expanded_on_the_host_and_another_interpreter_runs_the_same_sources(tmp_path):
