@@ -13,7 +13,7 @@ import json
 import os
 import socket
 
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _query, _record, _report, _sbom
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _query, _record, _report, _sbom, _settled
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import BUNDLE, STARTED
 
@@ -51,6 +51,8 @@ class ActionModule(ControllerActionBase):
                                       task_vars.get("ansible_play_hosts_all") or [])
         _record.keep_policy(params["keep"])  # a wrong value fails before anything is written
         hostvars = _report.registered_vars(every_host, hosts, _report.READ + (BUNDLE,))
+        # Hosts the rollout ended before the push (the survey found them settled): their push as the push would say.
+        _settled.push_results_from_hold(hostvars, params["bundle_dir"], check_mode=bool(self._task.check_mode))
         run = _report.new_run((values.get(STARTED) for values in hostvars.values()), params["playbook"])
         run.update(document=params["document"], check_mode=bool(self._task.check_mode), user=run_user(task_vars),
                    lock_changes=next((_report.lock_changes(v[BUNDLE]) for v in hostvars.values() if BUNDLE in v), {}),

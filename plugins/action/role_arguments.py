@@ -57,25 +57,27 @@ def host_problems(host: str, variables, options: dict, validator: ArgumentSpecVa
 class ActionModule(ControllerActionBase):
 
     ARGUMENT_SPEC = dict(
-        role=dict(type="str", required=True, choices=list(ROLES)),
+        role=dict(type="list", elements="str", required=True, choices=list(ROLES)),
         entry_point=dict(type="str", default="main"),
         hosts=dict(type="list", elements="str", required=True),
     )
 
     def run_controller(self, params, task_vars):
-        options = entry_point_options(params["role"], params["entry_point"])
-        validator = ArgumentSpecValidator(options)
         every_host = task_vars.get("hostvars", {})
-        problems: list = []
-        for host in params["hosts"]:
-            problems.extend(host_problems(host, every_host.get(host) or {}, options, validator))
-        if problems:
-            shown = problems[:SHOWN_PROBLEMS]
-            more = len(problems) - len(shown)
-            raise PyMigrateError("invalid variables for airgap.pymigrate.%s (%s): %s%s"
-                                 % (params["role"], params["entry_point"], "; ".join(shown),
-                                    " (and %d more)" % more if more else ""),
-                                 hint="Fix the values in the inventory or the extra vars; "
-                                      "docs/variables.md lists each variable's type and choices")
+        for role in params["role"]:  # (a playbook that imports several roles checks them in one task)
+            options = entry_point_options(role, params["entry_point"])
+            validator = ArgumentSpecValidator(options)
+            problems: list = []
+            for host in params["hosts"]:
+                problems.extend(host_problems(host, every_host.get(host) or {}, options, validator))
+            if problems:
+                shown = problems[:SHOWN_PROBLEMS]
+                more = len(problems) - len(shown)
+                raise PyMigrateError("invalid variables for airgap.pymigrate.%s (%s): %s%s"
+                                     % (role, params["entry_point"], "; ".join(shown),
+                                        " (and %d more)" % more if more else ""),
+                                     hint="Fix the values in the inventory or the extra vars; "
+                                          "docs/variables.md lists each variable's type and choices")
         return {"changed": False, "hosts": len(params["hosts"]),
-                "msg": "the %s variables of %d host(s) are valid" % (params["role"], len(params["hosts"]))}
+                "msg": "the %s variables of %d host(s) are valid" % (" and ".join(params["role"]),
+                                                                     len(params["hosts"]))}

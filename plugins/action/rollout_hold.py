@@ -7,8 +7,9 @@ rollback.yml records when asked; on the control node, once per batch (logic in p
 
 With ``settle``, also which hosts of the batch the survey of this run found settled (_settled.settled_by_survey):
 decided here once for the batch, such a host costs the rollout no worker of its own - the push, which would decide
-the same from the same answer, is skipped and the host ended. A later call for the same batch (the install's hold
-task) keeps them: the report reads them as those hosts' push and install."""
+the same from the same answer, is never queued: the rollout ends the host before it. A later call for the same batch
+(the install's hold task) keeps them; the report rebuilds those hosts' push results from the same survey answers
+(_settled.push_results_from_hold)."""
 
 from __future__ import annotations
 
@@ -51,9 +52,12 @@ class ActionModule(ControllerActionBase):
         result = {"changed": bool(record or lifted), "held": held, "lifted": lifted,
                   "recorded": {host: _hold.reason_text(host, None, item) for host, item in record.items()},
                   # (an earlier call for this batch: its hosts were ended, the report still reads them)
-                  "settled": dict((task_vars.get(HOLD) or {}).get("settled") or {})}
+                  "settled": list((task_vars.get(HOLD) or {}).get("settled") or []),
+                  "settled_serial": (task_vars.get(HOLD) or {}).get("settled_serial")}
         if params["settle"]:
-            result["settled"].update(self._settled(params, [host for host in values if host not in held], every_host))
+            found, serial = self._settled(params, [host for host in values if host not in held], every_host)
+            result["settled"] = sorted(set(result["settled"]) | set(found))
+            result["settled_serial"] = serial if found else result["settled_serial"]
         if result["changed"] and not self._task.check_mode:
             _hold.update(params["dest"], record, lifted)
         verb = "would be " if self._task.check_mode else ""
@@ -64,18 +68,20 @@ class ActionModule(ControllerActionBase):
         return result
 
     def _settled(self, params, hosts, every_host):
-        """{host: the push's result} of the hosts the survey of this run found settled."""
-        found = {}
-        serial = _manifest.pinned_serial(params["serial"])
+        """(names, bundle serial) of the hosts the survey of this run found settled. Names only: this result is
+        registered on every host of the batch, and each host's copy is templated whenever it is read (the report
+        reads every host's), so a result per host here would cost the fleet's size squared."""
+        found = []
+        serial = None
+        pinned = _manifest.pinned_serial(params["serial"])
         for host in hosts:
-            variables = every_host.get(host) or {}
             try:
                 host_slice = _manifest.host_slice(params["bundle_dir"], host, check_mode=self._task.check_mode,
-                                                  serial=serial)
+                                                  serial=pinned)
             except PyMigrateError:
                 continue  # a host the bundle does not cover (yet): its push says why
-            outcome = _settled.settled_by_survey(host_slice, variables, params["verify_installed"],
-                                                 params["image_blobs"])
-            if outcome is not None:
-                found[host] = outcome
-        return found
+            if _settled.settled_by_survey(host_slice, every_host.get(host) or {}, params["verify_installed"],
+                                          params["image_blobs"]) is not None:
+                found.append(host)
+                serial = host_slice["serial"]
+        return found, serial

@@ -37,8 +37,10 @@ attributes:
     details: Changes nothing.
 options:
   role:
-    description: The collection's role whose variables are checked.
-    type: str
+    description: The collection's roles whose variables are checked (a playbook that imports several checks them in
+      one task).
+    type: list
+    elements: str
     required: true
     choices: [bundle, report, rollout]
   entry_point:

@@ -19,9 +19,9 @@ description:
     C(pymigrate_hold) is V(false).
   - "With O(settle=true) (the rollout role's push, once per batch) it also says which hosts of the batch the survey
     of the same run found settled - the store holds the host's slice of the bundle in O(bundle_dir), every
-    environment's current generation holds its lock, no environment marked absent is there - with the result the push
-    would give for each (RV(settled)). The rollout ends those hosts without a push or install task of their own, and
-    the report reads these results. A later call for the same batch keeps them."
+    environment's current generation holds its lock, no environment marked absent is there (RV(settled)). The rollout
+    ends those hosts without a push or install task of their own; the report rebuilds their push results from the
+    same survey answers. A later call for the same batch keeps them."
   - O(state=recorded) (C(playbooks/rollback.yml), after the rollback) records a hold for every host whose
     C(pymigrate_hold) is V(true) or a reason, so that later runs skip it after the variable is gone, until a run
     lifts it with C(pymigrate_hold=false).
@@ -110,10 +110,16 @@ held:
   type: dict
   sample: {web1: "held since 2026-11-25T15:01:02Z by rollback.yml: rolled back; lift it with pymigrate_hold: false"}
 settled:
-  description: The hosts the survey of this run found settled (O(settle)), each with the result the push would have
-    given for it (C(sent) empty, C(settled) the no-op install results); kept from an earlier call for the batch.
+  description: The hosts the survey of this run found settled (O(settle)); kept from an earlier call for the batch.
+    Names only - this result is registered on every host of the batch - the report rebuilds their push results from
+    the same survey answers.
   returned: success
-  type: dict
+  type: list
+  elements: str
+settled_serial:
+  description: The bundle serial whose slices the hosts in RV(settled) hold.
+  returned: success
+  type: int
 recorded:
   description: The hosts whose hold this task recorded, each with its text.
   returned: success

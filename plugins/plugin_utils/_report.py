@@ -59,24 +59,13 @@ def _failed(result: t.Mapping) -> str | None:
     return None
 
 
-def _settled_by_hold(host: str | None, hostvars: t.Mapping) -> t.Mapping | None:
-    """The push's result the hold task of ``host``'s batch gave for it when the survey found it settled (the push
-    did not run: _settled.settled_by_survey), else None."""
-    hold = hostvars.get(_registered.HOLD)
-    settled = hold.get("settled") if isinstance(hold, t.Mapping) else None
-    found = settled.get(host) if isinstance(settled, t.Mapping) and host is not None else None
-    return found if isinstance(found, t.Mapping) else None
-
-
-def phase_result(hostvars: t.Mapping, phase: str, var: str, host: str | None = None) -> t.Any:
-    """What ``host`` registered for ``phase``. For the push of a host its batch's hold task found settled (the push
-    was skipped), the result the hold gave for it; for the install of a host found settled (nothing left to do: the
-    rollout ended the host before its install, _settled.py), the no-op results of its push."""
+def phase_result(hostvars: t.Mapping, phase: str, var: str) -> t.Any:
+    """What a host registered for ``phase``; for the install of a host the push found settled (nothing left to do:
+    the rollout ended the host before its install, _settled.py), the no-op results the push gave for it. (A host the
+    hold task found settled has its push result rebuilt by the report's action: _settled.push_results_from_hold.)"""
     result = hostvars.get(var)
-    if phase == "push" and (result is None or (isinstance(result, t.Mapping) and result.get("skipped"))):
-        return _settled_by_hold(host, hostvars) or result
     if result is None and phase == "install":
-        push = phase_result(hostvars, "push", _registered.PUSH, host)
+        push = hostvars.get(_registered.PUSH)
         settled = push.get("settled") if isinstance(push, t.Mapping) else None
         if settled is not None:
             return {"changed": False, "results": list(settled), "settled": True}
@@ -86,7 +75,7 @@ def phase_result(hostvars: t.Mapping, phase: str, var: str, host: str | None = N
 def run_phases(hostvars: t.Mapping[str, t.Mapping]) -> list:
     """The phases some host of the run registered, in order."""
     return [phase for phase, var in PHASES
-            if any(phase_result(values or {}, phase, var, host) is not None for host, values in hostvars.items())]
+            if any(phase_result(values or {}, phase, var) is not None for values in hostvars.values())]
 
 
 def _environment(item: t.Mapping, serial, phase: str = "install") -> tuple:
@@ -129,7 +118,7 @@ def host_summary(host: str, hostvars: t.Mapping, phases: t.Sequence[str] = DEFAU
         summary["status"] = "held"  # skipped on purpose: nothing was sent or installed
         return summary
     for phase, var in PHASES:
-        result = phase_result(hostvars, phase, var, host)
+        result = phase_result(hostvars, phase, var)
         if phase not in phases and result is None:
             continue
         if result is None:

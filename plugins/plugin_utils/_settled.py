@@ -17,8 +17,10 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.airgap.pymigrate.plugins.module_utils._venv import _normalize as normalize_name
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._manifest import env_refs
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import HOLD, PUSH, TARGET_FACTS
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import reported_facts
 
 
@@ -138,3 +140,28 @@ def settled_by_survey(host_slice: t.Mapping, task_vars: t.Mapping, verify: str,
     if outcome["settled"] is None or outcome["changed"]:
         return None
     return dict(outcome, asked_host=False)
+
+
+def push_results_from_hold(hostvars: t.MutableMapping, bundle_dir: str | None, check_mode: bool = False) -> list:
+    """For each host its batch's hold task found settled (the rollout ended it before the push: no push result),
+    the push's result rebuilt from the same survey answer and slice, set as the host's ``PUSH`` in ``hostvars``
+    ({host: {name: value}}, the report's copy); returns those hosts. A host whose answer no longer shows it settled
+    (its slice gone) keeps no push result: the report says it did not reach the push."""
+    rebuilt = []
+    for host, values in hostvars.items():
+        hold = values.get(HOLD)
+        if values.get(PUSH) is not None or not bundle_dir or not isinstance(hold, t.Mapping):
+            continue
+        if host not in (hold.get("settled") or []):
+            continue
+        try:
+            host_slice = _manifest.host_slice(bundle_dir, host, check_mode=check_mode,
+                                              serial=hold.get("settled_serial"))
+        except PyMigrateError:
+            continue
+        check = (values.get(TARGET_FACTS) or {}).get("rollout_check") or {}
+        outcome = settled_by_survey(host_slice, values, str(check.get("verify")))
+        if outcome is not None:
+            values[PUSH] = outcome
+            rebuilt.append(host)
+    return rebuilt

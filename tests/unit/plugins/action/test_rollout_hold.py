@@ -39,7 +39,7 @@ def survey_answer(host_slice, current=True, missing=()):
 def test_the_hosts_the_survey_found_settled_are_decided_for_the_batch_and_kept_for_the_run(tmp_path):
     """Issue 30: a host with nothing to send, install or remove costs the rollout no push worker: the batch's hold
     task says so from the survey, with the result the push would have given (the report reads it)."""
-    from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _registered
+    from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _manifest, _registered, _report, _settled
     from tests.unit.plugins.plugin_utils.test_bundle import build, host
 
     build(tmp_path / "bundle", [host("web1"), host("web2"), host("web3"), host("web4")])
@@ -54,15 +54,24 @@ def test_the_hosts_the_survey_found_settled_are_decided_for_the_batch_and_kept_f
     args = {"hosts": sorted(hostvars), "dest": str(tmp_path / "reports"), "settle": True, "bundle_dir": bundle_dir}
     result, _module = run_action("rollout_hold", args, {"hostvars": hostvars})
     # web2 lacks a file, web3's environment does not hold its lock, web4 is held: only web1 is settled.
-    assert list(result["settled"]) == ["web1"] and list(result["held"]) == ["web4"]
-    settled = result["settled"]["web1"]
-    assert settled["sent"] == [] and not settled["changed"] and not settled["asked_host"]
-    assert settled["slice_id"] == slices["web1"]["slice_id"] and settled["present"] == len(slices["web1"]["files"])
-    assert [item["environment"]["path"] for item in settled["settled"]] == ["/opt/pymigrate/venv"]
+    assert result["settled"] == ["web1"] and list(result["held"]) == ["web4"]
+    assert result["settled_serial"] == slices["web1"]["serial"]
     # Checked another way than the survey checked: the push asks the host itself.
-    assert run_action("rollout_hold", dict(args, verify_installed="full"), {"hostvars": hostvars})[0]["settled"] == {}
+    assert run_action("rollout_hold", dict(args, verify_installed="full"), {"hostvars": hostvars})[0]["settled"] == []
     # The install's hold task of the same batch (no settle) keeps them: those hosts were ended, the report reads them.
     later, _module = run_action("rollout_hold", dict(args, settle=False),
                                 {"hostvars": hostvars, _registered.HOLD: result})
-    assert later["settled"] == result["settled"]
-    assert run_action("rollout_hold", dict(args, settle=False), {"hostvars": hostvars})[0]["settled"] == {}
+    assert later["settled"] == ["web1"] and later["settled_serial"] == result["settled_serial"]
+    assert run_action("rollout_hold", dict(args, settle=False), {"hostvars": hostvars})[0]["settled"] == []
+
+    # The report's copy of the run: web1 has no push result (ended before it); it is rebuilt from the same answer.
+    report_vars = {name: dict(values, **{_registered.HOLD: result}) for name, values in hostvars.items()}
+    assert _settled.push_results_from_hold(report_vars, bundle_dir) == ["web1"]
+    push = report_vars["web1"][_registered.PUSH]
+    assert push["sent"] == [] and not push["changed"] and not push["asked_host"]
+    assert push["slice_id"] == slices["web1"]["slice_id"] and push["present"] == len(slices["web1"]["files"])
+    assert [item["environment"]["path"] for item in push["settled"]] == ["/opt/pymigrate/venv"]
+    assert all(_registered.PUSH not in report_vars[name] for name in ("web2", "web3", "web4"))
+    summary = _report.fleet_summary(["web1"], {"web1": report_vars["web1"]})
+    assert summary["hosts"][0]["status"] == "ok" and summary["hosts"][0]["phase"] == "install"
+    assert summary["hosts"][0]["environments"]["default"]["packages"]

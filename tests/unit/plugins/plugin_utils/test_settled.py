@@ -52,19 +52,3 @@ def test_the_report_reads_a_settled_host_as_installed_unchanged():
     dropped = _report.host_summary("c", {_registered.TARGET_FACTS: {}, _registered.PUSH: dict(push, settled=None)},
                                    ("survey", "push", "install"))
     assert dropped["status"] == "failed"
-
-
-def test_the_report_reads_a_host_the_hold_found_settled_as_pushed_and_installed_unchanged():
-    # The push was skipped (the batch's hold task found the host settled from the survey): the hold's result for the
-    # host stands for its push, and its settled results for its install.
-    push = {"changed": False, "sent": [], "sent_bytes": 0, "serial": 3, "asked_host": False,
-            "settled": _settled.settled([ENV], [], None)}
-    skipped = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
-    hold = {"held": {}, "settled": {"a": push}}
-    ended = {_registered.TARGET_FACTS: {"changed": False}, _registered.PUSH: skipped, _registered.HOLD: hold}
-    summary = _report.fleet_summary(["a", "b"], {"a": ended, "b": dict(ended, **{_registered.PUSH: skipped})})
-    by_host = {item["host"]: item for item in summary["hosts"]}
-    assert by_host["a"]["status"] == "ok" and by_host["a"]["serial"] == 3 and by_host["a"]["phase"] == "install"
-    assert by_host["a"]["environments"]["default"]["packages"] == {"alpha-beta": "1.0"}
-    # Another host of the same batch, not in the hold's settled: its skipped push is no settled install.
-    assert by_host["b"]["status"] == "failed" and by_host["b"]["error"].startswith("did not reach the install phase")
