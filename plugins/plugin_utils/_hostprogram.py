@@ -44,22 +44,22 @@ def _imported(source: str) -> set:
             found.add(module)
             continue
         found.add(package)
-        for name in names.strip("()").replace("\n", " ").split(","):
-            name = name.split("#")[0].split()[0] if name.split() else ""
-            if name:
-                found.add("%s.%s" % (package, name))
+        for name in re.sub(r"#[^\n]*", "", names).strip("()").split(","):  # (a comment may follow a name)
+            words = name.split()  # "a" or "a as b"
+            if words:
+                found.add("%s.%s" % (package, words[0]))
     return found
 
 
 def _module_file(name: str) -> tuple:
-    """(path, is_package) of module_utils module ``name`` on this control node; (None, True) for a directory without
-    ``__init__.py`` (a namespace package), (None, False) for a name that is no module (imported from one)."""
+    """(path, is_package) of module_utils module ``name`` on this control node; (None, False) for a namespace package
+    (a directory without ``__init__.py``) or a name that is no module (imported from one)."""
     base = os.path.join(os.path.dirname(_host_runner.__file__), *name[len(MODULE_UTILS) + 1:].split("."))
     if os.path.isfile(base + ".py"):
         return base + ".py", False
     if os.path.isfile(os.path.join(base, "__init__.py")):
         return os.path.join(base, "__init__.py"), True
-    return None, os.path.isdir(base)
+    return None, False
 
 
 @functools.lru_cache(maxsize=None)

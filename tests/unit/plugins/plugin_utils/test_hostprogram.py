@@ -121,3 +121,12 @@ def test_the_program_carries_every_module_utils_module_it_imports():
             if name.startswith(prefix) and not is_package} == {
         "_host_runner", "_rollout_check", "_store", "_target_facts", "_venv", "_vendor_packaging.tags",
         "_vendor_packaging._manylinux", "_vendor_packaging._musllinux", "_vendor_packaging._elffile"}
+
+
+def test_imports_are_read_with_comments_and_aliases_in_parentheses():
+    prefix = _hostprogram.MODULE_UTILS
+    source = ("from %s._store import (  # the store\n    StoreError,  # why\n    compare as store_compare,\n)\n"
+              "from %s._vendor_packaging import tags as _tags\nimport %s._venv\nimport json\n") % ((prefix,) * 3)
+    assert _hostprogram._imported(source) == {
+        prefix + "._store", prefix + "._store.StoreError", prefix + "._store.compare",
+        prefix + "._vendor_packaging", prefix + "._vendor_packaging.tags", prefix + "._venv"}
