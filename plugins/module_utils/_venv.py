@@ -528,6 +528,9 @@ def _record_findings(name, dist_info, site_packages, full):
         site_fd = os.open(site_packages, os.O_RDONLY) if os.stat in os.supports_dir_fd else None
     except OSError:
         site_fd = None  # each file is then missing, and named so
+    def full_path(relative):
+        return os.path.normpath(os.path.join(site_packages, relative))
+
     try:
         for row in rows:
             if not row or not row[0]:
@@ -537,13 +540,13 @@ def _record_findings(name, dist_info, site_packages, full):
                 actual_size = (os.stat(row[0], dir_fd=site_fd) if site_fd is not None
                                else os.stat(os.path.join(site_packages, row[0]))).st_size
             except OSError:
-                findings.append(_finding("missing file", name, os.path.normpath(os.path.join(site_packages, row[0]))))
+                findings.append(_finding("missing file", name, full_path(row[0])))
                 continue
             if size and actual_size != int(size):
-                findings.append(_finding("modified file", name, os.path.normpath(os.path.join(site_packages, row[0])),
+                findings.append(_finding("modified file", name, full_path(row[0]),
                                          "size %d, RECORD says %s" % (actual_size, size)))
             elif full and digest.startswith("sha256="):
-                path = os.path.normpath(os.path.join(site_packages, row[0]))
+                path = full_path(row[0])
                 actual = base64.urlsafe_b64encode(bytes.fromhex(file_sha256(path))).rstrip(b"=").decode()
                 if actual != digest[len("sha256="):]:
                     findings.append(_finding("modified file", name, path, "sha256 differs from RECORD"))
