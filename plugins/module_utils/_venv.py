@@ -528,6 +528,7 @@ def _record_findings(name, dist_info, site_packages, full):
         site_fd = os.open(site_packages, os.O_RDONLY) if os.stat in os.supports_dir_fd else None
     except OSError:
         site_fd = None  # each file is then missing, and named so
+
     def full_path(relative):
         return os.path.normpath(os.path.join(site_packages, relative))
 
