@@ -57,6 +57,7 @@ def test_the_same_answer_as_the_module_gives(tmp_path):
     by_program, by_module = run_program(survey_program(args)), json.loads(as_module.stdout)
     for result in (by_program, by_module):  # (other tests write to the same file system meanwhile)
         assert result["target_facts"]["space"].pop("free_bytes") > 0
+        assert result["ansible_facts"]["pymigrate_target_facts"]["space"].pop("free_bytes") > 0
     assert by_program == by_module
 
 
