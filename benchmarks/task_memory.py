@@ -1,6 +1,6 @@
 """Benchmark: which process of a `migrate.yml` run holds the most memory, and which task makes it grow per host.
 
-    .venv/bin/python benchmarks/task_memory.py [--sizes 100,300] [--installer uv|pip] [--keep DIR]
+    .venv/bin/python benchmarks/task_memory.py [--sizes 100,300] [--installer uv|pip] [--keep DIR] [--first]
 
 Local hosts, no fleet, no root: N inventory hosts sim0001..simN with ansible_connection=local, each with its own
 pymigrate_store_dir and pymigrate_venv_path under a work directory (so each is a target of its own, as in
@@ -13,7 +13,8 @@ became the largest process; a run_once worker over every host (the bundle, the r
 process's pages and adds its own per-host working set.
 
 One first run over the largest size installs every host; then, per size (ascending), a no-op that settles that
-size's bundle (each size has its own bundle directory) and the measured no-op. Prints per size the measured rows,
+size's bundle (each size has its own bundle directory) and the measured no-op. With --first, the first runs are
+measured instead: per size, fresh hosts, bundle and report directory, one first run. Prints per size the measured rows,
 then for each pair of consecutive sizes the per-host slope (KB per added host) of the main process's RSS at each
 task start and of the workers' largest RSS, and which process peaked. The figures are the probe's, not
 fleet_scale's: local hosts have a smaller inventory and no SSH, so the main process grows less per host there.
@@ -73,15 +74,15 @@ class CallbackModule(CallbackBase):
 '''
 
 
-def inventory(work, size, common):
+def inventory(work, size, common, hosts_dir=None):
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
     hosts = {}
     for number in range(1, size + 1):
         name = "sim%04d" % number
         hosts[name] = {"ansible_connection": "local", "ansible_python_interpreter": python,
-                       "pymigrate_store_dir": os.path.join(work, "hosts", name, "store"),
-                       "pymigrate_venv_path": os.path.join(work, "hosts", name, "venv")}
-    path = os.path.join(work, "inventory-%d.json" % size)
+                       "pymigrate_store_dir": os.path.join(hosts_dir or work, "hosts", name, "store"),
+                       "pymigrate_venv_path": os.path.join(hosts_dir or work, "hosts", name, "venv")}
+    path = os.path.join(hosts_dir or work, "inventory-%d.json" % size)
     variables = dict(common, pymigrate_bundle_dir=os.path.join(work, "bundle-%d" % size))
     with open(path, "w") as handle:
         json.dump({"all": {"vars": variables, "children": {"sim": {"hosts": hosts}}}}, handle)
@@ -114,6 +115,8 @@ def main():
     parser.add_argument("--sizes", default="100,300")
     parser.add_argument("--installer", choices=("uv", "pip"), default="uv")
     parser.add_argument("--keep", metavar="DIR", help="work directory to use and keep (default: a temporary one)")
+    parser.add_argument("--first", action="store_true",
+                        help="measure first runs instead: per size, fresh hosts and bundle, one first run")
     args = parser.parse_args()
     from tests.index import catalog
     from tests.index.server import IndexServer
@@ -132,8 +135,14 @@ def main():
               "pymigrate_installer": args.installer, "pymigrate_report_dir": os.path.join(work, "report")}
     measured = {}
     try:
-        run(work, inventory(work, sizes[-1], common), "first-%d" % sizes[-1])
-        for size in sizes:
+        for size in sizes if args.first else ():
+            hosts_dir = os.path.join(work, "first-%d" % size)
+            os.makedirs(hosts_dir, exist_ok=True)
+            measured[size] = run(work, inventory(work, size, dict(common, pymigrate_report_dir=os.path.join(
+                hosts_dir, "report")), hosts_dir), "first-%d" % size)
+        if not args.first:
+            run(work, inventory(work, sizes[-1], common), "first-%d" % sizes[-1])
+        for size in sizes if not args.first else ():
             path = inventory(work, size, common)
             run(work, path, "settle-%d" % size)
             measured[size] = run(work, path, "noop-%d" % size)

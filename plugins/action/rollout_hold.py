@@ -16,7 +16,8 @@ from __future__ import annotations
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _hold, _manifest, _settled
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, format_time, utc_now
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import HOLD
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import HOLD, read
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import REPORTED
 
 
 class ActionModule(ControllerActionBase):
@@ -52,11 +53,11 @@ class ActionModule(ControllerActionBase):
         result = {"changed": bool(record or lifted), "held": held, "lifted": lifted,
                   "recorded": {host: _hold.reason_text(host, None, item) for host, item in record.items()},
                   # (an earlier call for this batch: its hosts were ended, the report still reads them)
-                  "settled": list((task_vars.get(HOLD) or {}).get("settled") or []),
+                  "settled": dict((task_vars.get(HOLD) or {}).get("settled") or {}),
                   "settled_serial": (task_vars.get(HOLD) or {}).get("settled_serial")}
         if params["settle"]:
             found, serial = self._settled(params, [host for host in values if host not in held], every_host)
-            result["settled"] = sorted(set(result["settled"]) | set(found))
+            result["settled"].update(dict.fromkeys(found, True))
             result["settled_serial"] = serial if found else result["settled_serial"]
         if result["changed"] and not self._task.check_mode:
             _hold.update(params["dest"], record, lifted)
@@ -80,7 +81,7 @@ class ActionModule(ControllerActionBase):
                                                   serial=pinned)
             except PyMigrateError:
                 continue  # a host the bundle does not cover (yet): its push says why
-            if _settled.settled_by_survey(host_slice, every_host.get(host) or {}, params["verify_installed"],
+            if _settled.settled_by_survey(host_slice, read(every_host, host, REPORTED), params["verify_installed"],
                                           params["image_blobs"]) is not None:
                 found.append(host)
                 serial = host_slice["serial"]

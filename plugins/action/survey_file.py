@@ -12,7 +12,7 @@ import os
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _archive, _survey
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._action import ControllerActionBase
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import reported_facts
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import host_facts
 
 
 class ActionModule(ControllerActionBase):
@@ -26,9 +26,9 @@ class ActionModule(ControllerActionBase):
     def run_controller(self, params, task_vars):
         """Each host's target facts and store have-list, and the control node's store; written when it changed."""
         hostvars = task_vars.get("hostvars", {})
-        facts = {host: reported_facts(hostvars.get(host) or {}) for host in params["hosts"]}
-        for host, host_facts in facts.items():
-            if not host_facts:
+        facts = {host: host_facts(hostvars, host) for host in params["hosts"]}
+        for host, found in facts.items():
+            if not found:
                 raise PyMigrateError("no target facts; run airgap.pymigrate.target_facts on it first", host=host)
         store = params["store_dir"]
         survey = _survey.build(facts, _archive.read_have_list(store),

@@ -110,12 +110,13 @@ held:
   type: dict
   sample: {web1: "held since 2026-11-25T15:01:02Z by rollback.yml: rolled back; lift it with pymigrate_hold: false"}
 settled:
-  description: The hosts the survey of this run found settled (O(settle)); kept from an earlier call for the batch.
-    Names only - this result is registered on every host of the batch - the report rebuilds their push results from
-    the same survey answers.
+  description: The hosts the survey of this run found settled (O(settle)), each mapped to true; kept from an earlier
+    call for the batch. Names only - this result is registered on every host of the batch - the report rebuilds
+    their push results from the same survey answers. A mapping, so that a host's test
+    (C(__pymigrate_hold.settled[inventory_hostname] | default(false))) costs one lookup, not a scan of the batch.
   returned: success
-  type: list
-  elements: str
+  type: dict
+  sample: {web1: true, web2: true}
 settled_serial:
   description: The bundle serial whose slices the hosts in RV(settled) hold.
   returned: success

@@ -19,7 +19,7 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils._build import Bui
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._profiles import HostInput
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._targets import (
-    reported_facts,
+    host_facts,
     target_from_declaration,
     target_from_facts,
 )
@@ -61,7 +61,7 @@ def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, 
     the sets Ansible's precedence dropped."""
     inventory = list(groups.get("all", []))
     if names is None:
-        names = [host for host in inventory if reported_facts(hostvars.get(host, {})) or host in survey
+        names = [host for host in inventory if host_facts(hostvars, host) or host in survey
                  or "pymigrate_target" in hostvars.get(host, {})]
     member_of: dict = {}
     for group, members in groups.items():
@@ -75,7 +75,8 @@ def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, 
         variables = hostvars.get(name)
         if variables is None:
             raise PyMigrateError("host is not in the inventory", host=name, var="hosts")
-        target = host_target(name, variables, survey, shared)
+        facts = host_facts(hostvars, name)
+        target = host_target(name, variables, survey, facts, shared)
         if target is None:
             skipped.append(name)
             continue
@@ -87,24 +88,25 @@ def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, 
         if unread:
             unused.setdefault(unread, []).append(name)
         hosts.append(HostInput(name, with_constraints(envs, constraints) if constraints else envs, target,
-                               env_targets(name, envs, variables, survey, shared), absent))
+                               env_targets(name, envs, variables, survey, facts, shared), absent))
     bundled = {item.host for item in hosts}
     return BundleInputs(hosts, skipped, [host for host in inventory if host not in bundled],
                         builder_inputs(builders, hostvars, groups, survey),
                         dropped_warnings(dropped) + unused_warnings(unused))
 
 
-def host_target(name: str, variables: t.Mapping, survey: t.Mapping, shared: dict | None = None):
-    """A host's Target: declared, from the survey file, or from the facts reported in this run; None without any."""
+def host_target(name: str, variables: t.Mapping, survey: t.Mapping, facts: t.Mapping | None,
+                shared: dict | None = None):
+    """A host's Target: declared, from the survey file, or from the ``facts`` reported in this run (``host_facts``);
+    None without any."""
     if "pymigrate_target" in variables:
         return target_from_declaration(variables["pymigrate_target"], host=name, shared=shared)
     if name in survey:
         return target_from_facts(survey[name], host=name, shared=shared)
-    facts = reported_facts(variables)
     return target_from_facts(facts, host=name, shared=shared) if facts else None
 
 
-def env_targets(name: str, envs: t.Mapping, variables: t.Mapping, survey: t.Mapping,
+def env_targets(name: str, envs: t.Mapping, variables: t.Mapping, survey: t.Mapping, facts: t.Mapping | None,
                 shared: dict | None = None) -> dict:
     """{env name: Target} of the host's environments built on an interpreter of their own (``python``), from the facts
     the survey gathered for that interpreter (its survey file entry, or this run's). A declared target
@@ -112,7 +114,7 @@ def env_targets(name: str, envs: t.Mapping, variables: t.Mapping, survey: t.Mapp
     host, environment and path: the environment would be resolved for another Python."""
     if "pymigrate_target" in variables:
         return {}
-    facts = survey.get(name) or reported_facts(variables) or {}
+    facts = survey.get(name) or facts or {}
     surveyed = facts.get("interpreters") or {}
     targets = {}
     for env_name, env in sorted(envs.items()):
@@ -150,7 +152,7 @@ def builder_inputs(value: t.Any, hostvars: t.Mapping, groups: t.Mapping, survey:
     for host, profile in named:
         if host not in hostvars:
             raise PyMigrateError("builder host is not in the inventory", host=host, var=BUILDERS_VAR, value=value)
-        facts = reported_facts(hostvars[host]) or survey.get(host) or {}
+        facts = host_facts(hostvars, host) or survey.get(host) or {}
         python = (facts.get("python") or {}).get("executable")
         if not python:
             raise PyMigrateError("builder host has no target facts in this run", host=host, var=BUILDERS_VAR,

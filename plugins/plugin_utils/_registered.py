@@ -11,6 +11,8 @@ name registered there is read by nothing."""
 
 from __future__ import annotations
 
+import typing as t
+
 TARGET_FACTS = "__pymigrate_target_facts"  # the survey tasks of playbooks/migrate.yml, bundle.yml and survey.yml
 PUSH = "__pymigrate_push"  # the rollout role's push entry point
 VERIFY = "__pymigrate_verify"  # the rollout role's verify entry point
@@ -35,3 +37,18 @@ REGISTERED = {
 }
 # Host facts set with ansible.builtin.set_fact.
 SET_FACTS = (STARTED, IN_RUN)
+
+
+def read(every_host: t.Any, host: str, names: t.Iterable[str]) -> dict:
+    """{name: value} of the ``names`` ``host`` has, as stored (``hostvars.raw_get``). Each name here is a result or
+    a set_fact value: data, no template left to expand. Read through ``hostvars[host][name]`` Ansible templates the
+    value, a deep copy, on every read, and a ``run_once`` result (the bundle's, a batch's hold) is registered on
+    every host: reading it host by host would cost the fleet's size squared. ``every_host``: ``hostvars``, or a plain
+    {host: variables} mapping."""
+    if host not in every_host:
+        return {}
+    raw_get = getattr(every_host, "raw_get", None)
+    variables = raw_get(host) if raw_get is not None else every_host[host]
+    if not isinstance(variables, t.Mapping):
+        return {}
+    return {name: variables[name] for name in names if name in variables}

@@ -263,12 +263,11 @@ def run_hosts(every_host: t.Mapping, all_hosts: t.Iterable[str], play_hosts: t.S
     hosts that were unreachable from the start), else the hosts of the play the report runs in (a user's playbook
     that composes the roles), provided some of them registered a phase; else the report cannot be true and says
     what it needs."""
-    marked = [host for host in all_hosts if _registered.IN_RUN in (every_host.get(host) or {})]
+    marked = [host for host in all_hosts if _registered.read(every_host, host, (_registered.IN_RUN,))]
     if marked:
         return marked
     for host in play_hosts:
-        variables = every_host.get(host) or {}
-        if any(var in variables for _phase, var in PHASES):
+        if _registered.read(every_host, host, [var for _phase, var in PHASES]):
             return list(play_hosts)
     raise PyMigrateError(NEEDS % ", ".join(var for _phase, var in PHASES))
 
@@ -323,14 +322,10 @@ def add_known(summary: dict, facts: t.Mapping) -> dict:
 
 # -- a run's files ------------------------------------------------------------------------------------------------
 def registered_vars(every_host: t.Mapping, hosts: t.Iterable[str], names: t.Sequence[str]) -> dict:
-    """{host: {name: value}} of only ``names`` (what the phases registered), host by host: each host's full
-    variables (every role default and inventory var, templated on access) would otherwise be held for the whole
-    fleet at once."""
-    hostvars = {}
-    for host in hosts:
-        variables = every_host.get(host) or {}
-        hostvars[host] = {name: variables[name] for name in names if name in variables}
-    return hostvars
+    """{host: {name: value}} of only ``names`` (what the phases registered), as stored (``_registered.read``): each
+    host's full variables (every role default and inventory var, templated on access) would otherwise be held for
+    the whole fleet at once, and the run_once results templated once per host."""
+    return {host: _registered.read(every_host, host, names) for host in hosts}
 
 
 def new_run(started: t.Iterable, playbook: str) -> dict:

@@ -152,7 +152,7 @@ def push_results_from_hold(hostvars: t.MutableMapping, bundle_dir: str | None, c
         hold = values.get(HOLD)
         if values.get(PUSH) is not None or not bundle_dir or not isinstance(hold, t.Mapping):
             continue
-        if host not in (hold.get("settled") or []):
+        if host not in (hold.get("settled") or {}):
             continue
         try:
             host_slice = _manifest.host_slice(bundle_dir, host, check_mode=check_mode,

@@ -22,7 +22,7 @@ import typing as t
 from ansible_collections.airgap.pymigrate.plugins.module_utils._target_facts import expand_tags
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._libraries import packaging_tags as ptags
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils._model import PyMigrateError, Target
-from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS
+from ansible_collections.airgap.pymigrate.plugins.plugin_utils._registered import TARGET_FACTS, read
 
 FACTS = "pymigrate_target_facts"
 MARKER_KEYS = ("implementation_name", "implementation_version", "os_name", "platform_machine", "platform_release",
@@ -44,6 +44,15 @@ def reported_facts(variables: t.Mapping) -> t.Mapping | None:
     if isinstance(registered, t.Mapping) and isinstance(registered.get("target_facts"), t.Mapping):
         return registered["target_facts"]
     return (variables.get("ansible_facts") or {}).get(FACTS) or variables.get(FACTS)
+
+
+REPORTED = (TARGET_FACTS, "ansible_facts", FACTS)  # the names reported_facts reads
+
+
+def host_facts(every_host: t.Any, host: str) -> t.Mapping | None:
+    """``reported_facts`` of ``host`` in ``hostvars``, read as stored (``_registered.read``): a fleet's readers take
+    every host's facts, and Ansible would template (copy) each host's on every read."""
+    return reported_facts(read(every_host, host, REPORTED))
 
 
 def target_from_facts(facts: t.Mapping, host: str | None = None, shared: dict | None = None) -> Target:

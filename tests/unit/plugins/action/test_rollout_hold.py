@@ -54,15 +54,15 @@ def test_the_hosts_the_survey_found_settled_are_decided_for_the_batch_and_kept_f
     args = {"hosts": sorted(hostvars), "dest": str(tmp_path / "reports"), "settle": True, "bundle_dir": bundle_dir}
     result, _module = run_action("rollout_hold", args, {"hostvars": hostvars})
     # web2 lacks a file, web3's environment does not hold its lock, web4 is held: only web1 is settled.
-    assert result["settled"] == ["web1"] and list(result["held"]) == ["web4"]
+    assert result["settled"] == {"web1": True} and list(result["held"]) == ["web4"]
     assert result["settled_serial"] == slices["web1"]["serial"]
     # Checked another way than the survey checked: the push asks the host itself.
-    assert run_action("rollout_hold", dict(args, verify_installed="full"), {"hostvars": hostvars})[0]["settled"] == []
+    assert run_action("rollout_hold", dict(args, verify_installed="full"), {"hostvars": hostvars})[0]["settled"] == {}
     # The install's hold task of the same batch (no settle) keeps them: those hosts were ended, the report reads them.
     later, _module = run_action("rollout_hold", dict(args, settle=False),
                                 {"hostvars": hostvars, _registered.HOLD: result})
-    assert later["settled"] == ["web1"] and later["settled_serial"] == result["settled_serial"]
-    assert run_action("rollout_hold", dict(args, settle=False), {"hostvars": hostvars})[0]["settled"] == []
+    assert later["settled"] == {"web1": True} and later["settled_serial"] == result["settled_serial"]
+    assert run_action("rollout_hold", dict(args, settle=False), {"hostvars": hostvars})[0]["settled"] == {}
 
     # The report's copy of the run: web1 has no push result (ended before it); it is rebuilt from the same answer.
     report_vars = {name: dict(values, **{_registered.HOLD: result}) for name, values in hostvars.items()}
