@@ -24,8 +24,9 @@ except ImportError:
 try:
     import requests
     import requests.adapters
+    from urllib3.util.ssl_ import create_urllib3_context
 except ImportError:
-    requests = None
+    requests = create_urllib3_context = None
 
 try:
     from packaging import tags as packaging_tags

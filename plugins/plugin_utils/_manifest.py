@@ -458,7 +458,7 @@ def write_slices(bundle_dir: str, manifest: t.Mapping) -> None:
         for host in manifest.get("hosts") or {}:
             # Plain writes: the directory appears whole by its rename; a torn file reads as invalid and is recomputed.
             with open(os.path.join(work, _slice_name(host)), "w") as handle:
-                json.dump(make_slice(manifest, host), handle, sort_keys=True)
+                handle.write(json.dumps(make_slice(manifest, host), sort_keys=True))  # (json.dump: pure Python)
         os.rename(work, final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
