@@ -21,7 +21,10 @@ dependencies), keeps the first runs cheap, and so does the installer, uv by defa
 
 Per size, from clean hosts (/opt/sim/* removed on the real hosts) and a fresh bundle and report dir:
 `ansible-playbook -i INVENTORY playbooks/migrate.yml` (all hosts in one batch) first run, then its no-op
-re-run, both timed and printed. Each ansible-playbook runs under a fresh measuring child process
+re-run, then `ansible all -m ansible.builtin.ping` over the same inventory (the floor of a no-op: one module round
+trip per host), all timed and printed; the no-op's and the ping's per-task tables (benchmarks/timing.py: where
+their time goes, tasks the strategy starts once per host merged into one row) are printed too. Each command runs
+under a fresh measuring child process
 (this script with --measure), which
 - takes the wall time around the run;
 - after ansible-playbook exits, reads resource.getrusage(RUSAGE_CHILDREN).ru_maxrss: the peak RSS of the
@@ -36,7 +39,8 @@ re-run, both timed and printed. Each ansible-playbook runs under a fresh measuri
 Prints one JSON row per size and run (seconds, seconds per host, peak RSS KB, tree peak PSS KB, recap
 changed count), then for each pair of consecutive sizes the slopes (rss(N2) - rss(N1)) / (N2 - N1) KB per
 host and (time(N2) - time(N1)) / (N2 - N1) seconds per host, and the flatness ratio: per-host time at the
-largest size over per-host time at the smallest (1.0 = flat), for the first run and the no-op. Then
+largest size over per-host time at the smallest (1.0 = flat), for the first run, the no-op and the ping; and per
+size the no-op's time over the ping's. Then
 {"results": ...}. No timing is asserted.
 """
 
@@ -52,6 +56,9 @@ import threading
 import time
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import timing  # noqa: E402 (benchmarks/timing.py, beside this file)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -112,19 +119,39 @@ def measure(argv):
     return 0
 
 
-def run_measured(argv, forks):
+def run_measured(argv, forks, timing_out=None):
+    """Run argv under --measure; with ``timing_out``, the pymigrate_timing callback writes its per-task times there
+    and the figures carry the table (benchmarks/timing.py)."""
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), PIP_CONFIG_FILE=os.devnull)
     if forks:
         env["ANSIBLE_FORKS"] = str(forks)
+    if timing_out:
+        env = timing.env(env, timing_out)
     result = subprocess.run([sys.executable, os.path.abspath(__file__), "--measure", "--"] + argv, cwd=ROOT, env=env,
                             check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = result.stdout.strip().splitlines()
     figures = json.loads(lines[-1])
     if figures["rc"] != 0:
         raise SystemExit("%s failed:\n%s" % (" ".join(argv[:4]), "\n".join(lines[-60:])))
-    recap = result.stdout.rsplit("PLAY RECAP", 1)[-1]
+    recap = result.stdout.rsplit("PLAY RECAP", 1)[-1] if "PLAY RECAP" in result.stdout else ""
     figures["changed"] = sum(int(part.split("=")[1]) for part in recap.split() if part.startswith("changed="))
+    if timing_out:
+        figures["tasks"] = merged_rows(timing.table(timing.read(timing_out, time.time())))
     return figures
+
+
+def merged_rows(rows):
+    """The timing table with consecutive rows of one task merged (the strategy starts a meta task once per host)."""
+    merged = []
+    for row in rows:
+        last = merged[-1] if merged else None
+        if last is not None and last["name"] == row["name"] and last.get("play") == row.get("play"):
+            last["wall"] += row["wall"]
+            last["hosts"] = last.get("hosts", 0) + row.get("hosts", 0)
+            last["starts"] += 1
+            continue
+        merged.append(dict(row, starts=1))
+    return merged
 
 
 def real_hosts(inventory):
@@ -218,8 +245,12 @@ def main():
             sim = sim_inventory(os.path.join(base, "inventory.yml"), size, reals, common)
             argv = [os.path.join(BIN, "ansible-playbook"), "-i", sim, "playbooks/migrate.yml",
                     "-e", '{"pymigrate_serial": ["100%"]}']
-            for run in ("first", "noop"):
-                figures = run_measured(argv, args.forks)
+            ping = [os.path.join(BIN, "ansible"), "-i", sim, "all", "-m", "ansible.builtin.ping"]
+            for run, command in (("first", argv), ("noop", argv), ("ping", ping)):
+                figures = run_measured(command, args.forks,
+                                       os.path.join(base, "timing-%s.json" % run) if run != "first" else None)
+                if "tasks" in figures:
+                    print(timing.format_table("%s, %d hosts" % (run, size), figures["tasks"]), flush=True)
                 row = {"hosts": size, "real_hosts": args.real_hosts, "run": run,
                        "seconds": round(figures["seconds"], 2),
                        "seconds_per_host": round(figures["seconds"] / size, 4),
@@ -232,7 +263,11 @@ def main():
         server.stop()
         fleetlib.down(NAME)
         shutil.rmtree(work, ignore_errors=True)
-    slope_rows = slopes(rows, "first") + slopes(rows, "noop")
+    slope_rows = slopes(rows, "first") + slopes(rows, "noop") + slopes(rows, "ping")
+    for size in sizes:
+        noop, ping = ([row for row in rows if row["hosts"] == size and row["run"] == run][0]
+                      for run in ("noop", "ping"))
+        slope_rows.append({"hosts": size, "noop_vs_ping": round(noop["seconds"] / ping["seconds"], 3)})
     for row in slope_rows:
         print(json.dumps(row), flush=True)
     print(json.dumps({"results": rows, "slopes": slope_rows}))
