@@ -7,7 +7,8 @@ Set: about 15 popular projects. Profiles: cp39, cp311 and cp313 on x86_64 glibc 
 nothing changed (both with the lock beside the bundle, as the bundle role keeps it: pymigrate_lock_mode update; the
 re-run finds the lock holding for inputs unchanged and asks no index, _unchanged.py), then the pip loop (a current
 pip in its own venv, one `pip download --platform --python-version --only-binary=:all:` per profile, no cache).
-Prints the times, the ratio and our peak memory.
+Prints the times, the ratio, our peak memory and where the cold build's time went (resolving, fetching, writing;
+from its progress lines).
 Needs network access to the public index; not part of `make test`.
 """
 
@@ -34,6 +35,14 @@ from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _bundle, _
 from ansible_collections.airgap.pymigrate.plugins.plugin_utils import _targets, _wanted
 bundle_dir, index_url = sys.argv[1], sys.argv[2]
 start = time.perf_counter()
+marks = {}  # where the cold build's time goes, from its progress lines (the last of each kind)
+def progress(line):
+    for mark, prefix in (("resolved", "resolved profile"), ("fetching", "fetching"), ("fetched", "fetched 100 %%"),
+                         ("written", "bundle serial")):
+        if line.startswith(prefix):
+            marks[mark] = time.perf_counter() - start
+            if mark == "fetching":
+                marks["fetch_mb"] = float(line.rsplit(",", 1)[1].split()[0])
 hosts = []
 for number, (python, arch) in enumerate(%(profiles)r):
     target = _targets.target_from_declaration({"python": python, "arch": arch, "libc": "glibc",
@@ -42,11 +51,11 @@ for number, (python, arch) in enumerate(%(profiles)r):
     hosts.append(_profiles.HostInput("bench%%d" %% number, envs, target))
 client = _index.IndexClient([_index.IndexConfig(index_url)], workers=16, cache_dir=os.path.join(bundle_dir, ".cache"))
 settings = _bundle.BundleSettings(bundle_dir, workers=16, lock_dir=bundle_dir + "-lock", lock_mode="update")
-result = _bundle.build_bundle(_inventory.BundleInputs(hosts), settings, client)
+result = _bundle.build_bundle(_inventory.BundleInputs(hosts), settings, client, progress)
 client.close()
 elapsed = time.perf_counter() - start
 print(json.dumps({"seconds": elapsed, "changed": result["changed"], "fetched": len(result["fetched"]),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "marks": marks}))
 """
 
 
@@ -60,6 +69,16 @@ def ours(bundle_dir, index_url):
     out = subprocess.run([sys.executable, "-c", code, bundle_dir, index_url], check=True, stdout=subprocess.PIPE,
                          text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def phases(cold):
+    """Where the cold build's time went: resolving, fetching (how much), writing the bundle, the rest (the lock)."""
+    marks = cold.get("marks") or {}
+    if not {"resolved", "fetching", "fetched", "written"} <= set(marks):
+        return "(phases not reported)"
+    return "resolve %.2fs, fetch %.1f MB %.2fs, write %.2fs, rest %.2fs" % (
+        marks["resolved"], marks.get("fetch_mb", 0), marks["fetched"] - marks["fetching"],
+        marks["written"] - marks["fetched"], cold["seconds"] - marks["written"])
 
 
 def pip_venv(work):
@@ -107,6 +126,7 @@ def main():
                   "ratio %.2f" % (number + 1, cold["seconds"], cold["fetched"], cold["peak_mb"], rerun["seconds"],
                                   rerun["changed"], pip_version, pip_seconds, cold["seconds"] / pip_seconds),
                   flush=True)
+            print("  cold build: %s" % phases(cold), flush=True)
             shutil.rmtree(os.path.join(work, "pip-%d" % number), ignore_errors=True)
         best = min(rows, key=lambda row: row[0]["seconds"] / row[2])
         print(json.dumps({"profiles": len(PROFILES), "projects": len(REQUIREMENTS), "pip": pip_version,
