@@ -60,8 +60,10 @@ def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, 
     value}}, each group's own variables, when the action could read them) names the groups of a conflict and finds
     the sets Ansible's precedence dropped."""
     inventory = list(groups.get("all", []))
+    reported: dict = {}  # each host's facts of this run, read once
     if names is None:
-        names = [host for host in inventory if host_facts(hostvars, host) or host in survey
+        reported = {host: host_facts(hostvars, host) for host in inventory}
+        names = [host for host in inventory if reported[host] or host in survey
                  or "pymigrate_target" in hostvars.get(host, {})]
     member_of: dict = {}
     for group, members in groups.items():
@@ -75,7 +77,7 @@ def bundle_inputs(hostvars: t.Mapping, groups: t.Mapping, survey: t.Mapping, *, 
         variables = hostvars.get(name)
         if variables is None:
             raise PyMigrateError("host is not in the inventory", host=name, var="hosts")
-        facts = host_facts(hostvars, name)
+        facts = reported[name] if name in reported else host_facts(hostvars, name)
         target = host_target(name, variables, survey, facts, shared)
         if target is None:
             skipped.append(name)
@@ -114,8 +116,7 @@ def env_targets(name: str, envs: t.Mapping, variables: t.Mapping, survey: t.Mapp
     host, environment and path: the environment would be resolved for another Python."""
     if "pymigrate_target" in variables:
         return {}
-    facts = survey.get(name) or facts or {}
-    surveyed = facts.get("interpreters") or {}
+    surveyed = (survey.get(name) or facts or {}).get("interpreters") or {}
     targets = {}
     for env_name, env in sorted(envs.items()):
         if env.python is None or env.carrier:
