@@ -59,6 +59,7 @@ class ActionModule(ControllerActionBase):
             found, serial = self._settled(params, [host for host in values if host not in held], every_host)
             result["settled"].update(dict.fromkeys(found, True))
             result["settled_serial"] = serial if found else result["settled_serial"]
+        result["batch_settled"] = bool(values) and all(host in result["settled"] for host in values)
         if result["changed"] and not self._task.check_mode:
             _hold.update(params["dest"], record, lifted)
         verb = "would be " if self._task.check_mode else ""

@@ -117,6 +117,10 @@ settled:
   returned: success
   type: dict
   sample: {web1: true, web2: true}
+batch_settled:
+  description: Whether every host of O(hosts) is in RV(settled) (the rollout then ends the batch in one step).
+  returned: success
+  type: bool
 settled_serial:
   description: The bundle serial whose slices the hosts in RV(settled) hold.
   returned: success

@@ -55,6 +55,9 @@ def test_the_hosts_the_survey_found_settled_are_decided_for_the_batch_and_kept_f
     result, _module = run_action("rollout_hold", args, {"hostvars": hostvars})
     # web2 lacks a file, web3's environment does not hold its lock, web4 is held: only web1 is settled.
     assert result["settled"] == {"web1": True} and list(result["held"]) == ["web4"]
+    assert not result["batch_settled"]  # so the rollout ends web1 alone, not the batch
+    alone, _module = run_action("rollout_hold", dict(args, hosts=["web1"]), {"hostvars": hostvars})
+    assert alone["settled"] == {"web1": True} and alone["batch_settled"]
     assert result["settled_serial"] == slices["web1"]["serial"]
     # Checked another way than the survey checked: the push asks the host itself.
     assert run_action("rollout_hold", dict(args, verify_installed="full"), {"hostvars": hostvars})[0]["settled"] == {}
